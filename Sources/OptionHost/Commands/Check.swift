@@ -1,0 +1,135 @@
+import ArgumentParser
+import Pipeline
+import Stages
+
+extension OptionHost {
+    /// `optionhost check CONFIG`: parse, resolve and report.
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a configuration: print a summary of its resources and every warning.",
+            discussion: """
+                Errors are printed as file:line:col: message, with the line and a caret, and exit with 2.
+                """
+        )
+
+        @OptionGroup var options: ConfigOptions
+
+        func run() throws {
+            let configuration = try options.load()
+            let warnings = configuration.warnings + Check.stageWarnings(configuration)
+            if options.json {
+                printJSON(configuration, warnings: warnings)
+            } else {
+                printText(configuration, warnings: warnings)
+            }
+            ByteWriter.standardOutput.flush()
+        }
+
+        /// Warnings about stage strings: malformed, unknown or not available in this build.
+        static func stageWarnings(_ configuration: Configuration) -> [ConfigWarning] {
+            var entries: [PluginEntry] = []
+            for fileSet in configuration.fileSets.values.sorted(by: { $0.location.description < $1.location.description }) {
+                for include in fileSet.includes {
+                    for block in include.options { entries += block.plugins }
+                }
+            }
+            for pipeline in configuration.pipelines.values.sorted(by: { $0.location.description < $1.location.description }) {
+                entries += pipeline.stages
+            }
+            var warnings: [ConfigWarning] = []
+            for entry in entries {
+                do {
+                    try PluginString.validateName(entry.string)
+                } catch {
+                    warnings.append(ConfigWarning(error.message, at: entry.location))
+                    continue
+                }
+                let name = PluginString.name(entry.string)
+                switch StageRegistry.availability(of: entry.string) {
+                case .available, .pipelineReference:
+                    break
+                case .notYetAvailable(let purpose):
+                    warnings.append(
+                        ConfigWarning(
+                            "stage \"\(name)\" (\(purpose)) is not available in this build yet; a backup will refuse it",
+                            at: entry.location))
+                case .unknown:
+                    let known = StageRegistry.knownStages.keys.sorted().joined(separator: ", ")
+                    warnings.append(
+                        ConfigWarning(
+                            "unknown stage \"\(name)\" (known: \(known), pipeline:NAME); a backup will refuse it",
+                            at: entry.location))
+                }
+                if PluginString.isPython(entry.string) {
+                    do {
+                        let definition = try PluginString.pythonDefinition(entry.string)
+                        if let definition, definition.moduleName == nil {
+                            warnings.append(ConfigWarning("python plugin string has no module_name", at: entry.location))
+                        }
+                    } catch {
+                        warnings.append(ConfigWarning(error.message, at: entry.location))
+                    }
+                }
+            }
+            return warnings
+        }
+
+        private func counts(_ configuration: Configuration) -> [(String, [String])] {
+            var byType: [String: [String]] = [:]
+            var order: [String] = []
+            for resource in configuration.resources {
+                if byType[resource.type] == nil { order.append(resource.type) }
+                byType[resource.type, default: []].append(resource.name)
+            }
+            return order.map { ($0, byType[$0]!) }
+        }
+
+        private func printText(_ configuration: Configuration, warnings: [ConfigWarning]) {
+            let out = ByteWriter.standardOutput
+            let fileCount = configuration.files.filter { !$0.hasPrefix("@|") }.count
+            out.line("Configuration \(options.config): OK (\(fileCount) file\(fileCount == 1 ? "" : "s") read)")
+            for (type, names) in counts(configuration) {
+                out.line("  \(type): \(names.count) (\(names.joined(separator: ", ")))")
+            }
+            for name in configuration.jobs.keys.sorted() {
+                let job = configuration.jobs[name]!
+                var parts = ["type \(job.type?.rawValue ?? "-")", "level \(job.effectiveLevel.rawValue)"]
+                if let fileSet = job.fileSet { parts.append("FileSet \(fileSet)") }
+                if let jobDefs = job.jobDefs { parts.append("JobDefs \(jobDefs)") }
+                if let catalog = job.catalog { parts.append("Catalog \(catalog)") }
+                if let archive = job.archive { parts.append("Archive \(archive)") }
+                out.line("  Job \(name): " + parts.joined(separator: ", "))
+            }
+            if warnings.isEmpty {
+                out.line("No warnings.")
+            } else {
+                out.line("\(warnings.count) warning\(warnings.count == 1 ? "" : "s"):")
+                for warning in warnings { out.line(warning.description) }
+            }
+        }
+
+        private func printJSON(_ configuration: Configuration, warnings: [ConfigWarning]) {
+            let out = ByteWriter.standardOutput
+            for warning in warnings {
+                var line = JSONLine()
+                line.add("type", "warning")
+                if let location = warning.location {
+                    line.add("file", location.file)
+                    line.add("line", location.line)
+                    line.add("column", location.column)
+                }
+                line.add("message", warning.message)
+                out.write(line.line)
+            }
+            var summary = JSONLine()
+            summary.add("type", "summary")
+            summary.add("status", "ok")
+            summary.add("files", configuration.files)
+            for (type, names) in counts(configuration) {
+                summary.add(type.lowercased(), names)
+            }
+            summary.add("warnings", warnings.count)
+            out.write(summary.line)
+        }
+    }
+}

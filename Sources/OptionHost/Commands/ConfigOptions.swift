@@ -1,0 +1,39 @@
+import ArgumentParser
+import Pipeline
+
+/// The configuration argument and output format shared by commands that read a configuration.
+struct ConfigOptions: ParsableArguments {
+    @Argument(help: "A config file, a directory with bareos-dir.conf, or a bareos-dir.d/ tree.")
+    var config: String
+
+    @Flag(help: "Print JSON Lines (one object per event, then a summary) instead of text.")
+    var json = false
+
+    /// Loads the configuration; on error prints `file:line:col: message`, the line and a caret, and exits 2.
+    func load() throws -> Configuration {
+        do {
+            return try Configuration.load(path: config)
+        } catch {
+            if json {
+                var line = JSONLine()
+                line.add("type", "error")
+                if let location = error.location {
+                    line.add("file", location.file)
+                    line.add("line", location.line)
+                    line.add("column", location.column)
+                }
+                line.add("message", error.message)
+                ByteWriter.standardOutput.write(line.line)
+                var summary = JSONLine()
+                summary.add("type", "summary")
+                summary.add("status", "error")
+                ByteWriter.standardOutput.write(summary.line)
+                ByteWriter.standardOutput.flush()
+            } else {
+                ByteWriter.standardError.line(error.description)
+                ByteWriter.standardError.flush()
+            }
+            throw ExitStatus.usage
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `optionhost`: the file side of a backup, driven by Bareos FileSets.
+@main
+struct OptionHost: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "optionhost",
+        abstract: "Back up the files a Bareos FileSet selects, through a chain of stages.",
+        version: "0.1.0",
+        subcommands: [Check.self, Estimate.self, Demo.self, Bench.self]
+    )
+
+    /// Runs the command; usage errors exit with 2 (decision D5) instead of argument-parser's 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                ByteWriter.standardError.line(fullMessage(for: error))
+                ByteWriter.standardError.flush()
+                Glibc.exit(ExitStatus.usage.rawValue)
+            }
+            ByteWriter.standardOutput.flush()
+            exit(withError: error)
+        }
+    }
+}

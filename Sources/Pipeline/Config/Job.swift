@@ -1,0 +1,52 @@
+/// A Bareos `Job` (or `JobDefs`) as far as this host uses it, after `JobDefs` inheritance.
+public struct Job: Sendable {
+    public enum JobType: String, Sendable, CaseIterable {
+        case backup = "Backup", restore = "Restore", verify = "Verify", admin = "Admin", copy = "Copy"
+        case migrate = "Migrate", consolidate = "Consolidate", archive = "Archive"
+    }
+
+    public enum Level: String, Sendable, CaseIterable {
+        case full = "Full", incremental = "Incremental", differential = "Differential"
+        case virtualFull = "VirtualFull", base = "Base", since = "Since"
+        case initCatalog = "InitCatalog", catalog = "Catalog", volumeToCatalog = "VolumeToCatalog"
+        case diskToCatalog = "DiskToCatalog", data = "Data"
+    }
+
+    /// What happens on the first per-file stage error (decision D6).
+    public enum StageErrorPolicy: String, Sendable {
+        case `continue`, fail
+    }
+
+    public var name: String
+    public var type: JobType?
+    /// The configured level; nil means Bareos' default for the type (Incremental for Backup).
+    public var level: Level?
+    public var fileSet: String?
+    public var jobDefs: String?
+    public var accurate: Bool
+    public var catalog: String?
+    public var archive: String?
+    public var client: String?
+    public var stageErrorPolicy: StageErrorPolicy
+    public var location: SourceLocation
+    /// Every directive of the job, inherited ones included (in JobDefs-first order).
+    public var directives: [Directive]
+
+    public init(name: String, location: SourceLocation) {
+        self.name = name
+        self.type = nil
+        self.level = nil
+        self.fileSet = nil
+        self.jobDefs = nil
+        self.accurate = false
+        self.catalog = nil
+        self.archive = nil
+        self.client = nil
+        self.stageErrorPolicy = .continue
+        self.location = location
+        self.directives = []
+    }
+
+    /// The level a run uses when none is given on the command line.
+    public var effectiveLevel: Level { level ?? .incremental }
+}

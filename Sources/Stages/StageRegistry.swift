@@ -1,0 +1,41 @@
+import Pipeline
+
+/// Maps the names used in `Plugin =` / `Stage =` strings to the stages this host knows.
+///
+/// Every name of the roadmap is known from the start, so `check` can tell a misspelt stage ("unknown") from one
+/// that this build does not provide yet ("not available yet").
+public enum StageRegistry {
+    /// What the registry knows about a stage name.
+    public enum Availability: Sendable, Equatable {
+        /// The stage can run in this build.
+        case available
+        /// A known stage that this build does not provide yet.
+        case notYetAvailable(String)
+        /// `pipeline:NAME`, expanded from a Pipeline resource before stages are looked up.
+        case pipelineReference
+        /// A name this host does not know.
+        case unknown
+    }
+
+    /// Stage names of the roadmap with what each does.
+    public static let knownStages: [String: String] = [
+        "checksum": "checksum log that sha256sum -c and hashdeep -a verify",
+        "owner": "per-user include/exclude filter",
+        "gpg": "per-file OpenPGP encryption",
+        "index": "text and metadata extraction into a full-text index",
+        "python": "Bareos python-fd option plugin",
+        "python3": "Bareos python-fd option plugin",
+    ]
+
+    /// The stages this build provides.
+    public static let availableStages: Set<String> = []
+
+    /// Looks up the plugin name of a `Plugin =` string.
+    public static func availability(of pluginString: String) -> Availability {
+        let name = PluginString.name(pluginString)
+        if name == "pipeline" { return .pipelineReference }
+        if availableStages.contains(name) { return .available }
+        if let purpose = knownStages[name] { return .notYetAvailable(purpose) }
+        return .unknown
+    }
+}
