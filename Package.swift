@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "OptionPipeline",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "Stages", targets: ["Stages"]),
@@ -14,9 +14,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // C libraries from Debian, each behind a module map and a small shim header.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CACL", pkgConfig: "libacl", providers: [.apt(["libacl1-dev"])]),
         .target(
             name: "Pipeline",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "CSQLite", "CLibcrypto", "CXXHash", "CZlib", "CLZ4", "CACL",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(name: "Stages", dependencies: ["Pipeline"]),
         .executableTarget(
@@ -27,7 +37,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .target(name: "PipelineTestSupport", dependencies: ["Pipeline"], path: "Tests/PipelineTestSupport"),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestSupport"]),
         .testTarget(name: "OptionHostTests", dependencies: ["Pipeline"]),
     ],
     swiftLanguageModes: [.v6]

@@ -480,7 +480,7 @@ final class ConfigLexer {
             do {
                 output = try CommandRunner.run(command)
             } catch {
-                throw fail("@|\(command): \(error.message)")
+                throw fail("@|\(command): command \(error.message)")
             }
             inputs.append(Input(name: "@|\(command)", identity: nil, bytes: output))
             filesRead.append("@|\(command)")
@@ -510,7 +510,8 @@ final class ConfigLexer {
     private func expandIncludePattern(
         _ name: String, includedFrom: String, fail: (String) -> ConfigError
     ) throws(ConfigError) -> [String] {
-        let isPattern = name.contains("*") || name.contains("?") || name.contains("[")
+        // As in Bareos, only `*` and `?` make a name a pattern that may match nothing.
+        let isPattern = name.contains("*") || name.contains("?")
         // Relative names: Bareos resolves them against the working directory; we also try the including
         // file's directory (documented difference), so a config tree can be moved as a whole.
         var candidates = [name]

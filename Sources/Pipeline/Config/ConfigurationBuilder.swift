@@ -228,7 +228,13 @@ struct ConfigurationBuilder {
         let result = CatalogResource(
             name: resource.name, driver: driver?.value, databaseName: resource.directive("dbname")?.value,
             location: resource.location)
-        if let driver, driver.value.lowercased() != "sqlite3" {
+        if driver == nil {
+            warnings.append(
+                ConfigWarning(
+                    "Catalog \"\(resource.name)\" has no DB Driver; this host needs DB Driver = sqlite3 and "
+                        + "DB Name = PATH to use it",
+                    at: resource.location))
+        } else if let driver, driver.value.lowercased() != "sqlite3" {
             warnings.append(
                 ConfigWarning(
                     "Catalog \"\(resource.name)\": DB Driver = \(driver.value) is not supported by this host yet "

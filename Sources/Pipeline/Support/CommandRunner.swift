@@ -2,51 +2,80 @@
 import Glibc
 #endif
 
-/// Runs a shell command and captures its standard output (for `@|command` includes and `|command` file lists).
+/// Runs a shell command and captures its standard output: the one place that spawns processes (`@|command`
+/// includes, `|command` file lists).
 enum CommandRunner {
+    /// Why a command gave no usable output; `message` reads after the command's name
+    /// ("exited with status 3", "was killed by signal 9", "could not be started: ...").
     struct Failure: Error, Sendable {
         var message: String
     }
 
-    /// Runs `command` through `/bin/sh -c`, returns its standard output.
-    /// - Throws: `Failure` when the command cannot be started or exits with a non-zero status.
     static func run(_ command: String) throws(Failure) -> [UInt8] {
+        try run(Array(command.utf8))
+    }
+
+    /// Runs `/bin/sh -c COMMAND` with standard input from /dev/null and default signal dispositions.
+    static func run(_ command: some Collection<UInt8>) throws(Failure) -> [UInt8] {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else {
-            throw Failure(message: "cannot create a pipe: \(String(cString: strerror(errno)))")
+            throw Failure(message: "could not be started: \(SelectIO.errorText(errno))")
         }
+        _ = fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
-        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaultSignals = sigset_t()
+        sigemptyset(&defaultSignals)
+        sigaddset(&defaultSignals, SIGPIPE)
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let arguments: [[UInt8]] = [Array("/bin/sh".utf8), Array("-c".utf8), Array(command)]
+        let cArguments: [UnsafeMutablePointer<CChar>?] =
+            arguments.map { bytes in
+                let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+                bytes.withUnsafeBufferPointer { source in
+                    source.withMemoryRebound(to: CChar.self) { copy.update(from: $0.baseAddress!, count: bytes.count) }
+                }
+                copy[bytes.count] = 0
+                return copy
+            } + [nil]
+        defer { for pointer in cArguments { pointer?.deallocate() } }
+
         var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
-        defer { argv.forEach { free($0) } }
-        let spawned = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ)
+        let spawnError = cArguments.withUnsafeBufferPointer { argv in
+            posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv.baseAddress!, environ)
+        }
         close(pipeFDs[1])
-        guard spawned == 0 else {
-            close(pipeFDs[0])
-            throw Failure(message: "cannot run /bin/sh: \(String(cString: strerror(spawned)))")
+        defer { close(pipeFDs[0]) }
+        guard spawnError == 0 else {
+            throw Failure(message: "could not be started: \(SelectIO.errorText(spawnError))")
         }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            output.append(contentsOf: buffer[0..<count])
-        }
-        close(pipeFDs[0])
+        let output = SelectIO.readAll(fd: pipeFDs[0])
+        let readError = errno
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exited = (status & 0x7f) == 0
-        if exited {
-            let code = (status >> 8) & 0xff
-            if code != 0 { throw Failure(message: "command exited with status \(code)") }
-        } else {
-            throw Failure(message: "command was killed by signal \(status & 0x7f)")
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else {
+                throw Failure(message: "could not be waited for: \(SelectIO.errorText(errno))")
+            }
+        }
+        let signal = status & 0x7f
+        if signal != 0 { throw Failure(message: "was killed by signal \(signal)") }
+        let exitStatus = (status >> 8) & 0xff
+        if exitStatus != 0 { throw Failure(message: "exited with status \(exitStatus)") }
+        guard let output else {
+            throw Failure(message: "output could not be read: \(SelectIO.errorText(readError))")
         }
         return output
     }
