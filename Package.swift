@@ -21,10 +21,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CACL", pkgConfig: "libacl", providers: [.apt(["libacl1-dev"])]),
+        .systemLibrary(name: "CLinux"),
         .target(
             name: "Pipeline",
             dependencies: [
-                "CSQLite", "CLibcrypto", "CXXHash", "CZlib", "CLZ4", "CACL",
+                "CSQLite", "CLibcrypto", "CXXHash", "CZlib", "CLZ4", "CACL", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

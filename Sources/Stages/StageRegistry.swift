@@ -38,4 +38,27 @@ public enum StageRegistry {
         if let purpose = knownStages[name] { return .notYetAvailable(purpose) }
         return .unknown
     }
+
+    /// A stage name that cannot run in this build (D1: unknown names are an error at `backup`).
+    public struct Unavailable: Error, Sendable, CustomStringConvertible {
+        public var stage: String
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Creates the stage for a `Plugin =` / `Stage =` string (the factory `backup` and `restore` use).
+    /// - Throws: `Unavailable` for names not built yet and for unknown names.
+    public static func makeStage(_ string: String) throws -> any Stage {
+        let name = PluginString.name(string)
+        switch availability(of: string) {
+        case .available, .pipelineReference:
+            throw Unavailable(stage: string, message: "stage \"\(name)\" has no implementation registered")
+        case .notYetAvailable(let purpose):
+            throw Unavailable(
+                stage: string, message: "stage \"\(name)\" (\(purpose)) is not available in this build yet")
+        case .unknown:
+            let known = knownStages.keys.sorted().joined(separator: ", ")
+            throw Unavailable(stage: string, message: "unknown stage \"\(name)\" (known: \(known), pipeline:NAME)")
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import PipelineTestSupport
 import XCTest
 
 import Pipeline
@@ -5,18 +6,7 @@ import Pipeline
 /// Random and mutated inputs through the lexer, parser and builder: every input must end in a result or a
 /// `ConfigError`, never a crash or a hang. 100,000 cases, deterministic (fixed seeds).
 final class ConfigFuzzTests: XCTestCase {
-    /// SplitMix64: small, fast, reproducible.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(bound, 1))) }
-    }
+    typealias Generator = SplitMix64
 
     /// Bytes that matter to the lexer, weighted towards syntax.
     static let alphabet: [UInt8] = Array("{}=;,#\"\\\n\n  \tabcXYZ019_-./*?<|:".utf8) + [0xEF, 0xBB, 0xBF, 0xFF, 0x80, 0x0D]

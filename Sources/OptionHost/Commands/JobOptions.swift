@@ -1,0 +1,177 @@
+import ArgumentParser
+import Pipeline
+import Stages
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a command finds the catalog (decision D4: `--catalog FILE`, or the Job's `Catalog` resource).
+struct CatalogOptions: ParsableArguments {
+    @Option(help: "The SQLite catalog file (overrides the Job's Catalog resource).")
+    var catalog: String?
+
+    /// The catalog path from the flag, or from the Catalog resource of `job` (or the only Catalog), with a clear
+    /// error naming both ways when neither says where it is.
+    func catalogPath(configuration: Configuration?, job: Job?) throws -> String {
+        if let catalog { return catalog }
+        var resource: CatalogResource?
+        if let name = job?.catalog {
+            resource = configuration?.catalogs[name]
+        } else if let catalogs = configuration?.catalogs, catalogs.count == 1 {
+            resource = catalogs.values.first
+        }
+        guard let resource else {
+            throw CommandFailure.usage(
+                "no catalog: pass --catalog FILE, or name a Catalog resource (DB Driver = sqlite3, DB Name = PATH) "
+                    + "with Catalog = NAME in the Job")
+        }
+        guard resource.isSupported, let path = resource.databaseName else {
+            throw CommandFailure.usage(
+                "Catalog \"\(resource.name)\" (\(resource.location)) is not usable here: this host needs "
+                    + "DB Driver = sqlite3 and DB Name = PATH (or pass --catalog FILE)")
+        }
+        return path
+    }
+}
+
+/// A command-level failure with its exit code (D5).
+struct CommandFailure: Error, CustomStringConvertible {
+    var message: String
+    var code: ExitCode
+
+    static func usage(_ message: String) -> CommandFailure { CommandFailure(message: message, code: ExitStatus.usage) }
+    static func failed(_ message: String) -> CommandFailure { CommandFailure(message: message, code: ExitStatus.jobFailed) }
+
+    var description: String { message }
+}
+
+enum CommandSupport {
+    /// Reports a failure (text on stderr, or a JSON error + summary) and exits with its code.
+    static func report(_ failure: CommandFailure, json: Bool) -> ExitCode {
+        if json {
+            var line = JSONLine()
+            line.add("type", "error")
+            line.add("message", failure.message)
+            ByteWriter.standardOutput.write(line.line)
+            var summary = JSONLine()
+            summary.add("type", "summary")
+            summary.add("status", failure.code == ExitStatus.usage ? "error" : "failed")
+            ByteWriter.standardOutput.write(summary.line)
+            ByteWriter.standardOutput.flush()
+        } else {
+            ByteWriter.standardError.line("optionhost: \(failure.message)")
+            ByteWriter.standardError.flush()
+        }
+        return failure.code
+    }
+
+    /// The stage factory of this build: the registry of the `Stages` module.
+    static let stageFactory: StageChainBuilder.Factory = { string in try StageRegistry.makeStage(string) }
+
+    /// `mkdir -p` with mode 0700 for the parts it creates.
+    static func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o700) != 0 && errno != EEXIST {
+                throw CommandFailure.failed("cannot create directory \(current): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Relative `File =` entries are taken from the working directory; the catalog records absolute paths.
+    static func absolutized(_ fileSet: FileSet) -> FileSet {
+        guard let cwd = getcwd(nil, 0) else { return fileSet }
+        let base = Array(String(cString: cwd).utf8)
+        free(cwd)
+        var result = fileSet
+        for index in result.includes.indices {
+            for fileIndex in result.includes[index].files.indices {
+                let value = result.includes[index].files[fileIndex].value
+                guard let first = value.first, first != UInt8(ascii: "/"), first != UInt8(ascii: "<"),
+                    first != UInt8(ascii: "|"), first != UInt8(ascii: "\\")
+                else { continue }
+                var absolute = base
+                if absolute.last != UInt8(ascii: "/") { absolute.append(UInt8(ascii: "/")) }
+                absolute += value.starts(with: Array("./".utf8)) ? Array(value.dropFirst(2)) : value
+                result.includes[index].files[fileIndex].value = absolute
+            }
+        }
+        return result
+    }
+
+    /// Ctrl-C cancels the running job cleanly (the job is marked cancelled); a second Ctrl-C exits at once.
+    nonisolated(unsafe) static var activeCancellation: CancellationFlag?
+
+    static func installInterruptHandler(_ flag: CancellationFlag) {
+        activeCancellation = flag
+        signal(SIGINT) { _ in
+            if let flag = CommandSupport.activeCancellation, !flag.isCancelled {
+                flag.cancel(reason: "interrupted (Ctrl-C)")
+            } else {
+                _exit(130)
+            }
+        }
+        signal(SIGTERM) { _ in CommandSupport.activeCancellation?.cancel(reason: "terminated (SIGTERM)") }
+    }
+
+    static func summaryJSON(_ summary: JobSummary, extra: (inout JSONLine) -> Void = { _ in }) -> [UInt8] {
+        var line = JSONLine()
+        line.add("type", "summary")
+        line.add("job_id", summary.jobID)
+        line.add("job", summary.jobName)
+        line.add("level", summary.level)
+        line.add("status", statusWord(summary.status))
+        line.add("files_examined", summary.filesExamined)
+        line.add("files_stored", summary.filesStored)
+        line.add("files_skipped", summary.filesSkipped)
+        line.add("files_failed", summary.filesFailed)
+        line.add("entries_stored", summary.entriesStored)
+        line.add("bytes_read", summary.bytesRead)
+        line.add("bytes_stored", summary.bytesStored)
+        line.add("errors", summary.errors)
+        line.add("warnings", summary.warnings)
+        line.add("wall_seconds", (summary.wallSeconds * 1000).rounded() / 1000)
+        line.add("cpu_seconds", (summary.cpuSeconds * 1000).rounded() / 1000)
+        line.add("peak_rss_bytes", summary.peakRSSBytes)
+        line.add("volumes", summary.volumes)
+        if let failure = summary.failure { line.add("failure", failure) }
+        extra(&line)
+        return line.line
+    }
+
+    static func statusWord(_ status: JobStatus) -> String {
+        switch status {
+        case .ok: return "ok"
+        case .warnings: return "warnings"
+        case .failed: return "failed"
+        case .cancelled: return "cancelled"
+        case .running: return "running"
+        }
+    }
+
+    static func exitCode(for status: JobStatus) -> ExitCode {
+        switch status {
+        case .ok: return ExitStatus.success
+        case .warnings: return ExitStatus.warnings
+        case .failed, .cancelled, .running: return ExitStatus.jobFailed
+        }
+    }
+
+    static func message(_ message: JobMessage) -> [UInt8] {
+        var line = JSONLine()
+        line.add("type", message.severity)
+        if let path = message.path { line.addPath(path) }
+        if let stage = message.stage { line.add("stage", stage) }
+        line.add("message", message.text)
+        return line.line
+    }
+
+    static func messageText(_ message: JobMessage) -> [UInt8] {
+        var bytes = Array("\(message.severity): ".utf8)
+        if let path = message.path { bytes += path + Array(": ".utf8) }
+        if let stage = message.stage, !message.text.hasPrefix("stage ") { bytes += Array("stage \(stage): ".utf8) }
+        return bytes + Array(message.text.utf8) + [UInt8(ascii: "\n")]
+    }
+}

@@ -1,0 +1,233 @@
+// MARK: - Writing (one writer; each call is one transaction)
+
+extension SQLiteCatalog {
+    /// Records a new job and its FileSet (name + digest, added once) in one transaction.
+    ///
+    /// - Returns: The job's id: the next number, or `job.id` when it is set (rebuilding a catalog).
+    /// - Throws: ``CatalogError`` (`SQLITE_CONSTRAINT` when `job.id` is taken).
+    public func beginJob(_ job: JobRecord) throws(CatalogError) -> JobID {
+        try connection.inTransaction { () throws(CatalogError) -> JobID in
+            let fileSet = try connection.cachedStatement(
+                """
+                INSERT INTO filesets (name, md5, text) VALUES (?1, ?2, ?3)
+                ON CONFLICT (name, md5) DO UPDATE SET text = coalesce(filesets.text, excluded.text)
+                RETURNING id
+                """)
+            try fileSet.bind(job.fileSetName, at: 1)
+            try fileSet.bind(job.fileSetDigest, at: 2)
+            try fileSet.bind(job.fileSetText, at: 3)
+            guard try fileSet.step() else { throw CatalogError.misuse("FileSet insert returned no id") }
+            let fileSetID = fileSet.int64(0)
+            fileSet.reset()
+
+            let insert = try connection.cachedStatement(
+                """
+                INSERT INTO jobs (id, name, type, level, status, fileset_id, client_name,
+                    start_time, start_time_ns, end_time, end_time_ns, since_time, since_time_ns,
+                    files_examined, files_stored, files_skipped, files_failed, entries_stored,
+                    bytes_read, bytes_stored, errors, warnings)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                    ?21, ?22)
+                """)
+            try insert.bind(job.id == .unassigned ? nil : job.id.rawValue, at: 1)
+            try insert.bind(job.name, at: 2)
+            try insert.bind(job.type, at: 3)
+            try insert.bind(job.level.rawValue, at: 4)
+            try insert.bind(job.status.rawValue, at: 5)
+            try insert.bind(fileSetID, at: 6)
+            try insert.bind(job.clientName, at: 7)
+            try insert.bind(job.startTime.seconds, at: 8)
+            try insert.bind(Int64(job.startTime.nanoseconds), at: 9)
+            try insert.bind(job.endTime?.seconds, at: 10)
+            try insert.bind(job.endTime.map { Int64($0.nanoseconds) }, at: 11)
+            try insert.bind(job.sinceTime?.seconds, at: 12)
+            try insert.bind(job.sinceTime.map { Int64($0.nanoseconds) }, at: 13)
+            try bindCounts(of: job, to: insert, from: 14)
+            try insert.run()
+            return JobID(rawValue: connection.lastInsertRowID)
+        }
+    }
+
+    /// Records the job's final status, end time and counts.
+    ///
+    /// - Throws: ``CatalogError``: `SQLITE_NOTFOUND` when the job is not in the catalog.
+    public func finishJob(_ job: JobRecord) throws(CatalogError) {
+        guard job.id != .unassigned else { throw CatalogError.misuse("finishJob needs the id beginJob returned") }
+        let update = try connection.cachedStatement(
+            """
+            UPDATE jobs SET status = ?1, end_time = ?2, end_time_ns = ?3,
+                files_examined = ?4, files_stored = ?5, files_skipped = ?6, files_failed = ?7, entries_stored = ?8,
+                bytes_read = ?9, bytes_stored = ?10, errors = ?11, warnings = ?12
+            WHERE id = ?13
+            """)
+        try update.bind(job.status.rawValue, at: 1)
+        try update.bind(job.endTime?.seconds, at: 2)
+        try update.bind(job.endTime.map { Int64($0.nanoseconds) }, at: 3)
+        try bindCounts(of: job, to: update, from: 4)
+        try update.bind(job.id.rawValue, at: 13)
+        try update.run()
+        if connection.changes == 0 { throw CatalogError.notFound("job \(job.id)") }
+    }
+
+    /// Binds the nine counters in column order from parameter `first`.
+    private func bindCounts(of job: JobRecord, to statement: SQLiteStatement, from first: Int32) throws(CatalogError) {
+        let counts = [
+            job.filesExamined, job.filesStored, job.filesSkipped, job.filesFailed, job.entriesStored,
+            job.bytesRead, job.bytesStored, job.errors, job.warnings,
+        ]
+        for (offset, value) in counts.enumerated() {
+            try statement.bind(value, at: first + Int32(offset))
+        }
+    }
+
+    /// Records a volume; returns its id (`volume.id` when that is not 0).
+    public func addVolume(_ volume: VolumeRecord) throws(CatalogError) -> Int64 {
+        let insert = try connection.cachedStatement(
+            "INSERT INTO volumes (id, job_id, name, path, sequence, bytes, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        )
+        try insert.bind(volume.id == 0 ? nil : volume.id, at: 1)
+        try insert.bind(volume.jobID.rawValue, at: 2)
+        try insert.bind(volume.name, at: 3)
+        try insert.bind(volume.path, at: 4)
+        try insert.bind(volume.sequence, at: 5)
+        try insert.bind(volume.bytes, at: 6)
+        try insert.bind(volume.status, at: 7)
+        try insert.run()
+        return connection.lastInsertRowID
+    }
+
+    /// Sets a volume's size and status.
+    ///
+    /// - Throws: ``CatalogError``: `SQLITE_NOTFOUND` when there is no such volume.
+    public func updateVolume(id: Int64, bytes: Int64, status: String) throws(CatalogError) {
+        let update = try connection.cachedStatement("UPDATE volumes SET bytes = ?1, status = ?2 WHERE id = ?3")
+        try update.bind(bytes, at: 1)
+        try update.bind(status, at: 2)
+        try update.bind(id, at: 3)
+        try update.run()
+        if connection.changes == 0 { throw CatalogError.notFound("volume \(id)") }
+    }
+
+    /// Adds file records and messages in one transaction (all or none).
+    ///
+    /// - Throws: ``CatalogError`` naming the record that failed, e.g. `SQLITE_CONSTRAINT` for a `fileIndex` used
+    ///   twice in a job or a job that is not in the catalog.
+    public func insert(files: [FileRecord], messages: [JobMessage]) throws(CatalogError) {
+        if files.isEmpty && messages.isEmpty { return }
+        try connection.inTransaction { () throws(CatalogError) in
+            if !files.isEmpty {
+                let insert = try connection.cachedStatement(Self.insertFileSQL)
+                var json = JSONMemo()
+                for file in files {
+                    do throws(CatalogError) {
+                        try bind(file, to: insert, json: &json)
+                        try insert.run()
+                    } catch {
+                        let path = String(decoding: file.path, as: UTF8.self)
+                        throw error.adding(
+                            context: "cannot insert file \(file.fileIndex) of job \(file.jobID) (\(path))")
+                    }
+                }
+            }
+            if !messages.isEmpty {
+                let insert = try connection.cachedStatement(
+                    """
+                    INSERT INTO job_messages (job_id, time, time_ns, severity, stage, path, text)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    """)
+                for message in messages {
+                    do throws(CatalogError) {
+                        try insert.bind(message.jobID.rawValue, at: 1)
+                        try insert.bind(message.time.seconds, at: 2)
+                        try insert.bind(Int64(message.time.nanoseconds), at: 3)
+                        try insert.bind(message.severity, at: 4)
+                        try insert.bind(message.stage, at: 5)
+                        try insert.bind(blob: message.path, at: 6)
+                        try insert.bind(message.text, at: 7)
+                        try insert.run()
+                    } catch {
+                        throw error.adding(context: "cannot insert a message of job \(message.jobID)")
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - The files row
+
+    /// The `files` columns in the order ``insertFileSQL`` binds them and ``fileSelectSQL`` reads them.
+    static let fileColumns = [
+        "job_id", "file_index", "path", "type", "status", "mode", "uid", "gid", "user_name", "group_name", "size",
+        "atime", "atime_ns", "mtime", "mtime_ns", "ctime", "ctime_ns", "inode", "device", "rdev", "nlink",
+        "link_target", "source_sha256", "stored_sha256", "signature_algorithm", "signature", "volume_id",
+        "header_offset", "data_offset", "stored_length", "compression", "sparse", "chain", "stage_metadata", "block",
+        "error",
+    ]
+
+    static let insertFileSQL =
+        "INSERT INTO files (\(fileColumns.joined(separator: ", "))) VALUES ("
+        + (1...fileColumns.count).map { "?\($0)" }.joined(separator: ", ") + ")"
+
+    /// The JSON text of the previous row's chain and metadata: files of a job mostly share them.
+    private struct JSONMemo {
+        var chain: [String] = []
+        var chainText = CatalogJSON.encode([String]())
+        var metadata: [String: String] = [:]
+        var metadataText = CatalogJSON.encode([String: String]())
+
+        mutating func text(for chain: [String]) -> [UInt8] {
+            if chain != self.chain {
+                self.chain = chain
+                chainText = CatalogJSON.encode(chain)
+            }
+            return chainText
+        }
+
+        mutating func text(for metadata: [String: String]) -> [UInt8] {
+            if metadata != self.metadata {
+                self.metadata = metadata
+                metadataText = CatalogJSON.encode(metadata)
+            }
+            return metadataText
+        }
+    }
+
+    private func bind(_ file: FileRecord, to s: SQLiteStatement, json: inout JSONMemo) throws(CatalogError) {
+        try s.bind(file.jobID.rawValue, at: 1)
+        try s.bind(file.fileIndex, at: 2)
+        try s.bind(blob: file.path, at: 3)
+        try s.bind(file.kind.rawValue, at: 4)
+        try s.bind(file.status.rawValue, at: 5)
+        try s.bind(Int64(file.mode), at: 6)
+        try s.bind(Int64(file.uid), at: 7)
+        try s.bind(Int64(file.gid), at: 8)
+        try s.bind(file.userName, at: 9)
+        try s.bind(file.groupName, at: 10)
+        try s.bind(Int64(bitPattern: file.size), at: 11)
+        try s.bind(file.atime.seconds, at: 12)
+        try s.bind(Int64(file.atime.nanoseconds), at: 13)
+        try s.bind(file.mtime.seconds, at: 14)
+        try s.bind(Int64(file.mtime.nanoseconds), at: 15)
+        try s.bind(file.ctime.seconds, at: 16)
+        try s.bind(Int64(file.ctime.nanoseconds), at: 17)
+        try s.bind(Int64(bitPattern: file.inode), at: 18)
+        try s.bind(Int64(bitPattern: file.device), at: 19)
+        try s.bind(Int64(bitPattern: file.rdev), at: 20)
+        try s.bind(Int64(bitPattern: file.nlink), at: 21)
+        try s.bind(blob: file.linkTarget, at: 22)
+        try s.bind(blob: file.sourceSHA256, at: 23)
+        try s.bind(blob: file.storedSHA256, at: 24)
+        try s.bind(file.signatureAlgorithm, at: 25)
+        try s.bind(blob: file.signature, at: 26)
+        try s.bind(file.volumeID, at: 27)
+        try s.bind(file.headerOffset, at: 28)
+        try s.bind(file.dataOffset, at: 29)
+        try s.bind(file.storedLength, at: 30)
+        try s.bind(file.compression, at: 31)
+        try s.bind(file.sparse ? 1 : 0, at: 32)
+        try s.bind(textBytes: json.text(for: file.chain), at: 33)
+        try s.bind(textBytes: json.text(for: file.stageMetadata), at: 34)
+        try s.bind(file.block.map { Int64($0) }, at: 35)
+        try s.bind(file.error, at: 36)
+    }
+}

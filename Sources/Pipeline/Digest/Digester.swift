@@ -1,0 +1,127 @@
+internal import CLibcrypto
+internal import CXXHash
+
+/// A streaming message digest.
+///
+/// MD5, SHA-1, SHA-256 and SHA-512 are computed by OpenSSL's EVP interface with a digest object that is fetched
+/// once per process; XXH128 by libxxhash's streaming XXH3 128-bit interface.
+///
+/// A digester is not thread-safe: give each worker its own. It is reusable: ``finalize()`` returns the digest and
+/// leaves the digester ready for a new message, and ``reset()`` discards a message in progress. The C state is
+/// re-initialised lazily by the next `update` or `finalize()`, so a digester that is finalised and then dropped
+/// does no extra work.
+public final class Digester {
+    private enum State {
+        /// An `EVP_MD_CTX *` and the fetched `EVP_MD *` it is initialised with.
+        case evp(context: OpaquePointer, type: OpaquePointer)
+        /// An `XXH3_state_t *`.
+        case xxh3(OpaquePointer)
+    }
+
+    /// The algorithm this digester computes.
+    public let algorithm: DigestAlgorithm
+    private let state: State
+    /// True when the C state must be initialised before it is used (after creation, `finalize()` or `reset()`).
+    private var needsInitialization = true
+
+    /// Creates a digester for `algorithm`.
+    ///
+    /// Stops the process if the C library cannot allocate its state or does not provide the algorithm
+    /// (OpenSSL's default provider, present in Debian's libcrypto, provides all four EVP digests).
+    public init(_ algorithm: DigestAlgorithm) {
+        self.algorithm = algorithm
+        if let type = OpenSSLDigestTypes.handle(for: algorithm) {
+            guard let context = EVP_MD_CTX_new() else {
+                fatalError(OpenSSLDigestTypes.failure("EVP_MD_CTX_new"))
+            }
+            state = .evp(context: context, type: type.pointer)
+        } else {
+            guard let xxh = XXH3_createState() else {
+                fatalError("libxxhash: XXH3_createState failed: out of memory")
+            }
+            state = .xxh3(xxh)
+        }
+    }
+
+    deinit {
+        switch state {
+        case .evp(let context, _): EVP_MD_CTX_free(context)
+        case .xxh3(let xxh): XXH3_freeState(xxh)
+        }
+    }
+
+    /// Adds `bytes` to the message.
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        if needsInitialization { initialize() }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        switch state {
+        case .evp(let context, _):
+            if EVP_DigestUpdate(context, base, bytes.count) != 1 {
+                fatalError(OpenSSLDigestTypes.failure("EVP_DigestUpdate"))
+            }
+        case .xxh3(let xxh):
+            Self.check(XXH3_128bits_update(xxh, base, bytes.count), "XXH3_128bits_update")
+        }
+    }
+
+    /// Adds `bytes` to the message.
+    public func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// Returns the digest of the message (``DigestAlgorithm/length`` bytes) and starts a new, empty message.
+    ///
+    /// XXH128 is returned in its canonical form (`XXH128_canonicalFromHash`): the high 64 bits then the low
+    /// 64 bits, each big-endian. That is the byte order `xxhsum -H2` prints.
+    public func finalize() -> [UInt8] {
+        if needsInitialization { initialize() }
+        needsInitialization = true
+        let length = algorithm.length
+        switch state {
+        case .evp(let context, _):
+            return [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+                var written: UInt32 = 0
+                guard EVP_DigestFinal_ex(context, buffer.baseAddress, &written) == 1, Int(written) == length else {
+                    fatalError(OpenSSLDigestTypes.failure("EVP_DigestFinal_ex"))
+                }
+                count = length
+            }
+        case .xxh3(let xxh):
+            var canonical = XXH128_canonical_t()
+            XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(xxh))
+            return withUnsafeBytes(of: &canonical.digest) { [UInt8]($0) }
+        }
+    }
+
+    /// Discards the message in progress; the next update starts a new message.
+    public func reset() {
+        needsInitialization = true
+    }
+
+    /// The digest of `bytes` computed by a temporary digester.
+    public static func digest(_ algorithm: DigestAlgorithm, of bytes: [UInt8]) -> [UInt8] {
+        let digester = Digester(algorithm)
+        digester.update(bytes)
+        return digester.finalize()
+    }
+
+    private func initialize() {
+        switch state {
+        case .evp(let context, let type):
+            // With the same EVP_MD as before, OpenSSL 3 re-initialises the provider context in place.
+            if EVP_DigestInit_ex2(context, type, nil) != 1 {
+                fatalError(OpenSSLDigestTypes.failure("EVP_DigestInit_ex2"))
+            }
+        case .xxh3(let xxh):
+            Self.check(XXH3_128bits_reset(xxh), "XXH3_128bits_reset")
+        }
+        needsInitialization = false
+    }
+
+    /// The one place that handles libxxhash failures (which only a null or corrupt state can cause).
+    private static func check(_ code: XXH_errorcode, _ operation: StaticString) {
+        if code != XXH_OK {
+            fatalError("libxxhash: \(operation) failed")
+        }
+    }
+}

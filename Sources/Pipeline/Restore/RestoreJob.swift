@@ -1,0 +1,489 @@
+internal import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `--replace` does when the file already exists (Bareos' restore `replace=`).
+public enum ReplacePolicy: String, Sendable, CaseIterable {
+    case always, ifnewer, ifolder, never
+}
+
+/// How a restore runs.
+public struct RestoreSettings: Sendable {
+    /// Files land at `whereDirectory` + their original absolute path (Bareos `where=`); "/" restores in place.
+    public var whereDirectory: String
+    public var replace: ReplacePolicy = .always
+    /// Bareos wildcard patterns (`*` crosses `/`) matched against the original path; empty selects everything.
+    public var select: [String] = []
+    /// Write the single selected file's bytes to this descriptor instead of restoring files.
+    public var outputFD: Int32?
+    public var chunkSize = 1 << 20
+
+    public init(whereDirectory: String) {
+        self.whereDirectory = whereDirectory
+    }
+}
+
+/// Restores the stored entries of one job: reads members straight from their volume offsets, runs the inverse
+/// stages, verifies the source SHA-256 before a file takes its final name (temporary name + rename; a mismatch
+/// leaves no file under the final name), then restores mode, owner (as root), times, xattrs and ACLs. Links,
+/// directories, fifos and devices are recreated; directory metadata is applied last, deepest first.
+public final class RestoreJob {
+    let catalog: any CatalogStore
+    let jobID: JobID
+    let settings: RestoreSettings
+    let builder: StageChainBuilder
+    public let progress: ProgressCounters
+    public let cancellation: CancellationFlag
+    private var summary: JobSummary
+    private var readers: [Int64: PaxReader] = [:]
+    private var volumePaths: [Int64: String] = [:]
+    private var messages: [JobMessage] = []
+    private let isRoot = geteuid() == 0
+    private var chunk: [UInt8]
+    private let digester = Digester(.sha256)
+
+    public init(
+        catalog: any CatalogStore, jobID: JobID, settings: RestoreSettings,
+        stageFactory: @escaping StageChainBuilder.Factory, progress: ProgressCounters = ProgressCounters(),
+        cancellation: CancellationFlag = CancellationFlag()
+    ) {
+        self.catalog = catalog
+        self.jobID = jobID
+        self.settings = settings
+        self.builder = StageChainBuilder(factory: stageFactory)
+        self.progress = progress
+        self.cancellation = cancellation
+        self.summary = JobSummary(jobID: jobID.rawValue, jobName: "", level: "", status: .running)
+        self.chunk = [UInt8](repeating: 0, count: settings.chunkSize)
+    }
+
+    /// Problems reported during the run, oldest first (also printed by the host).
+    public var problems: [JobMessage] { messages }
+
+    private func problem(_ path: [UInt8], _ text: String, severity: String = "error") {
+        messages.append(JobMessage(jobID: jobID, time: Clock.realtime(), severity: severity, stage: nil, path: path, text: text))
+        if severity == "error" {
+            summary.errors += 1
+            progress.errors.add(1, ordering: .relaxed)
+        } else if severity == "warning" {
+            summary.warnings += 1
+        }
+    }
+
+    /// The records a restore of this job selects, in file-index order.
+    public func selectedRecords() throws -> [FileRecord] {
+        let patterns = settings.select.map { Wildcard(Array($0.utf8)) }
+        return try catalog.files(job: jobID).filter { record in
+            record.status == .stored && (patterns.isEmpty || patterns.contains { $0.matches(record.path) })
+        }
+    }
+
+    public func run() throws -> JobSummary {
+        let started = Clock.monotonic()
+        let cpuStarted = Clock.cpuSeconds()
+        guard let job = try catalog.job(jobID) else { throw BackupError("no job with JobId \(jobID.rawValue) in the catalog") }
+        summary.jobName = job.name
+        summary.level = job.level.name
+        for volume in try catalog.volumes(job: jobID) { volumePaths[volume.id] = volume.path }
+        let records = try selectedRecords()
+        summary.filesExamined = records.filter { $0.kind == .file }.count
+        summary.volumes = volumePaths.keys.sorted().compactMap { volumePaths[$0] }
+        if records.isEmpty { throw BackupError("nothing selected: job \(jobID.rawValue) has no stored entry matching the selection") }
+        let context = StageContext(
+            mode: .restore, jobID: jobID.rawValue, jobName: job.name, level: job.level.rawValue,
+            fileSetName: job.fileSetName, whereDirectory: settings.whereDirectory)
+        try builder.broadcast(.jobStarted, context: context)
+        if let fd = settings.outputFD {
+            try restoreToStream(records, fd: fd, context: context)
+        } else {
+            try restoreTree(records, context: context)
+        }
+        try? builder.broadcast(.jobEnded(succeeded: summary.errors == 0), context: context)
+        for message in context.drainMessages() { messages.append(JobMessage(jobID: jobID, message)) }
+        summary.wallSeconds = Clock.monotonic() - started
+        summary.cpuSeconds = Clock.cpuSeconds() - cpuStarted
+        summary.peakRSSBytes = Clock.peakRSSBytes()
+        summary.status = cancellation.isCancelled ? .cancelled : (summary.errors > 0 ? .warnings : .ok)
+        return summary
+    }
+
+    // MARK: - Volumes
+
+    private func reader(for record: FileRecord) throws -> PaxReader {
+        guard let volumeID = record.volumeID, let path = volumePaths[volumeID] else {
+            throw RestoreTarget.Problem(message: "the catalog names no volume for this entry")
+        }
+        if let reader = readers[volumeID] { return reader }
+        let reader = try PaxReader(path: path)
+        readers[volumeID] = reader
+        return reader
+    }
+
+    /// Runs the stored bytes of a file through the inverse stages, calling `body` with the original bytes, and
+    /// returns their SHA-256.
+    private func decode(
+        _ record: FileRecord, member: VolumeMember, location: MemberLocation, context: StageContext,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> [UInt8] {
+        let reader = try reader(for: record)
+        let chain = record.chain.isEmpty ? nil : try builder.chain(for: record.chain)
+        let compression = record.compression.flatMap(CompressionStage.parse)
+        let item = RestoreItem(path: record.path, kind: record.kind, size: record.size, metadata: record.stageMetadata)
+        let inverse =
+            try chain?.inverseTransforms(for: item, compression: compression, context: context)
+            ?? (try compression.map { [(CompressionStage.name($0), try CompressionStage.decompressor($0))] } ?? [])
+        var pipeline = TransformPipeline(inverse)
+        digester.reset()
+        func deliver(_ bytes: UnsafeRawBufferPointer) throws {
+            digester.update(bytes)
+            try body(bytes)
+        }
+        try reader.readData(of: member, at: location, chunkSize: settings.chunkSize) { stored in
+            if cancellation.isCancelled { throw BackupError("cancelled") }
+            if pipeline.isEmpty { try deliver(stored) } else { try pipeline.push(stored, emit: deliver) }
+        }
+        try pipeline.finish(emit: deliver)
+        return digester.finalize()
+    }
+
+    // MARK: - --stdout
+
+    private func restoreToStream(_ records: [FileRecord], fd: Int32, context: StageContext) throws {
+        let files = records.filter { $0.kind == .file }
+        guard files.count == 1, let record = files.first else {
+            throw BackupError("--stdout needs exactly one selected regular file; the selection has \(files.count)")
+        }
+        let (member, location) = try reader(for: record).member(at: UInt64(record.headerOffset ?? 0))
+        // First pass verifies; only verified bytes are written (second pass).
+        let digest = try decode(record, member: member, location: location, context: context) { _ in }
+        guard digest == record.sourceSHA256 else {
+            throw BackupError(
+                "\(String(decoding: record.path, as: UTF8.self)): SHA-256 of the restored bytes does not match the "
+                    + "catalog; nothing written")
+        }
+        _ = try decode(record, member: member, location: location, context: context) { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw RestoreTarget.Problem.errno("cannot write to standard output")
+                }
+                offset += written
+            }
+        }
+        summary.filesStored = 1
+        summary.entriesStored = 1
+        summary.bytesRead = record.size
+    }
+
+    // MARK: - Tree
+
+    private struct PendingDirectory {
+        var components: [[UInt8]]
+        var record: FileRecord
+        var member: VolumeMember?
+    }
+
+    private func restoreTree(_ records: [FileRecord], context: StageContext) throws {
+        let target = try RestoreTarget(root: settings.whereDirectory)
+        var directories: [PendingDirectory] = []
+        for record in records {
+            if cancellation.isCancelled { break }
+            progress.currentPath = record.path
+            let components: [[UInt8]]
+            do {
+                components = try MemberName.safeComponents(VolumeMember.memberName(record.path))
+            } catch {
+                problem(record.path, "refusing to restore: \(error.message)")
+                if record.kind == .file { summary.filesFailed += 1 }
+                continue
+            }
+            do {
+                switch record.kind {
+                case .directory:
+                    let fd = try target.parent(of: components)
+                    if components.count > 0, let name = components.last {
+                        let dir = try target.openDirectory(name, in: fd, create: true)
+                        close(dir)
+                    }
+                    let member = try record.headerOffset.map { try reader(for: record).member(at: UInt64($0)).0 }
+                    directories.append(PendingDirectory(components: components, record: record, member: member))
+                case .file:
+                    try restoreFile(record, components: components, target: target, context: context)
+                case .symlink, .hardLink, .fifo, .charDevice, .blockDevice:
+                    try restoreSpecial(record, components: components, target: target)
+                case .socket:
+                    continue
+                }
+                summary.entriesStored += 1
+                progress.entries.add(1, ordering: .relaxed)
+            } catch let failure as StageFailure {
+                problem(record.path, "stage \(failure.stage): \(failure.message)")
+                if record.kind == .file { summary.filesFailed += 1 }
+            } catch {
+                problem(record.path, "\(error)")
+                if record.kind == .file { summary.filesFailed += 1 }
+            }
+        }
+        // Directory metadata last (restoring their contents changed their times), deepest first.
+        target.invalidate()
+        for directory in directories.sorted(by: { $0.components.count > $1.components.count }) {
+            do {
+                let fd: Int32
+                if directory.components.isEmpty {
+                    fd = dup(target.rootFD)
+                } else {
+                    let parent = try target.parent(of: directory.components)
+                    fd = try target.openDirectory(directory.components.last!, in: parent, create: false)
+                }
+                defer { close(fd) }
+                applyMetadata(fd: fd, record: directory.record, member: directory.member, path: directory.record.path)
+            } catch {
+                problem(directory.record.path, "\(error)")
+            }
+        }
+        target.syncFileSystem()
+    }
+
+    private func exists(_ name: [UInt8], in fd: Int32) -> stat? {
+        var st = stat()
+        let result = FileReader.withCPath(name) { fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }
+        return result == 0 ? st : nil
+    }
+
+    /// Whether an existing entry may be replaced, per `--replace`.
+    private func mayReplace(_ existing: stat, with record: FileRecord) -> Bool {
+        switch settings.replace {
+        case .always: return true
+        case .never: return false
+        case .ifnewer: return record.mtime.seconds > Int64(existing.st_mtim.tv_sec)
+        case .ifolder: return record.mtime.seconds < Int64(existing.st_mtim.tv_sec)
+        }
+    }
+
+    private func temporaryName(_ record: FileRecord) -> [UInt8] {
+        Array(".optionhost-restore-\(getpid())-\(record.fileIndex)".utf8)
+    }
+
+    private func restoreFile(
+        _ record: FileRecord, components: [[UInt8]], target: RestoreTarget, context: StageContext
+    ) throws {
+        let parent = try target.parent(of: components)
+        let name = components.last!
+        if let existing = exists(name, in: parent), !mayReplace(existing, with: record) {
+            problem(record.path, "not replaced (--replace \(settings.replace.rawValue))", severity: "info")
+            return
+        }
+        let reader = try reader(for: record)
+        guard let headerOffset = record.headerOffset else {
+            throw RestoreTarget.Problem(message: "the catalog has no volume offset for this file")
+        }
+        let (member, location) = try reader.member(at: UInt64(headerOffset))
+        // A stage that took the file over at backup gets the verified bytes itself (D2).
+        if let chain = record.chain.isEmpty ? nil : try builder.chain(for: record.chain) {
+            let item = RestoreItem(path: record.path, kind: record.kind, size: record.size, metadata: record.stageMetadata)
+            let output = Array(target.root.utf8) + (record.path.first == UInt8(ascii: "/") ? [] : [UInt8(ascii: "/")]) + record.path
+            for stage in chain.stages {
+                if let sink = try stage.openRestoreSink(for: item, outputPath: output, context: context) {
+                    let digest = try decode(record, member: member, location: location, context: context) { _ in }
+                    guard digest == record.sourceSHA256 else {
+                        try? sink.close(success: false)
+                        throw RestoreTarget.Problem(message: "SHA-256 of the restored bytes does not match the catalog")
+                    }
+                    _ = try decode(record, member: member, location: location, context: context) { try sink.write($0) }
+                    try sink.close(success: true)
+                    summary.filesStored += 1
+                    summary.bytesRead += record.size
+                    return
+                }
+            }
+        }
+        let temporary = temporaryName(record)
+        let fd = FileReader.withCPath(temporary) { openat(parent, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        if fd < 0 { throw RestoreTarget.Problem.errno("cannot create a temporary file in the target directory") }
+        var keep = false
+        defer {
+            close(fd)
+            if !keep { _ = FileReader.withCPath(temporary) { unlinkat(parent, $0, 0) } }
+        }
+        var written: UInt64 = 0
+        let digest: [UInt8]
+        if let sparse = member.sparse, record.compression == nil, record.chain.isEmpty {
+            // Segment bytes go to their offsets; the rest stays a hole.
+            var segmentIndex = 0
+            var segmentUsed: UInt64 = 0
+            let segments = sparse.segments.filter { $0.length > 0 }
+            digester.reset()
+            var logical: UInt64 = 0
+            func hashZeros(upTo offset: UInt64) {
+                while logical < offset {
+                    let take = Int(min(offset - logical, 65536))
+                    RestoreJob.zeros.withUnsafeBytes { digester.update(UnsafeRawBufferPointer(rebasing: $0[0..<take])) }
+                    logical += UInt64(take)
+                }
+            }
+            try reader.readData(of: member, at: location, chunkSize: settings.chunkSize) { bytes in
+                var consumed = 0
+                while consumed < bytes.count {
+                    let segment = segments[segmentIndex]
+                    let take = Int(min(UInt64(bytes.count - consumed), segment.length - segmentUsed))
+                    let piece = UnsafeRawBufferPointer(rebasing: bytes[consumed..<(consumed + take)])
+                    hashZeros(upTo: segment.offset + segmentUsed)
+                    digester.update(piece)
+                    logical += UInt64(take)
+                    try RestoreJob.writeAll(fd, piece, at: segment.offset + segmentUsed)
+                    consumed += take
+                    segmentUsed += UInt64(take)
+                    written += UInt64(take)
+                    if segmentUsed == segment.length {
+                        segmentIndex += 1
+                        segmentUsed = 0
+                    }
+                }
+            }
+            hashZeros(upTo: sparse.realSize)
+            if ftruncate(fd, off_t(sparse.realSize)) != 0 { throw RestoreTarget.Problem.errno("cannot set the file size") }
+            digest = digester.finalize()
+        } else {
+            digest = try decode(record, member: member, location: location, context: context) { bytes in
+                try RestoreJob.writeAll(fd, bytes, at: written)
+                written += UInt64(bytes.count)
+            }
+        }
+        guard digest == record.sourceSHA256 else {
+            throw RestoreTarget.Problem(
+                message: "SHA-256 of the restored bytes does not match the catalog (\(Hex.encode(digest)) ≠ "
+                    + "\(record.sourceSHA256.map(Hex.encode) ?? "none")); the file was not restored")
+        }
+        applyMetadata(fd: fd, record: record, member: member, path: record.path)
+        let renamed = FileReader.withCPath(temporary) { from in
+            FileReader.withCPath(name) { to in renameat(parent, from, parent, to) }
+        }
+        if renamed != 0 { throw RestoreTarget.Problem.errno("cannot move the restored file into place") }
+        keep = true
+        summary.filesStored += 1
+        summary.bytesRead += written
+        progress.files.add(1, ordering: .relaxed)
+        progress.bytes.add(written, ordering: .relaxed)
+    }
+
+    private static let zeros = [UInt8](repeating: 0, count: 65536)
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        var done = 0
+        while done < bytes.count {
+            let count = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw RestoreTarget.Problem.errno("write error")
+            }
+            done += count
+        }
+    }
+
+    private func restoreSpecial(_ record: FileRecord, components: [[UInt8]], target: RestoreTarget) throws {
+        let parent = try target.parent(of: components)
+        let name = components.last!
+        if let existing = exists(name, in: parent) {
+            guard mayReplace(existing, with: record) else {
+                problem(record.path, "not replaced (--replace \(settings.replace.rawValue))", severity: "info")
+                return
+            }
+        }
+        let temporary = temporaryName(record)
+        var created: Int32
+        switch record.kind {
+        case .symlink:
+            guard let link = record.linkTarget else { throw RestoreTarget.Problem(message: "symbolic link without a target") }
+            created = FileReader.withCPath(link) { linkTarget in
+                FileReader.withCPath(temporary) { symlinkat(linkTarget, parent, $0) }
+            }
+        case .hardLink:
+            guard let link = record.linkTarget else { throw RestoreTarget.Problem(message: "hard link without a target") }
+            // The target must itself be inside the restore tree, reached without following symlinks.
+            let targetComponents = try MemberName.safeComponents(VolumeMember.memberName(link))
+            var fd = target.rootFD
+            for component in targetComponents.dropLast() {
+                let next = try target.openDirectory(component, in: fd, create: false)
+                if fd != target.rootFD { close(fd) }
+                fd = next
+            }
+            defer { if fd != target.rootFD { close(fd) } }
+            target.invalidate()
+            let parentAgain = try target.parent(of: components)
+            created = FileReader.withCPath(targetComponents.last!) { from in
+                FileReader.withCPath(temporary) { linkat(fd, from, parentAgain, $0, 0) }
+            }
+            if created != 0 { throw RestoreTarget.Problem.errno("cannot create the hard link to \(String(decoding: link, as: UTF8.self))") }
+            return try moveIntoPlace(temporary, name, parent: parentAgain, record: record, applyMetadata: false)
+        case .fifo:
+            created = FileReader.withCPath(temporary) { mkfifoat(parent, $0, record.mode & 0o7777) }
+        case .charDevice, .blockDevice:
+            let type: UInt32 = record.kind == .charDevice ? S_IFCHR : S_IFBLK
+            created = FileReader.withCPath(temporary) { mknodat(parent, $0, type | (record.mode & 0o7777), dev_t(record.rdev)) }
+        default:
+            return
+        }
+        if created != 0 { throw RestoreTarget.Problem.errno("cannot create \(record.kind.rawValue)") }
+        try moveIntoPlace(temporary, name, parent: parent, record: record, applyMetadata: true)
+    }
+
+    private func moveIntoPlace(_ temporary: [UInt8], _ name: [UInt8], parent: Int32, record: FileRecord, applyMetadata: Bool) throws {
+        if applyMetadata {
+            FileReader.withCPath(temporary) { path in
+                if isRoot { _ = fchownat(parent, path, record.uid, record.gid, AT_SYMLINK_NOFOLLOW) }
+                if record.kind != .symlink { _ = fchmodat(parent, path, record.mode & 0o7777, 0) }
+                var times = [RestoreJob.timespec(record.atime), RestoreJob.timespec(record.mtime)]
+                _ = utimensat(parent, path, &times, AT_SYMLINK_NOFOLLOW)
+            }
+        }
+        let renamed = FileReader.withCPath(temporary) { from in
+            FileReader.withCPath(name) { to in renameat(parent, from, parent, to) }
+        }
+        if renamed != 0 {
+            let code = errno
+            _ = FileReader.withCPath(temporary) { unlinkat(parent, $0, 0) }
+            throw RestoreTarget.Problem.errno("cannot move the restored entry into place", code)
+        }
+    }
+
+    static func timespec(_ timestamp: FileStat.Timestamp) -> Glibc.timespec {
+        Glibc.timespec(tv_sec: Int(timestamp.seconds), tv_nsec: Int(timestamp.nanoseconds))
+    }
+
+    /// Owner (as root), mode, xattrs, ACLs, then times — in that order, since the others change ctime/mtime.
+    private func applyMetadata(fd: Int32, record: FileRecord, member: VolumeMember?, path: [UInt8]) {
+        if isRoot && fchown(fd, record.uid, record.gid) != 0 {
+            problem(path, "cannot set owner: \(String(cString: strerror(errno)))", severity: "warning")
+        }
+        if fchmod(fd, record.mode & 0o7777) != 0 {
+            problem(path, "cannot set mode: \(String(cString: strerror(errno)))", severity: "warning")
+        }
+        if let member {
+            for xattr in member.xattrs {
+                let result = FileReader.withCPath(xattr.name) { name in
+                    xattr.value.withUnsafeBytes { fsetxattr(fd, name, $0.baseAddress, $0.count, 0) }
+                }
+                if result != 0 {
+                    problem(path, "cannot set extended attribute \(String(decoding: xattr.name, as: UTF8.self)): "
+                        + String(cString: strerror(errno)), severity: "warning")
+                }
+            }
+            if let acl = member.aclAccess, let failure = ACLText.apply(acl, toFD: fd) {
+                problem(path, "cannot set ACL: \(failure)", severity: "warning")
+            }
+            if let acl = member.aclDefault {
+                let procPath = Array("/proc/self/fd/\(fd)".utf8)
+                if let failure = ACLText.apply(acl, to: procPath, defaultACL: true) {
+                    problem(path, "cannot set default ACL: \(failure)", severity: "warning")
+                }
+            }
+        }
+        var times = [RestoreJob.timespec(record.atime), RestoreJob.timespec(record.mtime)]
+        if futimens(fd, &times) != 0 {
+            problem(path, "cannot set times: \(String(cString: strerror(errno)))", severity: "warning")
+        }
+    }
+}

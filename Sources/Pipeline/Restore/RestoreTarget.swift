@@ -1,0 +1,94 @@
+internal import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The directory tree a restore writes into, reached only through `openat` with `O_NOFOLLOW`: no path from a
+/// volume or catalog can leave it (no `..`, no absolute names, no following a symlink that an earlier entry of
+/// the same restore planted).
+final class RestoreTarget {
+    struct Problem: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+
+        static func errno(_ what: String, _ code: Int32 = Glibc.errno) -> Problem {
+            Problem(message: "\(what): \(String(cString: strerror(code)))")
+        }
+    }
+
+    let root: String
+    let rootFD: Int32
+    /// The directory of the previous entry: restores walk the catalog in order, so most entries share it.
+    private var cachedComponents: [[UInt8]] = []
+    private var cachedFD: Int32 = -1
+
+    init(root: String) throws {
+        var created = root.hasPrefix("/") ? "" : "."
+        for component in root.split(separator: "/") {
+            created += "/" + component
+            if mkdir(created, 0o755) != 0 && errno != EEXIST {
+                throw Problem.errno("cannot create \(created)")
+            }
+        }
+        self.root = root
+        rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if rootFD < 0 { throw Problem.errno("cannot open --where directory \(root)") }
+    }
+
+    deinit {
+        if cachedFD >= 0 && cachedFD != rootFD { close(cachedFD) }
+        close(rootFD)
+    }
+
+    /// The parent directory of a restored entry (created as needed), as a descriptor valid until the next call.
+    func parent(of components: [[UInt8]]) throws -> Int32 {
+        let directory = Array(components.dropLast())
+        if directory.isEmpty { return rootFD }
+        if directory == cachedComponents && cachedFD >= 0 { return cachedFD }
+        if cachedFD >= 0 && cachedFD != rootFD { close(cachedFD) }
+        cachedFD = -1
+        cachedComponents = []
+        var fd = rootFD
+        for component in directory {
+            let next = try openDirectory(component, in: fd, create: true)
+            if fd != rootFD { close(fd) }
+            fd = next
+        }
+        cachedFD = fd
+        cachedComponents = directory
+        return fd
+    }
+
+    /// Opens (or creates, mode 0700 until its own record sets the real mode) one directory below `fd`, refusing
+    /// to follow a symbolic link.
+    func openDirectory(_ name: [UInt8], in fd: Int32, create: Bool) throws -> Int32 {
+        var result = FileReader.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        if result < 0 && errno == ENOENT && create {
+            let made = FileReader.withCPath(name) { mkdirat(fd, $0, 0o700) }
+            if made != 0 && errno != EEXIST { throw Problem.errno("cannot create directory \(display(name))") }
+            result = FileReader.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        }
+        if result < 0 {
+            let code = errno
+            if code == ELOOP || code == ENOTDIR {
+                throw Problem(message: "refusing to restore through \(display(name)): it is not a directory (a symlink?)")
+            }
+            throw Problem.errno("cannot open directory \(display(name))", code)
+        }
+        return result
+    }
+
+    /// Forgets the cached directory (after something below it was renamed or removed).
+    func invalidate() {
+        if cachedFD >= 0 && cachedFD != rootFD { close(cachedFD) }
+        cachedFD = -1
+        cachedComponents = []
+    }
+
+    /// Makes everything written durable: one `syncfs` at the end, no per-file fsync.
+    func syncFileSystem() {
+        _ = syncfs(rootFD)
+    }
+
+    func display(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+}

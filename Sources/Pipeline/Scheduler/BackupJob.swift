@@ -1,0 +1,329 @@
+internal import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failure that stops a job (at start, or fatal during it). Per-file problems are not `BackupError`s.
+public struct BackupError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A full backup: walker → worker threads (decision hooks, read, hash, transform) → volume writer → catalog
+/// writer, every hand-off a bounded queue of batches.
+///
+/// ```
+///   walker ──batches──► workers ×N ──prepared batches──► writer (in walk order) ──records──► catalog thread
+///   (FileSelector)      hooks, small files read+hashed     pax volumes, large files          fsync volume, then
+///                       in memory                          streamed chunk by chunk           one transaction
+/// ```
+/// Blocking work (file I/O, SQLite, later Python and GPG) runs on these dedicated threads, never on the
+/// cooperative pool; memory is bounded by the queue capacities times the batch size.
+public final class BackupJob: @unchecked Sendable {
+    let job: Job
+    let fileSet: FileSet
+    let chains: [[[String]]]
+    let options: [[OptionsBlock]]
+    let catalog: any CatalogStore
+    let settings: BackupSettings
+    let builder: StageChainBuilder
+    public let progress: ProgressCounters
+    public let cancellation: CancellationFlag
+    let level: String
+
+    // Shared state, guarded by `lock`.
+    private var lock = pthread_mutex_t()
+    private var summary: JobSummary
+    private var fatal: String?
+
+    public init(
+        job: Job, fileSet: FileSet, chains: [[[String]]], catalog: any CatalogStore, settings: BackupSettings,
+        stageFactory: @escaping StageChainBuilder.Factory, progress: ProgressCounters = ProgressCounters(),
+        cancellation: CancellationFlag = CancellationFlag()
+    ) {
+        self.job = job
+        self.fileSet = fileSet
+        self.chains = chains
+        self.options = fileSet.includes.map(\.options)
+        self.catalog = catalog
+        self.settings = settings
+        self.builder = StageChainBuilder(factory: stageFactory)
+        self.progress = progress
+        self.cancellation = cancellation
+        self.level = "Full"
+        self.summary = JobSummary(jobID: 0, jobName: job.name, level: "Full", status: .running)
+        pthread_mutex_init(&lock, nil)
+    }
+
+    deinit { pthread_mutex_destroy(&lock) }
+
+    func withLock<R>(_ body: (inout JobSummary) -> R) -> R {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return body(&summary)
+    }
+
+    /// Records a fatal problem and stops the job.
+    func fail(_ message: String) {
+        pthread_mutex_lock(&lock)
+        if fatal == nil { fatal = message }
+        pthread_mutex_unlock(&lock)
+        cancellation.cancel(reason: message)
+    }
+
+    var fatalMessage: String? {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return fatal
+    }
+
+    // MARK: - Run
+
+    /// Runs the job to the end. Throws `BackupError` only when the job could not start; a job that started
+    /// always ends with a catalog record and a summary (status failed/cancelled when it had to stop).
+    public func run() throws -> JobSummary {
+        let started = Clock.monotonic()
+        let cpuStarted = Clock.cpuSeconds()
+        // Command plugins are not run by this host (D1): refuse before reading any file.
+        for include in fileSet.includes {
+            if let plugin = include.plugins.first {
+                throw BackupError(
+                    "\(plugin.location): FileSet \"\(fileSet.name)\" has Include-level Plugin \""
+                        + "\(PluginString.name(plugin.string))\", a Bareos command plugin; this host does not run "
+                        + "command plugins yet")
+            }
+        }
+        let selector: FileSelector
+        do {
+            try builder.prepare(chains: chains)
+            selector = try FileSelector(fileSet: fileSet, chains: chains)
+        } catch let error as SelectionError {
+            throw BackupError(error.description)
+        } catch {
+            throw BackupError("\(error)")
+        }
+
+        let startTime = Clock.realtime()
+        var record = JobRecord(
+            id: JobID(rawValue: 0), name: job.name, type: "B", level: .full, status: .running,
+            fileSetName: fileSet.name, fileSetDigest: FileSetIdentity.digest(fileSet), startTime: startTime)
+        let jobID: JobID
+        do {
+            jobID = try catalog.beginJob(record)
+        } catch {
+            throw BackupError("cannot record the job in the catalog: \(error)")
+        }
+        record.id = jobID
+        withLock { $0.jobID = jobID.rawValue }
+        let context = StageContext(
+            mode: .backup, jobID: jobID.rawValue, jobName: job.name, level: level, fileSetName: fileSet.name)
+
+        do {
+            try builder.broadcast(.jobStarted, context: context)
+        } catch {
+            fail("a stage failed at job start: \(error)")
+        }
+
+        if !cancellation.isCancelled {
+            runThreads(selector: selector, jobID: jobID, context: context)
+        }
+
+        let succeeded = fatalMessage == nil && !cancellation.isCancelled
+        do {
+            try builder.broadcast(.fileSetEnded, context: context)
+            try builder.broadcast(.jobEnded(succeeded: succeeded), context: context)
+        } catch {
+            context.message(.error, "a stage failed at job end: \(error)")
+        }
+
+        var final = withLock { $0 }
+        final.wallSeconds = Clock.monotonic() - started
+        final.cpuSeconds = Clock.cpuSeconds() - cpuStarted
+        final.peakRSSBytes = Clock.peakRSSBytes()
+        if let fatal = fatalMessage {
+            final.status = .failed
+            final.failure = fatal
+        } else if cancellation.isCancelled {
+            final.status = .cancelled
+            final.failure = cancellation.reason ?? "cancelled"
+        } else if final.filesFailed > 0 || final.errors > 0 {
+            final.status = .warnings
+        } else {
+            final.status = .ok
+        }
+        record.status = final.status
+        record.endTime = Clock.realtime()
+        record.filesExamined = Int64(final.filesExamined)
+        record.filesStored = Int64(final.filesStored)
+        record.filesSkipped = Int64(final.filesSkipped)
+        record.filesFailed = Int64(final.filesFailed)
+        record.entriesStored = Int64(final.entriesStored)
+        record.bytesRead = Int64(final.bytesRead)
+        record.bytesStored = Int64(final.bytesStored)
+        record.errors = Int64(final.errors)
+        record.warnings = Int64(final.warnings)
+        do {
+            let messages = context.drainMessages().map { JobMessage(jobID: jobID, $0) }
+            if !messages.isEmpty { try catalog.insert(files: [], messages: messages) }
+            if let fatal = fatalMessage {
+                try catalog.insert(
+                    files: [],
+                    messages: [JobMessage(jobID: jobID, time: Clock.realtime(), severity: "error", stage: nil, path: nil, text: fatal)])
+            }
+            try catalog.finishJob(record)
+        } catch {
+            final.status = .failed
+            final.failure = (final.failure.map { $0 + "; " } ?? "") + "cannot finish the catalog record: \(error)"
+        }
+        return final
+    }
+
+    private func runThreads(selector: FileSelector, jobID: JobID, context: StageContext) {
+        let walkQueue = BoundedQueue<WalkBatch>(capacity: settings.queueCapacity)
+        let preparedQueue = BoundedQueue<PreparedBatch>(capacity: settings.workers + 2)
+        let catalogQueue = BoundedQueue<CatalogBatch>(capacity: 2)
+
+        let walker = WorkerThread(name: "op-walk") { [self] in
+            walk(selector: selector, into: walkQueue)
+        }
+        var workers: [WorkerThread] = []
+        for index in 0..<settings.workers {
+            workers.append(
+                WorkerThread(name: "op-work\(index)") { [self] in
+                    let worker = BackupWorker(job: self, context: context, jobID: jobID)
+                    while let batch = walkQueue.take() {
+                        if cancellation.isCancelled { continue }
+                        preparedQueue.put(worker.prepare(batch))
+                    }
+                })
+        }
+        let catalogThread = WorkerThread(name: "op-catalog") { [self] in
+            writeCatalog(from: catalogQueue, jobID: jobID)
+        }
+        let writer = VolumeWriter(job: self, context: context, jobID: jobID, catalogQueue: catalogQueue)
+        let writerThread = WorkerThread(name: "op-write") {
+            writer.run(from: preparedQueue)
+        }
+        walker.join()
+        for worker in workers { worker.join() }
+        preparedQueue.close()
+        writerThread.join()
+        catalogQueue.close()
+        catalogThread.join()
+        withLock { $0.volumes = writer.volumeNames }
+    }
+
+    // MARK: - Walker
+
+    /// Walk events in order; event `i` has file index `firstIndex + i` (problems get an index too, so every
+    /// catalog row of a job has its own).
+    struct WalkBatch {
+        var sequence: Int
+        var firstIndex: Int64
+        var events: [SelectionEvent] = []
+    }
+
+    private struct Cancelled: Error {}
+
+    private func walk(selector: FileSelector, into queue: BoundedQueue<WalkBatch>) {
+        var sequence = 0
+        var nextIndex: Int64 = 0
+        var batch = WalkBatch(sequence: 0, firstIndex: 0)
+        var batchBytes: UInt64 = 0
+        func flush() {
+            queue.put(batch)
+            sequence += 1
+            batch = WalkBatch(sequence: sequence, firstIndex: nextIndex)
+            batchBytes = 0
+        }
+        do {
+            try selector.run { event in
+                if cancellation.isCancelled { throw Cancelled() }
+                batch.events.append(event)
+                nextIndex += 1
+                if case .entry(let entry) = event, entry.kind == .file {
+                    batchBytes += min(entry.stat.size, settings.smallFileLimit)
+                    progress.currentPath = entry.path
+                }
+                if batch.events.count >= settings.batchEntries || batchBytes >= UInt64(settings.batchBytes) {
+                    flush()
+                }
+            }
+        } catch is Cancelled {
+        } catch {
+            fail("the file walk failed: \(error)")
+        }
+        if !batch.events.isEmpty { flush() }
+        queue.close()
+    }
+
+    // MARK: - Catalog thread
+
+    struct CatalogBatch {
+        var files: [FileRecord] = []
+        var messages: [JobMessage] = []
+        /// Volumes opened since the previous batch (local sequence numbers), in order.
+        var newVolumes: [(sequence: Int, record: VolumeRecord)] = []
+        /// Volume size/status updates (local sequence, bytes, status).
+        var volumeUpdates: [(sequence: Int, bytes: Int64, status: String)] = []
+        /// Volume to make durable before the rows that point into it are committed.
+        var sync: VolumeSync?
+    }
+
+    private func writeCatalog(from queue: BoundedQueue<CatalogBatch>, jobID: JobID) {
+        var volumeIDs: [Int: Int64] = [:]
+        while var batch = queue.take() {
+            if fatalMessage != nil { continue }
+            do {
+                if let sync = batch.sync { try sync.sync() }
+                for (sequence, record) in batch.newVolumes {
+                    volumeIDs[sequence] = try catalog.addVolume(record)
+                }
+                for update in batch.volumeUpdates {
+                    if let id = volumeIDs[update.sequence] {
+                        try catalog.updateVolume(id: id, bytes: update.bytes, status: update.status)
+                    }
+                }
+                for index in batch.files.indices {
+                    if let local = batch.files[index].volumeID { batch.files[index].volumeID = volumeIDs[Int(local)] }
+                }
+                try catalog.insert(files: batch.files, messages: batch.messages)
+            } catch {
+                fail("catalog write failed: \(error)")
+            }
+        }
+    }
+}
+
+/// Makes a volume's data durable through a second read-only descriptor, so the catalog thread can fsync while
+/// the writer keeps appending (fsync flushes the file, whichever descriptor asks).
+final class VolumeSync: @unchecked Sendable {
+    private let fd: Int32
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw BackupError("cannot reopen volume \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    /// Starts writeback of the dirty pages written so far without waiting (so the final fsync is short).
+    func startWriteback() {
+        _ = clinux_start_writeback(fd)
+    }
+
+    func sync() throws {
+        if fsync(fd) != 0 { throw BackupError("fsync of volume \(path) failed: \(String(cString: strerror(errno)))") }
+    }
+}
+
+extension JobMessage {
+    init(jobID: JobID, _ message: StageMessage) {
+        self.init(
+            jobID: jobID, time: message.time, severity: message.severity.rawValue, stage: message.stage,
+            path: message.path, text: message.text)
+    }
+}

@@ -1,0 +1,278 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a worker hands the volume writer for one entry, in walk order.
+enum PreparedEntry {
+    /// A member whose bytes are ready in memory (small files, and every non-regular entry with no data).
+    case member(PreparedMember)
+    /// A regular file the writer streams itself (large, sparse, or taken over by a stage).
+    case stream(StreamRequest)
+    /// Not stored: skipped by a stage, failed, or a walk problem; goes straight to the catalog.
+    case record(FileRecord)
+}
+
+struct PreparedMember {
+    var record: FileRecord
+    var member: VolumeMember
+    var data: [UInt8]
+    var sourceBytes: UInt64
+}
+
+struct StreamRequest {
+    var item: FileItem
+    var record: FileRecord
+    var member: VolumeMember
+    var chain: StageChain?
+    /// The stage that took the file over (its byte source), nil when the host reads the file.
+    var sourceStage: Int?
+    var compression: OptionsBlock.Compression?
+    var signature: DigestAlgorithm?
+    var noAtime: Bool
+}
+
+struct PreparedBatch {
+    var sequence: Int
+    var entries: [PreparedEntry]
+    var messages: [JobMessage]
+}
+
+/// One worker thread's state: runs the decision hooks of a batch and prepares each entry (small files are
+/// read, hashed and transformed here). Never shared between threads.
+final class BackupWorker {
+    private unowned let job: BackupJob
+    private let context: StageContext
+    private let jobID: JobID
+    private let sha256 = Digester(.sha256)
+    private let storedSHA256 = Digester(.sha256)
+    private var signatureDigesters: [DigestAlgorithm: Digester] = [:]
+    private var buffer: [UInt8] = []
+    private let names = OwnerNames()
+
+    init(job: BackupJob, context: StageContext, jobID: JobID) {
+        self.job = job
+        self.context = context
+        self.jobID = jobID
+    }
+
+    func prepare(_ batch: BackupJob.WalkBatch) -> PreparedBatch {
+        var prepared = PreparedBatch(sequence: batch.sequence, entries: [], messages: [])
+        var items: [FileItem] = []
+        var order: [PreparedEntry?] = []
+        var itemSlots: [Int] = []
+        for (offset, event) in batch.events.enumerated() {
+            let fileIndex = batch.firstIndex + Int64(offset)
+            switch event {
+            case .entry(let entry):
+                items.append(FileItem(entry: entry, fileIndex: fileIndex))
+                itemSlots.append(order.count)
+                order.append(nil)
+            case .problem(let problem):
+                prepared.messages.append(
+                    JobMessage(
+                        jobID: jobID, time: Clock.realtime(), severity: problem.severity.rawValue, stage: nil,
+                        path: problem.path, text: problem.message))
+                switch problem.severity {
+                case .error:
+                    job.progress.errors.add(1, ordering: .relaxed)
+                    job.withLock { $0.errors += 1 }
+                    var record = FileRecord(
+                        jobID: jobID, fileIndex: fileIndex, path: problem.path, kind: .file, status: .failed)
+                    record.error = problem.message
+                    order.append(.record(record))
+                case .warning:
+                    job.withLock { $0.warnings += 1 }
+                    order.append(nil)
+                case .info:
+                    order.append(nil)
+                }
+            }
+        }
+        // Decision hooks run per chain over the entries of this batch that share it.
+        var outcomes = [StageChain.Outcome](repeating: .store(source: nil), count: items.count)
+        var chainOf = [StageChain?](repeating: nil, count: items.count)
+        var groups: [[String]: [Int]] = [:]
+        for index in items.indices where !items[index].entry.chain.isEmpty {
+            groups[items[index].entry.chain, default: []].append(index)
+        }
+        for (strings, indices) in groups {
+            do {
+                let chain = try job.builder.chain(for: strings)
+                var subset = indices.map { items[$0] }
+                let results = chain.decide(batch: &subset, context: context)
+                for (position, index) in indices.enumerated() {
+                    items[index] = subset[position]
+                    outcomes[index] = results[position]
+                    chainOf[index] = chain
+                }
+            } catch {
+                for index in indices {
+                    outcomes[index] = .failed(StageFailure(stage: strings.first ?? "", path: items[index].path, underlying: error))
+                }
+            }
+        }
+        for index in items.indices {
+            order[itemSlots[index]] = prepare(items[index], outcome: outcomes[index], chain: chainOf[index])
+        }
+        prepared.entries = order.compactMap { $0 }
+        prepared.messages += context.drainMessages().map { JobMessage(jobID: jobID, $0) }
+        return prepared
+    }
+
+    private func baseRecord(_ item: FileItem, status: FileStatus) -> FileRecord {
+        let stat = item.stat
+        var record = FileRecord(jobID: jobID, fileIndex: item.fileIndex, path: item.path, kind: item.kind, status: status)
+        record.mode = stat.mode
+        record.uid = stat.uid
+        record.gid = stat.gid
+        record.userName = names.user(stat.uid)
+        record.groupName = names.group(stat.gid)
+        record.size = stat.size
+        record.atime = stat.atime
+        record.mtime = stat.mtime
+        record.ctime = stat.ctime
+        record.inode = stat.ino
+        record.device = stat.dev
+        record.rdev = stat.rdev
+        record.nlink = stat.nlink
+        record.linkTarget = item.entry.linkTarget
+        record.chain = item.entry.chain
+        record.block = item.entry.blockIndex
+        record.stageMetadata = item.metadata
+        return record
+    }
+
+    private func failed(_ item: FileItem, _ message: String, stage: String?) -> PreparedEntry {
+        var record = baseRecord(item, status: .failed)
+        record.error = stage.map { "stage \($0): \(message)" } ?? message
+        context.message(.error, record.error!, stage: stage, path: item.path)
+        job.progress.errors.add(1, ordering: .relaxed)
+        job.withLock {
+            if item.kind == .file { $0.filesFailed += 1 } else { $0.errors += 1 }
+        }
+        if job.settings.stageErrorPolicy == .fail {
+            job.fail("Stage Error Policy = fail: \(String(decoding: item.path, as: UTF8.self)): \(record.error!)")
+        }
+        return .record(record)
+    }
+
+    private func prepare(_ item: FileItem, outcome: StageChain.Outcome, chain: StageChain?) -> PreparedEntry {
+        if item.kind == .file { job.withLock { $0.filesExamined += 1 } }
+        switch outcome {
+        case .skip(let stage, let reason):
+            var record = baseRecord(item, status: .skipped)
+            record.error = "skipped by stage \(stage)" + (reason.map { ": \($0)" } ?? "")
+            context.message(.info, record.error!, stage: stage, path: item.path)
+            if item.kind == .file { job.withLock { $0.filesSkipped += 1 } }
+            return .record(record)
+        case .failed(let failure):
+            return failed(item, failure.message, stage: failure.stage)
+        case .store(let source):
+            let block = job.options[item.entry.includeIndex][item.entry.effectiveBlockIndex]
+            var member = VolumeMember.forEntry(item, names: names, block: block)
+            var record = baseRecord(item, status: .stored)
+            guard item.kind == .file else {
+                return .member(PreparedMember(record: record, member: member, data: [], sourceBytes: 0))
+            }
+            let signature = block.effectiveSignature.map(DigestAlgorithm.init)
+            let streamed =
+                source != nil || item.stat.size > job.settings.smallFileLimit
+                || (item.stat.blocks * 512 < item.stat.size)
+            if streamed {
+                return .stream(
+                    StreamRequest(
+                        item: item, record: record, member: member, chain: chain, sourceStage: source,
+                        compression: block.compression, signature: signature, noAtime: block.noAtime))
+            }
+            do {
+                try FileReader.readWhole(item.path, expectedSize: item.stat.size, noAtime: block.noAtime, into: &buffer)
+            } catch {
+                return failed(item, error.message, stage: nil)
+            }
+            buffer.withUnsafeBytes { sha256.update($0) }
+            record.sourceSHA256 = sha256.finalize()
+            if let signature {
+                record.signatureAlgorithm = signature.rawValue
+                if signature == .sha256 {
+                    record.signature = record.sourceSHA256  // the same digest, computed once
+                } else {
+                    let digester = signatureDigesters[signature] ?? Digester(signature)
+                    signatureDigesters[signature] = digester
+                    buffer.withUnsafeBytes { digester.update($0) }
+                    record.signature = digester.finalize()
+                }
+            }
+            var stored: [UInt8]
+            do {
+                let transforms =
+                    try chain?.transforms(for: item, compression: block.compression, context: context)
+                    ?? (block.compression.map { [(CompressionStage.name($0), try CompressionStage.compressor($0))] } ?? [])
+                if transforms.isEmpty {
+                    stored = buffer
+                    record.storedSHA256 = record.sourceSHA256
+                } else {
+                    var pipeline = TransformPipeline(transforms)
+                    stored = []
+                    try buffer.withUnsafeBytes { chunk in
+                        try pipeline.push(chunk) { stored.append(contentsOf: $0) }
+                    }
+                    try pipeline.finish { stored.append(contentsOf: $0) }
+                    stored.withUnsafeBytes { storedSHA256.update($0) }
+                    record.storedSHA256 = storedSHA256.finalize()
+                    record.stageMetadata.merge(pipeline.metadata) { _, new in new }
+                    member.applyTransforms(pipeline.transforms.map(\.stage), compression: block.compression)
+                }
+            } catch let failure as StageFailure {
+                return failed(item, failure.message, stage: failure.stage)
+            } catch {
+                return failed(item, "\(error)", stage: nil)
+            }
+            record.compression = member.compressionName
+            member.size = UInt64(stored.count)
+            member.records += VolumeMember.catalogRecords(record, jobID: jobID)
+            return .member(PreparedMember(record: record, member: member, data: stored, sourceBytes: item.stat.size))
+        }
+    }
+}
+
+/// User and group names by id, cached per worker (getpwuid_r/getgrgid_r are slow enough to matter per file).
+final class OwnerNames {
+    private var users: [UInt32: String?] = [:]
+    private var groups: [UInt32: String?] = [:]
+
+    func user(_ uid: UInt32) -> String? {
+        if let cached = users[uid] { return cached }
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var storage = [CChar](repeating: 0, count: 4096)
+        let name: String? =
+            getpwuid_r(uid, &entry, &storage, storage.count, &result) == 0 && result != nil
+            ? String(cString: entry.pw_name) : nil
+        users[uid] = name
+        return name
+    }
+
+    func group(_ gid: UInt32) -> String? {
+        if let cached = groups[gid] { return cached }
+        var entry = Glibc.group()
+        var result: UnsafeMutablePointer<group>?
+        var storage = [CChar](repeating: 0, count: 4096)
+        let name: String? =
+            getgrgid_r(gid, &entry, &storage, storage.count, &result) == 0 && result != nil
+            ? String(cString: entry.gr_name) : nil
+        groups[gid] = name
+        return name
+    }
+}
+
+extension DigestAlgorithm {
+    init(_ signature: OptionsBlock.Signature) {
+        switch signature {
+        case .md5: self = .md5
+        case .sha1: self = .sha1
+        case .sha256: self = .sha256
+        case .sha512: self = .sha512
+        case .xxh128: self = .xxh128
+        }
+    }
+}

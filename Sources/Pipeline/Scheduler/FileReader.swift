@@ -1,0 +1,125 @@
+internal import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reading files for a backup: whole small files, streamed large ones, sparse maps, extended attributes and
+/// ACLs. Every function reports failures as `FileProblem` with the system's words.
+enum FileReader {
+    struct FileProblem: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+
+        static func errno(_ what: String, _ code: Int32 = Glibc.errno) -> FileProblem {
+            FileProblem(message: "\(what): \(String(cString: strerror(code)))")
+        }
+    }
+
+    /// Calls `body` with a NUL-terminated copy of `path`.
+    static func withCPath<R>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: CChar.self, capacity: path.count + 1) { buffer in
+            for index in path.indices { buffer[index] = CChar(bitPattern: path[index]) }
+            buffer[path.count] = 0
+            return try body(buffer.baseAddress!)
+        }
+    }
+
+    static func open(_ path: [UInt8], noAtime: Bool) throws(FileProblem) -> Int32 {
+        var flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+        if noAtime { flags |= clinux_O_NOATIME }
+        var fd = withCPath(path) { Glibc.open($0, flags) }
+        if fd < 0 && errno == EPERM && noAtime {
+            // O_NOATIME needs ownership; fall back to a plain open.
+            fd = withCPath(path) { Glibc.open($0, flags & ~clinux_O_NOATIME) }
+        }
+        if fd < 0 {
+            let code = errno
+            if code == ENOENT { throw FileProblem(message: "vanished before it could be read") }
+            throw FileProblem.errno("cannot open", code)
+        }
+        return fd
+    }
+
+    /// Reads a whole small file into `buffer` (replacing its contents). Detects a size change while reading.
+    static func readWhole(_ path: [UInt8], expectedSize: UInt64, noAtime: Bool, into buffer: inout [UInt8])
+        throws(FileProblem)
+    {
+        let fd = try open(path, noAtime: noAtime)
+        defer { close(fd) }
+        let capacity = Int(expectedSize) + 1
+        buffer.removeAll(keepingCapacity: true)
+        if buffer.capacity < capacity { buffer.reserveCapacity(capacity) }
+        var total = 0
+        var failure: Int32 = 0
+        buffer = [UInt8](unsafeUninitializedCapacity: capacity) { raw, initialized in
+            while total < capacity {
+                let count = read(fd, raw.baseAddress! + total, capacity - total)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if count == 0 { break }
+                total += count
+            }
+            initialized = total
+        }
+        if failure != 0 { throw FileProblem.errno("read error", failure) }
+        if UInt64(total) != expectedSize {
+            throw FileProblem(message: "changed while being read (size \(expectedSize) at the walk, \(total)+ read)")
+        }
+    }
+
+    /// Data segments of a sparse file (SEEK_DATA/SEEK_HOLE); nil when the file has no holes.
+    static func sparseSegments(fd: Int32, size: UInt64) -> [(offset: UInt64, length: UInt64)]? {
+        var segments: [(UInt64, UInt64)] = []
+        var position: off_t = 0
+        let end = off_t(size)
+        while position < end {
+            let data = lseek(fd, position, clinux_SEEK_DATA)
+            if data < 0 { break }  // ENXIO: only a hole remains
+            var hole = lseek(fd, data, clinux_SEEK_HOLE)
+            if hole < 0 { hole = end }
+            segments.append((UInt64(data), UInt64(min(hole, end) - data)))
+            position = hole
+        }
+        lseek(fd, 0, SEEK_SET)
+        let stored = segments.reduce(UInt64(0)) { $0 + $1.1 }
+        return stored < size ? segments : nil
+    }
+
+    /// Extended attributes of `path` (not following symlinks), except the POSIX ACL ones, plus whether the file
+    /// has access/default ACLs.
+    static func extendedAttributes(_ path: [UInt8]) -> (xattrs: [(name: [UInt8], value: [UInt8])], acl: Bool) {
+        withCPath(path) { cPath in
+            var size = llistxattr(cPath, nil, 0)
+            guard size > 0 else { return ([], false) }
+            var names = [CChar](repeating: 0, count: size)
+            size = llistxattr(cPath, &names, size)
+            guard size > 0 else { return ([], false) }
+            var result: [(name: [UInt8], value: [UInt8])] = []
+            var hasACL = false
+            var start = 0
+            for index in 0..<size where names[index] == 0 {
+                let name = names[start..<index].map { UInt8(bitPattern: $0) }
+                let nameStart = start
+                start = index + 1
+                if name.starts(with: Array("system.posix_acl_".utf8)) {
+                    hasACL = true
+                    continue
+                }
+                let valueSize = names.withUnsafeBufferPointer { buffer in
+                    lgetxattr(cPath, buffer.baseAddress! + nameStart, nil, 0)
+                }
+                guard valueSize >= 0 else { continue }
+                var value = [UInt8](repeating: 0, count: valueSize)
+                let got = names.withUnsafeBufferPointer { buffer in
+                    lgetxattr(cPath, buffer.baseAddress! + nameStart, &value, valueSize)
+                }
+                guard got >= 0 else { continue }
+                result.append((name, Array(value.prefix(got))))
+            }
+            return (result, hasACL)
+        }
+    }
+}

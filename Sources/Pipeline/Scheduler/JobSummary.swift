@@ -1,0 +1,43 @@
+/// The outcome of a backup, restore or verify run: what the summary line and the JSON summary show (D5).
+public struct JobSummary: Sendable {
+    public var jobID: Int64
+    public var jobName: String
+    public var level: String
+    public var status: JobStatus
+    /// Regular files offered to the chains / stored / skipped by a stage / failed.
+    public var filesExamined = 0
+    public var filesStored = 0
+    public var filesSkipped = 0
+    public var filesFailed = 0
+    /// Every stored entry, directories and links included.
+    public var entriesStored = 0
+    public var bytesRead: UInt64 = 0
+    public var bytesStored: UInt64 = 0
+    public var errors = 0
+    public var warnings = 0
+    public var wallSeconds = 0.0
+    public var cpuSeconds = 0.0
+    public var peakRSSBytes: UInt64 = 0
+    public var volumes: [String] = []
+    /// Human-readable reason when the job failed or was cancelled.
+    public var failure: String?
+
+    public init(jobID: Int64, jobName: String, level: String, status: JobStatus) {
+        self.jobID = jobID
+        self.jobName = jobName
+        self.level = level
+        self.status = status
+    }
+}
+
+extension JobLevel {
+    /// The level's name as Bareos spells it (`Full`, `Incremental`, `Differential`).
+    public var name: String {
+        switch self {
+        case .full: return "Full"
+        case .incremental: return "Incremental"
+        case .differential: return "Differential"
+        default: return rawValue
+        }
+    }
+}

@@ -1,0 +1,114 @@
+/// Building volume members from selected entries, and the `OPTIONPIPELINE.*` records that let `scan` rebuild a
+/// catalog from volumes alone.
+extension VolumeMember {
+    /// Member name for an absolute or relative path: the leading `/` is dropped (as tar does); `/` itself is `.`.
+    static func memberName(_ path: [UInt8]) -> [UInt8] {
+        var start = 0
+        while start < path.count && path[start] == UInt8(ascii: "/") { start += 1 }
+        return start == path.count ? [UInt8(ascii: ".")] : Array(path[start...])
+    }
+
+    static func forEntry(_ item: FileItem, names: OwnerNames, block: OptionsBlock) -> VolumeMember {
+        let stat = item.stat
+        var member = VolumeMember(
+            name: memberName(item.path), kind: item.kind, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid,
+            userName: names.user(stat.uid), groupName: names.group(stat.gid), size: 0, mtime: stat.mtime,
+            atime: stat.atime, ctime: stat.ctime)
+        switch item.kind {
+        case .symlink:
+            member.linkTarget = item.entry.linkTarget
+        case .hardLink:
+            member.linkTarget = item.entry.linkTarget.map(memberName)
+        case .charDevice, .blockDevice:
+            member.deviceMajor = UInt32((stat.rdev >> 8) & 0xfff) | UInt32((stat.rdev >> 32) & ~0xfff)
+            member.deviceMinor = UInt32(stat.rdev & 0xff) | UInt32((stat.rdev >> 12) & ~0xff)
+        default:
+            break
+        }
+        if item.kind != .symlink && item.kind != .hardLink {
+            if block.xattrSupport || block.aclSupport {
+                let (xattrs, hasACL) = FileReader.extendedAttributes(item.path)
+                if block.xattrSupport { member.xattrs = xattrs.map { Xattr(name: $0.name, value: $0.value) } }
+                if block.aclSupport && hasACL {
+                    member.aclAccess = ACLText.read(item.path, defaultACL: false)
+                    if item.kind == .directory { member.aclDefault = ACLText.read(item.path, defaultACL: true) }
+                }
+            }
+        }
+        return member
+    }
+
+    /// After transforms: a member that ends compressed gets the codec's suffix (`.gz`, `.lz4`), so `tar -xf`
+    /// followed by `gunzip`/`lz4 -d` gives the original back.
+    mutating func applyTransforms(_ stages: [String], compression: OptionsBlock.Compression?) {
+        guard let compression, stages.last == CompressionStage.name(compression) else {
+            if let compression, stages.contains(CompressionStage.name(compression)) {
+                records.append(Record(key: "OPTIONPIPELINE.compression", value: Array("\(compression)".utf8)))
+            }
+            return
+        }
+        name += Array(CompressionStage.memberSuffix(compression).utf8)
+        records.append(Record(key: "OPTIONPIPELINE.compression", value: Array("\(compression)".utf8)))
+    }
+
+    /// The compression recorded on this member, if any.
+    var compressionName: String? {
+        records.first { $0.key == "OPTIONPIPELINE.compression" }.map { String(decoding: $0.value, as: UTF8.self) }
+    }
+
+    /// Our records for the catalog fields a volume scan needs (job, index, original path, digests, chain,
+    /// per-stage metadata).
+    static func catalogRecords(_ record: FileRecord, jobID: JobID) -> [Record] {
+        var records = [
+            Record(key: "OPTIONPIPELINE.job", value: Array(String(jobID.rawValue).utf8)),
+            Record(key: "OPTIONPIPELINE.index", value: Array(String(record.fileIndex).utf8)),
+            Record(key: "OPTIONPIPELINE.path", value: record.path),
+            Record(key: "OPTIONPIPELINE.size", value: Array(String(record.size).utf8)),
+        ]
+        records += digestRecords(record)
+        if !record.chain.isEmpty {
+            records.append(Record(key: "OPTIONPIPELINE.chain", value: CatalogJSON.encode(record.chain)))
+        }
+        if !record.stageMetadata.isEmpty {
+            records.append(
+                Record(key: "OPTIONPIPELINE.metadata", value: CatalogJSON.encode(record.stageMetadata)))
+        }
+        if let block = record.block {
+            records.append(Record(key: "OPTIONPIPELINE.block", value: Array(String(block).utf8)))
+        }
+        return records
+    }
+
+    /// Fixed-width placeholders for the digest records of a streamed member (its header is written before the
+    /// digests are known); `digestRecords` has the same keys and lengths and is patched in at the end.
+    static func digestPlaceholders(signature: DigestAlgorithm?) -> [Record] {
+        var records = [
+            Record(key: "OPTIONPIPELINE.source_sha256", value: [UInt8](repeating: UInt8(ascii: "0"), count: 64)),
+            Record(key: "OPTIONPIPELINE.stored_sha256", value: [UInt8](repeating: UInt8(ascii: "0"), count: 64)),
+        ]
+        if let signature {
+            records.append(
+                Record(
+                    key: "OPTIONPIPELINE.signature",
+                    value: Array("\(signature.rawValue):".utf8)
+                        + [UInt8](repeating: UInt8(ascii: "0"), count: signature.length * 2)))
+        }
+        return records
+    }
+
+    /// The digest records of a finished member (same keys and lengths as `digestPlaceholders`).
+    static func digestRecords(_ record: FileRecord) -> [Record] {
+        var records: [Record] = []
+        if let digest = record.sourceSHA256 {
+            records.append(Record(key: "OPTIONPIPELINE.source_sha256", value: Array(Hex.encode(digest).utf8)))
+        }
+        if let digest = record.storedSHA256 {
+            records.append(Record(key: "OPTIONPIPELINE.stored_sha256", value: Array(Hex.encode(digest).utf8)))
+        }
+        if let algorithm = record.signatureAlgorithm, let signature = record.signature {
+            records.append(
+                Record(key: "OPTIONPIPELINE.signature", value: Array("\(algorithm):\(Hex.encode(signature))".utf8)))
+        }
+        return records
+    }
+}

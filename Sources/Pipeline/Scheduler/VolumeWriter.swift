@@ -1,0 +1,383 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The writer thread of a backup: takes prepared batches in walk order, appends members to the current volume
+/// (rotating at `Maximum Volume Bytes`; a member is never split), streams large and taken-over files chunk by
+/// chunk, and hands file records to the catalog thread together with the volume to fsync first.
+final class VolumeWriter: @unchecked Sendable {
+    private unowned let job: BackupJob
+    private let context: StageContext
+    private let jobID: JobID
+    private let catalogQueue: BoundedQueue<BackupJob.CatalogBatch>
+
+    private var writer: PaxWriter?
+    private var volumeSync: VolumeSync?
+    private var sequence = 0
+    private var bytesSinceWriteback: UInt64 = 0
+    private(set) var volumeNames: [String] = []
+    private var batch = BackupJob.CatalogBatch()
+    private let sourceDigester = Digester(.sha256)
+    private let storedDigester = Digester(.sha256)
+    private var signatureDigesters: [DigestAlgorithm: Digester] = [:]
+    private var chunk: [UInt8]
+    private static let zeros = [UInt8](repeating: 0, count: 1 << 16)
+
+    init(job: BackupJob, context: StageContext, jobID: JobID, catalogQueue: BoundedQueue<BackupJob.CatalogBatch>) {
+        self.job = job
+        self.context = context
+        self.jobID = jobID
+        self.catalogQueue = catalogQueue
+        self.chunk = [UInt8](repeating: 0, count: job.settings.chunkSize)
+    }
+
+    func run(from queue: BoundedQueue<PreparedBatch>) {
+        var waiting: [Int: PreparedBatch] = [:]
+        var next = 0
+        while let prepared = queue.take() {
+            waiting[prepared.sequence] = prepared
+            while let ready = waiting.removeValue(forKey: next) {
+                if !job.cancellation.isCancelled { process(ready) }
+                next += 1
+            }
+        }
+        do {
+            try closeVolume(status: "closed")
+        } catch {
+            job.fail("\(error)")
+        }
+        flushCatalog()
+    }
+
+    // MARK: - Volumes
+
+    private func volumePath(_ number: Int) -> (name: String, path: String) {
+        let safeJob = String(job.job.name.map { $0 == "/" ? "_" : $0 })
+        let digits = String(number)
+        let name = "\(safeJob)-\(jobID.rawValue)-\(String(repeating: "0", count: max(0, 4 - digits.count)))\(digits).tar"
+        let directory = job.settings.archiveDirectory
+        return (name, directory.hasSuffix("/") ? directory + name : directory + "/" + name)
+    }
+
+    private func currentWriter() throws -> PaxWriter {
+        if let writer, let maximum = job.settings.maximumVolumeBytes, writer.offset >= maximum {
+            try closeVolume(status: "full")
+        }
+        if let writer { return writer }
+        sequence += 1
+        let (name, path) = volumePath(sequence)
+        let opened = try PaxWriter(path: path, mode: job.settings.volumeMode)
+        writer = opened
+        volumeSync = try VolumeSync(path: path)
+        volumeNames.append(path)
+        batch.newVolumes.append(
+            (sequence, VolumeRecord(jobID: jobID, name: name, path: path, sequence: Int64(sequence))))
+        return opened
+    }
+
+    private func closeVolume(status: String) throws {
+        guard let writer else { return }
+        try writer.close()
+        batch.volumeUpdates.append((sequence, Int64(writer.offset), status))
+        self.writer = nil
+        // Everything in a closed volume is durable (close fsyncs): the rows may point into it.
+        flushCatalog()
+        volumeSync = nil
+    }
+
+    private func flushCatalog() {
+        guard !batch.files.isEmpty || !batch.messages.isEmpty || !batch.newVolumes.isEmpty
+            || !batch.volumeUpdates.isEmpty
+        else { return }
+        if let writer {
+            // Gathered bytes must be in the file before the catalog thread fsyncs it.
+            do {
+                try writer.flush()
+            } catch {
+                job.fail("cannot write volume: \(error)")
+            }
+        }
+        batch.sync = volumeSync
+        catalogQueue.put(batch)
+        batch = BackupJob.CatalogBatch()
+    }
+
+    private func wrote(_ bytes: UInt64) {
+        bytesSinceWriteback += bytes
+        if bytesSinceWriteback >= job.settings.writebackInterval {
+            volumeSync?.startWriteback()
+            bytesSinceWriteback = 0
+        }
+    }
+
+    // MARK: - Entries
+
+    private func process(_ prepared: PreparedBatch) {
+        batch.messages += prepared.messages
+        for entry in prepared.entries {
+            if job.cancellation.isCancelled { break }
+            switch entry {
+            case .record(let record):
+                batch.files.append(record)
+            case .member(var member):
+                do {
+                    let writer = try currentWriter()
+                    let location = try member.data.withUnsafeBytes { try writer.append(member.member, data: $0) }
+                    member.record.volumeID = Int64(sequence)
+                    member.record.headerOffset = Int64(location.headerOffset)
+                    member.record.dataOffset = Int64(location.dataOffset)
+                    member.record.storedLength = Int64(member.data.count)
+                    stored(member.record, sourceBytes: member.sourceBytes, storedBytes: UInt64(member.data.count))
+                    wrote(UInt64(member.data.count) + 1024)
+                } catch {
+                    job.fail("cannot write volume: \(error)")
+                }
+            case .stream(let request):
+                stream(request)
+            }
+            if batch.files.count >= job.settings.catalogBatch { flushCatalog() }
+        }
+        context.drainMessages().forEach { batch.messages.append(JobMessage(jobID: jobID, $0)) }
+    }
+
+    private func stored(_ record: FileRecord, sourceBytes: UInt64, storedBytes: UInt64) {
+        batch.files.append(record)
+        job.progress.entries.add(1, ordering: .relaxed)
+        if record.kind == .file {
+            job.progress.files.add(1, ordering: .relaxed)
+            job.progress.bytes.add(sourceBytes, ordering: .relaxed)
+        }
+        job.withLock { summary in
+            summary.entriesStored += 1
+            if record.kind == .file {
+                summary.filesStored += 1
+                summary.bytesRead += sourceBytes
+            }
+            summary.bytesStored += storedBytes
+        }
+    }
+
+    private func failed(_ request: StreamRequest, _ message: String, stage: String?) {
+        var record = request.record
+        record.status = .failed
+        record.error = stage.map { "stage \($0): \(message)" } ?? message
+        batch.files.append(record)
+        batch.messages.append(
+            JobMessage(
+                jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: record.path,
+                text: record.error!))
+        job.progress.errors.add(1, ordering: .relaxed)
+        job.withLock { $0.filesFailed += 1 }
+        if job.settings.stageErrorPolicy == .fail {
+            job.fail("Stage Error Policy = fail: \(String(decoding: record.path, as: UTF8.self)): \(record.error!)")
+        }
+    }
+
+    /// Streams one regular file: source (file or stage), digests, transforms, volume; never the whole file in
+    /// memory. The member header is written first; its size and digest records are patched at the end.
+    private func stream(_ request: StreamRequest) {
+        var record = request.record
+        var member = request.member
+        let item = request.item
+        // The byte source: the stage that took the file over, or the file itself.
+        let source: any ByteSource
+        var sparse: [(offset: UInt64, length: UInt64)]?
+        do {
+            if let index = request.sourceStage, let chain = request.chain {
+                source = try chain.stages[index].openSource(for: item, context: context)
+            } else {
+                let file = try FileByteSource(path: item.path, noAtime: request.noAtime)
+                source = file
+                sparse = FileReader.sparseSegments(fd: file.fd, size: item.stat.size)
+            }
+        } catch let failure as StageFailure {
+            failed(request, failure.message, stage: failure.stage)
+            return
+        } catch {
+            failed(request, "\(error)", stage: nil)
+            return
+        }
+        defer { try? source.close() }
+
+        var pipeline: TransformPipeline
+        do {
+            let transforms =
+                try request.chain?.transforms(for: item, compression: request.compression, context: context)
+                ?? (request.compression.map { [(CompressionStage.name($0), try CompressionStage.compressor($0))] } ?? [])
+            pipeline = TransformPipeline(transforms)
+        } catch let failure as StageFailure {
+            failed(request, failure.message, stage: failure.stage)
+            return
+        } catch {
+            failed(request, "\(error)", stage: nil)
+            return
+        }
+        if !pipeline.isEmpty { sparse = nil }  // holes are kept only for untransformed data
+        member.applyTransforms(pipeline.transforms.map(\.stage), compression: request.compression)
+        record.compression = member.compressionName
+        if let sparse {
+            member.sparse = VolumeMember.SparseLayout(
+                realSize: item.stat.size,
+                segments: sparse.map { VolumeMember.SparseLayout.Segment(offset: $0.offset, length: $0.length) })
+            record.sparse = true
+        }
+        member.records += VolumeMember.catalogRecords(record, jobID: jobID)
+        member.records += VolumeMember.digestPlaceholders(signature: request.signature)
+
+        // The source SHA-256 doubles as a SHA256 signature, and as the stored digest when nothing transforms
+        // the bytes and no holes are left out: each is computed once.
+        let storedIsSource = pipeline.isEmpty && sparse == nil
+        let signature = request.signature.flatMap { algorithm -> Digester? in
+            if algorithm == .sha256 { return nil }
+            let digester = signatureDigesters[algorithm] ?? Digester(algorithm)
+            signatureDigesters[algorithm] = digester
+            return digester
+        }
+        sourceDigester.reset()
+        storedDigester.reset()
+        let writer: PaxWriter
+        do {
+            writer = try currentWriter()
+            let location = try writer.beginMember(member)
+            record.volumeID = Int64(sequence)
+            record.headerOffset = Int64(location.headerOffset)
+            record.dataOffset = Int64(location.dataOffset)
+        } catch {
+            job.fail("cannot write volume: \(error)")
+            return
+        }
+        var sourceBytes: UInt64 = 0
+        var storedBytes: UInt64 = 0
+        var readFailure: String?
+        var failingStage: String?
+        func emit(_ bytes: UnsafeRawBufferPointer) throws {
+            if !storedIsSource { storedDigester.update(bytes) }
+            try writer.write(bytes)
+            storedBytes += UInt64(bytes.count)
+            wrote(UInt64(bytes.count))
+        }
+        func hashZeros(_ count: UInt64) {
+            var left = count
+            while left > 0 {
+                let take = Int(min(left, UInt64(VolumeWriter.zeros.count)))
+                VolumeWriter.zeros.withUnsafeBytes { zeros in
+                    let slice = UnsafeRawBufferPointer(rebasing: zeros[0..<take])
+                    sourceDigester.update(slice)
+                    signature?.update(slice)
+                }
+                left -= UInt64(take)
+            }
+        }
+        do {
+            if let sparse, let file = source as? FileByteSource {
+                var position: UInt64 = 0
+                for segment in sparse {
+                    hashZeros(segment.offset - position)
+                    var left = segment.length
+                    var offset = segment.offset
+                    while left > 0 {
+                        let count = try chunk.withUnsafeMutableBytes { buffer in
+                            try file.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(left, UInt64(buffer.count)))]))
+                        }
+                        if count == 0 { throw FileReader.FileProblem(message: "changed while being read (shorter than its sparse map)") }
+                        try chunk.withUnsafeBytes { buffer in
+                            let data = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                            sourceDigester.update(data)
+                            signature?.update(data)
+                            try emit(data)
+                        }
+                        left -= UInt64(count)
+                        offset += UInt64(count)
+                        sourceBytes += UInt64(count)
+                    }
+                    position = segment.offset + segment.length
+                }
+                hashZeros(item.stat.size - position)
+                sourceBytes = item.stat.size
+            } else {
+                while true {
+                    if job.cancellation.isCancelled { throw BackupError("cancelled") }
+                    let count = try chunk.withUnsafeMutableBytes { try source.read(into: $0) }
+                    if count == 0 { break }
+                    try chunk.withUnsafeBytes { buffer in
+                        let data = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                        sourceDigester.update(data)
+                        signature?.update(data)
+                        sourceBytes += UInt64(count)
+                        if pipeline.isEmpty { try emit(data) } else { try pipeline.push(data, emit: emit) }
+                    }
+                }
+                try pipeline.finish(emit: emit)
+                if request.sourceStage == nil && sourceBytes != item.stat.size {
+                    readFailure = "changed while being read (size \(item.stat.size) at the walk, \(sourceBytes) read)"
+                }
+            }
+        } catch let failure as StageFailure {
+            readFailure = failure.message
+            failingStage = failure.stage
+        } catch let error as VolumeError {
+            job.fail("cannot write volume: \(error)")
+            return
+        } catch {
+            readFailure = "\(error)"
+        }
+        if let readFailure {
+            // Nothing half-written stays in the volume: the member is dropped and the file recorded as failed.
+            do {
+                try writer.abandonMember()
+            } catch {
+                job.fail("cannot write volume: \(error)")
+                return
+            }
+            failed(request, readFailure, stage: failingStage)
+            return
+        }
+        do {
+            let sourceDigest = sourceDigester.finalize()
+            record.sourceSHA256 = sourceDigest
+            record.storedSHA256 = storedIsSource ? sourceDigest : storedDigester.finalize()
+            if let algorithm = request.signature {
+                record.signatureAlgorithm = algorithm.rawValue
+                record.signature = signature?.finalize() ?? sourceDigest
+            }
+            record.stageMetadata.merge(pipeline.metadata) { _, new in new }
+            let length = try writer.finishMember(patching: VolumeMember.digestRecords(record))
+            record.storedLength = Int64(length)
+        } catch {
+            job.fail("cannot write volume: \(error)")
+            return
+        }
+        stored(record, sourceBytes: sourceBytes, storedBytes: storedBytes)
+    }
+}
+
+/// The host reading a regular file (when no stage took it over).
+final class FileByteSource: ByteSource {
+    let fd: Int32
+
+    init(path: [UInt8], noAtime: Bool) throws {
+        fd = try FileReader.open(path, noAtime: noAtime)
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if count >= 0 { return count }
+            if errno == EINTR { continue }
+            throw FileReader.FileProblem.errno("read error")
+        }
+    }
+
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let count = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+            if count >= 0 { return count }
+            if errno == EINTR { continue }
+            throw FileReader.FileProblem.errno("read error")
+        }
+    }
+
+    func close() throws {
+        Glibc.close(fd)
+    }
+}

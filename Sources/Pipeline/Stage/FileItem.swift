@@ -1,0 +1,37 @@
+/// One entry as it travels through a stage chain during a backup.
+public struct FileItem: Sendable {
+    /// The selected entry: path (bytes), kind, stat data, link target, Options block and chain.
+    public var entry: SelectedEntry
+    /// The job's file index of this entry (0-based, in walk order).
+    public var fileIndex: Int64
+    /// Metadata stages attach to the file's catalog record (`stage_metadata`), keyed `stage.key`.
+    public var metadata: [String: String]
+
+    public init(entry: SelectedEntry, fileIndex: Int64, metadata: [String: String] = [:]) {
+        self.entry = entry
+        self.fileIndex = fileIndex
+        self.metadata = metadata
+    }
+
+    public var path: [UInt8] { entry.path }
+    public var kind: EntryKind { entry.kind }
+    public var stat: FileStat { entry.stat }
+}
+
+/// One stored file as restore presents it to the inverse stages.
+public struct RestoreItem: Sendable {
+    /// The original absolute path (bytes).
+    public var path: [UInt8]
+    public var kind: EntryKind
+    /// Size of the original (source) bytes.
+    public var size: UInt64
+    /// What the stages attached at backup time (`stage.key` → value).
+    public var metadata: [String: String]
+
+    public init(path: [UInt8], kind: EntryKind, size: UInt64, metadata: [String: String]) {
+        self.path = path
+        self.kind = kind
+        self.size = size
+        self.metadata = metadata
+    }
+}

@@ -1,0 +1,88 @@
+/// A stage of a chain: native (checksum, owner, gpg, index, compression) or a Python plugin.
+///
+/// A chain is the list of `Plugin =` strings of the Options block that matched a file (decision D1). For each
+/// entry the host:
+///
+/// ```
+///   decision hooks, chain order ──► first .skip ends (not stored) · a throw = file failed · at most one .takeOver
+///          │
+///          ▼
+///   byte source: the host reads the file, or the stage that answered .takeOver (openSource)
+///          │
+///          ▼
+///   data transforms, chain order (makeTransform) ──► volume     (catalog: SHA-256 of source and of stored bytes)
+///
+///   restore: volume ──► inverse transforms, reverse order ──► verify source SHA-256 ──► file, or the sink of the
+///            stage that took the file over (openRestoreSink)
+/// ```
+///
+/// Every hook has a default that does nothing, so a stage implements only what it needs. Stages are shared by
+/// the worker threads of a job: an implementation must be thread-safe (or funnel its work, as the Python bridge
+/// does, through one thread per batch). Hooks are synchronous and are called on dedicated worker threads, never
+/// on the cooperative thread pool.
+public protocol Stage: AnyObject, Sendable {
+    /// The stage string it was built from (e.g. `python3:module_name=x`), used in messages and the catalog.
+    var name: String { get }
+
+    /// True when bytes leaving this stage are encrypted: an implicit compression stage goes before the first one.
+    var isEncrypting: Bool { get }
+
+    /// Job events (start before any file is read, end of the file set, end of the job).
+    func handle(_ event: JobEvent, context: StageContext) throws
+
+    /// Decision hooks for a batch of entries of this chain, in walk order: one answer (or error) per item.
+    /// The default calls `decide(_:context:)` for each item. Every entry type is offered (D1).
+    func decide(batch: inout [FileItem], context: StageContext) -> [Result<StageDecision, any Error>]
+
+    /// The decision hook for one entry; may attach metadata to `item.metadata`.
+    func decide(_ item: inout FileItem, context: StageContext) throws -> StageDecision
+
+    /// The byte source of a regular file this stage took over (`.takeOver`).
+    func openSource(for item: FileItem, context: StageContext) throws -> any ByteSource
+
+    /// A transform for the bytes of a regular file, or nil to pass them on unchanged. A transform that also
+    /// conforms to `StageMetadataProducer` has its metadata merged into the file's record after `finish`.
+    func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)?
+
+    /// The inverse transform for restore (nil when `makeTransform` returned nil for this file).
+    func makeInverseTransform(for item: RestoreItem, context: StageContext) throws -> (any ByteTransform)?
+
+    /// For a file this stage took over at backup: where restore hands the verified bytes (nil: write the file).
+    /// `outputPath` is the file's path under `--where`.
+    func openRestoreSink(for item: RestoreItem, outputPath: [UInt8], context: StageContext) throws -> (any ByteSink)?
+}
+
+extension Stage {
+    public var isEncrypting: Bool { false }
+
+    public func handle(_ event: JobEvent, context: StageContext) throws {}
+
+    public func decide(batch: inout [FileItem], context: StageContext) -> [Result<StageDecision, any Error>] {
+        var results: [Result<StageDecision, any Error>] = []
+        results.reserveCapacity(batch.count)
+        for index in batch.indices {
+            do {
+                results.append(.success(try decide(&batch[index], context: context)))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+
+    public func decide(_ item: inout FileItem, context: StageContext) throws -> StageDecision { .core }
+
+    public func openSource(for item: FileItem, context: StageContext) throws -> any ByteSource {
+        throw StageFailure(stage: name, path: item.path, message: "answered take-over but provides no byte source")
+    }
+
+    public func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)? { nil }
+
+    public func makeInverseTransform(for item: RestoreItem, context: StageContext) throws -> (any ByteTransform)? {
+        nil
+    }
+
+    public func openRestoreSink(
+        for item: RestoreItem, outputPath: [UInt8], context: StageContext
+    ) throws -> (any ByteSink)? { nil }
+}

@@ -1,0 +1,66 @@
+import Synchronization
+
+/// Builds the chains of a job: one stage instance per distinct stage string per job (decision D3), one
+/// `StageChain` per distinct list of strings. Stage instances are created through the factory the host passes
+/// in (the registry of the `Stages` module maps names to stages).
+public final class StageChainBuilder: Sendable {
+    /// Creates the stage for a stage string; throws for names that are unknown or not available.
+    public typealias Factory = @Sendable (_ string: String) throws -> any Stage
+
+    private let factory: Factory
+    private let state = Mutex<State>(State())
+
+    private struct State {
+        var stages: [String: any Stage] = [:]
+        var order: [String] = []
+        var chains: [[String]: StageChain] = [:]
+    }
+
+    public init(factory: @escaping Factory) {
+        self.factory = factory
+    }
+
+    /// The chain for a list of stage strings (cached).
+    public func chain(for strings: [String]) throws -> StageChain {
+        if let chain = state.withLock({ $0.chains[strings] }) { return chain }
+        var stages: [any Stage] = []
+        for string in strings {
+            if let stage = state.withLock({ $0.stages[string] }) {
+                stages.append(stage)
+                continue
+            }
+            let stage = try factory(string)
+            let existing = state.withLock { state -> (any Stage)? in
+                if let existing = state.stages[string] { return existing }
+                state.stages[string] = stage
+                state.order.append(string)
+                return nil
+            }
+            stages.append(existing ?? stage)
+        }
+        let chain = StageChain(strings: strings, stages: stages)
+        return state.withLock { state in
+            if let existing = state.chains[strings] { return existing }
+            state.chains[strings] = chain
+            return chain
+        }
+    }
+
+    /// Every stage created so far, in creation order (job events go to each once).
+    public var allStages: [any Stage] {
+        state.withLock { state in state.order.compactMap { state.stages[$0] } }
+    }
+
+    /// Creates the chains of every block of a FileSet up front, so that job-start failures (unknown stage,
+    /// plugin import error) happen before any file is read (D3, D6).
+    public func prepare(chains: [[[String]]]) throws {
+        for include in chains {
+            for strings in include where !strings.isEmpty { _ = try chain(for: strings) }
+        }
+    }
+
+    /// Delivers a job event to every stage once, in creation order.
+    public func broadcast(_ event: JobEvent, context: StageContext) throws {
+        for stage in allStages { try stage.handle(event, context: context) }
+    }
+}

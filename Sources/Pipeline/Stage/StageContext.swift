@@ -1,0 +1,89 @@
+import Synchronization
+
+/// How serious a job message is (Bareos' M_INFO, M_WARNING, M_ERROR, and debug messages).
+public enum MessageSeverity: String, Sendable, Comparable {
+    case debug, info, warning, error
+
+    private var rank: Int {
+        switch self {
+        case .debug: return 0
+        case .info: return 1
+        case .warning: return 2
+        case .error: return 3
+        }
+    }
+
+    public static func < (lhs: MessageSeverity, rhs: MessageSeverity) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// A message a stage or the host raised during a job, before it reaches the catalog and the log.
+public struct StageMessage: Sendable {
+    public var severity: MessageSeverity
+    public var text: String
+    public var stage: String?
+    public var path: [UInt8]?
+    public var time: FileStat.Timestamp
+
+    public init(severity: MessageSeverity, text: String, stage: String?, path: [UInt8]?, time: FileStat.Timestamp) {
+        self.severity = severity
+        self.text = text
+        self.stage = stage
+        self.path = path
+        self.time = time
+    }
+}
+
+/// What a stage knows about the running job, and where it sends job messages. Thread-safe.
+public final class StageContext: Sendable {
+    public enum Mode: Sendable { case backup, restore, estimate }
+
+    public let mode: Mode
+    public let jobID: Int64
+    public let jobName: String
+    /// Bareos level letter spelled out: `Full`, `Incremental`, `Differential`.
+    public let level: String
+    public let fileSetName: String
+    /// Start of the reference job for Incremental/Differential (nil for Full).
+    public let since: FileStat.Timestamp?
+    public let clientName: String
+    public let workingDirectory: String
+    /// Messages at or below this debug level are kept (`-d N`).
+    public let debugLevel: Int
+    /// For restore: the `--where` prefix.
+    public let whereDirectory: String?
+
+    private let pending = Mutex<[StageMessage]>([])
+
+    public init(
+        mode: Mode, jobID: Int64, jobName: String, level: String, fileSetName: String,
+        since: FileStat.Timestamp? = nil, clientName: String = "localhost", workingDirectory: String = "/tmp",
+        debugLevel: Int = 0, whereDirectory: String? = nil
+    ) {
+        self.mode = mode
+        self.jobID = jobID
+        self.jobName = jobName
+        self.level = level
+        self.fileSetName = fileSetName
+        self.since = since
+        self.clientName = clientName
+        self.workingDirectory = workingDirectory
+        self.debugLevel = debugLevel
+        self.whereDirectory = whereDirectory
+    }
+
+    /// Records a job message; the host moves it to the catalog and the log.
+    public func message(_ severity: MessageSeverity, _ text: String, stage: String? = nil, path: [UInt8]? = nil) {
+        let message = StageMessage(
+            severity: severity, text: text, stage: stage, path: path, time: Clock.realtime())
+        pending.withLock { $0.append(message) }
+    }
+
+    /// Takes every message recorded so far, oldest first.
+    public func drainMessages() -> [StageMessage] {
+        pending.withLock { messages in
+            let taken = messages
+            messages.removeAll(keepingCapacity: true)
+            return taken
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import Pipeline
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small stages for tests of the chain, the scheduler and restore. Not shipped in the product.
+
+/// XORs every byte with a key: a reversible "encrypting" data stage with metadata.
+public final class XORStage: Stage {
+    public let name: String
+    public let key: UInt8
+    public let isEncrypting: Bool
+
+    public init(name: String = "xor", key: UInt8 = 0x5A, encrypting: Bool = true) {
+        self.name = name
+        self.key = key
+        self.isEncrypting = encrypting
+    }
+
+    final class Transform: ByteTransform, StageMetadataProducer {
+        let key: UInt8
+        var count = 0
+        init(key: UInt8) { self.key = key }
+        func process(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+            for byte in input { output.append(byte ^ key) }
+            count += input.count
+        }
+        func finish(into output: inout [UInt8]) throws {}
+        var metadata: [String: String] { ["xor.bytes": String(count)] }
+    }
+
+    public func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)? {
+        Transform(key: key)
+    }
+
+    public func makeInverseTransform(for item: RestoreItem, context: StageContext) throws -> (any ByteTransform)? {
+        Transform(key: key)
+    }
+}
+
+/// Skips entries whose path ends with a suffix (Bareos `bRC_Skip`).
+public final class SkipStage: Stage {
+    public let name: String
+    let suffix: [UInt8]
+
+    public init(name: String = "skip", suffix: String) {
+        self.name = name
+        self.suffix = Array(suffix.utf8)
+    }
+
+    public func decide(_ item: inout FileItem, context: StageContext) throws -> StageDecision {
+        item.path.count >= suffix.count && Array(item.path.suffix(suffix.count)) == suffix
+            ? .skip(reason: "ends with \(String(decoding: suffix, as: UTF8.self))") : .core
+    }
+}
+
+/// Fails (throws) for paths containing a marker.
+public final class FailingStage: Stage {
+    public let name: String
+    let marker: [UInt8]
+
+    public init(name: String = "failing", marker: String) {
+        self.name = name
+        self.marker = Array(marker.utf8)
+    }
+
+    public func decide(_ item: inout FileItem, context: StageContext) throws -> StageDecision {
+        if item.path.firstRange(of: marker) != nil {
+            throw StageFailure(stage: name, path: item.path, message: "refused by test stage")
+        }
+        return .core
+    }
+}
+
+/// Takes regular files over (`bRC_OK`): its byte source reads the file and upper-cases ASCII letters; at restore
+/// it gets the verified bytes and writes them, lower-cased back, to `outputPath` itself.
+public final class TakeOverStage: Stage {
+    public let name: String
+
+    public init(name: String = "takeover") { self.name = name }
+
+    public func decide(_ item: inout FileItem, context: StageContext) throws -> StageDecision {
+        guard item.kind == .file else { return .core }
+        item.metadata["takeover.took"] = "yes"
+        return .takeOver
+    }
+
+    final class Source: ByteSource {
+        let fd: Int32
+        init(path: [UInt8]) throws {
+            fd = path.withUnsafeBufferPointer { buffer in
+                let cPath = buffer.map { CChar(bitPattern: $0) } + [0]
+                return open(cPath, O_RDONLY)
+            }
+            if fd < 0 { throw StageFailure(stage: "takeover", path: path, message: "cannot open") }
+        }
+        func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            for index in 0..<max(count, 0) where buffer[index] >= 0x61 && buffer[index] <= 0x7A { buffer[index] -= 32 }
+            return count
+        }
+        func close() throws { Glibc.close(fd) }
+    }
+
+    public func openSource(for item: FileItem, context: StageContext) throws -> any ByteSource {
+        try Source(path: item.path)
+    }
+
+    final class Sink: ByteSink {
+        let fd: Int32
+        init(path: [UInt8]) throws {
+            fd = path.withUnsafeBufferPointer { buffer in
+                let cPath = buffer.map { CChar(bitPattern: $0) } + [0]
+                return open(cPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            }
+            if fd < 0 { throw StageFailure(stage: "takeover", path: path, message: "cannot create") }
+        }
+        func write(_ bytes: UnsafeRawBufferPointer) throws {
+            let lowered = bytes.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }
+            _ = lowered.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        }
+        func close(success: Bool) throws { Glibc.close(fd) }
+    }
+
+    public func openRestoreSink(
+        for item: RestoreItem, outputPath: [UInt8], context: StageContext
+    ) throws -> (any ByteSink)? {
+        guard item.metadata["takeover.took"] == "yes" else { return nil }
+        // The harness test writes next to the final name; parent directories exist (restore created them).
+        return try Sink(path: outputPath)
+    }
+}
+
+/// A spy: records every event and every path it was offered, answers `.core`.
+public final class RecordingStage: Stage {
+    public let name: String
+    private let state = Mutex<([JobEvent], [[UInt8]])>(([], []))
+
+    public init(name: String = "recording") { self.name = name }
+
+    public var events: [JobEvent] { state.withLock { $0.0 } }
+    public var offered: [[UInt8]] { state.withLock { $0.1 } }
+
+    public func handle(_ event: JobEvent, context: StageContext) throws {
+        state.withLock { $0.0.append(event) }
+    }
+
+    public func decide(_ item: inout FileItem, context: StageContext) throws -> StageDecision {
+        let path = item.path
+        state.withLock { $0.1.append(path) }
+        return .core
+    }
+}
+
+/// A factory for tests: `xor`, `xor:plain` (not encrypting), `skip:SUFFIX`, `failing:MARKER`, `takeover`,
+/// `recording`; the same string gives the same instance within one factory (as the real registry does per job).
+public final class TestStageFactory: Sendable {
+    private let made = Mutex<[String: any Stage]>([:])
+
+    public init() {}
+
+    public func stage(_ string: String) throws -> any Stage {
+        if let stage = made.withLock({ $0[string] }) { return stage }
+        let name = PluginString.name(string)
+        let argument = string.firstIndex(of: ":").map { String(string[string.index(after: $0)...]) } ?? ""
+        let stage: any Stage
+        switch name {
+        case "xor": stage = XORStage(name: string, encrypting: argument != "plain")
+        case "skip": stage = SkipStage(name: string, suffix: argument)
+        case "failing": stage = FailingStage(name: string, marker: argument)
+        case "takeover": stage = TakeOverStage(name: string)
+        case "recording": stage = RecordingStage(name: string)
+        default: throw StageFailure(stage: string, path: [], message: "unknown test stage")
+        }
+        made.withLock { $0[string] = stage }
+        return stage
+    }
+
+    public var factory: StageChainBuilder.Factory {
+        { [self] string in try self.stage(string) }
+    }
+
+    public func made(_ string: String) -> (any Stage)? { made.withLock { $0[string] } }
+}
