@@ -17,7 +17,7 @@ public enum MessageSeverity: String, Sendable, Comparable {
 }
 
 /// A message a stage or the host raised during a job, before it reaches the catalog and the log.
-public struct StageMessage: Sendable {
+public struct StageMessage: Sendable, Equatable {
     public var severity: MessageSeverity
     public var text: String
     public var stage: String?
