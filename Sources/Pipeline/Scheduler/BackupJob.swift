@@ -31,6 +31,9 @@ public final class BackupJob: @unchecked Sendable {
     public let progress: ProgressCounters
     public let cancellation: CancellationFlag
     let level: String
+    /// Start of the job (wall clock) and, for Incremental/Differential, the since time.
+    let startTime = Clock.realtime()
+    var since: FileStat.Timestamp?
 
     // Shared state, guarded by `lock`.
     private var lock = pthread_mutex_t()
@@ -104,7 +107,6 @@ public final class BackupJob: @unchecked Sendable {
             throw BackupError("\(error)")
         }
 
-        let startTime = Clock.realtime()
         var record = JobRecord(
             id: JobID(rawValue: 0), name: job.name, type: "B", level: .full, status: .running,
             fileSetName: fileSet.name, fileSetDigest: FileSetIdentity.digest(fileSet), startTime: startTime)
@@ -213,6 +215,42 @@ public final class BackupJob: @unchecked Sendable {
         catalogThread.join()
         withLock { $0.volumes = writer.volumeNames }
     }
+
+    // MARK: - Volume labels
+
+    /// Records the writer puts at the start of every volume (a pax global header): enough for `scan` to rebuild
+    /// the job record.
+    func labelRecords(jobID: JobID, volumeSequence: Int) -> [VolumeMember.Record] {
+        func record(_ key: String, _ value: String) -> VolumeMember.Record {
+            VolumeMember.Record(key: "OPTIONPIPELINE.label." + key, value: Array(value.utf8))
+        }
+        var records = [
+            record("job", String(jobID.rawValue)), record("name", job.name), record("level", level),
+            record("fileset", fileSet.name), record("fileset_digest", FileSetIdentity.digest(fileSet)),
+            record("start", "\(startTime.seconds).\(startTime.nanoseconds)"), record("volume", String(volumeSequence)),
+        ]
+        if let since { records.append(record("since", "\(since.seconds).\(since.nanoseconds)")) }
+        return records
+    }
+
+    /// Records that end the job's last volume: end time, counts, and any extra ones (Accurate deletions).
+    func trailerRecords(jobID: JobID) -> [VolumeMember.Record] {
+        let summary = withLock { $0 }
+        let end = Clock.realtime()
+        func record(_ key: String, _ value: String) -> VolumeMember.Record {
+            VolumeMember.Record(key: "OPTIONPIPELINE.trailer." + key, value: Array(value.utf8))
+        }
+        return [
+            record("job", String(jobID.rawValue)), record("end", "\(end.seconds).\(end.nanoseconds)"),
+            record("files_examined", String(summary.filesExamined)), record("files_stored", String(summary.filesStored)),
+            record("files_skipped", String(summary.filesSkipped)), record("files_failed", String(summary.filesFailed)),
+            record("entries_stored", String(summary.entriesStored)), record("bytes_read", String(summary.bytesRead)),
+            record("bytes_stored", String(summary.bytesStored)), record("errors", String(summary.errors)),
+        ] + extraTrailerRecords()
+    }
+
+    /// Extra trailer records (the Accurate deletions of this job); empty unless a level needs them.
+    var extraTrailerRecords: () -> [VolumeMember.Record] = { [] }
 
     // MARK: - Walker
 

@@ -42,6 +42,10 @@ final class VolumeWriter: @unchecked Sendable {
             }
         }
         do {
+            // The last volume ends with the job trailer (end time, counts, Accurate deletions).
+            if let writer, !job.cancellation.isCancelled {
+                try writer.appendGlobalHeader(records: job.trailerRecords(jobID: jobID))
+            }
             try closeVolume(status: "closed")
         } catch {
             job.fail("\(error)")
@@ -67,6 +71,8 @@ final class VolumeWriter: @unchecked Sendable {
         sequence += 1
         let (name, path) = volumePath(sequence)
         let opened = try PaxWriter(path: path, mode: job.settings.volumeMode)
+        // Each volume starts with a job label, so `scan` can rebuild the job from volumes alone.
+        try opened.appendGlobalHeader(records: job.labelRecords(jobID: jobID, volumeSequence: sequence))
         writer = opened
         volumeSync = try VolumeSync(path: path)
         volumeNames.append(path)

@@ -16,6 +16,8 @@ public final class PaxReader {
     private var finished = false
     /// Records of 'g' headers seen by `next()`; they apply to every later member.
     private var globalRecords: [(key: [UInt8], value: [UInt8])] = []
+    /// Our records from global headers met so far by `next()` (job labels and trailers), in volume order.
+    public private(set) var labels: [[VolumeMember.Record]] = []
     /// A window of the file kept for header reads: `windowLength` bytes from `windowStart` (the buffer may be
     /// longer).
     private var window: [UInt8] = []
@@ -177,12 +179,26 @@ public final class PaxReader {
                     guard let parsed = PaxFormat.parseRecords(data) else {
                         throw corrupt(current, "malformed extended header records")
                     }
-                    let pairs = parsed.map { (key: Array($0.key), value: Array($0.value)) }
-                    records.append(contentsOf: pairs)
+                    var pairs = parsed.map { (key: Array($0.key), value: Array($0.value)) }
                     if typeflag == PaxFormat.Typeflag.global {
+                        // Our job labels and trailers are global headers holding only a comment with our records:
+                        // kept apart (`labels`), never applied to the members that follow.
+                        if let comment = pairs.first(where: { $0.key == PaxReader.commentKey }),
+                            let nested = PaxFormat.parseRecords(comment.value[...]),
+                            nested.allSatisfy({ $0.key.starts(with: PaxReader.ourPrefix) })
+                        {
+                            if global {
+                                labels.append(
+                                    nested.map {
+                                        VolumeMember.Record(key: String(decoding: $0.key, as: UTF8.self), value: Array($0.value))
+                                    })
+                            }
+                            pairs.removeAll { $0.key == PaxReader.commentKey }
+                        }
                         if global { globalRecords.append(contentsOf: pairs) }
                         if current == memberStart { memberStart = next }
                     }
+                    records.append(contentsOf: pairs)
                 }
                 current = next
                 continue

@@ -205,6 +205,34 @@ public final class PaxWriter {
         return try finishMember()
     }
 
+    /// Appends a pax global header (`g`) that holds only our records, packed in a `comment` (a job label at the
+    /// start of a volume, a job trailer at its end). Readers, GNU tar included, apply nothing from it.
+    /// - Returns: the header's offset.
+    @discardableResult
+    public func appendGlobalHeader(records: [VolumeMember.Record]) throws(VolumeError) -> UInt64 {
+        try checkUsable()
+        guard open == nil else { throw VolumeError(path: path, offset: end, message: "a member is still open") }
+        scratch.removeAll(keepingCapacity: true)
+        for record in records {
+            guard record.key.hasPrefix(VolumeMember.recordPrefix), !record.key.utf8.contains(UInt8(ascii: "=")) else {
+                throw VolumeError(path: path, offset: end, message: "record key \"\(record.key)\" is not one of ours")
+            }
+            PaxFormat.appendRecord(key: record.key.utf8, value: record.value, to: &scratch)
+        }
+        headers.removeAll(keepingCapacity: true)
+        headers.append(contentsOf: repeatElement(0, count: PaxFormat.blockSize))
+        PaxFormat.appendRecord(key: "comment".utf8, value: scratch, to: &headers)
+        let recordsLength = headers.count - PaxFormat.blockSize
+        headers.append(contentsOf: repeatElement(0, count: Int(PaxFormat.padded(UInt64(headers.count))) - headers.count))
+        putUstar(
+            at: 0, name: Array("OptionPipelineLabel".utf8)[...], prefix: [][...], mode: 0o644, uid: 0, gid: 0,
+            size: UInt64(recordsLength), mtime: 0, typeflag: PaxFormat.Typeflag.global, linkName: [], userName: [],
+            groupName: [], deviceMajor: 0, deviceMinor: 0)
+        let offset = end
+        try headers.withVolumeBytes { (bytes) throws(VolumeError) in try emit(bytes) }
+        return offset
+    }
+
     /// Writes out gathered data without waiting for the disk (another descriptor may `fsync` the file then).
     public func flush() throws(VolumeError) {
         try checkUsable(streaming: true)

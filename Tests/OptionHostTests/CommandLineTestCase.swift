@@ -1,0 +1,88 @@
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Shared helpers of the end-to-end tests that run the built `optionhost` binary: a fresh temporary directory per
+/// test, running processes and capturing their exit status, standard output and standard error.
+class CommandLineTestCase: XCTestCase {
+    struct Result {
+        var status: Int32
+        var stdout: [UInt8]
+        var stderr: String
+        var output: String { String(decoding: stdout, as: UTF8.self) }
+        var lines: [String] { output.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
+    }
+
+    static let repository: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    /// `optionhost` sits next to the test bundle in the build directory.
+    static let binary: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        var url = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while url.path != "/" {
+            let candidate = url.appendingPathComponent("optionhost").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            url.deleteLastPathComponent()
+        }
+        return repository.appendingPathComponent(".build/debug/optionhost").path
+    }()
+
+    var work: URL!
+
+    override func setUpWithError() throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: work.path)
+    }
+
+    override func tearDownWithError() throws {
+        _ = try? run("/bin/chmod", ["-R", "u+rwx", work.path])
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    @discardableResult
+    func run(_ executable: String, _ arguments: [String], directory: URL? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: Array(stdout), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func optionhost(_ arguments: [String], directory: URL? = nil) throws -> Result {
+        try run(CommandLineTestCase.binary, arguments, directory: directory)
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let url = work.appendingPathComponent(name)
+        try Data(text.utf8).write(to: url)
+        return url.path
+    }
+
+    func makeFile(_ relative: String, _ contents: String = "x") throws {
+        try makeFile(relative, bytes: Array(contents.utf8))
+    }
+
+    func makeFile(_ relative: String, bytes: [UInt8]) throws {
+        let url = work.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755])
+        try Data(bytes).write(to: url)
+    }
+}
