@@ -53,6 +53,9 @@ public protocol CatalogStore: AnyObject {
     func forEachFile(job: JobID, _ body: (FileRecord) throws -> Void) throws
 
     /// The job's messages in the order they were inserted.
+    /// Every row of one path in any job, oldest job first (`list versions`).
+    func versions(of path: [UInt8]) throws -> [FileRecord]
+
     func messages(job: JobID) throws -> [JobMessage]
 
     /// The job's volumes by sequence.

@@ -82,6 +82,18 @@ extension SQLiteCatalog {
         return result
     }
 
+    /// Every row of `path` in any job, oldest job first (uses the `files_path` index).
+    public func versions(of path: [UInt8]) throws(CatalogError) -> [FileRecord] {
+        let select = try connection.prepare(
+            "SELECT \(Self.fileColumns.joined(separator: ", ")) FROM files WHERE path = ?1 ORDER BY job_id, file_index")
+        try select.bind(blob: path, at: 1)
+        var result: [FileRecord] = []
+        while try select.step() {
+            result.append(try Self.decodeFile(select))
+        }
+        return result
+    }
+
     private static func decodeFile(_ s: SQLiteStatement) throws(CatalogError) -> FileRecord {
         let jobID = JobID(rawValue: s.int64(0))
         let fileIndex = s.int64(1)
