@@ -49,10 +49,12 @@ extension OptionHost {
                 printer.fail("no Job named \"\(jobName)\"" + (names.isEmpty ? " (no Jobs configured)" : " (Jobs: \(names))"))
                 throw ExitStatus.usage
             }
-            guard let fileSetName = job.fileSet, let fileSet = configuration.fileSets[fileSetName] else {
+            guard let fileSetName = job.fileSet, let configured = configuration.fileSets[fileSetName] else {
                 printer.fail("Job \"\(job.name)\" has no FileSet")
                 throw ExitStatus.usage
             }
+            // Relative File entries are taken from the working directory, as backup records them.
+            let fileSet = CommandSupport.absolutized(configured)
             let started = Estimate.now()
             let out = ByteWriter.standardOutput
             let formatter = EntryFormatter()

@@ -20,13 +20,15 @@ extension OptionsBlock {
 
     /// Options keywords that this build parses but does not act on yet: `check` warns once per keyword.
     /// Selection (patterns, Exclude, IgnoreCase, Recurse, One FS, FS Type, Size, Hard Links, Read Fifo, Plugin)
-    /// is applied by the FileSet engine.
+    /// is applied by the FileSet engine. `Sparse` is listed because holes are always kept (found with SEEK_HOLE),
+    /// whatever it says.
+    /// Backup applies Signature, Compression, No Atime, Acl Support and Xattr Support as well.
     static let notAppliedKeywords: [String: String] = [
-        "compression": "Compression", "signature": "Signature", "sparse": "Sparse", "portable": "Portable",
-        "mtimeonly": "Mtime Only", "keepatime": "Keep Atime", "noatime": "No Atime",
+        "sparse": "Sparse", "portable": "Portable",
+        "mtimeonly": "Mtime Only", "keepatime": "Keep Atime",
         "enhancedwild": "Enhanced Wild", "checkfilechanges": "Check File Changes",
         "honornodumpflag": "Honor No Dump Flag", "hfsplussupport": "Hfs Plus Support",
-        "aclsupport": "Acl Support", "xattrsupport": "Xattr Support", "autoexclude": "Auto Exclude",
+        "autoexclude": "Auto Exclude",
         "forceencryption": "Force Encryption", "shadowing": "Shadowing", "strippath": "Strip Path",
         "accurate": "Accurate", "verify": "Verify", "drivetype": "Drive Type", "meta": "Meta",
         "replace": "Replace",
