@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 extension OptionHost {
-    /// `optionhost backup CONFIG --job NAME`: a full backup into pax volumes with a SQLite catalog.
+    /// `optionhost backup CONFIG --job NAME [--level LEVEL]`: a Full, Incremental or Differential backup into pax
+    /// volumes with a SQLite catalog.
     struct Backup: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Back up a Job's FileSet into archive volumes and record it in the catalog.",
@@ -15,6 +16,12 @@ extension OptionHost {
                 to --archive or the Job's Archive resource. Progress is shown on a terminal; --json prints one \
                 object per warning or error, then a summary. Exit codes: 0 ok, 1 some files failed or were skipped \
                 with warnings, 2 usage/configuration error, 3 the job failed or was cancelled.
+
+                Levels follow Bareos: the Job's Level (default Incremental) or --level. An Incremental saves what \
+                changed since the newest successful job of the same Job and FileSet, a Differential what changed \
+                since the newest successful Full; either is upgraded to Full when there is no such Full or the \
+                FileSet's File/Plugin lines changed (unless Ignore FileSet Changes = yes). With Accurate = yes the \
+                entries are compared with the previous backup's state and deletions are recorded.
                 """
         )
 
@@ -30,8 +37,14 @@ extension OptionHost {
         @Option(help: "Worker threads (default: the number of cores).")
         var workers: Int?
 
+        @Option(help: "Full, Incremental or Differential (case-insensitive; overrides the Job's Level).")
+        var level: String?
+
         func validate() throws {
             if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+            if let level, LevelDecision.parse(level) == nil {
+                throw ValidationError("--level must be Full, Incremental or Differential (got \"\(level)\")")
+            }
         }
 
         func run() throws {
@@ -52,6 +65,12 @@ extension OptionHost {
                 throw CommandFailure.usage("Job \"\(job.name)\" has no FileSet")
             }
             let fileSet = CommandSupport.absolutized(configured)
+            let requestedLevel = level.flatMap(LevelDecision.parse) ?? job.effectiveLevel
+            guard LevelDecision.jobLevel(requestedLevel) != nil else {
+                throw CommandFailure.usage(
+                    "\(job.location): Job \"\(job.name)\" has Level = \(requestedLevel.rawValue), which backup does not "
+                        + "run (Full, Incremental or Differential; or pass --level)")
+            }
             let catalogPath = try catalogOptions.catalogPath(configuration: configuration, job: job)
             var settings: BackupSettings
             if let archive {
@@ -93,11 +112,20 @@ extension OptionHost {
 
             let backup = BackupJob(
                 job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: catalog,
-                settings: settings, stageFactory: CommandSupport.stageFactory)
+                settings: settings, stageFactory: CommandSupport.stageFactory, level: requestedLevel)
             CommandSupport.installInterruptHandler(backup.cancellation)
+            let decision: LevelDecision
+            do {
+                decision = try backup.resolveLevel()
+            } catch {
+                throw CommandFailure.failed("\(error)")
+            }
             let printer = ProgressPrinter(counters: backup.progress, verb: "backup:")
-            if ProgressPrinter.enabled && !options.json {
-                Scanner.start(fileSet: fileSet, chains: configuration.chains(for: fileSet), counters: backup.progress)
+            // The ETA pre-pass counts what this level will save (an Accurate walk's total is not known beforehand).
+            if ProgressPrinter.enabled && !options.json && !(job.accurate && decision.level != .full) {
+                Scanner.start(
+                    fileSet: fileSet, chains: configuration.chains(for: fileSet),
+                    changes: decision.since.map { .since($0) } ?? .all, counters: backup.progress)
             }
             printer.start()
             let summary: JobSummary
@@ -109,22 +137,50 @@ extension OptionHost {
             }
             printer.stop()
             let messages = (try? catalog.messages(job: JobID(rawValue: summary.jobID))) ?? []
-            print(summary, messages: messages, catalogPath: catalogPath)
+            print(summary, messages: messages, catalogPath: catalogPath, job: job)
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
         }
 
-        private func print(_ summary: JobSummary, messages: [JobMessage], catalogPath: String) {
+        /// `2024-11-27 03:16:05.123456789 UTC (1732677365.123456789)`.
+        static func timestampText(_ time: FileStat.Timestamp) -> String {
+            var seconds = time_t(time.seconds)
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+            let nanos = String(time.nanoseconds)
+            let fraction = String(repeating: "0", count: max(0, 9 - nanos.count)) + nanos
+            return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
+                + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction) UTC "
+                + "(\(time.seconds).\(fraction))"
+        }
+
+        private func print(_ summary: JobSummary, messages: [JobMessage], catalogPath: String, job: Job) {
             let out = ByteWriter.standardOutput
             let problems = messages.filter { $0.severity == "warning" || $0.severity == "error" }
             if options.json {
                 for message in problems { out.write(CommandSupport.message(message)) }
-                out.write(CommandSupport.summaryJSON(summary) { $0.add("catalog", catalogPath) })
+                out.write(
+                    CommandSupport.summaryJSON(summary) { line in
+                        if let since = summary.since {
+                            line.add("since", Double(since.seconds) + Double(since.nanoseconds) / 1e9)
+                        }
+                        if let upgraded = summary.upgraded { line.add("upgraded", upgraded) }
+                        if job.accurate && summary.level != "Full" { line.add("entries_deleted", summary.entriesDeleted) }
+                        line.add("catalog", catalogPath)
+                    })
             } else {
                 for message in problems { ByteWriter.standardError.write(CommandSupport.messageText(message)) }
                 ByteWriter.standardError.flush()
                 out.line(
                     "Backup of Job \"\(summary.jobName)\" (JobId \(summary.jobID), level \(summary.level)): "
                         + CommandSupport.statusWord(summary.status))
+                if let upgraded = summary.upgraded { out.line("  level: \(upgraded)") }
+                if let since = summary.since {
+                    out.line("  since: \(Self.timestampText(since)) (entries unchanged since then were not saved)")
+                }
+                if job.accurate && summary.level != "Full" {
+                    out.line("  accurate: \(summary.entriesDeleted) entries recorded as deleted")
+                }
                 out.line(
                     "  files: \(summary.filesStored) stored, \(summary.filesSkipped) skipped, \(summary.filesFailed) "
                         + "failed of \(summary.filesExamined) examined; \(summary.entriesStored) entries stored")
@@ -149,15 +205,15 @@ extension OptionHost {
 
 /// Counts the FileSet's files and bytes on a separate thread (restic's scanner), for the progress ETA.
 enum Scanner {
-    static func start(fileSet: FileSet, chains: [[[String]]], counters: ProgressCounters) {
+    static func start(fileSet: FileSet, chains: [[[String]]], changes: ChangeTest, counters: ProgressCounters) {
         guard let selector = try? FileSelector(fileSet: fileSet, chains: chains) else { return }
-        let box = Unmanaged.passRetained(ScanBox(selector: selector, counters: counters)).toOpaque()
+        let box = Unmanaged.passRetained(ScanBox(selector: selector, changes: changes, counters: counters)).toOpaque()
         var thread = pthread_t()
         pthread_create(&thread, nil, { raw in
             let box = Unmanaged<ScanBox>.fromOpaque(raw!).takeRetainedValue()
             var files = 0
             var bytes: UInt64 = 0
-            try? box.selector.run { event in
+            try? box.selector.run(changes: box.changes) { event in
                 if case .entry(let entry) = event, entry.kind == .file {
                     files += 1
                     bytes += entry.stat.size
@@ -173,9 +229,11 @@ enum Scanner {
 
     private final class ScanBox {
         let selector: FileSelector
+        let changes: ChangeTest
         let counters: ProgressCounters
-        init(selector: FileSelector, counters: ProgressCounters) {
+        init(selector: FileSelector, changes: ChangeTest, counters: ProgressCounters) {
             self.selector = selector
+            self.changes = changes
             self.counters = counters
         }
     }

@@ -2,11 +2,11 @@ import ArgumentParser
 import Pipeline
 
 extension OptionHost {
-    /// `optionhost list jobs|files`: what the catalog holds.
+    /// `optionhost list jobs|files|versions`: what the catalog holds.
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List jobs or the files of a job from the catalog.",
-            subcommands: [Jobs.self, Files.self]
+            abstract: "List jobs, the files of a job, or the stored versions of a path from the catalog.",
+            subcommands: [Jobs.self, Files.self, Versions.self]
         )
 
         struct Jobs: ParsableCommand {
@@ -76,6 +76,10 @@ extension OptionHost {
 
             @OptionGroup var selection: JobSelection
 
+            func validate() throws {
+                try selection.requireJob()
+            }
+
             func run() throws {
                 do {
                     let (catalog, jobID, _) = try selection.open()
@@ -111,6 +115,112 @@ extension OptionHost {
                     out.flush()
                 } catch let failure as CommandFailure {
                     throw CommandSupport.report(failure, json: selection.json)
+                }
+            }
+        }
+
+        /// `list versions PATH`: every row of one path in any job, numbered as `restore --version N` takes them.
+        struct Versions: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "List every version of one path in the catalog, oldest first.",
+                discussion: """
+                    One line per catalog row of the path in any job (stored, deleted by Accurate, failed or \
+                    skipped): the version number for restore --select PATH --version N (oldest = 1), JobId, Job name, \
+                    level, job start time, the file's mtime, size, the SHA-256 of its content and the row's status. \
+                    A relative PATH is taken from the working directory.
+                    """)
+
+            @Argument(help: "The path (absolute, or relative to the working directory).")
+            var path: String
+
+            @Argument(help: "A config file or directory (to find the catalog).")
+            var config: String?
+
+            @OptionGroup var catalogOptions: CatalogOptions
+
+            @Option(help: "Only versions written by jobs of this Job name.")
+            var job: String?
+
+            @Flag(help: "Print JSON Lines.")
+            var json = false
+
+            /// One text line: version, JobId, Job, level, job start, mtime, size, SHA-256, status.
+            private func row(
+                _ number: String, _ jobID: String, _ job: String, _ level: String, _ start: String, _ mtime: String,
+                _ size: String, _ digest: String, _ status: String
+            ) -> String {
+                EntryFormatter.pad(number, 4, right: true) + "  " + EntryFormatter.pad(jobID, 6, right: true) + "  "
+                    + EntryFormatter.pad(job, 12) + " " + EntryFormatter.pad(level, 12) + " "
+                    + EntryFormatter.pad(start, 19) + "  " + EntryFormatter.pad(mtime, 19) + " "
+                    + EntryFormatter.pad(size, 12, right: true) + "  " + EntryFormatter.pad(digest, 64) + "  " + status
+            }
+
+            func run() throws {
+                do {
+                    let selection = try JobSelection.parse(
+                        (config.map { [$0] } ?? []) + (catalogOptions.catalog.map { ["--catalog", $0] } ?? [])
+                            + (job.map { ["--job", $0] } ?? []))
+                    let (catalog, _) = try selection.openCatalog(selection.configuration())
+                    defer { try? catalog.close() }
+                    let absolute = FileVersions.absolutePath(path)
+                    let versions = try FileVersions.list(absolute, jobName: job, in: catalog)
+                    let out = ByteWriter.standardOutput
+                    if !json && !versions.isEmpty {
+                        out.line(
+                            row("VERS", "JOBID", "JOB", "LEVEL", "JOB START", "MTIME", "SIZE", "SHA-256", "STATUS"))
+                    }
+                    for version in versions {
+                        let record = version.record
+                        let digest = record.sourceSHA256.map(Hex.encode)
+                        if json {
+                            var line = JSONLine()
+                            line.add("type", "version")
+                            line.add("version", version.number)
+                            line.addPath(record.path)
+                            line.add("job_id", version.job.id.rawValue)
+                            line.add("job", version.job.name)
+                            line.add("level", version.job.level.name)
+                            line.add("job_start", version.job.startTime.seconds)
+                            line.add("entry", record.kind.rawValue)
+                            line.add("status", record.status.rawValue)
+                            if record.status == .deleted {
+                                // A deletion row records only that the path was gone.
+                                for key in ["size", "mtime", "mtime_ns"] { line.addNull(key) }
+                            } else {
+                                line.add("size", record.size)
+                                line.add("mtime", record.mtime.seconds)
+                                line.add("mtime_ns", record.mtime.nanoseconds)
+                            }
+                            if let digest { line.add("sha256", digest) } else { line.addNull("sha256") }
+                            if let target = record.linkTarget { line.addPath(target, key: "link_target") }
+                            if let error = record.error { line.add("reason", error) }
+                            out.write(line.line)
+                        } else {
+                            let stored = record.status != .deleted
+                            out.line(
+                                row(
+                                    String(version.number), String(version.job.id.rawValue), version.job.name,
+                                    version.job.level.name, EntryFormatter.time(version.job.startTime.seconds),
+                                    stored ? EntryFormatter.time(record.mtime.seconds) : "-",
+                                    stored ? String(record.size) : "-", digest ?? "-",
+                                    record.status.rawValue + (record.kind == .file ? "" : " (\(record.kind.rawValue))")))
+                        }
+                    }
+                    if json {
+                        var summary = JSONLine()
+                        summary.add("type", "summary")
+                        summary.addPath(absolute)
+                        summary.add("versions", versions.count)
+                        out.write(summary.line)
+                    } else if versions.isEmpty {
+                        ByteWriter.standardError.write(Array("no version of ".utf8) + absolute + Array(" in the catalog\n".utf8))
+                        ByteWriter.standardError.flush()
+                    }
+                    out.flush()
+                } catch let failure as CommandFailure {
+                    throw CommandSupport.report(failure, json: json)
+                } catch let error as CatalogError {
+                    throw CommandSupport.report(.failed("\(error)"), json: json)
                 }
             }
         }

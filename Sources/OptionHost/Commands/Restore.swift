@@ -25,10 +25,15 @@ struct JobSelection: ParsableArguments {
     @Flag(help: "Print JSON Lines instead of text.")
     var json = false
 
+    /// Exclusions only: whether a job must be named depends on the command (`restore --version` needs none), so
+    /// commands call ``requireJob()`` from their own `validate`, and ``open()`` checks again.
     func validate() throws {
-        if jobid == nil && !latest { throw ValidationError("name the job with --jobid ID or --latest --job NAME") }
         if jobid != nil && latest { throw ValidationError("--jobid and --latest exclude each other") }
         if latest && job == nil { throw ValidationError("--latest needs --job NAME") }
+    }
+
+    func requireJob() throws {
+        if jobid == nil && !latest { throw ValidationError("name the job with --jobid ID or --latest --job NAME") }
     }
 
     func configuration() throws -> Configuration? {
@@ -47,20 +52,29 @@ struct JobSelection: ParsableArguments {
         return try catalogOptions.catalogPath(configuration: configuration, job: configuredJob)
     }
 
-    /// Opens the catalog (it must exist) and resolves the job id.
-    func open() throws -> (SQLiteCatalog, JobID, String) {
-        let configuration = try configuration()
+    /// Opens the catalog (it must exist).
+    func openCatalog(_ configuration: Configuration?) throws -> (SQLiteCatalog, String) {
         let path = try catalogPath(configuration)
         guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
-        let catalog: SQLiteCatalog
         do {
-            catalog = try SQLiteCatalog.open(path: path, create: false)
+            return (try SQLiteCatalog.open(path: path, create: false), path)
         } catch {
             throw CommandFailure.failed("cannot open catalog \(path): \(error)")
         }
+    }
+
+    /// Opens the catalog (it must exist) and resolves the job id.
+    func open() throws -> (SQLiteCatalog, JobID, String) {
+        try open(configuration())
+    }
+
+    func open(_ configuration: Configuration?) throws -> (SQLiteCatalog, JobID, String) {
+        if jobid == nil && !latest { throw CommandFailure.usage("name the job with --jobid ID or --latest --job NAME") }
+        let (catalog, path) = try openCatalog(configuration)
         if let jobid { return (catalog, JobID(rawValue: jobid), path) }
         let candidates = try catalog.jobs(name: job).filter { $0.status == .ok || $0.status == .warnings }
         guard let newest = candidates.first else {
+            try? catalog.close()
             throw CommandFailure.usage("no successful job named \"\(job ?? "")\" in catalog \(path)")
         }
         return (catalog, newest.id, path)
@@ -68,13 +82,17 @@ struct JobSelection: ParsableArguments {
 }
 
 extension OptionHost {
-    /// `optionhost restore`: verified restore of a job (decision D5).
+    /// `optionhost restore`: verified restore of the tree as of a job, or of one version of one path (decision D5).
     struct Restore: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Restore a job's files under --where (or in place), verifying every file's SHA-256.",
+            abstract: "Restore the tree as of a job under --where (or in place), verifying every file's SHA-256.",
             discussion: """
-                Files land at WHERE + their original absolute path. A file whose restored bytes do not match the \
-                catalog's SHA-256 is not created under its final name. Nothing is written outside WHERE.
+                Files land at WHERE + their original absolute path. --jobid ID restores the tree as it was at that \
+                job: its Full, the newest Differential after it, the Incrementals after that up to the job, minus \
+                the deletions Accurate jobs recorded; each entry comes from the job that stored it last. \
+                --select PATH --version N restores version N of that one path instead (the number shown by \
+                list versions PATH, oldest = 1). A file whose restored bytes do not match the catalog's SHA-256 is \
+                not created under its final name. Nothing is written outside WHERE.
                 """
         )
 
@@ -92,12 +110,27 @@ extension OptionHost {
         @Option(help: "Only paths matching this Bareos wildcard (* crosses /); repeatable.")
         var select: [String] = []
 
+        @Option(
+            help: ArgumentHelp(
+                "With one --select PATH (the path itself): restore version N of it, as numbered by list versions.",
+                valueName: "N"))
+        var version: Int?
+
         @Flag(help: "Write the one selected file's bytes to standard output.")
         var stdout = false
 
         func validate() throws {
             if !stdout && !inPlace && `where` == nil { throw ValidationError("restore needs --where DIR (or --in-place)") }
             if inPlace && `where` != nil { throw ValidationError("--in-place and --where exclude each other") }
+            if let version {
+                if version < 1 { throw ValidationError("--version counts from 1 (the oldest version)") }
+                if select.count != 1 { throw ValidationError("--version needs exactly one --select PATH") }
+                if selection.jobid != nil || selection.latest {
+                    throw ValidationError("--version picks the job itself; drop --jobid/--latest (--job NAME narrows)")
+                }
+            } else {
+                try selection.requireJob()
+            }
         }
 
         func run() throws {
@@ -109,11 +142,28 @@ extension OptionHost {
         }
 
         private func restore() throws {
-            let (catalog, jobID, _) = try selection.open()
-            defer { try? catalog.close() }
+            let catalog: SQLiteCatalog
+            var jobID = JobID.unassigned
             var settings = RestoreSettings(whereDirectory: inPlace ? "/" : (`where` ?? "/"))
             settings.replace = replace
             settings.select = select
+            if let version {
+                (catalog, _) = try selection.openCatalog(selection.configuration())
+                settings.version = version
+                settings.versionJobName = selection.job
+                settings.select = select.map { String(decoding: FileVersions.absolutePath($0), as: UTF8.self) }
+                do {
+                    // A number that names no restorable row is a usage error (exit 2), found before anything runs.
+                    _ = try FileVersions.storedVersion(
+                        version, of: Array(settings.select[0].utf8), jobName: selection.job, in: catalog)
+                } catch let error as BackupError {
+                    try? catalog.close()
+                    throw CommandFailure.usage(error.message)
+                }
+            } else {
+                (catalog, jobID, _) = try selection.open()
+            }
+            defer { try? catalog.close() }
             if stdout { settings.outputFD = 1 }
             let job = RestoreJob(catalog: catalog, jobID: jobID, settings: settings, stageFactory: CommandSupport.stageFactory)
             CommandSupport.installInterruptHandler(job.cancellation)
@@ -135,14 +185,25 @@ extension OptionHost {
             let problems = job.problems.filter { $0.severity == "warning" || $0.severity == "error" }
             if selection.json {
                 for message in problems { out.write(CommandSupport.message(message)) }
-                out.write(CommandSupport.summaryJSON(summary) { $0.add("where", settings.whereDirectory) })
+                out.write(
+                    CommandSupport.summaryJSON(summary) {
+                        $0.add("where", settings.whereDirectory)
+                        $0.add("chain", job.chain.map { String($0.id.rawValue) })
+                        if let version { $0.add("version", version) }
+                    })
             } else {
                 for message in problems { ByteWriter.standardError.write(CommandSupport.messageText(message)) }
                 ByteWriter.standardError.flush()
                 let rate = Double(summary.filesStored) / max(summary.wallSeconds, 0.001)
+                let what = version.map { "Restore of version \($0) of \(settings.select[0]) (JobId \(summary.jobID), " }
+                    ?? "Restore of JobId \(summary.jobID) ("
                 out.line(
-                    "Restore of JobId \(summary.jobID) (\(summary.jobName)) to \(settings.whereDirectory): "
-                        + CommandSupport.statusWord(summary.status))
+                    what + "\(summary.jobName)) to \(settings.whereDirectory): " + CommandSupport.statusWord(summary.status))
+                if job.chain.count > 1 {
+                    out.line(
+                        "  tree as of JobId \(summary.jobID): "
+                            + job.chain.map { "\($0.level.name) \($0.id.rawValue)" }.joined(separator: ", "))
+                }
                 out.line(
                     "  \(summary.filesStored) files verified and restored, \(summary.entriesStored) entries, "
                         + "\(summary.filesFailed) failed, \(OptionHost.Estimate.grouped(summary.bytesRead)) bytes; "
@@ -153,15 +214,33 @@ extension OptionHost {
         }
     }
 
-    /// `optionhost verify --jobid ID`: re-read the volumes and check them against the catalog.
+    /// `optionhost verify --jobid ID`: re-read the volumes and check them against the catalog; with
+    /// `--against-live`, compare the live files with the tree as of the job instead.
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-read a job's volumes and check every member against the catalog (exit 4 on a mismatch).")
+            abstract: "Re-read a job's volumes and check every member against the catalog (exit 4 on a mismatch).",
+            discussion: """
+                --against-live compares the live files with the tree as of the job (Full + Differential + \
+                Incrementals, minus Accurate deletions) instead: every regular file is read and its SHA-256, size \
+                and mtime compared; symbolic link targets, directories and other entries must still be there. It \
+                lists changed (with what changed), missing and new entries. New entries are those the Job's FileSet \
+                selects when CONFIG defines the Job with the FileSet the job used, else the entries of the job's \
+                directories that exist. Exit codes: 0 no difference, 1 only unreadable entries, 2 usage error, \
+                3 failure, 4 a difference or mismatch.
+                """)
 
         @OptionGroup var selection: JobSelection
 
+        @Flag(help: "Compare the live files (SHA-256, size, mtime) with the tree as of the job instead of the volumes.")
+        var againstLive = false
+
+        func validate() throws {
+            try selection.requireJob()
+        }
+
         func run() throws {
             do {
+                if againstLive { return try verifyLive() }
                 let (catalog, jobID, _) = try selection.open()
                 defer { try? catalog.close() }
                 let (summary, mismatches) = try VerifyJob(catalog: catalog, jobID: jobID).run()
@@ -193,6 +272,88 @@ extension OptionHost {
                 throw CommandSupport.report(failure, json: selection.json)
             } catch let error as BackupError {
                 throw CommandSupport.report(.failed(error.message), json: selection.json)
+            } catch let error as JobChain.ChainError {
+                throw CommandSupport.report(.failed(error.message), json: selection.json)
+            }
+        }
+
+        /// The Job's FileSet from CONFIG when it is the one the job used (same name and digest), else nil with a
+        /// note on standard error saying why the state's directories are walked instead.
+        private func fileSet(_ configuration: Configuration?, for job: JobRecord) -> FileSet? {
+            guard let configuration else { return nil }
+            let note: String
+            if let configured = configuration.job(named: job.name), let name = configured.fileSet,
+                let fileSet = configuration.fileSets[name]
+            {
+                let absolute = CommandSupport.absolutized(fileSet)
+                if absolute.name == job.fileSetName && FileSetIdentity.digest(absolute) == job.fileSetDigest {
+                    return absolute
+                }
+                note = "FileSet \"\(name)\" of Job \"\(job.name)\" is not the one JobId \(job.id.rawValue) used"
+            } else {
+                note = "the configuration has no Job \"\(job.name)\" with a FileSet"
+            }
+            if !selection.json {
+                ByteWriter.standardError.line("note: \(note); new entries are looked for in the job's directories")
+                ByteWriter.standardError.flush()
+            }
+            return nil
+        }
+
+        private func verifyLive() throws {
+            let configuration = try selection.configuration()
+            let (catalog, jobID, _) = try selection.open(configuration)
+            defer { try? catalog.close() }
+            guard let record = try catalog.job(jobID) else {
+                throw CommandFailure.failed("no job with JobId \(jobID.rawValue) in the catalog")
+            }
+            let live = LiveVerifyJob(catalog: catalog, jobID: jobID, fileSet: fileSet(configuration, for: record))
+            CommandSupport.installInterruptHandler(live.cancellation)
+            let (summary, differences) = try live.run()
+            let counts = Dictionary(grouping: differences, by: \.kind).mapValues(\.count)
+            let out = ByteWriter.standardOutput
+            if selection.json {
+                for difference in differences {
+                    var line = JSONLine()
+                    line.add("type", difference.kind.rawValue)
+                    line.addPath(difference.path)
+                    if let kind = difference.entryKind { line.add("entry", kind.rawValue) }
+                    if difference.kind == .changed { line.add("fields", difference.fields) }
+                    line.add("message", difference.message)
+                    out.write(line.line)
+                }
+                out.write(
+                    CommandSupport.summaryJSON(summary) {
+                        $0.add("against_live", true)
+                        $0.add("entries_checked", summary.entriesStored)
+                        for kind in [LiveVerifyJob.Difference.Kind.changed, .missing, .new] {
+                            $0.add(kind.rawValue, counts[kind] ?? 0)
+                        }
+                    })
+            } else {
+                for difference in differences {
+                    var text = Array(difference.kind.rawValue.utf8)
+                    if difference.kind == .changed { text += Array(" (\(difference.fields.joined(separator: ", ")))".utf8) }
+                    text += Array(": ".utf8) + difference.path
+                    if difference.kind != .new && difference.kind != .missing {
+                        text += Array(": \(difference.message)".utf8)
+                    }
+                    out.write(text + [UInt8(ascii: "\n")])
+                }
+                let mismatches = differences.count - summary.errors
+                out.line(
+                    "Verify of the live files against JobId \(summary.jobID) (\(summary.jobName)): "
+                        + (mismatches == 0 ? "OK" : "\(mismatches) differences")
+                        + "; \(counts[.changed] ?? 0) changed, \(counts[.missing] ?? 0) missing, \(counts[.new] ?? 0) new, "
+                        + "\(summary.errors) unreadable; \(summary.entriesStored) entries and \(summary.filesExamined) files "
+                        + "(\(OptionHost.Estimate.grouped(summary.bytesRead)) bytes) checked")
+            }
+            out.flush()
+            switch summary.status {
+            case .ok: return
+            case .failed: throw ExitStatus.mismatch
+            case .warnings: throw ExitStatus.warnings
+            case .cancelled, .running: throw ExitStatus.jobFailed
             }
         }
     }

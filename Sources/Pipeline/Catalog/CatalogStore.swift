@@ -40,6 +40,9 @@ public protocol CatalogStore: AnyObject {
     /// Records the job's final status, counts and end time (the fields of `job` other than its identity).
     func finishJob(_ job: JobRecord) throws
 
+    /// Removes a job with its files, messages and volume rows in one transaction (prune); its id is never reused.
+    func deleteJob(_ id: JobID) throws
+
     func job(_ id: JobID) throws -> JobRecord?
 
     /// Jobs, newest first (by start time, then id); all of them when `name` is nil.

@@ -17,6 +17,12 @@ public struct RestoreSettings: Sendable {
     public var select: [String] = []
     /// Write the single selected file's bytes to this descriptor instead of restoring files.
     public var outputFD: Int32?
+    /// Restore one stored version of one path instead of the tree as of the job: `select` must then hold exactly
+    /// that path (taken literally, not as a pattern), and this is its 1-based number in `list versions`
+    /// (``FileVersions``, oldest = 1). The job is the version's own; the `jobID` given to ``RestoreJob`` is ignored.
+    public var version: Int?
+    /// With `version`: number only the versions written by jobs of this Job name (as `list versions --job`).
+    public var versionJobName: String?
     public var chunkSize = 1 << 20
 
     public init(whereDirectory: String) {
@@ -24,13 +30,29 @@ public struct RestoreSettings: Sendable {
     }
 }
 
-/// Restores the stored entries of one job: reads members straight from their volume offsets, runs the inverse
-/// stages, verifies the source SHA-256 before a file takes its final name (temporary name + rename; a mismatch
-/// leaves no file under the final name), then restores mode, owner (as root), times, xattrs and ACLs. Links,
-/// directories, fifos and devices are recreated; directory metadata is applied last, deepest first.
+/// Restores the tree as it was at one job (decision D5): the ``JobChain`` state of the job (its Full, the newest
+/// Differential, the Incrementals, minus Accurate deletions), each entry read from the volume of the job that stored
+/// it — or, with ``RestoreSettings/version``, one stored version of one path.
+///
+/// Reads members straight from their volume offsets, runs the inverse stages, verifies the source SHA-256 before a
+/// file takes its final name (temporary name + rename; a mismatch leaves no file under the final name), then
+/// restores mode, owner (as root), times, xattrs and ACLs. Links, directories, fifos and devices are recreated;
+/// directory metadata is applied last, deepest first.
+///
+/// Order: every entry but hard links first, by (JobId, file index) — so within a job a directory's own record still
+/// comes after its contents — then the hard links, by the same key. A hard link of a later job may name a first name
+/// stored by an earlier job, and a first name re-stored by a later job may be the target of a link from an earlier
+/// one: linking after all files are in place covers both. A hard link is linked to its first name only when that
+/// name is restored by this run as the same inode (same device and inode number in the catalog); otherwise (the
+/// first name is not selected, was deleted, or is another file now) the link is restored as a copy of that inode's
+/// data — the first name's entry in the state if it is still that inode, else its row in the newest chain job at or
+/// before the link's job that stored it with that inode — with an info message.
 public final class RestoreJob {
     let catalog: any CatalogStore
-    let jobID: JobID
+    /// The job whose state is restored; with a version, the version's job (known once `run` starts).
+    private(set) var jobID: JobID
+    /// The jobs whose entries make up the restore, oldest first (known once `run` starts).
+    public private(set) var chain: [JobRecord] = []
     let settings: RestoreSettings
     let builder: StageChainBuilder
     public let progress: ProgressCounters
@@ -71,25 +93,101 @@ public final class RestoreJob {
         }
     }
 
-    /// The records a restore of this job selects, in file-index order.
+    /// The records the restore writes, in restore order (see the type's documentation): the chain state of the job
+    /// filtered by `select`, or the one version asked for.
     public func selectedRecords() throws -> [FileRecord] {
+        if let number = settings.version {
+            guard settings.select.count == 1, let path = settings.select.first else {
+                throw BackupError("--version needs exactly one --select PATH (the path itself, not a pattern)")
+            }
+            let version = try FileVersions.storedVersion(
+                number, of: Array(path.utf8), jobName: settings.versionJobName, in: catalog)
+            jobID = version.job.id
+            chain = [version.job]
+            return try ordered([version.record], state: nil)
+        }
+        chain = try JobChain.jobs(asOf: jobID, in: catalog)
         let patterns = settings.select.map { Wildcard(Array($0.utf8)) }
-        return try catalog.files(job: jobID).filter { record in
-            record.status == .stored && (patterns.isEmpty || patterns.contains { $0.matches(record.path) })
+        let state = try JobChain.state(asOf: jobID, in: catalog)
+        return try ordered(
+            state.values.filter { record in patterns.isEmpty || patterns.contains { $0.matches(record.path) } },
+            state: state)
+    }
+
+    private static func restoreOrder(_ a: FileRecord, _ b: FileRecord) -> Bool {
+        (a.jobID, a.fileIndex) < (b.jobID, b.fileIndex)
+    }
+
+    /// Everything but hard links by (JobId, file index), then the hard links; a link whose first name is not
+    /// restored as the same inode becomes a copy of that name's data (see the type's documentation).
+    private func ordered(_ records: [FileRecord], state: [[UInt8]: FileRecord]?) throws -> [FileRecord] {
+        var result = records.filter { $0.kind != .hardLink }.sorted(by: RestoreJob.restoreOrder)
+        var files: [[UInt8]: FileRecord] = [:]
+        for record in result where record.kind == .file { files[record.path] = record }
+        var links: [FileRecord] = []
+        for link in records.filter({ $0.kind == .hardLink }).sorted(by: RestoreJob.restoreOrder) {
+            guard let target = link.linkTarget else {
+                links.append(link)  // restoreSpecial reports it
+                continue
+            }
+            if let file = files[target], file.device == link.device, file.inode == link.inode {
+                links.append(link)
+                continue
+            }
+            guard let data = try dataRecord(forLink: link, target: target, state: state) else {
+                links.append(link)  // fails in restoreSpecial: the first name is not there
+                continue
+            }
+            var copy = data
+            copy.path = link.path
+            copy.fileIndex = link.fileIndex
+            result.append(copy)
+            problem(
+                link.path,
+                "hard link restored as a copy of \(String(decoding: target, as: UTF8.self)) (JobId "
+                    + "\(data.jobID.rawValue)): its first name is not restored as the same file by this run",
+                severity: "info")
+        }
+        return result + links
+    }
+
+    /// The stored data of a hard link's inode: the first name's entry in the state when it is still that inode
+    /// (its newest content), else its row in the newest chain job at or before the link's job with the same device
+    /// and inode.
+    private func dataRecord(forLink link: FileRecord, target: [UInt8], state: [[UInt8]: FileRecord]?) throws
+        -> FileRecord?
+    {
+        if let current = state?[target], current.kind == .file, current.device == link.device,
+            current.inode == link.inode
+        {
+            return current
+        }
+        let chainIDs = Set(chain.map(\.id))
+        return try catalog.versions(of: target).last { row in
+            row.status == .stored && row.kind == .file && row.device == link.device && row.inode == link.inode
+                && row.jobID <= link.jobID && chainIDs.contains(row.jobID)
         }
     }
 
     public func run() throws -> JobSummary {
         let started = Clock.monotonic()
         let cpuStarted = Clock.cpuSeconds()
-        guard let job = try catalog.job(jobID) else { throw BackupError("no job with JobId \(jobID.rawValue) in the catalog") }
+        if settings.version == nil, try catalog.job(jobID) == nil {
+            throw BackupError("no job with JobId \(jobID.rawValue) in the catalog")
+        }
+        let records = try selectedRecords()
+        guard let job = chain.last else { throw BackupError("no job to restore") }
+        summary.jobID = job.id.rawValue
         summary.jobName = job.name
         summary.level = job.level.name
-        for volume in try catalog.volumes(job: jobID) { volumePaths[volume.id] = volume.path }
-        let records = try selectedRecords()
+        for member in chain {
+            for volume in try catalog.volumes(job: member.id) { volumePaths[volume.id] = volume.path }
+        }
         summary.filesExamined = records.filter { $0.kind == .file }.count
         summary.volumes = volumePaths.keys.sorted().compactMap { volumePaths[$0] }
-        if records.isEmpty { throw BackupError("nothing selected: job \(jobID.rawValue) has no stored entry matching the selection") }
+        if records.isEmpty {
+            throw BackupError("nothing selected: job \(jobID.rawValue) has no stored entry matching the selection")
+        }
         let context = StageContext(
             mode: .restore, jobID: jobID.rawValue, jobName: job.name, level: job.level.rawValue,
             fileSetName: job.fileSetName, whereDirectory: settings.whereDirectory)
@@ -111,10 +209,16 @@ public final class RestoreJob {
     // MARK: - Volumes
 
     private func reader(for record: FileRecord) throws -> PaxReader {
-        guard let volumeID = record.volumeID, let path = volumePaths[volumeID] else {
+        guard let volumeID = record.volumeID else {
             throw RestoreTarget.Problem(message: "the catalog names no volume for this entry")
         }
         if let reader = readers[volumeID] { return reader }
+        if volumePaths[volumeID] == nil {
+            for volume in try catalog.volumes(job: record.jobID) { volumePaths[volume.id] = volume.path }
+        }
+        guard let path = volumePaths[volumeID] else {
+            throw RestoreTarget.Problem(message: "volume \(volumeID) of JobId \(record.jobID.rawValue) is not in the catalog")
+        }
         let reader = try PaxReader(path: path)
         readers[volumeID] = reader
         return reader
@@ -201,6 +305,7 @@ public final class RestoreJob {
                 continue
             }
             do {
+                var written = true
                 switch record.kind {
                 case .directory:
                     let fd = try target.parent(of: components)
@@ -211,14 +316,19 @@ public final class RestoreJob {
                     let member = try record.headerOffset.map { try reader(for: record).member(at: UInt64($0)).0 }
                     directories.append(PendingDirectory(components: components, record: record, member: member))
                 case .file:
-                    try restoreFile(record, components: components, target: target, context: context)
+                    written = try restoreFile(record, components: components, target: target, context: context)
                 case .symlink, .hardLink, .fifo, .charDevice, .blockDevice:
-                    try restoreSpecial(record, components: components, target: target)
+                    written = try restoreSpecial(record, components: components, target: target)
                 case .socket:
                     continue
                 }
-                summary.entriesStored += 1
-                progress.entries.add(1, ordering: .relaxed)
+                if written {
+                    summary.entriesStored += 1
+                    progress.entries.add(1, ordering: .relaxed)
+                } else if record.kind == .file {
+                    // Kept by --replace: counted as skipped, not as stored.
+                    summary.filesSkipped += 1
+                }
             } catch let failure as StageFailure {
                 problem(record.path, "stage \(failure.stage): \(failure.message)")
                 if record.kind == .file { summary.filesFailed += 1 }
@@ -264,17 +374,18 @@ public final class RestoreJob {
     }
 
     private func temporaryName(_ record: FileRecord) -> [UInt8] {
-        Array(".optionhost-restore-\(getpid())-\(record.fileIndex)".utf8)
+        Array(".optionhost-restore-\(getpid())-\(record.jobID.rawValue)-\(record.fileIndex)".utf8)
     }
 
+    /// Restores one regular file; false when `--replace` kept the existing one.
     private func restoreFile(
         _ record: FileRecord, components: [[UInt8]], target: RestoreTarget, context: StageContext
-    ) throws {
+    ) throws -> Bool {
         let parent = try target.parent(of: components)
         let name = components.last!
         if let existing = exists(name, in: parent), !mayReplace(existing, with: record) {
             problem(record.path, "not replaced (--replace \(settings.replace.rawValue))", severity: "info")
-            return
+            return false
         }
         let reader = try reader(for: record)
         guard let headerOffset = record.headerOffset else {
@@ -296,7 +407,7 @@ public final class RestoreJob {
                     try sink.close(success: true)
                     summary.filesStored += 1
                     summary.bytesRead += record.size
-                    return
+                    return true
                 }
             }
         }
@@ -367,6 +478,7 @@ public final class RestoreJob {
         summary.bytesRead += written
         progress.files.add(1, ordering: .relaxed)
         progress.bytes.add(written, ordering: .relaxed)
+        return true
     }
 
     private static let zeros = [UInt8](repeating: 0, count: 65536)
@@ -383,13 +495,14 @@ public final class RestoreJob {
         }
     }
 
-    private func restoreSpecial(_ record: FileRecord, components: [[UInt8]], target: RestoreTarget) throws {
+    /// Restores a link, fifo or device; false when `--replace` kept the existing entry.
+    private func restoreSpecial(_ record: FileRecord, components: [[UInt8]], target: RestoreTarget) throws -> Bool {
         let parent = try target.parent(of: components)
         let name = components.last!
         if let existing = exists(name, in: parent) {
             guard mayReplace(existing, with: record) else {
                 problem(record.path, "not replaced (--replace \(settings.replace.rawValue))", severity: "info")
-                return
+                return false
             }
         }
         let temporary = temporaryName(record)
@@ -417,17 +530,19 @@ public final class RestoreJob {
                 FileReader.withCPath(temporary) { linkat(fd, from, parentAgain, $0, 0) }
             }
             if created != 0 { throw RestoreTarget.Problem.errno("cannot create the hard link to \(String(decoding: link, as: UTF8.self))") }
-            return try moveIntoPlace(temporary, name, parent: parentAgain, record: record, applyMetadata: false)
+            try moveIntoPlace(temporary, name, parent: parentAgain, record: record, applyMetadata: false)
+            return true
         case .fifo:
             created = FileReader.withCPath(temporary) { mkfifoat(parent, $0, record.mode & 0o7777) }
         case .charDevice, .blockDevice:
             let type: UInt32 = record.kind == .charDevice ? S_IFCHR : S_IFBLK
             created = FileReader.withCPath(temporary) { mknodat(parent, $0, type | (record.mode & 0o7777), dev_t(record.rdev)) }
         default:
-            return
+            return false
         }
         if created != 0 { throw RestoreTarget.Problem.errno("cannot create \(record.kind.rawValue)") }
         try moveIntoPlace(temporary, name, parent: parent, record: record, applyMetadata: true)
+        return true
     }
 
     private func moveIntoPlace(_ temporary: [UInt8], _ name: [UInt8], parent: Int32, record: FileRecord, applyMetadata: Bool) throws {

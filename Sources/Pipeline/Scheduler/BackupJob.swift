@@ -10,7 +10,7 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// A full backup: walker → worker threads (decision hooks, read, hash, transform) → volume writer → catalog
+/// A backup at Bareos' levels (Full, Incremental, Differential; `LevelDecision`, Accurate mode): walker → worker threads (decision hooks, read, hash, transform) → volume writer → catalog
 /// writer, every hand-off a bounded queue of batches.
 ///
 /// ```
@@ -30,10 +30,21 @@ public final class BackupJob: @unchecked Sendable {
     let builder: StageChainBuilder
     public let progress: ProgressCounters
     public let cancellation: CancellationFlag
-    let level: String
-    /// Start of the job (wall clock) and, for Incremental/Differential, the since time.
-    let startTime = Clock.realtime()
-    var since: FileStat.Timestamp?
+    /// The level asked for: the command line's, else the Job's (Bareos' default Incremental).
+    public let requestedLevel: Job.Level
+    /// The level the job runs at (`Full`, `Incremental`, `Differential`), once decided.
+    private(set) var level: String
+    /// Start of the job and, for Incremental/Differential, the since time. The start is read from the kernel's
+    /// coarse real-time clock, the one file timestamps come from: a file changed after the job started always
+    /// has an mtime/ctime at or after it, so the next Incremental (whose since time this is) cannot miss it.
+    let startTime = BackupJob.coarseRealtime()
+    private(set) var since: FileStat.Timestamp?
+    /// The level, since time and chain, decided from the catalog before the job is recorded.
+    public private(set) var decision: LevelDecision?
+    /// Accurate mode: the previous state the walk compares with (nil otherwise).
+    private var accurateState: AccurateState?
+    /// Accurate mode: paths recorded as deleted (set when the walk ends, read by the trailer).
+    private var deletedPaths: [[UInt8]] = []
 
     // Shared state, guarded by `lock`.
     private var lock = pthread_mutex_t()
@@ -42,8 +53,8 @@ public final class BackupJob: @unchecked Sendable {
 
     public init(
         job: Job, fileSet: FileSet, chains: [[[String]]], catalog: any CatalogStore, settings: BackupSettings,
-        stageFactory: @escaping StageChainBuilder.Factory, progress: ProgressCounters = ProgressCounters(),
-        cancellation: CancellationFlag = CancellationFlag()
+        stageFactory: @escaping StageChainBuilder.Factory, level requested: Job.Level? = nil,
+        progress: ProgressCounters = ProgressCounters(), cancellation: CancellationFlag = CancellationFlag()
     ) {
         self.job = job
         self.fileSet = fileSet
@@ -54,9 +65,57 @@ public final class BackupJob: @unchecked Sendable {
         self.builder = StageChainBuilder(factory: stageFactory)
         self.progress = progress
         self.cancellation = cancellation
-        self.level = "Full"
-        self.summary = JobSummary(jobID: 0, jobName: job.name, level: "Full", status: .running)
+        self.requestedLevel = requested ?? job.effectiveLevel
+        self.level = LevelDecision.jobLevel(requestedLevel)?.name ?? requestedLevel.rawValue
+        self.summary = JobSummary(jobID: 0, jobName: job.name, level: level, status: .running)
         pthread_mutex_init(&lock, nil)
+        extraTrailerRecords = { [unowned self] in
+            self.withLock { _ in self.deletedPaths }.map {
+                VolumeMember.Record(key: "OPTIONPIPELINE.deleted", value: $0)
+            }
+        }
+    }
+
+    static func coarseRealtime() -> FileStat.Timestamp {
+        var spec = timespec()
+        // CLOCK_REALTIME_COARSE (5): the clock the kernel stamps inode times with.
+        if clock_gettime(clockid_t(5), &spec) != 0 { clock_gettime(CLOCK_REALTIME, &spec) }
+        return FileStat.Timestamp(seconds: Int64(spec.tv_sec), nanoseconds: Int32(spec.tv_nsec))
+    }
+
+    /// Decides the level and since time from the catalog (once; `run` calls it if the caller has not). Throws
+    /// `BackupError` for a level a backup cannot run or an unreadable catalog.
+    @discardableResult
+    public func resolveLevel() throws -> LevelDecision {
+        if let decision { return decision }
+        guard let requested = LevelDecision.jobLevel(requestedLevel) else {
+            throw BackupError(
+                "Job \"\(job.name)\": Level = \(requestedLevel.rawValue) is not supported by backup "
+                    + "(Full, Incremental or Differential)")
+        }
+        let decided: LevelDecision
+        do {
+            decided = try LevelDecision.resolve(
+                requested: requested, jobName: job.name, fileSet: fileSet, catalog: catalog)
+        } catch {
+            throw BackupError("cannot read the previous jobs from the catalog: \(error)")
+        }
+        decision = decided
+        level = decided.level.name
+        since = decided.since
+        withLock {
+            $0.level = decided.level.name
+            $0.since = decided.since
+            $0.upgraded = decided.upgradeReason
+        }
+        return decided
+    }
+
+    /// How the walk tests for changes: everything for a Full; since time; or Accurate comparison.
+    var changeTest: ChangeTest {
+        if let accurateState { return .accurate(accurateState) }
+        if let since { return .since(since) }
+        return .all
     }
 
     deinit { pthread_mutex_destroy(&lock) }
@@ -73,6 +132,18 @@ public final class BackupJob: @unchecked Sendable {
         if fatal == nil { fatal = message }
         pthread_mutex_unlock(&lock)
         cancellation.cancel(reason: message)
+    }
+
+    /// `Stage Error Policy = fail`: the file error that stopped the job, recorded at the end of the job (what was
+    /// in flight when it stopped is dropped, this row and message are not).
+    private var policyFailure: (records: [FileRecord], messages: [JobMessage]) = ([], [])
+
+    func failByPolicy(_ record: FileRecord, _ message: JobMessage) {
+        pthread_mutex_lock(&lock)
+        policyFailure.records.append(record)
+        policyFailure.messages.append(message)
+        pthread_mutex_unlock(&lock)
+        fail("Stage Error Policy = fail: \(String(decoding: record.path, as: UTF8.self)): \(record.error ?? "")")
     }
 
     var fatalMessage: String? {
@@ -107,9 +178,20 @@ public final class BackupJob: @unchecked Sendable {
             throw BackupError("\(error)")
         }
 
+        let decision = try resolveLevel()
+        // Accurate (Incremental/Differential only): the tree as of the job this one extends.
+        if job.accurate, decision.level != .full, let base = decision.baseJob {
+            do {
+                accurateState = AccurateState(records: try JobChain.state(asOf: base, in: catalog).values)
+            } catch {
+                throw BackupError("cannot build the Accurate file list from JobId \(base.rawValue): \(error)")
+            }
+        }
+
         var record = JobRecord(
-            id: JobID(rawValue: 0), name: job.name, type: "B", level: .full, status: .running,
-            fileSetName: fileSet.name, fileSetDigest: FileSetIdentity.digest(fileSet), startTime: startTime)
+            id: JobID(rawValue: 0), name: job.name, type: "B", level: decision.level, status: .running,
+            fileSetName: fileSet.name, fileSetDigest: decision.fileSetDigest, startTime: startTime,
+            sinceTime: decision.since)
         let jobID: JobID
         do {
             jobID = try catalog.beginJob(record)
@@ -120,6 +202,11 @@ public final class BackupJob: @unchecked Sendable {
         withLock { $0.jobID = jobID.rawValue }
         let context = StageContext(
             mode: .backup, jobID: jobID.rawValue, jobName: job.name, level: level, fileSetName: fileSet.name)
+        do {
+            try catalog.insert(files: [], messages: levelMessages(decision, jobID: jobID))
+        } catch {
+            fail("catalog write failed: \(error)")
+        }
 
         do {
             try builder.broadcast(.jobStarted, context: context)
@@ -166,8 +253,18 @@ public final class BackupJob: @unchecked Sendable {
         record.errors = Int64(final.errors)
         record.warnings = Int64(final.warnings)
         do {
-            let messages = context.drainMessages().map { JobMessage(jobID: jobID, $0) }
+            var messages = context.drainMessages().map { JobMessage(jobID: jobID, $0) }
+            if accurateState != nil && final.entriesDeleted > 0 {
+                messages.append(
+                    JobMessage(
+                        jobID: jobID, time: Clock.realtime(), severity: "info", stage: nil, path: nil,
+                        text: "Accurate: \(final.entriesDeleted) entries recorded as deleted"))
+            }
             if !messages.isEmpty { try catalog.insert(files: [], messages: messages) }
+            pthread_mutex_lock(&lock)
+            let policy = policyFailure
+            pthread_mutex_unlock(&lock)
+            if !policy.records.isEmpty { try catalog.insert(files: policy.records, messages: policy.messages) }
             if let fatal = fatalMessage {
                 try catalog.insert(
                     files: [],
@@ -226,7 +323,8 @@ public final class BackupJob: @unchecked Sendable {
         }
         var records = [
             record("job", String(jobID.rawValue)), record("name", job.name), record("level", level),
-            record("fileset", fileSet.name), record("fileset_digest", FileSetIdentity.digest(fileSet)),
+            record("fileset", fileSet.name),
+            record("fileset_digest", decision?.fileSetDigest ?? FileSetIdentity.digest(fileSet)),
             record("start", "\(startTime.seconds).\(startTime.nanoseconds)"), record("volume", String(volumeSequence)),
         ]
         if let since { records.append(record("since", "\(since.seconds).\(since.nanoseconds)")) }
@@ -249,8 +347,29 @@ public final class BackupJob: @unchecked Sendable {
         ] + extraTrailerRecords()
     }
 
-    /// Extra trailer records (the Accurate deletions of this job); empty unless a level needs them.
+    /// Extra trailer records: the Accurate deletions of this job, one `OPTIONPIPELINE.deleted` record per path
+    /// (raw bytes), so `scan` can rebuild them.
     var extraTrailerRecords: () -> [VolumeMember.Record] = { [] }
+
+    /// The job messages that explain the level: an upgrade, the since time, the Accurate baseline.
+    private func levelMessages(_ decision: LevelDecision, jobID: JobID) -> [JobMessage] {
+        func info(_ text: String) -> JobMessage {
+            JobMessage(jobID: jobID, time: Clock.realtime(), severity: "info", stage: nil, path: nil, text: text)
+        }
+        var messages: [JobMessage] = []
+        if let reason = decision.upgradeReason { messages.append(info(reason)) }
+        if let since = decision.since, let base = decision.baseJob {
+            messages.append(
+                info(
+                    "\(decision.level.name): saving what changed since \(since.seconds).\(since.nanoseconds) "
+                        + "(start of JobId \(base.rawValue))"))
+        }
+        if let accurateState, let base = decision.baseJob {
+            messages.append(
+                info("Accurate: comparing with the \(accurateState.count) entries of the tree as of JobId \(base.rawValue)"))
+        }
+        return messages
+    }
 
     // MARK: - Walker
 
@@ -260,6 +379,8 @@ public final class BackupJob: @unchecked Sendable {
         var sequence: Int
         var firstIndex: Int64
         var events: [SelectionEvent] = []
+        /// Accurate deletions (after the last event; file indices continue after the events).
+        var deletions: [(path: [UInt8], kind: EntryKind)] = []
     }
 
     private struct Cancelled: Error {}
@@ -276,7 +397,7 @@ public final class BackupJob: @unchecked Sendable {
             batchBytes = 0
         }
         do {
-            try selector.run { event in
+            try selector.run(changes: changeTest) { event in
                 if cancellation.isCancelled { throw Cancelled() }
                 batch.events.append(event)
                 nextIndex += 1
@@ -292,7 +413,18 @@ public final class BackupJob: @unchecked Sendable {
         } catch {
             fail("the file walk failed: \(error)")
         }
-        if !batch.events.isEmpty { flush() }
+        // Accurate: what the previous state has and the walk did not see was deleted (only after a complete walk,
+        // as Bareos sends no deleted list for a cancelled or failed job).
+        if let accurateState, !cancellation.isCancelled, fatalMessage == nil {
+            let deletions = accurateState.unseen
+            withLock { _ in deletedPaths = deletions.map(\.path) }
+            for deletion in deletions {
+                batch.deletions.append(deletion)
+                nextIndex += 1
+                if batch.events.count + batch.deletions.count >= settings.batchEntries { flush() }
+            }
+        }
+        if !batch.events.isEmpty || !batch.deletions.isEmpty { flush() }
         queue.close()
     }
 

@@ -115,6 +115,12 @@ final class BackupWorker {
             order[itemSlots[index]] = prepare(items[index], outcome: outcomes[index], chain: chainOf[index])
         }
         prepared.entries = order.compactMap { $0 }
+        for (offset, deletion) in batch.deletions.enumerated() {
+            let fileIndex = batch.firstIndex + Int64(batch.events.count + offset)
+            prepared.entries.append(
+                .record(FileRecord(jobID: jobID, fileIndex: fileIndex, path: deletion.path, kind: deletion.kind, status: .deleted)))
+        }
+        if !batch.deletions.isEmpty { job.withLock { $0.entriesDeleted += batch.deletions.count } }
         prepared.messages += context.drainMessages().map { JobMessage(jobID: jobID, $0) }
         return prepared
     }
@@ -145,14 +151,20 @@ final class BackupWorker {
     private func failed(_ item: FileItem, _ message: String, stage: String?) -> PreparedEntry {
         var record = baseRecord(item, status: .failed)
         record.error = stage.map { "stage \($0): \(message)" } ?? message
-        context.message(.error, record.error!, stage: stage, path: item.path)
         job.progress.errors.add(1, ordering: .relaxed)
         job.withLock {
             if item.kind == .file { $0.filesFailed += 1 } else { $0.errors += 1 }
         }
         if job.settings.stageErrorPolicy == .fail {
-            job.fail("Stage Error Policy = fail: \(String(decoding: item.path, as: UTF8.self)): \(record.error!)")
+            // The job stops here and drops what is in flight; this row and message still reach the catalog (D6).
+            job.failByPolicy(
+                record,
+                JobMessage(
+                    jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: item.path,
+                    text: record.error!))
+            return .record(record)
         }
+        context.message(.error, record.error!, stage: stage, path: item.path)
         return .record(record)
     }
 

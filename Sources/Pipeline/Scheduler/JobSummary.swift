@@ -19,6 +19,12 @@ public struct JobSummary: Sendable {
     public var cpuSeconds = 0.0
     public var peakRSSBytes: UInt64 = 0
     public var volumes: [String] = []
+    /// Incremental/Differential: entries unchanged since this time were not saved.
+    public var since: FileStat.Timestamp?
+    /// Why the requested level was raised to Full (e.g. "no usable Full: upgraded to Full").
+    public var upgraded: String?
+    /// Accurate mode: entries of the previous state recorded as deleted.
+    public var entriesDeleted = 0
     /// Human-readable reason when the job failed or was cancelled.
     public var failure: String?
 

@@ -42,9 +42,11 @@ final class VolumeWriter: @unchecked Sendable {
             }
         }
         do {
-            // The last volume ends with the job trailer (end time, counts, Accurate deletions).
-            if let writer, !job.cancellation.isCancelled {
-                try writer.appendGlobalHeader(records: job.trailerRecords(jobID: jobID))
+            // The last volume ends with the job trailer (end time, counts, Accurate deletions). A job that stored
+            // nothing but recorded deletions still gets a volume, so `scan` can rebuild the deletions.
+            if !job.cancellation.isCancelled {
+                if writer == nil && !job.extraTrailerRecords().isEmpty { _ = try currentWriter() }
+                if let writer { try writer.appendGlobalHeader(records: job.trailerRecords(jobID: jobID)) }
             }
             try closeVolume(status: "closed")
         } catch {
@@ -167,16 +169,17 @@ final class VolumeWriter: @unchecked Sendable {
         var record = request.record
         record.status = .failed
         record.error = stage.map { "stage \($0): \(message)" } ?? message
-        batch.files.append(record)
-        batch.messages.append(
-            JobMessage(
-                jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: record.path,
-                text: record.error!))
+        let message = JobMessage(
+            jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: record.path,
+            text: record.error!)
         job.progress.errors.add(1, ordering: .relaxed)
         job.withLock { $0.filesFailed += 1 }
         if job.settings.stageErrorPolicy == .fail {
-            job.fail("Stage Error Policy = fail: \(String(decoding: record.path, as: UTF8.self)): \(record.error!)")
+            job.failByPolicy(record, message)
+            return
         }
+        batch.files.append(record)
+        batch.messages.append(message)
     }
 
     /// Streams one regular file: source (file or stage), digests, transforms, volume; never the whole file in

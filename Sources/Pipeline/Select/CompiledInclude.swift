@@ -9,6 +9,8 @@ final class CompiledInclude: Sendable {
     let sizeMatch: OptionsBlock.SizeMatch?
     /// No block has a pattern or `Exclude = yes`: every entry is accepted by the blocks without matching.
     let blocksAcceptEverything: Bool
+    /// `Accurate =` letters of the last block that has them, else Bareos' default `mcs` (section 4.6).
+    let accurateLetters: [UInt8]
 
     var lastBlockIndex: Int { blocks.count - 1 }
 
@@ -31,6 +33,7 @@ final class CompiledInclude: Sendable {
         self.blocks = blocks
         sizeMatch = options[options.count - 1].size
         blocksAcceptEverything = blocks.allSatisfy { !$0.hasPatterns && !$0.exclude }
+        accurateLetters = Array((options.last { $0.accurate != nil }?.accurate ?? "mcs").utf8)
     }
 
     enum Decision: Equatable {
@@ -74,6 +77,8 @@ final class CompiledBlock: Sendable {
     let oneFS: Bool
     let fsTypes: [String]
     let hardLinks: Bool
+    /// `MtimeOnly = yes`: the Incremental/Differential test ignores ctime.
+    let mtimeOnly: Bool
     let chain: [String]
 
     init(_ block: OptionsBlock, chain: [String]) throws(SelectionError) {
@@ -107,6 +112,7 @@ final class CompiledBlock: Sendable {
         oneFS = block.oneFS
         fsTypes = block.fsTypes
         hardLinks = block.hardLinks
+        mtimeOnly = block.mtimeOnly
         self.chain = chain
     }
 

@@ -23,6 +23,8 @@ final class DirectoryLevel {
     var isTopLevel = false
     var blockIndex: Int?
     var stat: FileStat?
+    /// False when the directory is unchanged since the previous backup: walked, but its own entry not saved.
+    var changed = true
 
     var hasMoreEntries: Bool { next < types.count }
 

@@ -9,9 +9,10 @@
 ///       ▼
 ///     directory ── Exclude Dir Containing marker ───────▶ skipped with its subtree
 ///       │ decide() (not for top level) ── reject ────────▶ skipped with its subtree
-///       │ Recurse = no / other device with One FS / unlisted FS Type ▶ entry only (note)
-///       ▼ children, then the directory entry itself
+///       │ Recurse = no / other device with One FS / unlisted FS Type ▶ entry only (note), even if unchanged
+///       ▼ children, then the directory entry itself (not if unchanged: ChangeTest)
 ///     other ── decide() (not for top level) ── reject ──▶ skipped
+///       │ unchanged since the previous backup (ChangeTest) ▶ skipped
 ///       │ HardLinks = yes, nlink > 1, inode seen ───────▶ .hardLink entry to the first name
 ///       ▼ socket ▶ problem (info); anything else ▶ entry
 /// ```
@@ -56,8 +57,11 @@ public final class FileSelector: Sendable {
     ///
     /// `body` is called synchronously for each event, in traversal order; a directory's own entry comes after
     /// its contents (as Bareos sends it). An error thrown by `body` stops the walk and is rethrown.
+    ///
+    /// `changes` selects what an Incremental or Differential leaves out (`ChangeTest`); the default emits every
+    /// selected entry (a Full, `estimate`).
     /// - Throws: `SelectionError` when an entry list cannot be expanded (before any event), or what `body` throws.
-    public func run(_ body: (SelectionEvent) throws -> Void) throws {
+    public func run(changes: ChangeTest = .all, _ body: (SelectionEvent) throws -> Void) throws {
         var topEntries: [[[UInt8]]] = []
         for include in includes {
             topEntries.append(try EntryListExpander.expand(include.files))
@@ -69,7 +73,7 @@ public final class FileSelector: Sendable {
         try withoutActuallyEscaping(body) { emit in
             let walk = SelectionRun(
                 includes: includes, topEntries: topEntries, excludePatterns: excludePatterns,
-                maxOpenDirectories: maxOpenDirectories, emit: emit)
+                maxOpenDirectories: maxOpenDirectories, changes: changes, emit: emit)
             defer { walk.closeAll() }
             try walk.walk()
         }

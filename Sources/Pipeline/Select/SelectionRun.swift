@@ -26,6 +26,12 @@ final class SelectionRun {
     private var hardLinks: [InodeKey: [UInt8]] = [:]
     private var mountTable: MountTable?
     private var linkBuffer = [UInt8](repeating: 0, count: 4096)
+    /// `.since`: the since time in nanoseconds; nil for a Full or an Accurate walk.
+    private let sinceNanoseconds: Int64?
+    /// `.accurate`: the previous state, marked as the walk sees entries.
+    private let accurate: AccurateState?
+    private var contentDigester: Digester?
+    private var contentBuffer: [UInt8] = []
 
     private struct InodeKey: Hashable {
         var dev: UInt64
@@ -34,8 +40,19 @@ final class SelectionRun {
 
     init(
         includes: [CompiledInclude], topEntries: [[[UInt8]]], excludePatterns: [[UInt8]], maxOpenDirectories: Int,
-        emit: @escaping (SelectionEvent) throws -> Void
+        changes: ChangeTest = .all, emit: @escaping (SelectionEvent) throws -> Void
     ) {
+        switch changes {
+        case .all:
+            sinceNanoseconds = nil
+            accurate = nil
+        case .since(let time):
+            sinceNanoseconds = ChangeTest.nanoseconds(time)
+            accurate = nil
+        case .accurate(let state):
+            sinceNanoseconds = nil
+            accurate = state
+        }
         self.includes = includes
         self.topEntries = topEntries
         excludes = excludePatterns.map { Wildcard($0) }
@@ -63,14 +80,15 @@ final class SelectionRun {
     private func visitTopLevel(_ written: [UInt8]) throws {
         var info = stat()
         let statResult = SelectIO.withCString(written) { fstatat(AT_FDCWD, $0, &info, AT_SYMLINK_NOFOLLOW) }
-        guard statResult == 0 else {
-            let error = errno
-            try problem(.error, written, "Could not stat \(SelectIO.display(written)): \(SelectIO.errorText(error))")
-            return
-        }
         // The entry's own name: as written without trailing slashes ("/" stays "/").
         var length = written.count
         while length > 1 && written[length - 1] == UInt8(ascii: "/") { length -= 1 }
+        guard statResult == 0 else {
+            let error = errno
+            if error != ENOENT { accurate?.markSubtree(Array(written[0..<length])) }
+            try problem(.error, written, "Could not stat \(SelectIO.display(written)): \(SelectIO.errorText(error))")
+            return
+        }
         path.reset(to: written[0..<length])
         let isRoot = length == 1 && written[0] == UInt8(ascii: "/")
 
@@ -91,20 +109,23 @@ final class SelectionRun {
         if kind == .file, let size = include.sizeMatch, !size.matches(UInt64(clamping: info.st_size)) { return }
 
         guard kind == .directory else {
+            guard changed(info, block: current) else { return }
             try saveNonDirectory(kind, info, blockIndex: nil, isTopLevel: true, directoryFD: AT_FDCWD, nameStart: 0)
             return
         }
         if hasExcludeMarker(directoryFD: AT_FDCWD, nameStart: 0) { return }
+        let directoryChanged = changed(info, block: current)
         let fd = SelectIO.withCString(written) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard fd >= 0 else {
             let error = errno
+            accurate?.markSubtree(path.array)
             try problem(
                 .error, path.array,
                 "Could not open directory \(SelectIO.display(path.bytes)): \(SelectIO.errorText(error))")
             return
         }
         if isRoot { path.truncate(to: 0) }
-        try push(fd: fd, info, blockIndex: nil, isTopLevel: true, isRoot: isRoot)
+        try push(fd: fd, info, blockIndex: nil, isTopLevel: true, isRoot: isRoot, changed: directoryChanged)
         try drain()
     }
 
@@ -125,6 +146,8 @@ final class SelectionRun {
                 depth -= 1
                 if firstOpen > depth { firstOpen = max(1, depth) }
                 path.truncate(to: level.pathLength)
+                // An unchanged directory is walked but its own entry is not saved (section 5.2).
+                guard level.changed else { continue }
                 try saveEntry(
                     level.isRoot ? [UInt8(ascii: "/")] : path.array, .directory, level.stat!,
                     blockIndex: level.blockIndex, isTopLevel: level.isTopLevel)
@@ -133,12 +156,15 @@ final class SelectionRun {
     }
 
     /// Makes `fd` (an open directory whose path is in the buffer) the new top of the stack.
-    private func push(fd: Int32, _ info: stat, blockIndex: Int?, isTopLevel: Bool, isRoot: Bool = false) throws {
+    private func push(
+        fd: Int32, _ info: stat, blockIndex: Int?, isTopLevel: Bool, isRoot: Bool = false, changed: Bool
+    ) throws {
         if depth == levels.count { levels.append(DirectoryLevel()) }
         let level = levels[depth]
         let error = level.load(fd: fd)
         if level.fd < 0 {
             let shown = isRoot ? [UInt8(ascii: "/")] : path.array
+            accurate?.markSubtree(shown)
             try problem(
                 .error, shown, "Could not open directory \(SelectIO.display(shown)): \(SelectIO.errorText(error))")
             return
@@ -148,6 +174,7 @@ final class SelectionRun {
         level.isTopLevel = isTopLevel
         level.blockIndex = blockIndex
         level.stat = FileStat(info)
+        level.changed = changed
         depth += 1
         if depth == 1 { firstOpen = 1 }
         // Budget: level 0 plus levels firstOpen..<depth.
@@ -157,6 +184,7 @@ final class SelectionRun {
         }
         if error != 0 {
             let shown = isRoot ? [UInt8(ascii: "/")] : path.array
+            accurate?.markSubtree(shown)
             try problem(
                 .error, shown, "Could not read directory \(SelectIO.display(shown)): \(SelectIO.errorText(error))")
         }
@@ -188,7 +216,10 @@ final class SelectionRun {
                 for closed in 1..<index where levels[closed].fd >= 0 {
                     levels[closed].closeDescriptor()
                 }
-                for unreachable in index...target { levels[unreachable].abandonRemainingEntries() }
+                for unreachable in index...target {
+                    levels[unreachable].abandonRemainingEntries()
+                    accurate?.markSubtree(path.prefix(levels[unreachable].pathLength))
+                }
                 firstOpen = target + 1
                 let shown = path.prefix(level.pathLength)
                 try problem(.error, shown, "Could not reopen directory \(SelectIO.display(shown)): \(failure)")
@@ -209,6 +240,7 @@ final class SelectionRun {
         let statResult = fstatat(parent.fd, cName(nameStart), &info, AT_SYMLINK_NOFOLLOW)
         guard statResult == 0 else {
             let error = errno
+            if error != ENOENT { accurate?.markSubtree(path.array) }
             if case .accept = decide(isDirectory: type == UInt8(DT_DIR)) {
                 try problem(
                     .error, path.array, "Could not stat \(SelectIO.display(path.bytes)): \(SelectIO.errorText(error))")
@@ -221,15 +253,24 @@ final class SelectionRun {
             return
         }
         if kind == .file, let size = include.sizeMatch, !size.matches(UInt64(clamping: info.st_size)) { return }
-        guard case .accept(let blockIndex) = decide(isDirectory: false) else { return }
+        guard case .accept(let blockIndex) = decide(isDirectory: false) else {
+            // Bareos tests for changes before matching: a rejected entry still counts as seen.
+            accurate?.mark(path.bytes)
+            return
+        }
+        guard changed(info, block: include.blocks[blockIndex ?? include.lastBlockIndex]) else { return }
         try saveNonDirectory(
             kind, info, blockIndex: blockIndex, isTopLevel: false, directoryFD: parent.fd, nameStart: nameStart)
     }
 
     private func visitDirectory(of parent: DirectoryLevel, _ info: stat, nameStart: Int) throws {
         if hasExcludeMarker(directoryFD: parent.fd, nameStart: nameStart) { return }
-        guard case .accept(let blockIndex) = decide(isDirectory: true) else { return }
+        guard case .accept(let blockIndex) = decide(isDirectory: true) else {
+            accurate?.mark(path.bytes)
+            return
+        }
         let block = include.blocks[blockIndex ?? include.lastBlockIndex]
+        let directoryChanged = changed(info, block: block)
 
         var stop: (note: String, message: String?)?
         if !block.recurse {
@@ -254,6 +295,8 @@ final class SelectionRun {
             }
         }
         if let stop {
+            // Saved even when unchanged: Bareos' not-descended markers replace the "unchanged" one (section 4.2
+            // step 7 (d)/(e), Review corrections item 5).
             if let message = stop.message { try problem(.info, path.array, message) }
             try saveEntry(
                 path.array, .directory, FileStat(info), blockIndex: blockIndex, isTopLevel: false, note: stop.note)
@@ -262,12 +305,13 @@ final class SelectionRun {
         let fd = openat(parent.fd, cName(nameStart), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             let error = errno
+            accurate?.markSubtree(path.array)
             try problem(
                 .error, path.array,
                 "Could not open directory \(SelectIO.display(path.bytes)): \(SelectIO.errorText(error))")
             return
         }
-        try push(fd: fd, info, blockIndex: blockIndex, isTopLevel: false)
+        try push(fd: fd, info, blockIndex: blockIndex, isTopLevel: false, changed: directoryChanged)
     }
 
     // MARK: - Saving
@@ -330,6 +374,42 @@ final class SelectionRun {
 
     private func problem(_ severity: SelectionProblem.Severity, _ problemPath: [UInt8], _ message: String) throws {
         try emit(.problem(SelectionProblem(severity: severity, path: problemPath, message: message)))
+    }
+
+    // MARK: - Change test
+
+    /// Whether the entry whose path is in the buffer must be saved at this level (sections 5.2, 5.3): always for a
+    /// Full; since-time test with the block's MtimeOnly; Accurate comparison (which also marks the path seen).
+    @inline(__always)
+    private func changed(_ info: stat, block: CompiledBlock) -> Bool {
+        if let since = sinceNanoseconds {
+            if Int64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_mtim.tv_nsec) >= since { return true }
+            if block.mtimeOnly { return false }
+            return Int64(info.st_ctim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_ctim.tv_nsec) >= since
+        }
+        guard let accurate else { return true }
+        guard let previous = accurate.lookUpAndMark(path.bytes) else { return true }
+        return AccurateState.differs(previous, info, letters: include.accurateLetters) { contentSHA256() }
+    }
+
+    /// SHA-256 of the regular file whose path is in the buffer (Accurate letters `5`/`1`); nil if unreadable.
+    private func contentSHA256() -> [UInt8]? {
+        let fd = open(cName(0), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let digester = contentDigester ?? Digester(.sha256)
+        contentDigester = digester
+        digester.reset()
+        if contentBuffer.isEmpty { contentBuffer = [UInt8](repeating: 0, count: 1 << 16) }
+        while true {
+            let count = contentBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count == 0 { return digester.finalize() }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            contentBuffer.withUnsafeBytes { digester.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
     }
 
     // MARK: - Helpers

@@ -1,0 +1,239 @@
+import ArgumentParser
+import Pipeline
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension OptionHost {
+    /// `optionhost prune [CONFIG] --job NAME (--keep-last N | --older-than DURATION) [--dry-run]`: retention.
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove old jobs of a Job from the catalog, and the volume files only they used.",
+            discussion: """
+                The policy keeps the last N successful jobs (and any newer job), or the jobs that started less than \
+                DURATION ago (Bareos time syntax: "30 days", "2w", "1d 12h"). Every job a kept job's restore chain \
+                needs (its Full, Differential, earlier Incrementals) is kept too. The other jobs of the name are \
+                removed from the catalog, then the volume files no remaining job references are deleted. --dry-run \
+                prints the same plan and changes nothing. --json prints one object per job and volume, then a \
+                summary. Exit codes: 0 ok, 1 some volume files could not be deleted, 2 usage error, 3 failure.
+                """
+        )
+
+        @Argument(help: "A config file or directory (to find the catalog through the Job's Catalog resource).")
+        var config: String?
+
+        @OptionGroup var catalogOptions: CatalogOptions
+
+        @Option(help: "The Job name whose jobs are pruned.")
+        var job: String
+
+        @Option(help: "Keep the last N successful jobs (and every job newer than the oldest of them).")
+        var keepLast: Int?
+
+        @Option(help: "Remove jobs that started more than DURATION ago (e.g. \"30 days\", \"2w\").")
+        var olderThan: String?
+
+        @Flag(help: "Say what would be removed; change nothing.")
+        var dryRun = false
+
+        @Flag(help: "Print JSON Lines (one object per job and volume, then a summary) instead of text.")
+        var json = false
+
+        func validate() throws {
+            switch (keepLast, olderThan) {
+            case (nil, nil): throw ValidationError("say what to keep: --keep-last N or --older-than DURATION")
+            case (.some, .some): throw ValidationError("--keep-last and --older-than exclude each other")
+            case (.some(let count), nil):
+                if count < 1 { throw ValidationError("--keep-last must be at least 1") }
+            case (nil, .some(let text)):
+                guard let seconds = ConfigValues.time(text), seconds > 0 else {
+                    throw ValidationError(
+                        "--older-than \"\(text)\" is not a duration (Bareos time syntax, e.g. \"30 days\", \"2w\", "
+                            + "\"1d 12h\")")
+                }
+            }
+        }
+
+        var policy: PrunePolicy {
+            if let keepLast { return .keepLast(keepLast) }
+            return .olderThan(seconds: ConfigValues.time(olderThan ?? "") ?? 0)
+        }
+
+        func run() throws {
+            do {
+                try prune()
+            } catch let failure as CommandFailure {
+                throw CommandSupport.report(failure, json: json)
+            }
+        }
+
+        private func prune() throws {
+            var configuration: Configuration?
+            if let config {
+                do {
+                    configuration = try Configuration.load(path: config)
+                } catch {
+                    throw CommandFailure.usage(error.description)
+                }
+            }
+            let path = try catalogOptions.catalogPath(
+                configuration: configuration, job: configuration?.job(named: job))
+            guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
+            let lock: JobLock
+            do {
+                lock = try JobLock.acquire(path: path, holder: "prune \(job)")
+            } catch {
+                throw CommandFailure.failed("\(error)")
+            }
+            defer { lock.release() }
+            let catalog: SQLiteCatalog
+            do {
+                catalog = try SQLiteCatalog.open(path: path, create: false)
+            } catch {
+                throw CommandFailure.failed("cannot open catalog \(path): \(error)")
+            }
+            defer { try? catalog.close() }
+
+            let pruner = Pruner(catalog: catalog, jobName: job, policy: policy)
+            let plan: PrunePlan
+            do {
+                plan = try pruner.plan()
+            } catch {
+                throw CommandFailure.failed("prune: \(error)")
+            }
+            if plan.kept.isEmpty && plan.removed.isEmpty {
+                throw CommandFailure.usage("no job named \"\(job)\" in catalog \(path)")
+            }
+            var result = PruneResult(plan: plan)
+            if !dryRun {
+                do {
+                    result = try pruner.execute(plan)
+                } catch {
+                    throw CommandFailure.failed("prune: \(error)")
+                }
+            }
+            print(result, catalogPath: path)
+            if !result.failures.isEmpty { throw ExitStatus.warnings }
+        }
+
+        private func reasonText(_ kept: PrunePlan.Kept) -> String {
+            switch kept.reason {
+            case "policy": return "kept by the policy"
+            case "newer": return "newer than the oldest job the policy keeps"
+            case "chain": return "needed to restore JobId \(kept.neededBy?.rawValue ?? 0)"
+            case "volume": return "its volumes hold data of JobId \(kept.neededBy?.rawValue ?? 0)"
+            default: return kept.reason
+            }
+        }
+
+        private func print(_ result: PruneResult, catalogPath: String) {
+            let plan = result.plan
+            let out = ByteWriter.standardOutput
+            let deletedVolumes = plan.volumes.filter(\.delete)
+            let bytes = deletedVolumes.reduce(Int64(0)) { $0 + $1.volume.bytes }
+            let failed = Set(result.failures.map(\.path))
+            let missing = Set(result.missing)
+            if json {
+                for warning in plan.warnings {
+                    var line = JSONLine()
+                    line.add("type", "warning")
+                    line.add("message", warning)
+                    out.write(line.line)
+                }
+                for kept in plan.kept {
+                    var line = jobLine(kept.job, action: "keep")
+                    line.add("reason", kept.reason)
+                    if let by = kept.neededBy { line.add("needed_by", by.rawValue) }
+                    out.write(line.line)
+                }
+                for job in plan.removed {
+                    out.write(jobLine(job, action: dryRun ? "would_remove" : "remove").line)
+                }
+                for action in plan.volumes {
+                    var line = JSONLine()
+                    line.add("type", "volume")
+                    line.add("path", action.volume.path)
+                    line.add("job_id", action.volume.jobID.rawValue)
+                    line.add("bytes", action.volume.bytes)
+                    if !action.delete {
+                        line.add("action", "keep")
+                        line.add("reason", "recorded for JobId " + action.keptFor.map { String($0.rawValue) }.joined(separator: ", "))
+                    } else if dryRun {
+                        line.add("action", "would_delete")
+                    } else if let failure = result.failures.first(where: { $0.path == action.volume.path }) {
+                        line.add("action", "delete_failed")
+                        line.add("message", failure.reason)
+                    } else {
+                        line.add("action", missing.contains(action.volume.path) ? "already_gone" : "delete")
+                    }
+                    out.write(line.line)
+                }
+                var summary = JSONLine()
+                summary.add("type", "summary")
+                summary.add("status", result.failures.isEmpty ? "ok" : "warnings")
+                summary.add("dry_run", dryRun)
+                summary.add("job", plan.jobName)
+                summary.add("catalog", catalogPath)
+                summary.add("jobs_kept", plan.kept.count)
+                summary.add("jobs_removed", plan.removed.count)
+                summary.add("volumes_deleted", dryRun ? deletedVolumes.count : result.deleted.count + result.missing.count)
+                summary.add("volumes_failed", result.failures.count)
+                summary.add("bytes_freed", bytes)
+                out.write(summary.line)
+            } else {
+                for warning in plan.warnings { ByteWriter.standardError.line("warning: \(warning)") }
+                ByteWriter.standardError.flush()
+                out.line(
+                    "Prune of Job \"\(plan.jobName)\" (\(plan.policy)): "
+                        + (dryRun ? "dry run, nothing changed" : result.failures.isEmpty ? "ok" : "some volume files remain"))
+                for kept in plan.kept {
+                    out.line("  keep    \(jobText(kept.job)): \(reasonText(kept))")
+                }
+                for job in plan.removed {
+                    out.line("  \(dryRun ? "would remove" : "remove ")  \(jobText(job))")
+                }
+                for action in plan.volumes {
+                    let size = OptionHost.Estimate.grouped(action.volume.bytes)
+                    if !action.delete {
+                        out.line(
+                            "  keep    \(action.volume.path): recorded for JobId "
+                                + action.keptFor.map { String($0.rawValue) }.joined(separator: ", "))
+                    } else if dryRun {
+                        out.line("  would delete \(action.volume.path) (\(size) bytes)")
+                    } else if failed.contains(action.volume.path) {
+                        let reason = result.failures.first { $0.path == action.volume.path }?.reason ?? ""
+                        out.line("  cannot delete \(action.volume.path): \(reason)")
+                    } else {
+                        out.line(
+                            "  delete  \(action.volume.path) (\(size) bytes)"
+                                + (missing.contains(action.volume.path) ? ": already gone" : ""))
+                    }
+                }
+                out.line(
+                    "  \(plan.removed.count) job\(plan.removed.count == 1 ? "" : "s") \(dryRun ? "would be " : "")removed, "
+                        + "\(plan.kept.count) kept; \(deletedVolumes.count) volume\(deletedVolumes.count == 1 ? "" : "s") "
+                        + "(\(OptionHost.Estimate.grouped(bytes)) bytes) \(dryRun ? "would be " : "")deleted")
+            }
+            out.flush()
+        }
+
+        private func jobText(_ job: JobRecord) -> String {
+            "JobId \(job.id.rawValue) (\(job.level.name), status \(job.status.rawValue), started "
+                + "\(EntryFormatter.time(job.startTime.seconds)), \(OptionHost.Estimate.grouped(job.entriesStored)) entries)"
+        }
+
+        private func jobLine(_ job: JobRecord, action: String) -> JSONLine {
+            var line = JSONLine()
+            line.add("type", "job")
+            line.add("action", action)
+            line.add("job_id", job.id.rawValue)
+            line.add("job", job.name)
+            line.add("level", job.level.name)
+            line.add("status", job.status.rawValue)
+            line.add("start", job.startTime.seconds)
+            line.add("entries", job.entriesStored)
+            return line
+        }
+    }
+}
