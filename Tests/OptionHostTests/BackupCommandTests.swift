@@ -319,16 +319,20 @@ final class BackupCommandTests: CommandLineTestCase {
         let result = try backup(unknown, json: false)
         XCTAssertEqual(result.status, 3)
         XCTAssertEqual(result.output, "")
+        // The message names the Plugin line (file:line:col), and nothing was created on disk.
+        let location = try XCTUnwrap(result.stderr.split(separator: " ").dropFirst().first.map(String.init))
+        XCTAssertTrue(location.hasPrefix(unknown + ":") && location.hasSuffix(":"), result.stderr)
         XCTAssertEqual(
             result.stderr,
-            "optionhost: unknown stage \"frobnicate\" (known: checksum, gpg, index, owner, python, python3, pipeline:NAME)\n")
+            "optionhost: \(location) unknown stage \"frobnicate\" (known: checksum, gpg, index, owner, python, python3, "
+                + "pipeline:NAME)\n")
         let json = try backup(unknown)
         XCTAssertEqual(json.status, 3)
         XCTAssertEqual(
             json.lines,
             [
-                "{\"type\":\"error\",\"message\":\"unknown stage \\\"frobnicate\\\" (known: checksum, gpg, index, owner, "
-                    + "python, python3, pipeline:NAME)\"}",
+                "{\"type\":\"error\",\"message\":\"\(location) unknown stage \\\"frobnicate\\\" (known: checksum, gpg, "
+                    + "index, owner, python, python3, pipeline:NAME)\"}",
                 "{\"type\":\"summary\",\"status\":\"failed\"}",
             ])
 
@@ -342,12 +346,14 @@ final class BackupCommandTests: CommandLineTestCase {
             "optionhost: \(command):5:14: FileSet \"fs\" has Include-level Plugin \"bpipe\", a Bareos command plugin; "
                 + "this host does not run command plugins yet\n")
 
-        // No job was started, so none is recorded and no volume written.
+        // Refused before anything was created: no catalog, no archive directory, no job.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: catalogPath))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: archivePath))
         let jobs = try optionhost(["list", "jobs", "--catalog", catalogPath, "--json"])
-        XCTAssertEqual(jobs.status, 0, jobs.stderr)
-        XCTAssertEqual(jobs.lines, ["{\"type\":\"summary\",\"jobs\":0}"])
-        XCTAssertFalse(
-            (try? FileManager.default.contentsOfDirectory(atPath: archivePath))?.contains { $0.hasSuffix(".tar") } ?? false)
+        XCTAssertEqual(jobs.status, 2)
+        XCTAssertEqual(
+            jobs.lines,
+            ["{\"type\":\"error\",\"message\":\"catalog \(catalogPath) does not exist\"}", "{\"type\":\"summary\",\"status\":\"error\"}"])
     }
 
     /// Runs `optionhost` as nobody (root reads every file, so an unreadable file needs an unprivileged run).
@@ -780,13 +786,14 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(records.count, 3, jobs.output)
         XCTAssertEqual(records.map { $0["job_id"] as? Int }, [2, 1, nil], "newest first, then the summary")
         let keys: Set<String> = [
-            "job_id", "job", "level", "status", "fileset", "start", "end", "files_stored", "bytes_read", "bytes_stored",
+            "type", "job_id", "job", "level", "status", "fileset", "start", "end", "files_stored", "bytes_read", "bytes_stored",
             "files_failed",
         ]
         for (index, record) in records.dropLast().enumerated() {
             XCTAssertEqual(Set(record.keys), keys)
             XCTAssertEqual(record["job"] as? String, "Nightly")
-            XCTAssertEqual(record["level"] as? String, "F")
+            XCTAssertEqual(record["type"] as? String, "job")
+            XCTAssertEqual(record["level"] as? String, "Full")
             XCTAssertEqual(record["status"] as? String, "T")
             XCTAssertEqual(record["fileset"] as? String, "fs")
             let start = try XCTUnwrap(record["start"] as? Int)
@@ -802,7 +809,7 @@ final class BackupCommandTests: CommandLineTestCase {
         let text = try optionhost(["list", "jobs", "--catalog", catalogPath])
         XCTAssertEqual(text.status, 0)
         XCTAssertEqual(text.lines.count, 2)
-        XCTAssertTrue(text.lines.last?.hasPrefix("1\tNightly\tF\tT\t") ?? false, text.output)
+        XCTAssertTrue(text.lines.last?.hasPrefix("1\tNightly\tFull\tT\t") ?? false, text.output)
         XCTAssertTrue(text.lines.last?.hasSuffix("\t3 files\t15 bytes\t0 failed") ?? false, text.output)
 
         let files = try optionhost(["list", "files", "--catalog", catalogPath, "--jobid", "1", "--json"])

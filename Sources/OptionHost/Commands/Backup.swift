@@ -85,10 +85,15 @@ extension OptionHost {
                         + "Archive = NAME in the Job")
             }
             settings.stageErrorPolicy = job.stageErrorPolicy
+            // Job-start checks that need no stage instance, before anything is created on disk.
+            try CommandSupport.checkStages(of: fileSet, in: configuration)
             try CommandSupport.makeDirectories(settings.archiveDirectory)
+            // Volumes are recorded by absolute path, so prune and restore work from any directory.
+            settings.archiveDirectory = CommandSupport.absolutePath(settings.archiveDirectory)
             if let slash = catalogPath.lastIndex(of: "/") {
                 try CommandSupport.makeDirectories(String(catalogPath[..<slash]))
             }
+            let catalogIsNew = access(catalogPath, F_OK) != 0
 
             let catalogLock: JobLock
             let archiveLock: JobLock
@@ -105,6 +110,8 @@ extension OptionHost {
             let catalog: SQLiteCatalog
             do {
                 catalog = try SQLiteCatalog.open(path: catalogPath, create: true)
+                // The catalog names every file: readable by its owner only, like the volumes.
+                if catalogIsNew { chmod(catalogPath, 0o600) }
             } catch {
                 throw CommandFailure.failed("cannot open catalog \(catalogPath): \(error)")
             }

@@ -66,6 +66,44 @@ enum CommandSupport {
         return failure.code
     }
 
+    /// Refuses, with the `file:line:col` of the line, a FileSet whose Include has a command plugin or whose chains
+    /// name a stage this build does not have (D1) — before anything is created or read.
+    static func checkStages(of fileSet: FileSet, in configuration: Configuration) throws {
+        for include in fileSet.includes {
+            if let plugin = include.plugins.first {
+                throw CommandFailure.failed(
+                    "\(plugin.location): FileSet \"\(fileSet.name)\" has Include-level Plugin \""
+                        + "\(PluginString.name(plugin.string))\", a Bareos command plugin; this host does not run "
+                        + "command plugins yet")
+            }
+            for block in include.options {
+                let entries: [PluginEntry]
+                do {
+                    entries = try configuration.expandedChain(block.plugins)
+                } catch {
+                    throw CommandFailure.usage(error.description)
+                }
+                for entry in entries {
+                    if case .available = StageRegistry.availability(of: entry.string) { continue }
+                    do {
+                        _ = try StageRegistry.makeStage(entry.string)
+                    } catch {
+                        throw CommandFailure.failed("\(entry.location): \(error)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// `path` made absolute from the working directory.
+    static func absolutePath(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        guard let cwd = getcwd(nil, 0) else { return path }
+        defer { free(cwd) }
+        let base = String(cString: cwd)
+        return (base.hasSuffix("/") ? base : base + "/") + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    }
+
     /// The stage factory of this build: the registry of the `Stages` module.
     static let stageFactory: StageChainBuilder.Factory = { string in try StageRegistry.makeStage(string) }
 

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Pipeline
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension OptionHost {
     /// `optionhost list jobs|files|versions`: what the catalog holds.
     struct List: ParsableCommand {
@@ -30,6 +34,7 @@ extension OptionHost {
                             + (job.map { ["--job", $0] } ?? []) + ["--jobid", "0"])
                     let configuration = try selection.configuration()
                     let path = try selection.catalogPath(configuration)
+                    guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
                     let catalog = try SQLiteCatalog.open(path: path, create: false)
                     defer { try? catalog.close() }
                     let jobs = try catalog.jobs(name: job)
@@ -37,9 +42,10 @@ extension OptionHost {
                     for record in jobs {
                         if json {
                             var line = JSONLine()
+                            line.add("type", "job")
                             line.add("job_id", record.id.rawValue)
                             line.add("job", record.name)
-                            line.add("level", record.level.rawValue)
+                            line.add("level", record.level.name)
                             line.add("status", record.status.rawValue)
                             line.add("fileset", record.fileSetName)
                             line.add("start", record.startTime.seconds)
@@ -51,7 +57,7 @@ extension OptionHost {
                             out.write(line.line)
                         } else {
                             out.line(
-                                "\(record.id.rawValue)\t\(record.name)\t\(record.level.rawValue)\t\(record.status.rawValue)\t"
+                                "\(record.id.rawValue)\t\(record.name)\t\(record.level.name)\t\(record.status.rawValue)\t"
                                     + "\(EntryFormatter.time(record.startTime.seconds))\t\(record.filesStored) files\t"
                                     + "\(OptionHost.Estimate.grouped(record.bytesRead)) bytes\t\(record.filesFailed) failed")
                         }

@@ -71,7 +71,13 @@ struct JobSelection: ParsableArguments {
     func open(_ configuration: Configuration?) throws -> (SQLiteCatalog, JobID, String) {
         if jobid == nil && !latest { throw CommandFailure.usage("name the job with --jobid ID or --latest --job NAME") }
         let (catalog, path) = try openCatalog(configuration)
-        if let jobid { return (catalog, JobID(rawValue: jobid), path) }
+        if let jobid {
+            guard (try? catalog.job(JobID(rawValue: jobid))) != nil else {
+                try? catalog.close()
+                throw CommandFailure.usage("no job with JobId \(jobid) in catalog \(path)")
+            }
+            return (catalog, JobID(rawValue: jobid), path)
+        }
         let candidates = try catalog.jobs(name: job).filter { $0.status == .ok || $0.status == .warnings }
         guard let newest = candidates.first else {
             try? catalog.close()
@@ -166,6 +172,13 @@ extension OptionHost {
             defer { try? catalog.close() }
             if stdout { settings.outputFD = 1 }
             let job = RestoreJob(catalog: catalog, jobID: jobID, settings: settings, stageFactory: CommandSupport.stageFactory)
+            if stdout {
+                // A usage error, not a failed job: --stdout writes exactly one file.
+                let files = try job.selectedRecords().filter { $0.kind == .file }.count
+                if files != 1 {
+                    throw CommandFailure.usage("--stdout needs exactly one selected regular file; the selection has \(files)")
+                }
+            }
             CommandSupport.installInterruptHandler(job.cancellation)
             let printer = ProgressPrinter(counters: job.progress, verb: "restore:")
             if !stdout { printer.start() }

@@ -22,15 +22,15 @@ extension OptionsBlock {
     /// Selection (patterns, Exclude, IgnoreCase, Recurse, One FS, FS Type, Size, Hard Links, Read Fifo, Plugin)
     /// is applied by the FileSet engine. `Sparse` is listed because holes are always kept (found with SEEK_HOLE),
     /// whatever it says.
-    /// Backup applies Signature, Compression, No Atime, Acl Support and Xattr Support as well.
+    /// Backup applies Signature, Compression, No Atime, Acl Support, Xattr Support, Accurate and Mtime Only as well.
     static let notAppliedKeywords: [String: String] = [
         "sparse": "Sparse", "portable": "Portable",
-        "mtimeonly": "Mtime Only", "keepatime": "Keep Atime",
+        "keepatime": "Keep Atime",
         "enhancedwild": "Enhanced Wild", "checkfilechanges": "Check File Changes",
         "honornodumpflag": "Honor No Dump Flag", "hfsplussupport": "Hfs Plus Support",
         "autoexclude": "Auto Exclude",
         "forceencryption": "Force Encryption", "shadowing": "Shadowing", "strippath": "Strip Path",
-        "accurate": "Accurate", "verify": "Verify", "drivetype": "Drive Type", "meta": "Meta",
+        "verify": "Verify", "drivetype": "Drive Type", "meta": "Meta",
         "replace": "Replace",
     ]
 

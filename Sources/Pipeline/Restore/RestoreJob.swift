@@ -298,7 +298,9 @@ public final class RestoreJob {
             progress.currentPath = record.path
             let components: [[UInt8]]
             do {
-                components = try MemberName.safeComponents(VolumeMember.memberName(record.path))
+                // The root directory itself (`File = /`) is the --where directory.
+                let name = VolumeMember.memberName(record.path)
+                components = record.kind == .directory && name == [UInt8(ascii: ".")] ? [] : try MemberName.safeComponents(name)
             } catch {
                 problem(record.path, "refusing to restore: \(error.message)")
                 if record.kind == .file { summary.filesFailed += 1 }

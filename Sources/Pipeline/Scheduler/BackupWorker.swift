@@ -184,6 +184,8 @@ final class BackupWorker {
             var member = VolumeMember.forEntry(item, names: names, block: block)
             var record = baseRecord(item, status: .stored)
             guard item.kind == .file else {
+                // Directories, links and specials carry our records too, so `scan` rebuilds their rows exactly.
+                member.records += VolumeMember.catalogRecords(record, jobID: jobID)
                 return .member(PreparedMember(record: record, member: member, data: [], sourceBytes: 0))
             }
             let signature = block.effectiveSignature.map(DigestAlgorithm.init)

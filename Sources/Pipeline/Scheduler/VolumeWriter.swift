@@ -338,7 +338,8 @@ final class VolumeWriter: @unchecked Sendable {
                 job.fail("cannot write volume: \(error)")
                 return
             }
-            failed(request, readFailure, stage: failingStage)
+            // A file interrupted by Ctrl-C is neither stored nor failed: the job is marked cancelled.
+            if !job.cancellation.isCancelled { failed(request, readFailure, stage: failingStage) }
             return
         }
         do {
