@@ -390,4 +390,60 @@ final class BackupRestoreTests: XCTestCase {
         XCTAssertNil(stat(work.path + "/planted.txt"), "restore followed a planted symlink")
         XCTAssertNil(stat(restored("passwd-link")))
     }
+
+    // MARK: - Found by the documentation pass
+
+    func testStdoutOfASparseFileGivesItsHolesAsZeros() throws {
+        let path = source + "/sparse.img"
+        let fd = open(path, O_CREAT | O_WRONLY, 0o644)
+        XCTAssertEqual(ftruncate(fd, 8 << 20), 0)
+        XCTAssertEqual(pwrite(fd, "data", 4, 3 << 20), 4)
+        close(fd)
+        let (summary, catalog) = try backup()
+        let output = work.path + "/stdout.bin"
+        let out = open(output, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        defer { close(out) }
+        let restored = try restore(catalog, jobID: summary.jobID) {
+            $0.outputFD = out
+            $0.select = [path]
+        }
+        XCTAssertEqual(restored.status, .ok)
+        XCTAssertEqual(try shell("cmp '\(path)' '\(output)'").0, 0)
+    }
+
+    func testHardLinkToACompressedFileExtractsWithTar() throws {
+        try write("a.txt", Array(String(repeating: "linked ", count: 200).utf8))
+        XCTAssertEqual(link(source + "/a.txt", source + "/b.txt"), 0)
+        let (summary, catalog) = try backup(
+            "  Include {\n    Options { Compression = GZIP; Hard Links = yes }\n    File = \"\(source)\"\n  }")
+        XCTAssertEqual(summary.status, .ok)
+        let extract = work.path + "/tar"
+        try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
+        let (status, output) = try shell("tar -xf '\(summary.volumes[0])' -C '\(extract)'")
+        XCTAssertEqual(status, 0, output)
+        XCTAssertEqual(try restore(catalog, jobID: summary.jobID).status, .ok)
+        XCTAssertEqual(stat(restored("a.txt"))?.st_ino, stat(restored("b.txt"))?.st_ino)
+    }
+
+    func testFileDeeperThanPathMaxIsBackedUpAndRestored() throws {
+        // 24 levels of 200-byte names: the file's path is about 4,900 bytes (PATH_MAX is 4,096).
+        let name = String(repeating: "d", count: 200)
+        var fd = open(source, O_RDONLY | O_DIRECTORY)
+        for _ in 0..<24 {
+            XCTAssertEqual(mkdirat(fd, name, 0o755), 0)
+            let next = openat(fd, name, O_RDONLY | O_DIRECTORY)
+            close(fd)
+            fd = next
+        }
+        let file = openat(fd, "deep.txt", O_CREAT | O_WRONLY, 0o644)
+        XCTAssertEqual(Glibc.write(file, "deep", 4), 4)
+        close(file)
+        close(fd)
+        let (summary, catalog) = try backup()
+        XCTAssertEqual(summary.filesFailed, 0, summary.failure ?? "")
+        XCTAssertEqual(summary.filesStored, 1)
+        let record = try XCTUnwrap(try catalog.files(job: JobID(rawValue: summary.jobID)).first { $0.kind == .file })
+        XCTAssertGreaterThan(record.path.count, 4096)
+        XCTAssertEqual(record.sourceSHA256, Digester.digest(.sha256, of: Array("deep".utf8)))
+    }
 }

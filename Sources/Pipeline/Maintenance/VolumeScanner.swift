@@ -510,6 +510,7 @@ public final class VolumeScanner {
         }
         var index: Int64?
         var path: [UInt8]?
+        var originalLink: [UInt8]?
         var size: UInt64?
         var record = FileRecord(jobID: jobID, fileIndex: 0, path: [], kind: member.kind)
         for item in member.records {
@@ -526,6 +527,8 @@ public final class VolumeScanner {
                 index = value
             case "OPTIONPIPELINE.path":
                 path = item.value
+            case "OPTIONPIPELINE.link":
+                originalLink = item.value
             case "OPTIONPIPELINE.size":
                 guard let value = VolumeScanner.decimal(item.value) else { throw bad("size", item.value) }
                 size = UInt64(value)
@@ -614,8 +617,9 @@ public final class VolumeScanner {
             record.linkTarget = member.linkTarget
             record.size = size ?? UInt64(member.linkTarget?.count ?? 0)
         case .hardLink:
-            // The volume names the first name as a member name (no leading "/"); the catalog has its path.
-            record.linkTarget = member.linkTarget.map { [UInt8(ascii: "/")] + $0 }
+            // The volume names the first name as a member name (no leading "/", maybe with a codec suffix); our
+            // link record has its original path.
+            record.linkTarget = originalLink ?? member.linkTarget.map { [UInt8(ascii: "/")] + $0 }
             record.size = size ?? 0
         case .charDevice, .blockDevice:
             let major = UInt64(member.deviceMajor)

@@ -243,13 +243,54 @@ public final class RestoreJob {
             digester.update(bytes)
             try body(bytes)
         }
+        // A sparse member holds only its data segments: the holes come back as zeros, in order.
+        let segments = member.sparse.map { layout in layout.segments.filter { $0.length > 0 } }
+        var segmentIndex = 0
+        var segmentUsed: UInt64 = 0
+        var logical: UInt64 = 0
+        func zeros(upTo offset: UInt64) throws {
+            while logical < offset {
+                let take = Int(min(offset - logical, UInt64(RestoreJob.zeros.count)))
+                try RestoreJob.zeros.withUnsafeBytes { try deliver(UnsafeRawBufferPointer(rebasing: $0[0..<take])) }
+                logical += UInt64(take)
+            }
+        }
         try reader.readData(of: member, at: location, chunkSize: settings.chunkSize) { stored in
             if cancellation.isCancelled { throw BackupError("cancelled") }
-            if pipeline.isEmpty { try deliver(stored) } else { try pipeline.push(stored, emit: deliver) }
+            if let segments, pipeline.isEmpty {
+                var consumed = 0
+                while consumed < stored.count {
+                    let segment = segments[segmentIndex]
+                    try zeros(upTo: segment.offset + segmentUsed)
+                    let take = Int(min(UInt64(stored.count - consumed), segment.length - segmentUsed))
+                    try deliver(UnsafeRawBufferPointer(rebasing: stored[consumed..<(consumed + take)]))
+                    consumed += take
+                    segmentUsed += UInt64(take)
+                    logical += UInt64(take)
+                    if segmentUsed == segment.length {
+                        segmentIndex += 1
+                        segmentUsed = 0
+                    }
+                }
+            } else if pipeline.isEmpty {
+                try deliver(stored)
+            } else {
+                // Small pieces into the inverse stages bound their output (gzip expands up to ~1000x).
+                var start = 0
+                while start < stored.count {
+                    let end = min(stored.count, start + RestoreJob.decodePiece)
+                    try pipeline.push(UnsafeRawBufferPointer(rebasing: stored[start..<end]), emit: deliver)
+                    start = end
+                }
+            }
         }
         try pipeline.finish(emit: deliver)
+        if let sparse = member.sparse, pipeline.isEmpty { try zeros(upTo: sparse.realSize) }
         return digester.finalize()
     }
+
+    /// Stored bytes handed to the inverse stages at a time (see `decode`).
+    static let decodePiece = 16 << 10
 
     // MARK: - --stdout
 

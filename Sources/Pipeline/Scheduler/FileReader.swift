@@ -32,11 +32,37 @@ enum FileReader {
             // O_NOATIME needs ownership; fall back to a plain open.
             fd = withCPath(path) { Glibc.open($0, flags & ~clinux_O_NOATIME) }
         }
+        if fd < 0 && errno == ENAMETOOLONG {
+            fd = openLong(path, flags: flags)
+        }
         if fd < 0 {
             let code = errno
             if code == ENOENT { throw FileProblem(message: "vanished before it could be read") }
             throw FileProblem.errno("cannot open", code)
         }
+        return fd
+    }
+
+    /// Opens a path longer than PATH_MAX one directory at a time (the walker reaches such trees with openat too).
+    private static func openLong(_ path: [UInt8], flags: Int32) -> Int32 {
+        let components = path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+        guard let last = components.last else { return -1 }
+        var directory = Glibc.open(path.first == UInt8(ascii: "/") ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        for component in components.dropLast() {
+            guard directory >= 0 else { return -1 }
+            let next = withCPath(Array(component)) {
+                openat(directory, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            let saved = errno
+            close(directory)
+            errno = saved
+            directory = next
+        }
+        guard directory >= 0 else { return -1 }
+        let fd = withCPath(Array(last)) { openat(directory, $0, flags) }
+        let saved = errno
+        close(directory)
+        errno = saved
         return fd
     }
 

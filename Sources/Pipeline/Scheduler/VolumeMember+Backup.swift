@@ -66,6 +66,9 @@ extension VolumeMember {
             Record(key: "OPTIONPIPELINE.size", value: Array(String(record.size).utf8)),
         ]
         records += digestRecords(record)
+        if record.kind == .hardLink, let link = record.linkTarget {
+            records.append(Record(key: "OPTIONPIPELINE.link", value: link))
+        }
         if !record.chain.isEmpty {
             records.append(Record(key: "OPTIONPIPELINE.chain", value: CatalogJSON.encode(record.chain)))
         }

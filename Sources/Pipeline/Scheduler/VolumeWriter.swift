@@ -129,6 +129,12 @@ final class VolumeWriter: @unchecked Sendable {
                 batch.files.append(record)
             case .member(var member):
                 do {
+                    noteRename(member.member, record: member.record)
+                    if member.member.kind == .hardLink, let target = member.member.linkTarget,
+                        let renamed = renamedMembers[target]
+                    {
+                        member.member.linkTarget = renamed
+                    }
                     let writer = try currentWriter()
                     let location = try member.data.withUnsafeBytes { try writer.append(member.member, data: $0) }
                     member.record.volumeID = Int64(sequence)
@@ -146,6 +152,16 @@ final class VolumeWriter: @unchecked Sendable {
             if batch.files.count >= job.settings.catalogBatch { flushCatalog() }
         }
         context.drainMessages().forEach { batch.messages.append(JobMessage(jobID: jobID, $0)) }
+    }
+
+    /// Member names of multiply-linked files that got a codec suffix (`a.txt` stored as `a.txt.gz`), so that later
+    /// hard-link members point at the name GNU tar can link to.
+    private var renamedMembers: [[UInt8]: [UInt8]] = [:]
+
+    private func noteRename(_ member: VolumeMember, record: FileRecord) {
+        guard member.kind == .file, record.nlink > 1 else { return }
+        let plain = VolumeMember.memberName(record.path)
+        if member.name != plain { renamedMembers[plain] = member.name }
     }
 
     private func stored(_ record: FileRecord, sourceBytes: UInt64, storedBytes: UInt64) {
@@ -247,6 +263,7 @@ final class VolumeWriter: @unchecked Sendable {
         let writer: PaxWriter
         do {
             writer = try currentWriter()
+            noteRename(member, record: record)
             let location = try writer.beginMember(member)
             record.volumeID = Int64(sequence)
             record.headerOffset = Int64(location.headerOffset)
