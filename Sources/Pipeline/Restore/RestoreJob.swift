@@ -108,10 +108,13 @@ public final class RestoreJob {
         }
         chain = try JobChain.jobs(asOf: jobID, in: catalog)
         let patterns = settings.select.map { Wildcard(Array($0.utf8)) }
-        let state = try JobChain.state(asOf: jobID, in: catalog)
-        return try ordered(
-            state.values.filter { record in patterns.isEmpty || patterns.contains { $0.matches(record.path) } },
-            state: state)
+        // The state is kept only while hard links need it (memory stays at about one copy of the selection).
+        var state: [[UInt8]: FileRecord]? = try JobChain.state(asOf: jobID, in: catalog)
+        let selected = state!.values.filter { record in
+            patterns.isEmpty || patterns.contains { $0.matches(record.path) }
+        }
+        if !selected.contains(where: { $0.kind == .hardLink }) { state = nil }
+        return try ordered(selected, state: state)
     }
 
     private static func restoreOrder(_ a: FileRecord, _ b: FileRecord) -> Bool {
@@ -121,11 +124,19 @@ public final class RestoreJob {
     /// Everything but hard links by (JobId, file index), then the hard links; a link whose first name is not
     /// restored as the same inode becomes a copy of that name's data (see the type's documentation).
     private func ordered(_ records: [FileRecord], state: [[UInt8]: FileRecord]?) throws -> [FileRecord] {
-        var result = records.filter { $0.kind != .hardLink }.sorted(by: RestoreJob.restoreOrder)
-        var files: [[UInt8]: FileRecord] = [:]
-        for record in result where record.kind == .file { files[record.path] = record }
+        var result: [FileRecord] = []
+        result.reserveCapacity(records.count)
+        var pendingLinks: [FileRecord] = []
+        for record in records {
+            if record.kind == .hardLink { pendingLinks.append(record) } else { result.append(record) }
+        }
+        result.sort(by: RestoreJob.restoreOrder)
+        if pendingLinks.isEmpty { return result }
+        pendingLinks.sort(by: RestoreJob.restoreOrder)
+        var files: [[UInt8]: (device: UInt64, inode: UInt64)] = [:]
+        for record in result where record.kind == .file { files[record.path] = (record.device, record.inode) }
         var links: [FileRecord] = []
-        for link in records.filter({ $0.kind == .hardLink }).sorted(by: RestoreJob.restoreOrder) {
+        for link in pendingLinks {
             guard let target = link.linkTarget else {
                 links.append(link)  // restoreSpecial reports it
                 continue
