@@ -25,24 +25,12 @@ final class ScanPruneTests: XCTestCase {
     // MARK: - Helpers
 
     func write(_ relative: String, _ bytes: [UInt8], mode: Int = 0o644) throws {
-        let path = source + "/" + relative
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
-        XCTAssertEqual(chmod(path, mode_t(mode)), 0)
+        XCTAssertTrue(try Shell.writeFile(source, relative, bytes, mode: mode), relative)
     }
 
     func shell(_ command: String) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", command]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try Shell.run(command)
+        return (result.status, result.output)
     }
 
     /// Pseudo-random bytes (incompressible), deterministic.

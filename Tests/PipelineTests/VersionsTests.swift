@@ -57,16 +57,8 @@ final class VersionsTests: XCTestCase {
     func sha256(_ text: String) -> [UInt8] { Digester.digest(.sha256, of: Array(text.utf8)) }
 
     func shell(_ command: String) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try Shell.run(command)
+        return (result.status, result.output)
     }
 
     /// Type, mode, owner, size, link count, mtime and link target of every entry below `root` (sizes and link

@@ -73,12 +73,14 @@ extension OptionHost {
             }
             let catalogPath = try catalogOptions.catalogPath(configuration: configuration, job: job)
             var settings: BackupSettings
-            if let archive {
-                settings = BackupSettings(archiveDirectory: archive, workers: workers)
-            } else if let name = job.archive, let resource = configuration.archives[name] {
-                settings = BackupSettings(archiveDirectory: resource.directory, workers: workers)
-                settings.maximumVolumeBytes = resource.maximumVolumeBytes
-                settings.volumeMode = resource.volumeMode
+            let resource = job.archive.flatMap { configuration.archives[$0] }
+            if archive != nil || resource != nil {
+                // --archive overrides the directory only; the resource's volume size and mode still apply.
+                settings = BackupSettings(archiveDirectory: archive ?? resource!.directory, workers: workers)
+                if let resource {
+                    settings.maximumVolumeBytes = resource.maximumVolumeBytes
+                    settings.volumeMode = resource.volumeMode
+                }
             } else {
                 throw CommandFailure.usage(
                     "no archive directory: pass --archive DIR, or name an Archive resource (Directory = PATH) with "

@@ -24,7 +24,7 @@ extension OptionsBlock {
     /// whatever it says.
     /// Backup applies Signature, Compression, No Atime, Acl Support, Xattr Support, Accurate and Mtime Only as well.
     static let notAppliedKeywords: [String: String] = [
-        "sparse": "Sparse", "portable": "Portable",
+        "sparse": "Sparse", "portable": "Portable", "readfifo": "Read Fifo",
         "keepatime": "Keep Atime",
         "enhancedwild": "Enhanced Wild", "checkfilechanges": "Check File Changes",
         "honornodumpflag": "Honor No Dump Flag", "hfsplussupport": "Hfs Plus Support",

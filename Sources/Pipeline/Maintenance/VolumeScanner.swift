@@ -23,7 +23,7 @@ import Glibc
 /// What volumes do not hold stays empty: `inode`, `device` and `nlink` are 0; `size` of a directory is 0; rows
 /// of entries that were not stored (`failed`, `skipped`), the job's original messages, the client name, the
 /// FileSet text and the warnings count are not in volumes. For members that carry no `OPTIONPIPELINE.*` records
-/// (directories, links and special files of this version's volumes) the file index is inferred from the member
+/// (volumes written before directories, links and specials carried them) the file index is inferred from the member
 /// order (the previous member's index + 1), so it equals the original unless an entry that was not stored came
 /// just before; their `chain`, `stage_metadata` and `block` are empty. Files streamed by the writer (larger than
 /// the small-file limit) lack what their transforms recorded while running (the header is written first). A job

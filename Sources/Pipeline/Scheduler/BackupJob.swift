@@ -325,9 +325,9 @@ public final class BackupJob: @unchecked Sendable {
             record("job", String(jobID.rawValue)), record("name", job.name), record("level", level),
             record("fileset", fileSet.name),
             record("fileset_digest", decision?.fileSetDigest ?? FileSetIdentity.digest(fileSet)),
-            record("start", "\(startTime.seconds).\(startTime.nanoseconds)"), record("volume", String(volumeSequence)),
+            record("start", BackupJob.decimalTime(startTime)), record("volume", String(volumeSequence)),
         ]
-        if let since { records.append(record("since", "\(since.seconds).\(since.nanoseconds)")) }
+        if let since { records.append(record("since", BackupJob.decimalTime(since))) }
         return records
     }
 
@@ -339,7 +339,7 @@ public final class BackupJob: @unchecked Sendable {
             VolumeMember.Record(key: "OPTIONPIPELINE.trailer." + key, value: Array(value.utf8))
         }
         return [
-            record("job", String(jobID.rawValue)), record("end", "\(end.seconds).\(end.nanoseconds)"),
+            record("job", String(jobID.rawValue)), record("end", BackupJob.decimalTime(end)),
             record("files_examined", String(summary.filesExamined)), record("files_stored", String(summary.filesStored)),
             record("files_skipped", String(summary.filesSkipped)), record("files_failed", String(summary.filesFailed)),
             record("entries_stored", String(summary.entriesStored)), record("bytes_read", String(summary.bytesRead)),
@@ -350,6 +350,12 @@ public final class BackupJob: @unchecked Sendable {
     /// Extra trailer records: the Accurate deletions of this job, one `OPTIONPIPELINE.deleted` record per path
     /// (raw bytes), so `scan` can rebuild them.
     var extraTrailerRecords: () -> [VolumeMember.Record] = { [] }
+
+    /// `seconds.nnnnnnnnn`, the way pax writes times (nine digits of nanoseconds).
+    static func decimalTime(_ time: FileStat.Timestamp) -> String {
+        let nanos = String(time.nanoseconds)
+        return "\(time.seconds)." + String(repeating: "0", count: max(0, 9 - nanos.count)) + nanos
+    }
 
     /// The job messages that explain the level: an upgrade, the since time, the Accurate baseline.
     private func levelMessages(_ decision: LevelDecision, jobID: JobID) -> [JobMessage] {
