@@ -105,7 +105,15 @@ extension OptionHost {
                             if let block = record.block { line.add("block", block) } else { line.addNull("block") }
                             line.add("chain", record.chain)
                             if let digest = record.sourceSHA256 { line.add("sha256", Hex.encode(digest)) }
-                            if let error = record.error { line.add("reason", error) }
+                            // D5: `decision` where a stage decided (a skip, or an error answer).
+                            if let error = record.error {
+                                if record.status == .skipped && error.hasPrefix("skipped by stage ") {
+                                    line.add("decision", "skip")
+                                } else if record.status == .failed && error.hasPrefix("stage ") {
+                                    line.add("decision", "error")
+                                }
+                                line.add("reason", error)
+                            }
                             out.write(line.line)
                         } else {
                             out.write(formatter.line(record))
