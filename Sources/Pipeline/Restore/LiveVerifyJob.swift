@@ -175,7 +175,10 @@ public final class LiveVerifyJob {
             } catch {
                 return difference(.error, fields, "cannot read: \(error)")
             }
-            if let expected = record.sourceSHA256, digest != expected {
+            guard let expected = record.sourceSHA256 else {
+                return difference(.error, fields, "the catalog has no SHA-256 for this file: content not compared")
+            }
+            if digest != expected {
                 fields.insert("digest", at: 0)
                 notes.insert("SHA-256 \(Hex.encode(digest)), catalog \(Hex.encode(expected))", at: 0)
             }
@@ -222,6 +225,8 @@ public final class LiveVerifyJob {
 
     /// SHA-256 of the file's content (opened without following a symlink, without touching its atime).
     private func sha256(of path: [UInt8], summary: inout JobSummary) throws -> [UInt8] {
+        // Non-blocking open, then the descriptor must still be a regular file: a FIFO or device swapped in after
+        // the lstat must not block or feed the digest forever.
         let fd = try FileReader.open(path, noAtime: true)
         defer { close(fd) }
         digester.reset()

@@ -63,6 +63,8 @@ public final class RestoreJob {
     private var messages: [JobMessage] = []
     private let isRoot = geteuid() == 0
     private var chunk: [UInt8]
+    /// Paths of regular files this run verified and renamed into place: the only ones a hard link may join.
+    private var writtenFiles: Set<[UInt8]> = []
     private let digester = Digester(.sha256)
 
     public init(
@@ -300,6 +302,14 @@ public final class RestoreJob {
         return digester.finalize()
     }
 
+    /// The member's header offset, refused when the catalog has none or a negative one.
+    static func offset(_ record: FileRecord) throws -> UInt64 {
+        guard let offset = record.headerOffset, offset >= 0 else {
+            throw RestoreTarget.Problem(message: "the catalog has no valid volume offset for this entry")
+        }
+        return UInt64(offset)
+    }
+
     /// Stored bytes handed to the inverse stages at a time (see `decode`).
     static let decodePiece = 16 << 10
 
@@ -310,7 +320,7 @@ public final class RestoreJob {
         guard files.count == 1, let record = files.first else {
             throw BackupError("--stdout needs exactly one selected regular file; the selection has \(files.count)")
         }
-        let (member, location) = try reader(for: record).member(at: UInt64(record.headerOffset ?? 0))
+        let (member, location) = try reader(for: record).member(at: try RestoreJob.offset(record))
         // First pass verifies; only verified bytes are written (second pass).
         let digest = try decode(record, member: member, location: location, context: context) { _ in }
         guard digest == record.sourceSHA256 else {
@@ -367,7 +377,9 @@ public final class RestoreJob {
                         let dir = try target.openDirectory(name, in: fd, create: true)
                         close(dir)
                     }
-                    let member = try record.headerOffset.map { try reader(for: record).member(at: UInt64($0)).0 }
+                    let member = try record.headerOffset.flatMap { $0 >= 0 ? UInt64($0) : nil }.map {
+                        try reader(for: record).member(at: $0).0
+                    }
                     directories.append(PendingDirectory(components: components, record: record, member: member))
                 case .file:
                     written = try restoreFile(record, components: components, target: target, context: context)
@@ -442,10 +454,7 @@ public final class RestoreJob {
             return false
         }
         let reader = try reader(for: record)
-        guard let headerOffset = record.headerOffset else {
-            throw RestoreTarget.Problem(message: "the catalog has no volume offset for this file")
-        }
-        let (member, location) = try reader.member(at: UInt64(headerOffset))
+        let (member, location) = try reader.member(at: try RestoreJob.offset(record))
         // A stage that took the file over at backup gets the verified bytes itself (D2).
         if let chain = record.chain.isEmpty ? nil : try builder.chain(for: record.chain) {
             let item = RestoreItem(path: record.path, kind: record.kind, size: record.size, metadata: record.stageMetadata)
@@ -528,6 +537,7 @@ public final class RestoreJob {
         }
         if renamed != 0 { throw RestoreTarget.Problem.errno("cannot move the restored file into place") }
         keep = true
+        writtenFiles.insert(record.path)
         summary.filesStored += 1
         summary.bytesRead += written
         progress.files.add(1, ordering: .relaxed)
@@ -569,6 +579,11 @@ public final class RestoreJob {
             }
         case .hardLink:
             guard let link = record.linkTarget else { throw RestoreTarget.Problem(message: "hard link without a target") }
+            // Only a file this run wrote (and verified) may be linked: never one that was already there.
+            guard writtenFiles.contains(link) else {
+                throw RestoreTarget.Problem(
+                    message: "not linked: its first name \(String(decoding: link, as: UTF8.self)) was not restored by this run")
+            }
             // The target must itself be inside the restore tree, reached without following symlinks.
             let targetComponents = try MemberName.safeComponents(VolumeMember.memberName(link))
             var fd = target.rootFD
@@ -603,7 +618,8 @@ public final class RestoreJob {
         if applyMetadata {
             FileReader.withCPath(temporary) { path in
                 if isRoot { _ = fchownat(parent, path, record.uid, record.gid, AT_SYMLINK_NOFOLLOW) }
-                if record.kind != .symlink { _ = fchmodat(parent, path, record.mode & 0o7777, 0) }
+                // Never follow a symlink someone swapped in for the temporary name.
+                if record.kind != .symlink { _ = fchmodat(parent, path, record.mode & 0o7777, AT_SYMLINK_NOFOLLOW) }
                 var times = [RestoreJob.timespec(record.atime), RestoreJob.timespec(record.mtime)]
                 _ = utimensat(parent, path, &times, AT_SYMLINK_NOFOLLOW)
             }

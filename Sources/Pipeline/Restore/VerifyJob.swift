@@ -30,7 +30,7 @@ public final class VerifyJob {
         let digester = Digester(.sha256)
         for record in try catalog.files(job: jobID) where record.status == .stored {
             progress.currentPath = record.path
-            guard let volumeID = record.volumeID, let headerOffset = record.headerOffset else {
+            guard let volumeID = record.volumeID, let headerOffset = record.headerOffset, headerOffset >= 0 else {
                 mismatches.append(Mismatch(path: record.path, message: "no volume location in the catalog"))
                 continue
             }

@@ -27,6 +27,9 @@ public final class BackupJob: @unchecked Sendable {
     let options: [[OptionsBlock]]
     let catalog: any CatalogStore
     let settings: BackupSettings
+    /// One permit per batch between the walker and the writer: bounds the batches (and their data) in flight even
+    /// when one worker is slow and later batches wait in the writer's reorder buffer.
+    let inFlight: BoundedQueue<Void>
     let builder: StageChainBuilder
     public let progress: ProgressCounters
     public let cancellation: CancellationFlag
@@ -62,6 +65,7 @@ public final class BackupJob: @unchecked Sendable {
         self.options = fileSet.includes.map(\.options)
         self.catalog = catalog
         self.settings = settings
+        self.inFlight = BoundedQueue<Void>(capacity: settings.queueCapacity + settings.workers + 2)
         self.builder = StageChainBuilder(factory: stageFactory)
         self.progress = progress
         self.cancellation = cancellation
@@ -201,7 +205,8 @@ public final class BackupJob: @unchecked Sendable {
         record.id = jobID
         withLock { $0.jobID = jobID.rawValue }
         let context = StageContext(
-            mode: .backup, jobID: jobID.rawValue, jobName: job.name, level: level, fileSetName: fileSet.name)
+            mode: .backup, jobID: jobID.rawValue, jobName: job.name, level: level, fileSetName: fileSet.name,
+            since: decision.since)
         do {
             try catalog.insert(files: [], messages: levelMessages(decision, jobID: jobID))
         } catch {
@@ -397,6 +402,7 @@ public final class BackupJob: @unchecked Sendable {
         var batch = WalkBatch(sequence: 0, firstIndex: 0)
         var batchBytes: UInt64 = 0
         func flush() {
+            inFlight.put(())  // waits while the writer is `inFlight.capacity` batches behind
             queue.put(batch)
             sequence += 1
             batch = WalkBatch(sequence: sequence, firstIndex: nextIndex)

@@ -24,8 +24,9 @@ enum FileReader {
         }
     }
 
+    /// Opens a regular file for reading (refusing anything else, without blocking on FIFOs).
     static func open(_ path: [UInt8], noAtime: Bool) throws(FileProblem) -> Int32 {
-        var flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+        var flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
         if noAtime { flags |= clinux_O_NOATIME }
         var fd = withCPath(path) { Glibc.open($0, flags) }
         if fd < 0 && errno == EPERM && noAtime {
@@ -39,6 +40,13 @@ enum FileReader {
             let code = errno
             if code == ENOENT { throw FileProblem(message: "vanished before it could be read") }
             throw FileProblem.errno("cannot open", code)
+        }
+        // Opened without blocking and checked: a FIFO or device put in the file's place after the walk's lstat
+        // must not block the job or be read forever.
+        var st = stat()
+        if fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) != S_IFREG {
+            close(fd)
+            throw FileProblem(message: "changed while being read (no longer a regular file)")
         }
         return fd
     }
@@ -103,7 +111,7 @@ enum FileReader {
         let end = off_t(size)
         while position < end {
             let data = lseek(fd, position, clinux_SEEK_DATA)
-            if data < 0 { break }  // ENXIO: only a hole remains
+            if data < 0 || data >= end { break }  // ENXIO: only a hole remains (or data past the walked size)
             var hole = lseek(fd, data, clinux_SEEK_HOLE)
             if hole < 0 { hole = end }
             segments.append((UInt64(data), UInt64(min(hole, end) - data)))

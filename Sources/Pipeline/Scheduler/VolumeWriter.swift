@@ -39,6 +39,7 @@ final class VolumeWriter: @unchecked Sendable {
             while let ready = waiting.removeValue(forKey: next) {
                 if !job.cancellation.isCancelled { process(ready) }
                 next += 1
+                _ = job.inFlight.take()  // the walker may start one more batch
             }
         }
         do {
@@ -128,6 +129,13 @@ final class VolumeWriter: @unchecked Sendable {
             case .record(let record):
                 batch.files.append(record)
             case .member(var member):
+                // A later name of an inode links to the first name only if that name's data is in this job.
+                if member.member.kind == .hardLink, let first = member.record.linkTarget, !storedLinkedFiles.contains(first) {
+                    failedEntry(
+                        member.record,
+                        "hard link not stored: its first name \(String(decoding: first, as: UTF8.self)) was not stored")
+                    continue
+                }
                 do {
                     noteRename(member.member, record: member.record)
                     if member.member.kind == .hardLink, let target = member.member.linkTarget,
@@ -143,6 +151,9 @@ final class VolumeWriter: @unchecked Sendable {
                     member.record.storedLength = Int64(member.data.count)
                     stored(member.record, sourceBytes: member.sourceBytes, storedBytes: UInt64(member.data.count))
                     wrote(UInt64(member.data.count) + 1024)
+                } catch let error as VolumeError where writer?.isUsable ?? false {
+                    // The writer refused this member (e.g. an xattr name it cannot encode): this file fails.
+                    failedEntry(member.record, "cannot be stored: \(error.message)")
                 } catch {
                     job.fail("cannot write volume: \(error)")
                 }
@@ -158,6 +169,23 @@ final class VolumeWriter: @unchecked Sendable {
     /// hard-link members point at the name GNU tar can link to.
     private var renamedMembers: [[UInt8]: [UInt8]] = [:]
 
+    /// Multiply-linked regular files whose data this job stored (hard links may point at them).
+    private var storedLinkedFiles: Set<[UInt8]> = []
+
+    /// Records an entry that could not be stored (a file counts as failed, anything else as an error).
+    private func failedEntry(_ record: FileRecord, _ message: String) {
+        var record = record
+        record.status = .failed
+        record.error = message
+        batch.files.append(record)
+        batch.messages.append(
+            JobMessage(jobID: jobID, time: Clock.realtime(), severity: "error", stage: nil, path: record.path, text: message))
+        job.progress.errors.add(1, ordering: .relaxed)
+        job.withLock {
+            if record.kind == .file { $0.filesFailed += 1 } else { $0.errors += 1 }
+        }
+    }
+
     private func noteRename(_ member: VolumeMember, record: FileRecord) {
         guard member.kind == .file, record.nlink > 1 else { return }
         let plain = VolumeMember.memberName(record.path)
@@ -166,6 +194,7 @@ final class VolumeWriter: @unchecked Sendable {
 
     private func stored(_ record: FileRecord, sourceBytes: UInt64, storedBytes: UInt64) {
         batch.files.append(record)
+        if record.kind == .file && record.nlink > 1 { storedLinkedFiles.insert(record.path) }
         job.progress.entries.add(1, ordering: .relaxed)
         if record.kind == .file {
             job.progress.files.add(1, ordering: .relaxed)
@@ -268,6 +297,9 @@ final class VolumeWriter: @unchecked Sendable {
             record.volumeID = Int64(sequence)
             record.headerOffset = Int64(location.headerOffset)
             record.dataOffset = Int64(location.dataOffset)
+        } catch let error as VolumeError where self.writer?.isUsable ?? false {
+            failed(request, "cannot be stored: \(error.message)", stage: nil)
+            return
         } catch {
             job.fail("cannot write volume: \(error)")
             return
@@ -320,11 +352,24 @@ final class VolumeWriter: @unchecked Sendable {
                 }
                 hashZeros(item.stat.size - position)
                 sourceBytes = item.stat.size
+                // Holes are not read: a file written to while its map was taken must not pass as unchanged.
+                var after = stat()
+                if fstat(file.fd, &after) != 0 || UInt64(after.st_size) != item.stat.size
+                    || Int64(after.st_mtim.tv_sec) != item.stat.mtime.seconds
+                    || Int32(after.st_mtim.tv_nsec) != item.stat.mtime.nanoseconds
+                {
+                    readFailure = "changed while being read (sparse file modified during the backup)"
+                }
             } else {
                 while true {
                     if job.cancellation.isCancelled { throw BackupError("cancelled") }
                     let count = try chunk.withUnsafeMutableBytes { try source.read(into: $0) }
                     if count == 0 { break }
+                    if request.sourceStage == nil && sourceBytes + UInt64(count) > item.stat.size {
+                        // A file that keeps growing (a log being written) must not be read forever.
+                        throw FileReader.FileProblem(
+                            message: "changed while being read (grew beyond its size \(item.stat.size) at the walk)")
+                    }
                     try chunk.withUnsafeBytes { buffer in
                         let data = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
                         sourceDigester.update(data)

@@ -38,7 +38,8 @@ public final class StageChain: Sendable {
             let results = stage.decide(batch: &subset, context: context)
             var stillOpen: [Int] = []
             for (position, itemIndex) in open.enumerated() {
-                items[itemIndex] = subset[position]
+                // A stage may edit the items it was given, not add or remove them.
+                if subset.count == open.count { items[itemIndex] = subset[position] }
                 let result: Result<StageDecision, any Error> =
                     position < results.count
                     ? results[position]

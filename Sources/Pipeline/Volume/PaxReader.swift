@@ -376,6 +376,10 @@ public final class PaxReader {
             }
             let dataSize = layout.dataSize
             let lastEnd = layout.segments.last.map { $0.offset + $0.length } ?? 0
+            // Sizes must fit a file offset (off_t): a crafted map must not make a reader hash 2^64 zeros.
+            guard lastEnd <= UInt64(Int64.max), (realSize ?? 0) <= UInt64(Int64.max) else {
+                throw corrupt(headerOffset, "sparse file size beyond what a file can hold")
+            }
             member.sparse = .init(realSize: max(realSize ?? lastEnd, lastEnd), segments: layout.segments)
             dataOffset += mapLength
             storedSize = dataSize

@@ -112,6 +112,9 @@ public final class PaxWriter {
         }
     }
 
+    /// False once an I/O error left the volume's tail unknown (a refused member leaves the writer usable).
+    public var isUsable: Bool { failure == nil && !closed }
+
     /// Current end of the volume (the offset the next member's header gets).
     public var offset: UInt64 { end }
 
@@ -183,10 +186,22 @@ public final class PaxWriter {
         var result: [String: (offset: UInt64, length: Int)] = [:]
         for record in records {
             let needle = Array(" \(record.key)=".utf8)
-            guard let range = headers[0..<limit].firstRange(of: needle) else { continue }
+            // The placeholders are the last records of the header, after every name and value a user controls,
+            // so the last occurrence is the right one even if a file name contains the same text.
+            guard let range = PaxWriter.lastRange(of: needle, in: headers[0..<limit]) else { continue }
             result[record.key] = (base + UInt64(range.upperBound), record.value.count)
         }
         return result
+    }
+
+    private static func lastRange(of needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int>? {
+        guard needle.count <= haystack.count else { return nil }
+        var start = haystack.endIndex - needle.count
+        while start >= haystack.startIndex {
+            if haystack[start..<(start + needle.count)].elementsEqual(needle) { return start..<(start + needle.count) }
+            start -= 1
+        }
+        return nil
     }
 
     /// Ends the member started by `beginMember` like `finishMember()`, first overwriting the values of some of its
