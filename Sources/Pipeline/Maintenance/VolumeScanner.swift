@@ -20,7 +20,8 @@ import Glibc
 ///   last member's, in record order; the kind is the path's kind in the newest earlier scanned job that stored it);
 /// - one `info` job message saying the job was rebuilt by `scan` (and, without a trailer, why it is `f`).
 ///
-/// What volumes do not hold stays empty: `inode`, `device` and `nlink` are 0; `size` of a directory is 0; rows
+/// What volumes do not hold stays empty (`inode`, `device` and `nlink` come from `OPTIONPIPELINE.inode`, 0 for older
+/// volumes): `size` of a directory is 0; rows
 /// of entries that were not stored (`failed`, `skipped`), the job's original messages, the client name, the
 /// FileSet text and the warnings count are not in volumes. For members that carry no `OPTIONPIPELINE.*` records
 /// (volumes written before directories, links and specials carried them) the file index is inferred from the member
@@ -106,11 +107,19 @@ public final class VolumeScanner {
             try? catalog.close()
             throw error
         }
-        // A WAL or shared-memory file of the replaced catalog would be applied to the new one: remove them first.
-        for suffix in ["-wal", "-shm"] { unlink(path + suffix) }
-        guard rename(temporary, path) == 0 else {
-            throw ScanError("cannot move the new catalog to \(path): \(String(cString: strerror(errno)))")
+        // A WAL or shared-memory file of the replaced catalog would be applied to the new one. Move them aside
+        // (not delete: if the rename fails the old catalog keeps its committed transactions), rename, then drop them.
+        var movedAside: [(String, String)] = []
+        for suffix in ["-wal", "-shm"] where access(path + suffix, F_OK) == 0 {
+            let aside = temporary + ".old" + suffix
+            if rename(path + suffix, aside) == 0 { movedAside.append((aside, path + suffix)) }
         }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            for (aside, original) in movedAside { rename(aside, original) }
+            throw ScanError("cannot move the new catalog to \(path): \(reason)")
+        }
+        for (aside, _) in movedAside { unlink(aside) }
         keep = true
         return result
     }
@@ -334,6 +343,7 @@ public final class VolumeScanner {
         // Deleted rows (Accurate) after the last member's index.
         var deleted: [FileRecord] = []
         for record in trailer where record.key == VolumeScanner.deletedKey {
+            guard state.lastIndex < Int64.max else { throw ScanError("JobId \(label.jobID): file index out of range") }
             state.lastIndex += 1
             // The kind the path had in the previous state: its newest stored row in an earlier job (scanned before
             // this one, as jobs go in JobId order).
@@ -366,7 +376,7 @@ public final class VolumeScanner {
             note += "; the last volume has no job trailer (the job did not finish, or its last volume is missing): "
                 + "status set to f, counts recomputed from the members"
         }
-        note += "; not in volumes: entries that were not stored, the original job messages, inode/device/nlink"
+        note += "; not in volumes: entries that were not stored and the original job messages"
         try catalog.insert(
             files: [], messages: [JobMessage(jobID: label.jobID, time: now, severity: "info", stage: nil, text: note)])
         try catalog.finishJob(job)
@@ -442,10 +452,13 @@ public final class VolumeScanner {
             progress.entries.add(1, ordering: .relaxed)
             if record.kind == .file {
                 state.files += 1
-                state.bytesRead += Int64(bitPattern: record.size)
+                // Saturating: crafted sizes must not trap.
+                let (sum, overflow) = state.bytesRead.addingReportingOverflow(Int64(clamping: record.size))
+                state.bytesRead = overflow ? Int64.max : sum
                 progress.files.add(1, ordering: .relaxed)
             }
-            state.bytesStored += record.storedLength ?? 0
+            let (storedSum, storedOverflow) = state.bytesStored.addingReportingOverflow(record.storedLength ?? 0)
+            state.bytesStored = storedOverflow ? Int64.max : storedSum
             if record.kind == .hardLink {
                 state.hardLinks.append(record)
             } else {
@@ -529,6 +542,14 @@ public final class VolumeScanner {
                 path = item.value
             case "OPTIONPIPELINE.link":
                 originalLink = item.value
+            case "OPTIONPIPELINE.inode":
+                // device:inode:nlink (volumes written before this record existed leave them 0).
+                let parts = item.value.split(separator: UInt8(ascii: ":")).map { UInt64(String(decoding: $0, as: UTF8.self)) }
+                if parts.count == 3, let device = parts[0], let inode = parts[1], let nlink = parts[2] {
+                    record.device = device
+                    record.inode = inode
+                    record.nlink = nlink
+                }
             case "OPTIONPIPELINE.size":
                 guard let value = VolumeScanner.decimal(item.value) else { throw bad("size", item.value) }
                 size = UInt64(value)
@@ -583,6 +604,7 @@ public final class VolumeScanner {
             }
             record.fileIndex = index
         } else {
+            guard state.lastIndex < Int64.max else { throw ScanError("\(volume): file index out of range") }
             record.fileIndex = state.lastIndex + 1
             state.inferred += 1
         }

@@ -328,7 +328,7 @@ public final class RestoreJob {
                 "\(String(decoding: record.path, as: UTF8.self)): SHA-256 of the restored bytes does not match the "
                     + "catalog; nothing written")
         }
-        _ = try decode(record, member: member, location: location, context: context) { bytes in
+        let written = try decode(record, member: member, location: location, context: context) { bytes in
             var offset = 0
             while offset < bytes.count {
                 let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -338,6 +338,12 @@ public final class RestoreJob {
                 }
                 offset += written
             }
+        }
+        // The bytes written come from a second read: it must verify too (the volume could change in between).
+        guard written == record.sourceSHA256 else {
+            throw BackupError(
+                "\(String(decoding: record.path, as: UTF8.self)): the bytes written to standard output did not verify "
+                    + "on the second read of the volume (it changed during the restore)")
         }
         summary.filesStored = 1
         summary.entriesStored = 1
@@ -466,7 +472,13 @@ public final class RestoreJob {
                         try? sink.close(success: false)
                         throw RestoreTarget.Problem(message: "SHA-256 of the restored bytes does not match the catalog")
                     }
-                    _ = try decode(record, member: member, location: location, context: context) { try sink.write($0) }
+                    let delivered = try decode(record, member: member, location: location, context: context) {
+                        try sink.write($0)
+                    }
+                    guard delivered == record.sourceSHA256 else {
+                        try? sink.close(success: false)
+                        throw RestoreTarget.Problem(message: "the bytes handed to the stage did not verify on the second read")
+                    }
                     try sink.close(success: true)
                     summary.filesStored += 1
                     summary.bytesRead += record.size

@@ -64,6 +64,8 @@ extension VolumeMember {
             Record(key: "OPTIONPIPELINE.index", value: Array(String(record.fileIndex).utf8)),
             Record(key: "OPTIONPIPELINE.path", value: record.path),
             Record(key: "OPTIONPIPELINE.size", value: Array(String(record.size).utf8)),
+            // Identity of the inode, so a scanned catalog can tell hard links and replaced files apart.
+            Record(key: "OPTIONPIPELINE.inode", value: Array("\(record.device):\(record.inode):\(record.nlink)".utf8)),
         ]
         records += digestRecords(record)
         if record.kind == .hardLink, let link = record.linkTarget {
