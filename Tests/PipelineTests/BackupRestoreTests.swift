@@ -434,4 +434,25 @@ final class BackupRestoreTests: XCTestCase {
         XCTAssertGreaterThan(record.path.count, 4096)
         XCTAssertEqual(record.sourceSHA256, Digester.digest(.sha256, of: Array("deep".utf8)))
     }
+
+    func testExtendedAttributesMustMatchTheCatalog() throws {
+        try write("tagged.txt", Array("tagged".utf8))
+        XCTAssertEqual(try shell("setfattr -n user.tag -v original '\(source)/tagged.txt'").0, 0)
+        let (summary, catalog) = try backup()
+        let jobID = JobID(rawValue: summary.jobID)
+        let record = try XCTUnwrap(try catalog.files(job: jobID).first { $0.kind == .file })
+        XCTAssertNotNil(record.stageMetadata[VolumeMember.metadataDigestKey])
+        XCTAssertTrue(try VerifyJob(catalog: catalog, jobID: jobID).run().mismatches.isEmpty)
+        // A catalog row whose metadata digest disagrees with the volume (as if the volume header was edited).
+        var forged = record
+        forged.fileIndex = 10_000
+        forged.stageMetadata[VolumeMember.metadataDigestKey] = String(repeating: "0", count: 64)
+        try catalog.insert(files: [forged], messages: [])
+        let mismatches = try VerifyJob(catalog: catalog, jobID: jobID).run().mismatches
+        XCTAssertEqual(mismatches.map(\.message), ["extended attributes or ACLs differ from the catalog's"])
+        let restoreSummary = try restore(catalog, jobID: summary.jobID)
+        XCTAssertEqual(restoreSummary.status, .warnings)
+        XCTAssertEqual(try String(contentsOfFile: restored("tagged.txt"), encoding: .utf8), "tagged")
+        XCTAssertNotEqual(try shell("getfattr -n user.tag '\(restored("tagged.txt"))' 2>/dev/null").0, 0)
+    }
 }

@@ -658,7 +658,12 @@ public final class RestoreJob {
         if fchmod(fd, record.mode & 0o7777) != 0 {
             problem(path, "cannot set mode: \(String(cString: strerror(errno)))", severity: "warning")
         }
-        if let member {
+        if let member, !member.metadataMatches(record) {
+            // xattrs and ACLs come from the volume header, which no data digest covers: only the recorded ones.
+            problem(
+                path, "extended attributes or ACLs in the volume differ from the catalog's; they were not applied",
+                severity: "error")
+        } else if let member {
             for xattr in member.xattrs {
                 let result = FileReader.withCPath(xattr.name) { name in
                     xattr.value.withUnsafeBytes { fsetxattr(fd, name, $0.baseAddress, $0.count, 0) }

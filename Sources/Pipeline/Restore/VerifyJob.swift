@@ -55,6 +55,11 @@ public final class VerifyJob {
                         Mismatch(path: record.path, message: "the volume has \"\(String(decoding: member.name, as: UTF8.self))\" at this offset"))
                     continue
                 }
+                if !member.metadataMatches(record) {
+                    mismatches.append(
+                        Mismatch(path: record.path, message: "extended attributes or ACLs differ from the catalog's"))
+                    continue
+                }
                 if member.kind != record.kind {
                     mismatches.append(
                         Mismatch(path: record.path, message: "kind \(member.kind.rawValue) in the volume, \(record.kind.rawValue) in the catalog"))

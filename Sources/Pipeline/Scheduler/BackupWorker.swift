@@ -183,6 +183,7 @@ final class BackupWorker {
             let block = job.options[item.entry.includeIndex][item.entry.effectiveBlockIndex]
             var member = VolumeMember.forEntry(item, names: names, block: block)
             var record = baseRecord(item, status: .stored)
+            if let digest = member.metadataDigest { record.stageMetadata[VolumeMember.metadataDigestKey] = digest }
             guard item.kind == .file else {
                 // Directories, links and specials carry our records too, so `scan` rebuilds their rows exactly.
                 member.records += VolumeMember.catalogRecords(record, jobID: jobID)

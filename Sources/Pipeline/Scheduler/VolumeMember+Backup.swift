@@ -1,6 +1,34 @@
 /// Building volume members from selected entries, and the `OPTIONPIPELINE.*` records that let `scan` rebuild a
 /// catalog from volumes alone.
 extension VolumeMember {
+    /// The catalog key holding the SHA-256 of a member's extended attributes and ACLs (absent when it has none).
+    public static let metadataDigestKey = "host.metadata_sha256"
+
+    /// SHA-256 (hex) over the member's xattrs (sorted by name) and ACL texts: restore and verify compare it with the
+    /// catalog, since these come from the volume header, which no data digest covers. Nil when there are none.
+    public var metadataDigest: String? {
+        guard !xattrs.isEmpty || aclAccess != nil || aclDefault != nil else { return nil }
+        let digester = Digester(.sha256)
+        func field(_ bytes: [UInt8]) {
+            var length = UInt64(bytes.count).bigEndian
+            withUnsafeBytes(of: &length) { digester.update($0) }
+            digester.update(bytes)
+        }
+        for xattr in xattrs.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
+            field(Array("xattr".utf8))
+            field(xattr.name)
+            field(xattr.value)
+        }
+        if let acl = aclAccess { field(Array("acl.access".utf8)); field(Array(acl.utf8)) }
+        if let acl = aclDefault { field(Array("acl.default".utf8)); field(Array(acl.utf8)) }
+        return Hex.encode(digester.finalize())
+    }
+
+    /// Whether the member's xattrs and ACLs are the ones the catalog recorded.
+    func metadataMatches(_ record: FileRecord) -> Bool {
+        metadataDigest == record.stageMetadata[VolumeMember.metadataDigestKey]
+    }
+
     /// Member name for an absolute or relative path: the leading `/` is dropped (as tar does); `/` itself is `.`.
     static func memberName(_ path: [UInt8]) -> [UInt8] {
         var start = 0
