@@ -46,17 +46,23 @@ Job { Name = bench-$name; Type = Backup; Level = Full; FileSet = bench-$name }
 CONF
 
     if [ "$name" = large ]; then
-        walls=()
-        for _ in $(seq "$runs"); do
+        # The physical limit and our backup alternate run by run: the disk's durable speed here swings with the
+        # host's cache (measured 250 MB/s to 1.3 GB/s), so each pair is measured under the same conditions.
+        walls=(); ours=(); ratios=()
+        for i in $(seq "$runs"); do
             rm -f "$work/cat.out"; sync
             start=$(date +%s.%N)
             find "$tree" -type f -print0 | sort -z | xargs -0 cat > "$work/cat.out"; sync
             end=$(date +%s.%N)
-            walls+=("$(echo "$end - $start" | bc)")
+            cat_wall=$(echo "$end - $start" | bc)
+            rm -f "$work/cat.out"; rm -rf "$work/pair-$i"; mkdir -p "$work/pair-$i"; sync
+            read -r w _ < <(run_timed "$bin" backup "$work/$name.conf" --job "bench-$name" \
+                --catalog "$work/pair-$i/catalog.db" --archive "$work/pair-$i/volumes")
+            rm -rf "$work/pair-$i"
+            walls+=("$cat_wall"); ours+=("$w"); ratios+=("$(echo "scale=3; $w / $cat_wall" | bc)")
         done
-        w=$(printf '%s\n' "${walls[@]}" | median)
-        row "$name" "cat FILES > disk; sync" "$w" "$bytes" "$files" 0
-        rm -f "$work/cat.out"
+        row "$name" "cat FILES > disk; sync" "$(printf '%s\n' "${walls[@]}" | median)" "$bytes" "$files" 0
+        echo "  paired runs, optionhost / cat+sync: ${ratios[*]} (median $(printf '%s\n' "${ratios[@]}" | median); target <= 1.15)"
     fi
 
     walls=(); rss=()
