@@ -361,24 +361,32 @@ final class VolumeWriter: @unchecked Sendable {
                     readFailure = "changed while being read (sparse file modified during the backup)"
                 }
             } else {
+                // The source digests run on a hasher thread, overlapping the copy into the volume.
+                let hasher = ChunkHasher(
+                    digesters: [sourceDigester] + (signature.map { [$0] } ?? []), chunkSize: job.settings.chunkSize)
+                defer { hasher.finish() }
                 while true {
                     if job.cancellation.isCancelled { throw BackupError("cancelled") }
-                    let count = try chunk.withUnsafeMutableBytes { try source.read(into: $0) }
-                    if count == 0 { break }
+                    var buffer = hasher.buffer()
+                    let count = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+                    if count == 0 {
+                        hasher.recycle(buffer)
+                        break
+                    }
                     if request.sourceStage == nil && sourceBytes + UInt64(count) > item.stat.size {
                         // A file that keeps growing (a log being written) must not be read forever.
                         throw FileReader.FileProblem(
                             message: "changed while being read (grew beyond its size \(item.stat.size) at the walk)")
                     }
-                    try chunk.withUnsafeBytes { buffer in
-                        let data = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-                        sourceDigester.update(data)
-                        signature?.update(data)
+                    try buffer.withUnsafeBytes { raw in
+                        let data = UnsafeRawBufferPointer(rebasing: raw[0..<count])
                         sourceBytes += UInt64(count)
                         if pipeline.isEmpty { try emit(data) } else { try pipeline.push(data, emit: emit) }
                     }
+                    hasher.submit(buffer, count: count)
                 }
                 try pipeline.finish(emit: emit)
+                hasher.finish()
                 if request.sourceStage == nil && sourceBytes != item.stat.size {
                     readFailure = "changed while being read (size \(item.stat.size) at the walk, \(sourceBytes) read)"
                 }
