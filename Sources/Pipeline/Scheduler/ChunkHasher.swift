@@ -1,36 +1,53 @@
-/// Hashes the chunks of a streamed file on its own thread while the writer thread copies them into the volume:
+/// Hashes the chunks of streamed files on its own thread while the writer thread copies them into the volume:
 /// for large files SHA-256 (~0.9 s per GiB here) is the slowest step, and the copy (~0.3 s per GiB) overlaps it.
 ///
-/// The writer takes an empty buffer (`buffer()`), reads into it, writes it out, then `submit`s it; the hasher
-/// thread updates the digesters in order and hands the buffer back. Three 1 MiB buffers circulate, so memory
-/// stays flat. `finish()` waits until every submitted chunk is hashed; only then may the digesters be read.
+/// One hasher (one thread, three 1 MiB buffers) serves all streamed files of a writer, so memory stays flat and
+/// no thread is started per file. Per file: `start(digesters:)`, then for each chunk `buffer()` → read → write →
+/// `submit`; `wait()` returns once every submitted chunk is hashed, and only then may the digesters be read.
 final class ChunkHasher: @unchecked Sendable {
     private final class Digesters: @unchecked Sendable {
         let list: [Digester]
         init(_ list: [Digester]) { self.list = list }
     }
 
-    private let full = BoundedQueue<(buffer: [UInt8], count: Int)>(capacity: 2)
-    private let free = BoundedQueue<[UInt8]>(capacity: 4)
-    private var thread: WorkerThread?
+    private enum Work {
+        case chunk([UInt8], Int, Digesters)
+        case barrier
+    }
 
-    init(digesters: [Digester], chunkSize: Int) {
+    private let work = BoundedQueue<Work>(capacity: 2)
+    private let free = BoundedQueue<[UInt8]>(capacity: 4)
+    private let drained = BoundedQueue<Void>(capacity: 1)
+    private var thread: WorkerThread?
+    private var current = Digesters([])
+
+    init(chunkSize: Int) {
         for _ in 0..<3 { free.put([UInt8](repeating: 0, count: chunkSize)) }
-        let full = self.full
+        let work = self.work
         let free = self.free
-        let box = Digesters(digesters)
+        let drained = self.drained
         thread = WorkerThread(name: "op-hash") {
-            while let (buffer, count) = full.take() {
-                buffer.withUnsafeBytes { raw in
-                    let data = UnsafeRawBufferPointer(rebasing: raw[0..<count])
-                    for digester in box.list { digester.update(data) }
+            while let item = work.take() {
+                switch item {
+                case .chunk(let buffer, let count, let digesters):
+                    buffer.withUnsafeBytes { raw in
+                        let data = UnsafeRawBufferPointer(rebasing: raw[0..<count])
+                        for digester in digesters.list { digester.update(data) }
+                    }
+                    free.put(buffer)
+                case .barrier:
+                    drained.put(())
                 }
-                free.put(buffer)
             }
         }
     }
 
-    deinit { finish() }
+    deinit { close() }
+
+    /// The digesters the next chunks update (one file's source digest and signature).
+    func start(digesters: [Digester]) {
+        current = Digesters(digesters)
+    }
 
     /// An empty buffer to read the next chunk into (waits while all are being hashed).
     func buffer() -> [UInt8] {
@@ -39,7 +56,7 @@ final class ChunkHasher: @unchecked Sendable {
 
     /// Hands a chunk over for hashing (the first `count` bytes of `buffer`).
     func submit(_ buffer: [UInt8], count: Int) {
-        full.put((buffer, count))
+        work.put(.chunk(buffer, count, current))
     }
 
     /// Gives back a buffer that carried no data.
@@ -47,10 +64,17 @@ final class ChunkHasher: @unchecked Sendable {
         free.put(buffer)
     }
 
-    /// Waits until every submitted chunk is hashed. Idempotent.
-    func finish() {
+    /// Returns once every chunk submitted so far is hashed.
+    func wait() {
+        guard thread != nil else { return }
+        work.put(.barrier)
+        _ = drained.take()
+    }
+
+    /// Ends the thread (after the chunks submitted so far). Idempotent.
+    func close() {
         guard let thread else { return }
-        full.close()
+        work.close()
         thread.join()
         self.thread = nil
     }

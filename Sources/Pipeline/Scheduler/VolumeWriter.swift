@@ -21,6 +21,8 @@ final class VolumeWriter: @unchecked Sendable {
     private let storedDigester = Digester(.sha256)
     private var signatureDigesters: [DigestAlgorithm: Digester] = [:]
     private var chunk: [UInt8]
+    /// Hashes streamed files' chunks on its own thread; started with the job's first streamed file.
+    private var chunkHasher: ChunkHasher?
     private static let zeros = [UInt8](repeating: 0, count: 1 << 16)
 
     init(job: BackupJob, context: StageContext, jobID: JobID, catalogQueue: BoundedQueue<BackupJob.CatalogBatch>) {
@@ -53,6 +55,7 @@ final class VolumeWriter: @unchecked Sendable {
         } catch {
             job.fail("\(error)")
         }
+        chunkHasher?.close()
         flushCatalog()
     }
 
@@ -362,9 +365,10 @@ final class VolumeWriter: @unchecked Sendable {
                 }
             } else {
                 // The source digests run on a hasher thread, overlapping the copy into the volume.
-                let hasher = ChunkHasher(
-                    digesters: [sourceDigester] + (signature.map { [$0] } ?? []), chunkSize: job.settings.chunkSize)
-                defer { hasher.finish() }
+                let hasher = chunkHasher ?? ChunkHasher(chunkSize: job.settings.chunkSize)
+                chunkHasher = hasher
+                hasher.start(digesters: [sourceDigester] + (signature.map { [$0] } ?? []))
+                defer { hasher.wait() }
                 while true {
                     if job.cancellation.isCancelled { throw BackupError("cancelled") }
                     var buffer = hasher.buffer()
@@ -386,7 +390,7 @@ final class VolumeWriter: @unchecked Sendable {
                     hasher.submit(buffer, count: count)
                 }
                 try pipeline.finish(emit: emit)
-                hasher.finish()
+                hasher.wait()
                 if request.sourceStage == nil && sourceBytes != item.stat.size {
                     readFailure = "changed while being read (size \(item.stat.size) at the walk, \(sourceBytes) read)"
                 }
