@@ -22,6 +22,9 @@ let package = Package(
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CACL", pkgConfig: "libacl", providers: [.apt(["libacl1-dev"])]),
         .systemLibrary(name: "CLinux"),
+        .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["libpython3-dev"])]),
+        // The `bareosfd` and `bareos_fd_consts` modules and the calls into plugin entry points, in C.
+        .target(name: "BareosFD", dependencies: ["CPython"]),
         .target(
             name: "Pipeline",
             dependencies: [
@@ -29,7 +32,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Stages", dependencies: ["Pipeline"]),
+        .target(name: "Stages", dependencies: ["Pipeline", "BareosFD", "CLinux"]),
         .executableTarget(
             name: "OptionHost",
             dependencies: [
@@ -41,6 +44,7 @@ let package = Package(
         .target(name: "PipelineTestSupport", dependencies: ["Pipeline"], path: "Tests/PipelineTestSupport"),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestSupport"]),
         .testTarget(name: "OptionHostTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "PipelineTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -28,7 +28,7 @@ public enum StageRegistry {
     ]
 
     /// The stages this build provides.
-    public static let availableStages: Set<String> = []
+    public static let availableStages: Set<String> = ["python", "python3"]
 
     /// Looks up the plugin name of a `Plugin =` string.
     public static func availability(of pluginString: String) -> Availability {
@@ -46,11 +46,18 @@ public enum StageRegistry {
         public var description: String { message }
     }
 
-    /// Creates the stage for a `Plugin =` / `Stage =` string (the factory `backup` and `restore` use).
+    /// Creates the stage for a `Plugin =` / `Stage =` string (the factory `backup` and `restore` use). Creating a
+    /// stage is cheap: a Python plugin is loaded at job start (`JobEvent.jobStarted`), not here.
     /// - Throws: `Unavailable` for names not built yet and for unknown names.
-    public static func makeStage(_ string: String) throws -> any Stage {
+    public static func makeStage(_ string: String, python: PythonPluginSettings = PythonPluginSettings()) throws -> any Stage {
         let name = PluginString.name(string)
         switch availability(of: string) {
+        case .available where PluginString.isPython(string):
+            do {
+                return try PythonPluginStage(string: string, settings: python)
+            } catch {
+                throw Unavailable(stage: string, message: "\(error)")
+            }
         case .available, .pipelineReference:
             throw Unavailable(stage: string, message: "stage \"\(name)\" has no implementation registered")
         case .notYetAvailable(let purpose):
@@ -60,5 +67,10 @@ public enum StageRegistry {
             let known = knownStages.keys.sorted().joined(separator: ", ")
             throw Unavailable(stage: string, message: "unknown stage \"\(name)\" (known: \(known), pipeline:NAME)")
         }
+    }
+
+    /// The factory for `StageChainBuilder`, with the job's Python plugin settings.
+    public static func factory(python: PythonPluginSettings) -> StageChainBuilder.Factory {
+        { string in try makeStage(string, python: python) }
     }
 }

@@ -13,11 +13,8 @@ final class CommandLineTests: CommandLineTestCase {
             result.output.contains(
                 "  Job ExampleBackup: type Backup, level Full, FileSet ExampleData, JobDefs ExampleDefaults, "
                     + "Catalog ExampleCatalog, Archive ExampleVolumes\n"), result.output)
-        XCTAssertTrue(
-            result.output.contains(
-                "examples/optionhost.conf:22:11: warning: stage \"checksum\" (checksum log that sha256sum -c and "
-                    + "hashdeep -a verify) is not available in this build yet; a backup will refuse it"),
-            result.output)
+        // The audit pipeline's two Python plugins are available: no stage warning.
+        XCTAssertFalse(result.output.contains("stage \""), result.output)
     }
 
     func testCheckErrorPrintsLocationLineAndCaret() throws {
@@ -171,10 +168,22 @@ final class CommandLineTests: CommandLineTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let data = CommandLineTests.repository.appendingPathComponent("examples/data").path
         let listing = result.lines.filter { $0.contains(data) && !$0.hasPrefix("==") && !$0.contains("File =") }
-        XCTAssertTrue(listing.contains { $0.hasSuffix(data + "/documents/report.txt  [block 1]") }, result.output)
+        XCTAssertTrue(
+            listing.contains {
+                $0.contains(data + "/documents/report.txt  [block 1; chain python3:module_path=")
+                    && $0.contains("module_name=bareos-fd-checksum-log:log=") && $0.contains("| python3:")
+            }, result.output)
+        XCTAssertTrue(listing.contains { $0.contains(data + "/home/alice/Documents/cv.txt  [block 2; chain python3:") })
         XCTAssertTrue(listing.contains { $0.contains(data + "/src/main.c  [no block matched]") })
         XCTAssertFalse(listing.contains { $0.contains("main.o") || $0.contains("out.bin") || $0.contains(".swp") })
         XCTAssertEqual(listing.count, 18)  // 7 files, 10 directories, 1 symlink
         XCTAssertTrue(result.output.contains("Estimate of Job \"demo\""))
+        XCTAssertTrue(result.output.contains("restored tree: all 7 files identical to the originals"), result.output)
+        // The checksum-log plugin's log checks the restored documents with sha256sum.
+        let check = try XCTUnwrap(result.lines.first { $0.hasPrefix("  check the restored copies: ") })
+        let command = String(check.dropFirst("  check the restored copies: ".count))
+        let sums = try run("/bin/sh", ["-c", command])
+        XCTAssertEqual(sums.status, 0, sums.output + sums.stderr)
+        XCTAssertEqual(sums.lines.count, 3, sums.output)
     }
 }

@@ -40,6 +40,9 @@ extension OptionHost {
         @Option(help: "Full, Incremental or Differential (case-insensitive; overrides the Job's Level).")
         var level: String?
 
+        @Option(name: [.customShort("d"), .customLong("debug-level")], help: "Keep plugin debug messages up to this level (Bareos' -d).")
+        var debugLevel = 0
+
         func validate() throws {
             if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
             if let level, LevelDecision.parse(level) == nil {
@@ -87,6 +90,7 @@ extension OptionHost {
                         + "Archive = NAME in the Job")
             }
             settings.stageErrorPolicy = job.stageErrorPolicy
+            settings.debugLevel = debugLevel
             // Job-start checks that need no stage instance, before anything is created on disk.
             try CommandSupport.checkStages(of: fileSet, in: configuration)
             try CommandSupport.makeDirectories(settings.archiveDirectory)
@@ -121,7 +125,8 @@ extension OptionHost {
 
             let backup = BackupJob(
                 job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: catalog,
-                settings: settings, stageFactory: CommandSupport.stageFactory, level: requestedLevel)
+                settings: settings,
+                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: options.config), level: requestedLevel)
             CommandSupport.installInterruptHandler(backup.cancellation)
             let decision: LevelDecision
             do {

@@ -33,7 +33,17 @@ extension OptionHost {
               Include {
                 Exclude Dir Containing = .nobackup
                 Options { WildFile = "*.o"; Exclude = yes }
-                Options { Signature = SHA256; Compression = GZIP; Wild = "*/documents/*" }
+                Options {
+                  Signature = SHA256; Compression = GZIP; Wild = "*/documents/*"
+                  # Two Bareos python-fd plugins from examples/plugins, each in its own sub-interpreter.
+                  Plugin = "python3:module_path=@EXAMPLES@/plugins:module_name=bareos-fd-checksum-log:log=@WORK@/sha256sums.txt"
+                  Plugin = "python3:module_path=@EXAMPLES@/plugins:module_name=indexer:index=@WORK@/index.jsonl"
+                }
+                Options {
+                  Signature = SHA256; Wild = "*/home/*"
+                  # This plugin takes the files over: the volume holds gzip streams, restore inflates them.
+                  Plugin = "python3:module_path=@EXAMPLES@/plugins:module_name=gzip_io"
+                }
                 Options { Signature = XXH128; Hard Links = yes }
                 File = "@EXAMPLES@/data"
               }
@@ -108,7 +118,7 @@ extension OptionHost {
             out.flush()
             let backup = BackupJob(
                 job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: catalog,
-                settings: settings, stageFactory: CommandSupport.stageFactory)
+                settings: settings, stageFactory: CommandSupport.stageFactory(job: job, configurationPath: nil))
             let backupSummary = try backup.run()
             out.line(
                 "JobId \(backupSummary.jobID): \(CommandSupport.statusWord(backupSummary.status)); "
@@ -122,7 +132,8 @@ extension OptionHost {
             out.flush()
             let restore = RestoreJob(
                 catalog: catalog, jobID: JobID(rawValue: backupSummary.jobID),
-                settings: RestoreSettings(whereDirectory: workPath + "/restore"), stageFactory: CommandSupport.stageFactory)
+                settings: RestoreSettings(whereDirectory: workPath + "/restore"),
+                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: nil))
             let restoreSummary = try restore.run()
             out.line(
                 "\(CommandSupport.statusWord(restoreSummary.status)): \(restoreSummary.filesStored) files verified "
@@ -146,6 +157,9 @@ extension OptionHost {
                 different.isEmpty
                     ? "restored tree: all \(compared) files identical to the originals"
                     : "restored tree: \(different.count) of \(compared) files differ: \(different.joined(separator: ", "))")
+            out.line("checksum log of the documents (python plugin): \(workPath)/sha256sums.txt")
+            out.line("  check the restored copies: cd \(workPath)/restore && sha256sum -c \(workPath)/sha256sums.txt")
+            out.line("index of the documents (python plugin): \(workPath)/index.jsonl")
             out.flush()
             if backupSummary.status != .ok || restoreSummary.status != .ok || !mismatches.isEmpty || !different.isEmpty {
                 throw ExitStatus.jobFailed

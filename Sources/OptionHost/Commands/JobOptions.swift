@@ -107,6 +107,20 @@ enum CommandSupport {
     /// The stage factory of this build: the registry of the `Stages` module.
     static let stageFactory: StageChainBuilder.Factory = { string in try StageRegistry.makeStage(string) }
 
+    /// The stage factory for a Job: its Python plugin settings (Plugin Directory, Plugin Call Timeout, Accurate,
+    /// Fd Plugin Options).
+    static func stageFactory(job: Job?, configurationPath: String?) -> StageChainBuilder.Factory {
+        var python = PythonPluginSettings()
+        if let job {
+            python.pluginDirectory = job.pluginDirectory.map(absolutePath)
+            python.callTimeout = Double(job.pluginCallTimeout)
+            python.accurate = job.accurate
+            python.overrides = job.fdPluginOptions
+        }
+        python.configurationPath = configurationPath.map(absolutePath)
+        return StageRegistry.factory(python: python)
+    }
+
     /// `mkdir -p` with mode 0700 for the parts it creates.
     static func makeDirectories(_ path: String) throws {
         var current = path.hasPrefix("/") ? "" : "."

@@ -122,6 +122,9 @@ extension OptionHost {
                 valueName: "N"))
         var version: Int?
 
+        @Option(name: [.customShort("d"), .customLong("debug-level")], help: "Keep plugin debug messages up to this level (Bareos' -d).")
+        var debugLevel = 0
+
         @Flag(help: "Write the one selected file's bytes to standard output.")
         var stdout = false
 
@@ -171,7 +174,14 @@ extension OptionHost {
             }
             defer { try? catalog.close() }
             if stdout { settings.outputFD = 1 }
-            let job = RestoreJob(catalog: catalog, jobID: jobID, settings: settings, stageFactory: CommandSupport.stageFactory)
+            settings.debugLevel = debugLevel
+            // Python plugins that took files at backup restore them with the Job's plugin settings, when a CONFIG
+            // and --job name the Job.
+            let configuration = try selection.configuration()
+            let configuredJob = selection.job.flatMap { configuration?.job(named: $0) }
+            let job = RestoreJob(
+                catalog: catalog, jobID: jobID, settings: settings,
+                stageFactory: CommandSupport.stageFactory(job: configuredJob, configurationPath: selection.config))
             if stdout {
                 // A usage error, not a failed job: --stdout writes exactly one file.
                 let files = try job.selectedRecords().filter { $0.kind == .file }.count

@@ -12,7 +12,7 @@ struct ConfigurationBuilder {
     /// Job directives this host applies; any other Job directive gets one "not applied" warning per keyword.
     private static let appliedJobKeys: Set<String> = [
         "name", "type", "level", "fileset", "jobdefs", "accurate", "catalog", "archive", "stageerrorpolicy",
-        "description",
+        "description", "plugindirectory", "plugincalltimeout", "fdpluginoptions",
     ]
 
     init(parser: ConfigParser) {
@@ -167,6 +167,15 @@ struct ConfigurationBuilder {
                         at: directive.valueLocation)
                 }
                 job.stageErrorPolicy = policy
+            case "plugindirectory": job.pluginDirectory = directive.value
+            case "plugincalltimeout":
+                guard let seconds = ConfigValues.time(directive.value), seconds > 0 else {
+                    throw error(
+                        "invalid Plugin Call Timeout \"\(directive.value)\": expected a time such as 30 s or 5 min",
+                        at: directive.valueLocation)
+                }
+                job.pluginCallTimeout = seconds
+            case "fdpluginoptions": job.fdPluginOptions.append(directive.value)
             default: break
             }
         }

@@ -28,6 +28,15 @@ public struct Job: Sendable {
     public var archive: String?
     public var client: String?
     public var stageErrorPolicy: StageErrorPolicy
+    /// `Plugin Directory`: put on sys.path (after `module_path`) of every Python plugin, as the Bareos client's
+    /// Plugin Directory is. Ours on the Job; nil: none.
+    public var pluginDirectory: String?
+    /// `Plugin Call Timeout`: a Python plugin call that has not returned after this many seconds aborts the job
+    /// (D6). Default 300 s.
+    public var pluginCallTimeout: UInt64
+    /// `Fd Plugin Options` (Bareos' Job directive): option strings delivered to matching plugins as
+    /// `bEventNewPluginOptions` overrides.
+    public var fdPluginOptions: [String]
     public var location: SourceLocation
     /// Every directive of the job, inherited ones included (in JobDefs-first order).
     public var directives: [Directive]
@@ -43,6 +52,9 @@ public struct Job: Sendable {
         self.archive = nil
         self.client = nil
         self.stageErrorPolicy = .continue
+        self.pluginDirectory = nil
+        self.pluginCallTimeout = 300
+        self.fdPluginOptions = []
         self.location = location
         self.directives = []
     }

@@ -1,3 +1,4 @@
+import Synchronization
 internal import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -24,6 +25,8 @@ public struct RestoreSettings: Sendable {
     /// With `version`: number only the versions written by jobs of this Job name (as `list versions --job`).
     public var versionJobName: String?
     public var chunkSize = 1 << 20
+    /// Stage debug messages up to this level are kept (`-d N`).
+    public var debugLevel = 0
 
     public init(whereDirectory: String) {
         self.whereDirectory = whereDirectory
@@ -201,21 +204,33 @@ public final class RestoreJob {
         if records.isEmpty {
             throw BackupError("nothing selected: job \(jobID.rawValue) has no stored entry matching the selection")
         }
+        let fatal = Mutex<String?>(nil)
         let context = StageContext(
             mode: .restore, jobID: jobID.rawValue, jobName: job.name, level: job.level.rawValue,
-            fileSetName: job.fileSetName, whereDirectory: settings.whereDirectory)
+            fileSetName: job.fileSetName, debugLevel: settings.debugLevel, whereDirectory: settings.whereDirectory,
+            onFatal: { [cancellation] reason in
+                fatal.withLock { if $0 == nil { $0 = reason } }
+                cancellation.cancel(reason: reason)
+            })
         try builder.broadcast(.jobStarted, context: context)
         if let fd = settings.outputFD {
             try restoreToStream(records, fd: fd, context: context)
         } else {
             try restoreTree(records, context: context)
         }
-        try? builder.broadcast(.jobEnded(succeeded: summary.errors == 0), context: context)
+        let failure = fatal.withLock { $0 }
+        try? builder.broadcast(
+            .jobEnded(succeeded: summary.errors == 0 && failure == nil && !cancellation.isCancelled), context: context)
         for message in context.drainMessages() { messages.append(JobMessage(jobID: jobID, message)) }
         summary.wallSeconds = Clock.monotonic() - started
         summary.cpuSeconds = Clock.cpuSeconds() - cpuStarted
         summary.peakRSSBytes = Clock.peakRSSBytes()
-        summary.status = cancellation.isCancelled ? .cancelled : (summary.errors > 0 ? .warnings : .ok)
+        if let failure {
+            summary.status = .failed
+            summary.failure = failure
+        } else {
+            summary.status = cancellation.isCancelled ? .cancelled : (summary.errors > 0 ? .warnings : .ok)
+        }
         return summary
     }
 
@@ -246,7 +261,7 @@ public final class RestoreJob {
         let reader = try reader(for: record)
         let chain = record.chain.isEmpty ? nil : try builder.chain(for: record.chain)
         let compression = record.compression.flatMap(CompressionStage.parse)
-        let item = RestoreItem(path: record.path, kind: record.kind, size: record.size, metadata: record.stageMetadata)
+        let item = RestoreItem(record)
         let inverse =
             try chain?.inverseTransforms(for: item, compression: compression, context: context)
             ?? (try compression.map { [(CompressionStage.name($0), try CompressionStage.decompressor($0))] } ?? [])
@@ -463,7 +478,7 @@ public final class RestoreJob {
         let (member, location) = try reader.member(at: try RestoreJob.offset(record))
         // A stage that took the file over at backup gets the verified bytes itself (D2).
         if let chain = record.chain.isEmpty ? nil : try builder.chain(for: record.chain) {
-            let item = RestoreItem(path: record.path, kind: record.kind, size: record.size, metadata: record.stageMetadata)
+            let item = RestoreItem(record)
             let output = Array(target.root.utf8) + (record.path.first == UInt8(ascii: "/") ? [] : [UInt8(ascii: "/")]) + record.path
             for stage in chain.stages {
                 if let sink = try stage.openRestoreSink(for: item, outputPath: output, context: context) {
@@ -687,5 +702,18 @@ public final class RestoreJob {
         if futimens(fd, &times) != 0 {
             problem(path, "cannot set times: \(String(cString: strerror(errno)))", severity: "warning")
         }
+    }
+}
+
+extension RestoreItem {
+    /// The item restore hands the stages for a catalog row.
+    init(_ record: FileRecord) {
+        self.init(
+            path: record.path, kind: record.kind, size: record.size, metadata: record.stageMetadata,
+            stat: FileStat(
+                dev: record.device, ino: record.inode, mode: record.mode, nlink: record.nlink, uid: record.uid,
+                gid: record.gid, rdev: record.rdev, size: record.size, blocks: 0, atime: record.atime,
+                mtime: record.mtime, ctime: record.ctime),
+            fileIndex: record.fileIndex, linkTarget: record.linkTarget)
     }
 }

@@ -206,7 +206,8 @@ public final class BackupJob: @unchecked Sendable {
         withLock { $0.jobID = jobID.rawValue }
         let context = StageContext(
             mode: .backup, jobID: jobID.rawValue, jobName: job.name, level: level, fileSetName: fileSet.name,
-            since: decision.since)
+            since: decision.since, debugLevel: settings.debugLevel, options: options, startTime: startTime,
+            onFatal: { [unowned self] reason in fail(reason) })
         do {
             try catalog.insert(files: [], messages: levelMessages(decision, jobID: jobID))
         } catch {

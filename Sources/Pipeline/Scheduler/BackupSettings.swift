@@ -23,6 +23,8 @@ public struct BackupSettings: Sendable {
     public var stageErrorPolicy: Job.StageErrorPolicy = .continue
     /// Start writeback of volume data every this many bytes (sync_file_range), so the final fsync is short.
     public var writebackInterval: UInt64 = 8 << 20
+    /// Stage debug messages up to this level are kept (`-d N`; Bareos' debug level).
+    public var debugLevel = 0
 
     public init(archiveDirectory: String, workers: Int? = nil) {
         self.archiveDirectory = archiveDirectory

@@ -28,10 +28,28 @@ public struct RestoreItem: Sendable {
     /// What the stages attached at backup time (`stage.key` → value).
     public var metadata: [String: String]
 
-    public init(path: [UInt8], kind: EntryKind, size: UInt64, metadata: [String: String]) {
+    /// Stat data recorded at backup (mode, owner, times; what a plugin's `set_file_attributes` applies).
+    public var stat: FileStat
+    /// The job's file index of the entry.
+    public var fileIndex: Int64
+    /// Symlink target or first name of a hard link, as recorded.
+    public var linkTarget: [UInt8]?
+
+    public init(
+        path: [UInt8], kind: EntryKind, size: UInt64, metadata: [String: String], stat: FileStat? = nil,
+        fileIndex: Int64 = 0, linkTarget: [UInt8]? = nil
+    ) {
         self.path = path
         self.kind = kind
         self.size = size
         self.metadata = metadata
+        self.stat =
+            stat
+            ?? FileStat(
+                dev: 0, ino: 0, mode: 0, nlink: 0, uid: 0, gid: 0, rdev: 0, size: size, blocks: 0,
+                atime: .init(seconds: 0, nanoseconds: 0), mtime: .init(seconds: 0, nanoseconds: 0),
+                ctime: .init(seconds: 0, nanoseconds: 0))
+        self.fileIndex = fileIndex
+        self.linkTarget = linkTarget
     }
 }

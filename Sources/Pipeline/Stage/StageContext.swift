@@ -51,13 +51,20 @@ public final class StageContext: Sendable {
     public let debugLevel: Int
     /// For restore: the `--where` prefix.
     public let whereDirectory: String?
+    /// The FileSet's Options blocks per Include (backup), so a stage can read the options of an entry's block
+    /// (`entry.includeIndex`, `entry.effectiveBlockIndex`).
+    public let options: [[OptionsBlock]]
+    /// When the job started (for names such as Bareos' unique job name).
+    public let startTime: FileStat.Timestamp
 
     private let pending = Mutex<[StageMessage]>([])
+    private let fatal: (@Sendable (String) -> Void)?
 
     public init(
         mode: Mode, jobID: Int64, jobName: String, level: String, fileSetName: String,
         since: FileStat.Timestamp? = nil, clientName: String = "localhost", workingDirectory: String = "/tmp",
-        debugLevel: Int = 0, whereDirectory: String? = nil
+        debugLevel: Int = 0, whereDirectory: String? = nil, options: [[OptionsBlock]] = [],
+        startTime: FileStat.Timestamp = Clock.realtime(), onFatal: (@Sendable (String) -> Void)? = nil
     ) {
         self.mode = mode
         self.jobID = jobID
@@ -69,6 +76,16 @@ public final class StageContext: Sendable {
         self.workingDirectory = workingDirectory
         self.debugLevel = debugLevel
         self.whereDirectory = whereDirectory
+        self.options = options
+        self.startTime = startTime
+        self.fatal = onFatal
+    }
+
+    /// Stops the job: a stage met a problem the job cannot go on after (a plugin's M_FATAL, a Python call that
+    /// did not return in time, D6). The job ends failed; what was stored so far stays consistent in the catalog.
+    public func failJob(_ reason: String, stage: String? = nil) {
+        message(.error, reason, stage: stage)
+        fatal?(reason)
     }
 
     /// Records a job message; the host moves it to the catalog and the log.

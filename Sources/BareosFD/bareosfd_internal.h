@@ -1,0 +1,226 @@
+// Internal declarations shared by the C files of the BareosFD target (not part of the host API).
+#ifndef BAREOSFD_INTERNAL_H
+#define BAREOSFD_INTERNAL_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include "bareosfd_host.h"
+
+#include <pthread.h>
+
+// MARK: - Constants (bareos_fd_consts.c)
+
+typedef struct opfd_const {
+    const char *name;
+    int value;
+} opfd_const;
+
+typedef struct opfd_const_group {
+    const char *dict_name;       // e.g. "bRCs"
+    const opfd_const *items;
+    size_t count;
+    int in_old_consts;           // also exported by bareos_fd_consts (old generation)
+} opfd_const_group;
+
+extern const opfd_const_group opfd_const_groups[];
+extern const size_t opfd_const_group_count;
+
+typedef struct opfd_level {
+    const char *name;            // L_FULL ...
+    const char *letter;          // "F" ...
+} opfd_level;
+
+extern const opfd_level opfd_levels[];
+extern const size_t opfd_level_count;
+
+/// Highest variable number the old bareos_fd_consts.bVariable exported.
+#define OPFD_OLD_MAX_VARIABLE 19
+
+PyMODINIT_FUNC opfd_PyInit_bareos_fd_consts(void);
+
+// MARK: - Packet types (bareosfd_types.c)
+
+typedef struct opfd_SavePacket {
+    PyObject_HEAD
+    PyObject *fname;
+    PyObject *link;
+    PyObject *statp;
+    int type;
+    PyObject *flags;
+    char no_read;
+    char portable;
+    char accurate_found;
+    PyObject *cmd;               // read-only str
+    long long save_time;
+    unsigned int delta_seq;
+    PyObject *object_name;
+    PyObject *object;
+    int object_len;
+    int object_index;
+} opfd_SavePacket;
+
+typedef struct opfd_StatPacket {
+    PyObject_HEAD
+    unsigned int dev;
+    unsigned long long ino;
+    unsigned short mode;
+    unsigned short nlink;
+    unsigned int uid;
+    unsigned int gid;
+    unsigned int rdev;
+    unsigned long long size;
+    long atime;
+    long mtime;
+    long ctime;
+    unsigned int blksize;
+    unsigned long long blocks;
+} opfd_StatPacket;
+
+typedef struct opfd_RestorePacket {
+    PyObject_HEAD
+    int stream;
+    int data_stream;
+    int type;
+    int file_index;
+    int linkFI;
+    unsigned int uid;
+    PyObject *statp;
+    PyObject *attrEX;            // read-only str
+    PyObject *ofname;            // read-only str
+    PyObject *olname;            // read-only str
+    PyObject *where;             // read-only str
+    PyObject *regexwhere;        // read-only str
+    int replace;
+    int create_status;
+    long long filedes;
+    PyObject *original_file_name;  // read-only str
+    PyObject *original_link_name;  // read-only str
+} opfd_RestorePacket;
+
+typedef struct opfd_IoPacket {
+    PyObject_HEAD
+    unsigned short func;
+    int count;
+    int flags;
+    int mode;
+    PyObject *buf;
+    PyObject *fname;             // read-only str
+    long long status;
+    int io_errno;
+    int lerror;
+    int whence;
+    long long offset;
+    char win32;
+    long long filedes;
+} opfd_IoPacket;
+
+typedef struct opfd_AclPacket {
+    PyObject_HEAD
+    PyObject *fname;             // read-only str
+    PyObject *content;
+} opfd_AclPacket;
+
+typedef struct opfd_XattrPacket {
+    PyObject_HEAD
+    PyObject *fname;             // read-only str
+    PyObject *name;
+    PyObject *value;
+} opfd_XattrPacket;
+
+typedef struct opfd_RestoreObject {
+    PyObject_HEAD
+    PyObject *object_name;
+    PyObject *object;
+    PyObject *plugin_name;       // read-only str
+    int object_type;
+    int object_len;
+    int object_full_len;
+    int object_index;
+    int object_compression;
+    int stream;
+    unsigned int jobid;
+} opfd_RestoreObject;
+
+/// State of one `bareosfd` module object (one per interpreter).
+typedef struct opfd_module_state {
+    PyTypeObject *save_type;
+    PyTypeObject *stat_type;
+    PyTypeObject *restore_type;
+    PyTypeObject *io_type;
+    PyTypeObject *acl_type;
+    PyTypeObject *xattr_type;
+    PyTypeObject *restore_object_type;
+} opfd_module_state;
+
+/// Creates the seven heap types into `state` and adds them to `module` (SavePacket, ...). 0 or -1.
+int opfd_types_add(PyObject *module, opfd_module_state *state);
+int opfd_types_traverse(opfd_module_state *state, visitproc visit, void *arg);
+void opfd_types_clear(opfd_module_state *state);
+
+PyMODINIT_FUNC opfd_PyInit_bareosfd(void);
+
+// MARK: - Instances (bareosfd_host.c)
+
+#define OPFD_CONTEXT_CAPSULE_NAME "bareos.bpContext"
+
+enum {
+    OPFD_EP_LOAD_BAREOS_PLUGIN,
+    OPFD_EP_PARSE_PLUGIN_DEFINITION,
+    OPFD_EP_HANDLE_PLUGIN_EVENT,
+    OPFD_EP_HANDLE_BACKUP_FILE,
+    OPFD_EP_PLUGIN_IO,
+    OPFD_EP_GET_ACL,
+    OPFD_EP_SET_ACL,
+    OPFD_EP_GET_XATTR,
+    OPFD_EP_SET_XATTR,
+    OPFD_EP_CHECK_FILE,
+    OPFD_EP_START_RESTORE_FILE,
+    OPFD_EP_CREATE_FILE,
+    OPFD_EP_SET_FILE_ATTRIBUTES,
+    OPFD_EP_END_RESTORE_FILE,
+    OPFD_EP_COUNT
+};
+
+struct opfd_instance {
+    opfd_job job;                // strings are private copies
+    int check_changes;           // bVarCheckChanges (default true)
+    uint32_t events;             // bit n = event n registered (1..31)
+    PyThreadState *tstate;       // the sub-interpreter's first thread state (used on `owner`)
+    pthread_t owner;             // the thread that created the instance
+    PyInterpreterState *interp;
+    struct opfd_thread_state *other_threads;  // thread states for other OS threads (guarded by `lock`)
+    pthread_mutex_t lock;
+    PyObject *bareosfd;          // the bareosfd module of this interpreter
+    opfd_module_state *types;    // its state (borrowed from bareosfd)
+    PyObject *plugin;            // the imported plugin module (NULL before opfd_import)
+    PyObject *plugin_dict;       // its __dict__
+    PyObject *context;           // PyCapsule "bareos.bpContext" for old plugins
+    int old_api;
+    PyObject *names[OPFD_EP_COUNT];  // entry-point names as str
+    char *cmd_text;              // cache of the last SavePacket.cmd
+    PyObject *cmd_object;
+    PyObject *format_exception;  // traceback.format_exception, imported on first use
+    PyObject *outputs[2];        // the sys.stdout / sys.stderr replacements
+};
+
+/// The instance current on this thread (top of the enter stack), or NULL.
+opfd_instance *opfd_current(void);
+/// The callbacks given to opfd_runtime_initialize.
+extern opfd_callbacks opfd_cb;
+extern int opfd_live_instances;
+
+/// str from UTF-8 bytes with surrogateescape; NULL data reads as "".
+PyObject *opfd_decode(const char *data, size_t length);
+
+/// UTF-8 (surrogateescape) view of a str. `owner` keeps the bytes alive; release with opfd_text_release.
+typedef struct opfd_text {
+    PyObject *owner;
+    const char *data;
+    Py_ssize_t size;
+} opfd_text;
+int opfd_text_get(PyObject *str, opfd_text *text);
+void opfd_text_release(opfd_text *text);
+
+#endif

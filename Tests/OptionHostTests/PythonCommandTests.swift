@@ -1,0 +1,136 @@
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Python plugins through the built binary: the isolated interpreter, a hanging call, and a plugin that transforms
+/// data end to end (backup, restore, verify).
+final class PythonCommandTests: CommandLineTestCase {
+    var catalogPath: String { work.appendingPathComponent("catalog.db").path }
+    var archivePath: String { work.appendingPathComponent("volumes").path }
+    var plugins: String { work.appendingPathComponent("plugins").path }
+    var examples: String { CommandLineTestCase.repository.appendingPathComponent("examples/plugins").path }
+
+    func plugin(_ name: String, _ code: String) throws {
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        try code.write(toFile: plugins + "/" + name + ".py", atomically: true, encoding: .utf8)
+    }
+
+    func config(_ pluginString: String, tree: String, jobExtra: String = "") throws -> String {
+        try write(
+            "python.conf",
+            """
+            FileSet {
+              Name = fs
+              Include {
+                Options {
+                  Signature = SHA256
+                  Plugin = "\(pluginString)"
+                }
+                File = "\(tree)"
+              }
+            }
+            Job { Name = Nightly; Type = Backup; Level = Full; FileSet = fs\(jobExtra) }
+
+            """)
+    }
+
+    func objects(_ result: Result) throws -> [[String: Any]] {
+        try result.lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], $0) }
+    }
+
+    func testThePluginSeesDebiansIsolatedPythonWhateverTheEnvironmentSays() throws {
+        try makeFile("tree/a.txt", "a")
+        try plugin(
+            "whoami",
+            """
+            import bareosfd, sys
+            def load_bareos_plugin(plugindef):
+                bareosfd.JobMessage(bareosfd.M_WARNING, "exe=%s prefix=%s version=%d.%d.%d isolated=%d" % (
+                    sys.executable, sys.prefix, *sys.version_info[:3], sys.flags.isolated))
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            """)
+        // A fake python3 first on PATH, and PYTHONHOME/PYTHONPATH pointing elsewhere: none of them may be used.
+        let fakeBin = work.appendingPathComponent("bin").path
+        try FileManager.default.createDirectory(atPath: fakeBin, withIntermediateDirectories: true)
+        try "#!/bin/sh\nexit 99\n".write(toFile: fakeBin + "/python3", atomically: true, encoding: .utf8)
+        XCTAssertEqual(chmod(fakeBin + "/python3", 0o755), 0)
+        let path = try config(
+            "python3:module_path=\(plugins):module_name=whoami", tree: work.appendingPathComponent("tree").path)
+        let result = try run(
+            "/usr/bin/env",
+            [
+                "PYTHONHOME=/nonexistent", "PYTHONPATH=/nonexistent/lib", "PYTHONSTARTUP=/nonexistent/x.py",
+                "PATH=\(fakeBin):/usr/bin:/bin", CommandLineTestCase.binary, "backup", path, "--job", "Nightly",
+                "--catalog", catalogPath, "--archive", archivePath, "--json",
+            ])
+        XCTAssertEqual(result.status, 0, result.output + result.stderr)
+        let warning = try XCTUnwrap(try objects(result).first { $0["type"] as? String == "warning" }, result.output)
+        let message = try XCTUnwrap(warning["message"] as? String)
+        XCTAssertTrue(message.hasSuffix("exe=/usr/bin/python3.11 prefix=/usr version=3.11.2 isolated=1"), message)
+    }
+
+    func testAHangingCallAbortsTheJobCleanlyAfterThePluginCallTimeout() throws {
+        for index in 0..<20 { try makeFile("tree/f\(index).txt", "file \(index)") }
+        try makeFile("tree/zz-hang.txt", "hang")
+        try plugin(
+            "sleeper",
+            """
+            import bareosfd, time
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_backup_file(savepkt):
+                if savepkt.fname.endswith("zz-hang.txt"):
+                    time.sleep(120)
+                return bareosfd.bRC_Core
+            """)
+        let path = try config(
+            "python3:module_path=\(plugins):module_name=sleeper", tree: work.appendingPathComponent("tree").path,
+            jobExtra: "; Plugin Call Timeout = 1 s")
+        let started = Date()
+        let result = try optionhost(
+            ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 60)
+        XCTAssertEqual(result.status, 3, result.output + result.stderr)
+        let summary = try XCTUnwrap(try objects(result).last)
+        XCTAssertEqual(summary["status"] as? String, "failed")
+        let failure = try XCTUnwrap(summary["failure"] as? String ?? summary["message"] as? String, "\(summary)")
+        XCTAssertTrue(failure.contains("handle_backup_file(") && failure.contains("zz-hang.txt)"), failure)
+        XCTAssertTrue(failure.contains("did not return within 1 s (Plugin Call Timeout); the job is aborted"), failure)
+        // The catalog is consistent: the job is recorded as failed and can be listed.
+        let jobs = try optionhost(["list", "jobs", "--catalog", catalogPath, "--json"])
+        XCTAssertEqual(jobs.status, 0, jobs.stderr)
+        let job = try XCTUnwrap(try objects(jobs).first { $0["type"] as? String == "job" } ?? objects(jobs).first)
+        XCTAssertEqual(job["status"] as? String, "f", "\(job)")  // Bareos' letter for a fatal error
+    }
+
+    func testGzipPluginBackupRestoreAndVerifyThroughTheCommandLine() throws {
+        try makeFile("tree/docs/a.txt", String(repeating: "compressible text\n", count: 1000))
+        try makeFile("tree/b.bin", bytes: (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) })
+        try makeFile("tree/empty", "")
+        let tree = work.appendingPathComponent("tree").path
+        let path = try config("python3:module_path=\(examples):module_name=gzip_io", tree: tree)
+        let backup = try optionhost(
+            ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
+        XCTAssertEqual(backup.status, 0, backup.output + backup.stderr)
+        let summary = try XCTUnwrap(try objects(backup).last)
+        XCTAssertEqual(summary["files_stored"] as? Int, 3)
+        // What is stored (and counted as read from the source) is the plugin's gzip output, far below the 218,000
+        // bytes of the files.
+        XCTAssertLessThan(summary["bytes_stored"] as? Int ?? .max, 218_000 / 2)
+        let jobID = try XCTUnwrap(summary["job_id"] as? Int)
+
+        let verify = try optionhost(["verify", "--catalog", catalogPath, "--jobid", String(jobID)])
+        XCTAssertEqual(verify.status, 0, verify.output + verify.stderr)
+        let target = work.appendingPathComponent("restore").path
+        let restore = try optionhost(
+            ["restore", "--catalog", catalogPath, "--jobid", String(jobID), "--where", target, "--json"])
+        XCTAssertEqual(restore.status, 0, restore.output + restore.stderr)
+        let diff = try run("/usr/bin/diff", ["-r", tree, target + tree])
+        XCTAssertEqual(diff.status, 0, diff.output)
+    }
+}
