@@ -213,7 +213,7 @@ static void output_emit_lines(opfd_Output *self) {
             break;
         }
         size_t end = (size_t)(newline - self->buffer);
-        if (opfd_cb.output != NULL) {
+        if (opfd_cb.output != NULL && self->host != NULL) {
             opfd_cb.output(self->host, self->stream, self->buffer + start, end - start);
         }
         start = end + 1;
@@ -227,7 +227,7 @@ static void output_emit_lines(opfd_Output *self) {
 /// Passes a partial last line to the host.
 static void output_flush_partial(opfd_Output *self) {
     if (self->length > 0) {
-        if (opfd_cb.output != NULL) {
+        if (opfd_cb.output != NULL && self->host != NULL) {
             opfd_cb.output(self->host, self->stream, self->buffer, self->length);
         }
         self->length = 0;
@@ -593,6 +593,30 @@ void opfd_instance_leave(opfd_instance *instance) {
     }
 }
 
+/// Joins the interpreter's non-daemon threads (threading._shutdown, as Py_EndInterpreter would) and answers whether
+/// `tstate` is then the interpreter's only thread state.
+static int join_plugin_threads(PyThreadState *tstate) {
+    PyObject *name = PyUnicode_FromString("threading");
+    PyObject *module = name != NULL ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    if (module != NULL) {
+        PyObject *result = PyObject_CallMethod(module, "_shutdown", NULL);
+        Py_XDECREF(result);
+        Py_DECREF(module);
+    }
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+    }
+    PyInterpreterState *interpreter = PyThreadState_GetInterpreter(tstate);
+    for (PyThreadState *state = PyInterpreterState_ThreadHead(interpreter); state != NULL;
+         state = PyThreadState_Next(state)) {
+        if (state != tstate) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 void opfd_instance_destroy(opfd_instance *instance) {
     if (instance == NULL) {
         return;
@@ -628,6 +652,30 @@ void opfd_instance_destroy(opfd_instance *instance) {
     release_references(instance);
     if (PyErr_Occurred()) {
         PyErr_Clear();
+    }
+    // Py_EndInterpreter joins the plugin's non-daemon threads, then aborts the whole process ("not the last thread")
+    // if any other thread of the interpreter is left, e.g. a daemon thread. Join first, and keep an interpreter that
+    // still has threads (leaked until the process exits) rather than crash.
+    if (!join_plugin_threads(tstate)) {
+        if (opfd_cb.job_message != NULL && instance->job.host != NULL) {
+            static const char text[] =
+                "the plugin left threads running at the end of the job (daemon threads?); its interpreter is kept "
+                "until the process exits";
+            opfd_cb.job_message(instance->job.host, 5, text, sizeof text - 1);
+        }
+        for (int i = 0; i < 2; i++) {
+            if (instance->outputs[i] != NULL) {
+                ((opfd_Output *)instance->outputs[i])->host = NULL;  // the host object goes away now
+            }
+        }
+        instance->job.host = NULL;
+        frame_count--;
+        PyEval_SaveThread();
+        if (outer != NULL) {
+            PyEval_RestoreThread(outer);
+        }
+        opfd_live_instances--;
+        return;
     }
     // Later output (atexit, threads) still reaches the host: the stream objects flush when finalization frees them.
     Py_EndInterpreter(tstate);

@@ -391,4 +391,31 @@ final class PythonPluginTests: PythonPluginTestCase {
         XCTAssertTrue(texts.contains(Hex.encode(name)), "\(texts)")
         XCTAssertTrue(texts.contains(Hex.encode(Array("plain.txt".utf8))), "\(texts)")
     }
+
+    func testThreadsOfAPluginAreJoinedAndADaemonThreadLeftRunningIsReportedNotACrash() throws {
+        try write("a.txt", "x")
+        try writePlugin(
+            "threads",
+            """
+            import bareosfd, threading, time
+            def worker(seconds):
+                time.sleep(seconds)
+            def load_bareos_plugin(plugindef):
+                threading.Thread(target=worker, args=(0.2,)).start()             # joined at the end of the job
+                if "daemon" in plugindef:
+                    threading.Thread(target=worker, args=(3600,), daemon=True).start()
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            """)
+        let (joined, catalog) = try backup([plugin("threads", "x=1")])
+        XCTAssertEqual(joined.status, .ok, joined.failure ?? "")
+        XCTAssertEqual(try stageMessages(catalog, jobID: joined.jobID).map(\.text), [])
+
+        let (daemon, _) = try backup([plugin("threads", "daemon=1")])
+        XCTAssertEqual(daemon.status, .ok, daemon.failure ?? "")
+        let texts = try stageMessages(catalog, jobID: daemon.jobID).map(\.text)
+        XCTAssertEqual(
+            texts,
+            ["the plugin left threads running at the end of the job (daemon threads?); its interpreter is kept until the process exits"])
+    }
 }

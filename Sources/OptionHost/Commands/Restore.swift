@@ -175,10 +175,11 @@ extension OptionHost {
             defer { try? catalog.close() }
             if stdout { settings.outputFD = 1 }
             settings.debugLevel = debugLevel
-            // Python plugins that took files at backup restore them with the Job's plugin settings, when a CONFIG
-            // and --job name the Job.
+            // Python plugins that took files at backup restore them with the Job's plugin settings (Plugin
+            // Directory, Plugin Call Timeout) when a CONFIG is given: the Job named by --job, else the restored job's.
             let configuration = try selection.configuration()
-            let configuredJob = selection.job.flatMap { configuration?.job(named: $0) }
+            let jobName = selection.job ?? (try? catalog.job(jobID))??.name
+            let configuredJob = jobName.flatMap { configuration?.job(named: $0) }
             let job = RestoreJob(
                 catalog: catalog, jobID: jobID, settings: settings,
                 stageFactory: CommandSupport.stageFactory(job: configuredJob, configurationPath: selection.config))

@@ -98,7 +98,7 @@ final class PythonPlugin: @unchecked Sendable {
         var rc: Int32 = 0
         var error = opfd_error()
         currentPath = path
-        runtime.beginCall(path.map { "\(function)(\(String(decoding: $0, as: UTF8.self)))" } ?? function)
+        runtime.beginCall(function, path: path)
         let status = body(instance, &rc, &error)
         runtime.endCall()
         currentPath = nil

@@ -34,8 +34,9 @@ final class PythonRuntime: @unchecked Sendable {
     private var initializationError: String?
     /// Set when a call did not return in time: what it was.
     private var wedgedCall: String?
-    /// The plugin call running now (monotonic seconds when it began, and what it is), nil between calls.
-    private var runningCall: (started: Double, description: String)?
+    /// The plugin call running now (monotonic seconds when it began, the entry point and the file), nil between
+    /// calls. The description is only built when the call times out.
+    private var runningCall: (started: Double, function: String, path: [UInt8]?)?
 
     private init() {
         pthread_mutex_init(&mutex, nil)
@@ -68,10 +69,12 @@ final class PythonRuntime: @unchecked Sendable {
                 throw PythonPluginError.wedged(wedgedCall)
             }
             if let running = runningCall, Clock.monotonic() - running.started > timeout {
-                wedgedCall = running.description
+                let description =
+                    running.path.map { "\(running.function)(\(String(decoding: $0, as: UTF8.self)))" } ?? running.function
+                wedgedCall = description
                 pthread_cond_broadcast(&condition)
                 pthread_mutex_unlock(&mutex)
-                throw PythonPluginError.timeout(call: running.description, seconds: timeout)
+                throw PythonPluginError.timeout(call: description, seconds: timeout)
             }
             var deadline = timespec()
             clock_gettime(CLOCK_MONOTONIC, &deadline)
@@ -86,8 +89,8 @@ final class PythonRuntime: @unchecked Sendable {
     }
 
     /// Marks the start of one plugin call (on the Python thread), for the per-call timeout.
-    func beginCall(_ description: @autoclosure () -> String) {
-        let entry = (Clock.monotonic(), description())
+    func beginCall(_ function: String, path: [UInt8]? = nil) {
+        let entry = (Clock.monotonic(), function, path)
         pthread_mutex_lock(&mutex)
         runningCall = entry
         pthread_mutex_unlock(&mutex)

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Benchmark of the Python plugin host (issue: Python option-plugin host). Small corpus (20,000 files) from
+# ../shared/bench/make-corpus.sh, Full backups with:
+#   none      no plugin (the baseline)
+#   loaded    a plugin that is loaded but registers no event: Python start-up and one sub-interpreter, no calls
+#   trivial   a handle_backup_file that returns bRC_Core (target: <= 5 µs of CPU per file over the baseline)
+#   checksum  examples/plugins/bareos-fd-checksum-log (reads every file again for its SHA-256 log)
+#   gzip      examples/plugins/gzip_io (takes every file over through plugin_io; stored bytes are gzip)
+# Per D9 the overhead is CPU time (user+sys) over several runs, medians, not wall time.
+#
+# Usage: Benchmarks/python.sh [RUNS]   (default 7)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-7}
+corpus=${CORPUS:-/tmp/corpus}
+work=${BENCH_WORK:-/tmp/optionhost-bench-python}
+shared=../shared/bench/make-corpus.sh
+[ -f "$shared" ] || { echo "missing $shared" >&2; exit 2; }
+CORPUS=$corpus sh "$shared" >/dev/null
+swift build -c release --product optionhost >/dev/null
+bin=$PWD/.build/release/optionhost
+examples=$PWD/examples/plugins
+tree=$corpus/small
+rm -rf "$work"; mkdir -p "$work/plugins"
+files=$(find "$tree" -type f | wc -l)
+bytes=$(find "$tree" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
+find "$tree" -type f -print0 | xargs -0 cat >/dev/null   # warm cache
+
+cat > "$work/plugins/loaded.py" <<'PY'
+def load_bareos_plugin(plugindef):
+    return 0
+def parse_plugin_definition(plugindef):
+    return 0
+PY
+cat > "$work/plugins/trivial.py" <<'PY'
+import bareosfd
+def load_bareos_plugin(plugindef):
+    bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
+    return bareosfd.bRC_OK
+def parse_plugin_definition(plugindef):
+    return bareosfd.bRC_OK
+def handle_backup_file(savepkt):
+    return bareosfd.bRC_Core
+PY
+
+config() { # name plugin-line
+    cat > "$work/$1.conf" <<CONF
+FileSet { Name = fs; Include { Options { Signature = SHA256 $2 } File = "$tree" } }
+Job { Name = bench; Type = Backup; Level = Full; FileSet = fs }
+CONF
+}
+config none ""
+config loaded "; Plugin = \"python3:module_path=$work/plugins:module_name=loaded\""
+config trivial "; Plugin = \"python3:module_path=$work/plugins:module_name=trivial\""
+config checksum "; Plugin = \"python3:module_path=$examples:module_name=bareos-fd-checksum-log:log=$work/sums.txt\""
+config gzip "; Plugin = \"python3:module_path=$examples:module_name=gzip_io\""
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A wall cpu rss
+for variant in none loaded trivial checksum gzip; do
+    : > "$work/$variant.times"
+done
+# Variants alternate run by run, so a slow phase of the machine hits all of them alike.
+for i in $(seq "$runs"); do
+    for variant in none loaded trivial checksum gzip; do
+        rm -rf "$work/run"; mkdir -p "$work/run"; rm -f "$work/sums.txt"
+        # wall, user+sys CPU (getrusage of the child: microseconds, not GNU time's 10 ms) and peak RSS (KiB)
+        /usr/bin/python3 - "$work/time.txt" "$bin" backup "$work/$variant.conf" --job bench \
+            --catalog "$work/run/catalog.db" --archive "$work/run/volumes" 2>"$work/stderr.txt" <<'PY' \
+            || { cat "$work/stderr.txt" >&2; exit 1; }
+import resource, subprocess, sys, time
+start = time.monotonic()
+code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL).returncode
+wall = time.monotonic() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as out:
+    out.write("%.4f %.6f %.6f %d\n" % (wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss))
+sys.exit(code)
+PY
+        cat "$work/time.txt" >> "$work/$variant.times"
+    done
+done
+for variant in none loaded trivial checksum gzip; do
+    wall[$variant]=$(awk '{print $1}' "$work/$variant.times" | median)
+    cpu[$variant]=$(awk '{print $2 + $3}' "$work/$variant.times" | median)
+    rss[$variant]=$(awk '{print $4}' "$work/$variant.times" | median)
+done
+
+echo "small corpus: $files files, $bytes bytes; $runs runs each, medians"
+printf '%-9s %8s %8s %10s %10s %14s %9s\n' variant wall_s cpu_s files/s MB/s cpu_us/file+ peak_MiB
+for variant in none loaded trivial checksum gzip; do
+    awk -v v="$variant" -v w="${wall[$variant]}" -v c="${cpu[$variant]}" -v c0="${cpu[none]}" -v f="$files" \
+        -v b="$bytes" -v r="${rss[$variant]}" 'BEGIN {
+        printf "%-9s %8.3f %8.4f %10.0f %10.1f %14.2f %9.1f\n", v, w, c, f/w, b/1e6/w, (c-c0)*1e6/f, r/1024 }'
+done
+echo "cpu_us/file+ = (median CPU of the variant - median CPU without a plugin) / files"
+awk -v a="${cpu[trivial]}" -v l="${cpu[loaded]}" -v f="$files" 'BEGIN {
+    printf "handle_backup_file returning bRC_Core alone (trivial - loaded): %.2f us of CPU per file\n", (a-l)*1e6/f }'
