@@ -418,4 +418,36 @@ final class PythonPluginTests: PythonPluginTestCase {
             texts,
             ["the plugin left threads running at the end of the job (daemon threads?); its interpreter is kept until the process exits"])
     }
+
+    func testAccurateAsksCheckFileBeforeRecordingADeletion() throws {
+        for name in ["gone.txt", "keep-by-check.txt", "keep-by-seen.txt", "stays.txt"] { try write(name, name) }
+        try writePlugin(
+            "accurate",
+            """
+            import bareosfd, os
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_backup_file(savepkt):
+                if savepkt.type == bareosfd.FT_DIREND:
+                    bareosfd.SetValue(bareosfd.bVarFileSeen, os.path.join(savepkt.fname, "keep-by-seen.txt"))
+                return bareosfd.bRC_Core
+            def check_file(fname):
+                bareosfd.JobMessage(bareosfd.M_INFO, "check_file(%s)" % os.path.basename(fname))
+                return bareosfd.bRC_Seen if fname.endswith("keep-by-check.txt") else bareosfd.bRC_OK
+            """)
+        let (full, catalog) = try backup([plugin("accurate")], jobDirectives: "Accurate = yes")
+        XCTAssertEqual(full.status, .ok, full.failure ?? "")
+        for name in ["gone.txt", "keep-by-check.txt", "keep-by-seen.txt"] { XCTAssertEqual(unlink(source + "/" + name), 0) }
+        let (incremental, _) = try backup([plugin("accurate")], jobDirectives: "Accurate = yes", level: .incremental)
+        XCTAssertEqual(incremental.status, .ok, incremental.failure ?? "")
+        XCTAssertEqual(incremental.entriesDeleted, 1)
+        let deleted = try catalog.files(job: JobID(rawValue: incremental.jobID)).filter { $0.status == .deleted }
+        XCTAssertEqual(deleted.map { String(decoding: $0.path, as: UTF8.self) }, [source + "/gone.txt"])
+        // check_file is asked only for what the plugin did not mark seen itself.
+        XCTAssertEqual(
+            try stageMessages(catalog, jobID: incremental.jobID).map(\.text).sorted(),
+            ["check_file(gone.txt)", "check_file(keep-by-check.txt)"])
+    }
 }

@@ -84,7 +84,8 @@ enum CommandSupport {
                     throw CommandFailure.usage(error.description)
                 }
                 for entry in entries {
-                    if case .available = StageRegistry.availability(of: entry.string) { continue }
+                    // Creating a stage is cheap (a Python plugin loads at job start), and refuses strings that
+                    // cannot work, e.g. a python3: string without module_name.
                     do {
                         _ = try StageRegistry.makeStage(entry.string)
                     } catch {

@@ -1,3 +1,4 @@
+import Synchronization
 internal import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -129,6 +130,10 @@ public final class BackupJob: @unchecked Sendable {
         defer { pthread_mutex_unlock(&lock) }
         return body(&summary)
     }
+
+    /// Walk batches whose decision hooks have run (the walker waits for all of them before asking stages about
+    /// Accurate deletions).
+    private let decidedBatches = Atomic<Int>(0)
 
     /// Records a fatal problem and stops the job.
     func fail(_ message: String) {
@@ -290,7 +295,7 @@ public final class BackupJob: @unchecked Sendable {
         let catalogQueue = BoundedQueue<CatalogBatch>(capacity: 2)
 
         let walker = WorkerThread(name: "op-walk") { [self] in
-            walk(selector: selector, into: walkQueue)
+            walk(selector: selector, into: walkQueue, context: context)
         }
         var workers: [WorkerThread] = []
         for index in 0..<settings.workers {
@@ -298,8 +303,13 @@ public final class BackupJob: @unchecked Sendable {
                 WorkerThread(name: "op-work\(index)") { [self] in
                     let worker = BackupWorker(job: self, context: context, jobID: jobID)
                     while let batch = walkQueue.take() {
-                        if cancellation.isCancelled { continue }
-                        preparedQueue.put(worker.prepare(batch))
+                        if cancellation.isCancelled {
+                            decidedBatches.add(1, ordering: .releasing)
+                            continue
+                        }
+                        let prepared = worker.prepare(batch)
+                        decidedBatches.add(1, ordering: .releasing)
+                        preparedQueue.put(prepared)
                     }
                 })
         }
@@ -397,7 +407,7 @@ public final class BackupJob: @unchecked Sendable {
 
     private struct Cancelled: Error {}
 
-    private func walk(selector: FileSelector, into queue: BoundedQueue<WalkBatch>) {
+    private func walk(selector: FileSelector, into queue: BoundedQueue<WalkBatch>, context: StageContext) {
         var sequence = 0
         var nextIndex: Int64 = 0
         var batch = WalkBatch(sequence: 0, firstIndex: 0)
@@ -429,7 +439,22 @@ public final class BackupJob: @unchecked Sendable {
         // Accurate: what the previous state has and the walk did not see was deleted (only after a complete walk,
         // as Bareos sends no deleted list for a cancelled or failed job).
         if let accurateState, !cancellation.isCancelled, fatalMessage == nil {
-            let deletions = accurateState.unseen
+            var deletions = accurateState.unseen
+            if !deletions.isEmpty && !builder.allStages.isEmpty {
+                // Stages are asked once every entry of the walk went through their decision hooks (Bareos calls
+                // check_file after the last handle_backup_file); the entries still being walked are flushed first.
+                if !batch.events.isEmpty { flush() }
+                while decidedBatches.load(ordering: .acquiring) < sequence && !cancellation.isCancelled {
+                    usleep(1000)
+                }
+            }
+            // A stage may still account for an entry the walk did not see (a Python plugin's check_file answering
+            // bRC_Seen): it is not recorded as deleted.
+            for stage in builder.allStages where !deletions.isEmpty {
+                let claimed = stage.claimsUnseen(deletions.map(\.path), context: context)
+                deletions = zip(deletions, claimed + Array(repeating: false, count: max(0, deletions.count - claimed.count)))
+                    .filter { !$0.1 }.map(\.0)
+            }
             withLock { _ in deletedPaths = deletions.map(\.path) }
             for deletion in deletions {
                 batch.deletions.append(deletion)

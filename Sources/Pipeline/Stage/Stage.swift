@@ -50,6 +50,10 @@ public protocol Stage: AnyObject, Sendable {
     /// For a file this stage took over at backup: where restore hands the verified bytes (nil: write the file).
     /// `outputPath` is the file's path under `--where`.
     func openRestoreSink(for item: RestoreItem, outputPath: [UInt8], context: StageContext) throws -> (any ByteSink)?
+
+    /// Accurate backups: paths of the previous state that the walk did not see. True for a path the stage still
+    /// accounts for (a Python plugin's `check_file` answering `bRC_Seen`): it is not recorded as deleted.
+    func claimsUnseen(_ paths: [[UInt8]], context: StageContext) -> [Bool]
 }
 
 extension Stage {
@@ -85,4 +89,6 @@ extension Stage {
     public func openRestoreSink(
         for item: RestoreItem, outputPath: [UInt8], context: StageContext
     ) throws -> (any ByteSink)? { nil }
+
+    public func claimsUnseen(_ paths: [[UInt8]], context: StageContext) -> [Bool] { paths.map { _ in false } }
 }

@@ -19,6 +19,8 @@ final class PythonPlugin: @unchecked Sendable {
     private(set) var isOldAPI = false
     /// Paths the plugin marked seen (`SetValue(bVarFileSeen)`, `SetSeenBitmap`).
     private(set) var seenPaths: Set<[UInt8]> = []
+    /// `SetSeenBitmap(True)`: every path counts as seen.
+    private(set) var allSeen = false
     private var fileSetEditsWarned = false
 
     private var runtime: PythonRuntime { PythonRuntime.shared }
@@ -174,7 +176,11 @@ final class PythonPlugin: @unchecked Sendable {
     func acceptFile(path: [UInt8], mode: UInt32) -> Int { 0 }
 
     func fileSeen(path: [UInt8]?, seen: Bool) -> Int {
-        guard let path else { return 0 }
+        guard let path else {
+            allSeen = seen
+            if !seen { seenPaths.removeAll() }
+            return 0
+        }
         if seen { seenPaths.insert(path) } else { seenPaths.remove(path) }
         return 0
     }

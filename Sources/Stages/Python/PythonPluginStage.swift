@@ -266,6 +266,46 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
         throw StageFailure(stage: name, path: item.path, message: "no bytes were read through plugin_io for this file")
     }
 
+    // MARK: - Accurate
+
+    /// `check_file(path)` for each entry of the previous backup the walk did not see (python-fd §2.4 step 10):
+    /// `bRC_Seen` keeps it from being recorded as deleted, as does a path the plugin marked seen with
+    /// `SetValue(bVarFileSeen)` or `SetSeenBitmap`.
+    public func claimsUnseen(_ paths: [[UInt8]], context: StageContext) -> [Bool] {
+        guard context.mode == .backup, let plugin else { return paths.map { _ in false } }
+        do {
+            return try perform(context: context) { [name] in
+                try plugin.entered {
+                    var claimed: [Bool] = []
+                    claimed.reserveCapacity(paths.count)
+                    for path in paths {
+                        if plugin.allSeen || plugin.seenPaths.contains(path) {
+                            claimed.append(true)
+                            continue
+                        }
+                        do {
+                            let rc = try path.withUnsafeBufferPointer { buffer in
+                                try plugin.optionalCall("check_file", path: path) { instance, rc, error in
+                                    opfd_check_file(
+                                        instance, UnsafeRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                                        buffer.count, &rc, &error)
+                                }
+                            }
+                            claimed.append(rc == 5)
+                        } catch {
+                            context.message(.warning, "\(error)", stage: name, path: path)
+                            claimed.append(false)
+                        }
+                    }
+                    return claimed
+                }
+            }
+        } catch {
+            context.message(.warning, "check_file: \(error)", stage: name)
+            return paths.map { _ in false }
+        }
+    }
+
     // MARK: - Restore
 
     public func openRestoreSink(
