@@ -181,7 +181,7 @@ final class LevelTests: XCTestCase {
         let since = try XCTUnwrap(full.record.startTime)
         XCTAssertEqual(
             label.first { $0.key == "OPTIONPIPELINE.label.since" }?.value,
-            Array("\(since.seconds).\(since.nanoseconds)".utf8))
+            Array(("\(since.seconds)." + String(String(since.nanoseconds + 1_000_000_000).dropFirst())).utf8))  // 9 digits
 
         // The chain (Full + Incremental) describes the live tree exactly.
         XCTAssertEqual(try JobChain.jobs(asOf: incremental.id, in: catalog).map(\.id), [full.id, incremental.id])
