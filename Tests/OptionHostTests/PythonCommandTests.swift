@@ -133,4 +133,19 @@ final class PythonCommandTests: CommandLineTestCase {
         let diff = try run("/usr/bin/diff", ["-r", tree, target + tree])
         XCTAssertEqual(diff.status, 0, diff.output)
     }
+
+    func testEstimateNeverLoadsPythonPlugins() throws {
+        try makeFile("tree/a.txt", "a")
+        let path = try config(
+            "python3:module_path=\(plugins):module_name=does_not_exist", tree: work.appendingPathComponent("tree").path)
+        let estimate = try optionhost(["estimate", path, "--job", "Nightly"])
+        XCTAssertEqual(estimate.status, 0, estimate.stderr)
+        // A backup loads it at job start and fails before reading any file.
+        let backup = try optionhost(
+            ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
+        XCTAssertEqual(backup.status, 3)
+        let summary = try XCTUnwrap(try objects(backup).last)
+        XCTAssertEqual(summary["files_examined"] as? Int, 0)
+        XCTAssertTrue(backup.output.contains("ModuleNotFoundError: No module named 'does_not_exist'"), backup.output)
+    }
 }

@@ -229,7 +229,18 @@ final class PythonPluginTests: PythonPluginTestCase {
         XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
         XCTAssertEqual(try file(catalog, jobID: summary.jobID, "keep.txt").status, .stored)
         XCTAssertEqual(try file(catalog, jobID: summary.jobID, "drop.tmp").status, .skipped)
-        XCTAssertFalse(try stageMessages(catalog, jobID: summary.jobID).isEmpty)
+        let messages = try stageMessages(catalog, jobID: summary.jobID)
+        // JobMessage(context, bJobMessageType["M_INFO"], ...) from the plugin's end-of-job event, after the skip.
+        XCTAssertEqual(
+            messages.map(\.text),
+            [
+                "skipped by stage python:module_path=\(PythonPluginTestCase.examples):module_name=bareos-fd-oldstyle:skip_suffix=.tmp: bRC_Skip",
+                "bareos-fd-oldstyle: skipped 1 files",
+            ])
+        let (restored, _) = try restore(catalog, jobID: summary.jobID)
+        XCTAssertEqual(restored.status, .ok)
+        XCTAssertEqual(try read(self.restored("keep.txt")), Array("k".utf8))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: self.restored("drop.tmp")))
     }
 
     func testTwoPluginsInOneChainHaveSeparateInterpretersAndGlobals() throws {
