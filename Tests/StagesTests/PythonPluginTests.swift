@@ -461,4 +461,24 @@ final class PythonPluginTests: PythonPluginTestCase {
             try stageMessages(catalog, jobID: incremental.jobID).map(\.text).sorted(),
             ["check_file(gone.txt)", "check_file(keep-by-check.txt)"])
     }
+
+    func testFdPluginOptionsReachTheMatchingPluginsAfterTheFileSetOptions() throws {
+        try write("a.txt", "x")
+        let code = """
+            import bareosfd
+            def load_bareos_plugin(plugindef): return 0
+            def parse_plugin_definition(plugindef):
+                bareosfd.JobMessage(bareosfd.M_INFO, "%s: %s" % (__name__, plugindef))
+                return 0
+            """
+        try writePlugin("first", code)
+        try writePlugin("second", code)
+        let (summary, catalog) = try backup(
+            [plugin("first", "a=1"), plugin("second", "b=2")],
+            jobDirectives: "Fd Plugin Options = \"python:c=3\"; Fd Plugin Options = \"python:module_name=second:d=4\"")
+        XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
+        XCTAssertEqual(
+            try stageMessages(catalog, jobID: summary.jobID).map(\.text),
+            ["first: a=1:", "first: c=3:", "second: b=2:", "second: c=3:", "second: d=4:"])
+    }
 }

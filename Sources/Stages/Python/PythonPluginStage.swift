@@ -117,9 +117,11 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
                 }
                 guard loaded == 0 else { throw PythonPluginError.returned(function: "load_bareos_plugin", code: loaded) }
                 try parse(plugin, options)
-                for override in settings.overrides {
-                    guard PluginString.isPython(override) || !override.contains(":") else { continue }
+                // Fd Plugin Options (Bareos' event 20): a python string reaches every Python instance, or only those
+                // of the module it names.
+                for override in settings.overrides where PluginString.isPython(override) {
                     guard let parsed = try? PluginString.pythonDefinition(override) else { continue }
+                    if let module = parsed.moduleName, module != definition.moduleName { continue }
                     try parse(plugin, parsed.options)
                 }
             }
