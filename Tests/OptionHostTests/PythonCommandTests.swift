@@ -148,4 +148,28 @@ final class PythonCommandTests: CommandLineTestCase {
         XCTAssertEqual(summary["files_examined"] as? Int, 0)
         XCTAssertTrue(backup.output.contains("ModuleNotFoundError: No module named 'does_not_exist'"), backup.output)
     }
+
+    func testAPluginThreadThatNeverEndsCannotHangTheEndOfTheJob() throws {
+        try makeFile("tree/a.txt", "a")
+        try plugin(
+            "lingering",
+            """
+            import threading, time
+            def load_bareos_plugin(plugindef):
+                threading.Thread(target=time.sleep, args=(3600,)).start()   # not a daemon: joined at the end
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            """)
+        let path = try config(
+            "python3:module_path=\(plugins):module_name=lingering", tree: work.appendingPathComponent("tree").path,
+            jobExtra: "; Plugin Call Timeout = 2 s")
+        let started = Date()
+        let result = try optionhost(
+            ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 60)
+        XCTAssertEqual(result.status, 3, result.output + result.stderr)
+        XCTAssertTrue(
+            result.output.contains("the end of the plugin's interpreter (joining its threads) did not return within 2 s"),
+            result.output)
+    }
 }

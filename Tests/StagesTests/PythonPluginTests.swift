@@ -481,4 +481,126 @@ final class PythonPluginTests: PythonPluginTestCase {
             try stageMessages(catalog, jobID: summary.jobID).map(\.text),
             ["first: a=1:", "first: c=3:", "second: b=2:", "second: c=3:", "second: d=4:"])
     }
+
+    func testAnExceptionAtTheEndOfTheJobDoesNotKeepOtherPluginsFromTheirEndEvents() throws {
+        try write("a.txt", "x")
+        let code = """
+            import bareosfd
+            def load_bareos_plugin(plugindef):
+                global options
+                options = plugindef
+                bareosfd.RegisterEvents([bareosfd.bEventEndBackupJob, bareosfd.bEventJobEnd])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_plugin_event(event):
+                if "bad" in options and event == bareosfd.bEventEndBackupJob:
+                    raise RuntimeError("bad at the end")
+                bareosfd.JobMessage(bareosfd.M_INFO, "%s got %d" % (options, event))
+                return 0
+            """
+        try writePlugin("ender", code)
+        let (summary, catalog) = try backup([plugin("ender", "bad=1"), plugin("ender", "good=1")])
+        let texts = try catalog.messages(job: JobID(rawValue: summary.jobID)).map(\.text)
+        XCTAssertTrue(texts.contains("good=1: got 4"), "\(texts)")
+        XCTAssertTrue(texts.contains("good=1: got 2"), "\(texts)")
+        XCTAssertTrue(texts.contains { $0.contains("RuntimeError: bad at the end") }, "\(texts)")
+    }
+
+    func testATakenFileThatALaterStageSkipsIsDropped() throws {
+        try write("big.bin", [UInt8](repeating: 7, count: 100_000))
+        try writePlugin(
+            "taker",
+            """
+            import bareosfd
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_backup_file(savepkt): return bareosfd.bRC_OK
+            def plugin_io(iop):
+                if iop.func == bareosfd.IO_OPEN:
+                    plugin_io.f = open(iop.fname, "rb")
+                elif iop.func == bareosfd.IO_READ:
+                    iop.buf = bytearray(plugin_io.f.read(iop.count))
+                    iop.status = len(iop.buf)
+                elif iop.func == bareosfd.IO_CLOSE:
+                    plugin_io.f.close()
+                return bareosfd.bRC_OK
+            """)
+        try writePlugin(
+            "skipper",
+            """
+            import bareosfd
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_backup_file(savepkt): return bareosfd.bRC_Skip
+            """)
+        let builder = StageChainBuilder(factory: Self.factory(nil))
+        let strings = [plugin("taker"), plugin("skipper")]
+        let chain = try builder.chain(for: strings)
+        let context = StageContext(mode: .backup, jobID: 1, jobName: "t", level: "Full", fileSetName: "fs")
+        try builder.broadcast(.jobStarted, context: context)
+        defer { try? builder.broadcast(.jobEnded(succeeded: true), context: context) }
+        let now = FileStat.Timestamp(seconds: 1_700_000_000, nanoseconds: 0)
+        let stat = FileStat(
+            dev: 1, ino: 2, mode: 0o100644, nlink: 1, uid: 0, gid: 0, rdev: 0, size: 100_000, blocks: 200, atime: now,
+            mtime: now, ctime: now)
+        let entry = SelectedEntry(
+            path: Array((source + "/big.bin").utf8), kind: .file, stat: stat, includeIndex: 0, blockIndex: 0,
+            effectiveBlockIndex: 0, isTopLevel: false, chain: strings)
+        var batch = [FileItem(entry: entry, fileIndex: 0)]
+        let outcomes = chain.decide(batch: &batch, context: context)
+        guard case .skip(let stage, _) = outcomes[0] else { return XCTFail("\(outcomes)") }
+        XCTAssertEqual(stage, plugin("skipper"))
+        let taker = try XCTUnwrap(chain.stages[0] as? PythonPluginStage)
+        XCTAssertEqual(taker.pendingSources, 0)  // the 100,000 bytes read through plugin_io were let go
+    }
+
+    func testAFailedRestoreWriteStillClosesTheFileAndEndsIt() throws {
+        try write("a.txt", "some data\n")
+        try writePlugin(
+            "fullrestore",
+            """
+            import bareosfd, os
+            def log(text): bareosfd.JobMessage(bareosfd.M_INFO, text)
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_backup_file(savepkt):
+                return bareosfd.bRC_OK if savepkt.type == bareosfd.FT_REG else bareosfd.bRC_Core
+            def plugin_io(iop):
+                log("io %d" % iop.func)
+                if iop.func == bareosfd.IO_OPEN and not iop.flags & os.O_WRONLY:
+                    plugin_io.data = open(iop.fname, "rb").read()
+                elif iop.func == bareosfd.IO_READ:
+                    iop.buf = bytearray(plugin_io.data)
+                    plugin_io.data = b""
+                    iop.status = len(iop.buf)
+                elif iop.func == bareosfd.IO_WRITE:
+                    iop.status = -1
+                    iop.io_errno = 28
+                return bareosfd.bRC_OK
+            def start_restore_file(cmd): log("start_restore_file"); return 0
+            def create_file(restorepkt):
+                log("create_file")
+                restorepkt.create_status = bareosfd.CF_EXTRACT
+                return 0
+            def set_file_attributes(restorepkt): log("set_file_attributes"); return 0
+            def end_restore_file(): log("end_restore_file"); return 0
+            """)
+        let (summary, catalog) = try backup([plugin("fullrestore")])
+        XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
+        let (restored, messages) = try restore(catalog, jobID: summary.jobID)
+        XCTAssertEqual(restored.errors, 1)
+        let texts = messages.map(\.text)
+        XCTAssertEqual(
+            texts.filter { !$0.hasPrefix("stage ") },
+            ["start_restore_file", "create_file", "io 1", "io 3", "io 4", "end_restore_file"], "\(texts)")
+        XCTAssertTrue(
+            texts.contains { $0.contains("plugin_io(IO_WRITE) wrote -1 of 10 bytes: No space left on device (errno 28)") },
+            "\(texts)")
+    }
 }

@@ -487,8 +487,14 @@ public final class RestoreJob {
                         try? sink.close(success: false)
                         throw RestoreTarget.Problem(message: "SHA-256 of the restored bytes does not match the catalog")
                     }
-                    let delivered = try decode(record, member: member, location: location, context: context) {
-                        try sink.write($0)
+                    let delivered: [UInt8]
+                    do {
+                        delivered = try decode(record, member: member, location: location, context: context) {
+                            try sink.write($0)
+                        }
+                    } catch {
+                        try? sink.close(success: false)  // the stage closes what it opened
+                        throw error
                     }
                     guard delivered == record.sourceSHA256 else {
                         try? sink.close(success: false)

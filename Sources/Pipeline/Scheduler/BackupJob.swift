@@ -212,7 +212,7 @@ public final class BackupJob: @unchecked Sendable {
         let context = StageContext(
             mode: .backup, jobID: jobID.rawValue, jobName: job.name, level: level, fileSetName: fileSet.name,
             since: decision.since, debugLevel: settings.debugLevel, options: options, startTime: startTime,
-            onFatal: { [unowned self] reason in fail(reason) })
+            onFatal: { [weak self] reason in self?.fail(reason) })
         do {
             try catalog.insert(files: [], messages: levelMessages(decision, jobID: jobID))
         } catch {
@@ -447,6 +447,8 @@ public final class BackupJob: @unchecked Sendable {
                 while decidedBatches.load(ordering: .acquiring) < sequence && !cancellation.isCancelled {
                     usleep(1000)
                 }
+                // A job that failed meanwhile records no deletions (as above).
+                if cancellation.isCancelled || fatalMessage != nil { deletions = [] }
             }
             // A stage may still account for an entry the walk did not see (a Python plugin's check_file answering
             // bRC_Seen): it is not recorded as deleted.
@@ -455,6 +457,7 @@ public final class BackupJob: @unchecked Sendable {
                 deletions = zip(deletions, claimed + Array(repeating: false, count: max(0, deletions.count - claimed.count)))
                     .filter { !$0.1 }.map(\.0)
             }
+            if cancellation.isCancelled || fatalMessage != nil { deletions = [] }
             withLock { _ in deletedPaths = deletions.map(\.path) }
             for deletion in deletions {
                 batch.deletions.append(deletion)

@@ -51,6 +51,10 @@ public protocol Stage: AnyObject, Sendable {
     /// `outputPath` is the file's path under `--where`.
     func openRestoreSink(for item: RestoreItem, outputPath: [UInt8], context: StageContext) throws -> (any ByteSink)?
 
+    /// The chain did not store a file this stage took over (a later stage skipped or failed it, or took it over
+    /// too): `openSource` will not be called for it, so the stage drops what it prepared.
+    func discardTakeOver(of item: FileItem, context: StageContext)
+
     /// Accurate backups: paths of the previous state that the walk did not see. True for a path the stage still
     /// accounts for (a Python plugin's `check_file` answering `bRC_Seen`): it is not recorded as deleted.
     func claimsUnseen(_ paths: [[UInt8]], context: StageContext) -> [Bool]
@@ -91,4 +95,6 @@ extension Stage {
     ) throws -> (any ByteSink)? { nil }
 
     public func claimsUnseen(_ paths: [[UInt8]], context: StageContext) -> [Bool] { paths.map { _ in false } }
+
+    public func discardTakeOver(of item: FileItem, context: StageContext) {}
 }

@@ -31,6 +31,7 @@ public final class StageChain: Sendable {
     /// Runs the decision hooks over a batch of entries that share this chain.
     public func decide(batch items: inout [FileItem], context: StageContext) -> [Outcome] {
         var outcomes = [Outcome](repeating: .store(source: nil), count: items.count)
+        var takers: [Int: [Int]] = [:]  // item index -> stages that answered take-over
         var open = Array(items.indices)
         for (stageIndex, stage) in stages.enumerated() {
             guard !open.isEmpty else { break }
@@ -50,6 +51,7 @@ public final class StageChain: Sendable {
                 case .success(.skip(let reason)):
                     outcomes[itemIndex] = .skip(stage: stage.name, reason: reason)
                 case .success(.takeOver):
+                    takers[itemIndex, default: []].append(stageIndex)
                     if case .store(let source?) = outcomes[itemIndex] {
                         outcomes[itemIndex] = .failed(
                             StageFailure(
@@ -67,6 +69,14 @@ public final class StageChain: Sendable {
                 }
             }
             open = stillOpen
+        }
+        // A stage that took a file over which the chain then did not store (a later skip or failure, a second
+        // take-over) drops what it prepared for it.
+        for (itemIndex, stageIndices) in takers {
+            for stageIndex in stageIndices {
+                if case .store(stageIndex) = outcomes[itemIndex] { continue }
+                stages[stageIndex].discardTakeOver(of: items[itemIndex], context: context)
+            }
         }
         return outcomes
     }

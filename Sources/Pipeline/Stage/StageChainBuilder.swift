@@ -59,8 +59,21 @@ public final class StageChainBuilder: Sendable {
         }
     }
 
-    /// Delivers a job event to every stage once, in creation order.
+    /// Delivers a job event to every stage once, in creation order. At job start the first failure stops it (the
+    /// job fails before any file is read); later events reach every stage, and the first error is rethrown after.
     public func broadcast(_ event: JobEvent, context: StageContext) throws {
-        for stage in allStages { try stage.handle(event, context: context) }
+        guard event != .jobStarted else {
+            for stage in allStages { try stage.handle(event, context: context) }
+            return
+        }
+        var first: (any Error)?
+        for stage in allStages {
+            do {
+                try stage.handle(event, context: context)
+            } catch {
+                if first == nil { first = error } else { context.message(.error, "\(error)", stage: stage.name) }
+            }
+        }
+        if let first { throw first }
     }
 }

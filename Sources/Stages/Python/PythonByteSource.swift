@@ -112,7 +112,10 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
             while true {
                 let count: Int
                 if coreDescriptor >= 0 {
+                    // Reading the plugin's descriptor is bounded by the call timeout too (a pipe may never end).
+                    PythonRuntime.shared.beginCall("reading the descriptor plugin_io opened (iostat_do_in_core)", path: item.path)
                     count = chunk.withUnsafeMutableBytes { Glibc.read(coreDescriptor, $0.baseAddress, $0.count) }
+                    PythonRuntime.shared.endCall()
                     if count < 0 {
                         if errno == EINTR { continue }
                         throw failure("reading the descriptor plugin_io opened (iostat_do_in_core)" + errnoText(errno))

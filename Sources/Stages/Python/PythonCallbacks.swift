@@ -31,8 +31,8 @@ enum PythonCallbacks {
             return Int32(plugin.fileSetEdit(operation: Int(op), text: text.map { string($0, length) }))
         })
 
-    private static func plugin(_ host: UnsafeMutableRawPointer?) -> PythonPlugin? {
-        host.map { Unmanaged<PythonPlugin>.fromOpaque($0).takeUnretainedValue() }
+    private static func plugin(_ host: UnsafeMutableRawPointer?) -> PythonPluginHost? {
+        host.map { Unmanaged<PythonPluginHost>.fromOpaque($0).takeUnretainedValue() }
     }
 
     private static func bytes(_ text: UnsafePointer<CChar>?, _ length: Int) -> [UInt8] {

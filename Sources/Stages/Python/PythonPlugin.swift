@@ -14,14 +14,9 @@ final class PythonPlugin: @unchecked Sendable {
     let settings: PythonPluginSettings
     let context: StageContext
     private var instance: OpaquePointer?
-    /// The entry being handled, named in the messages the plugin raises meanwhile.
-    var currentPath: [UInt8]?
+    /// What `bareosfd`'s callbacks reach; retained for the C side until the interpreter has ended.
+    let host: PythonPluginHost
     private(set) var isOldAPI = false
-    /// Paths the plugin marked seen (`SetValue(bVarFileSeen)`, `SetSeenBitmap`).
-    private(set) var seenPaths: Set<[UInt8]> = []
-    /// `SetSeenBitmap(True)`: every path counts as seen.
-    private(set) var allSeen = false
-    private var fileSetEditsWarned = false
 
     private var runtime: PythonRuntime { PythonRuntime.shared }
 
@@ -31,6 +26,7 @@ final class PythonPlugin: @unchecked Sendable {
         self.definition = definition
         self.settings = settings
         self.context = context
+        self.host = PythonPluginHost(stage: stage, context: context)
         if let problem = runtime.initializationProblem { throw PythonPluginError.unavailable(problem) }
         try createInstance()
         do {
@@ -41,14 +37,24 @@ final class PythonPlugin: @unchecked Sendable {
         }
     }
 
-    deinit { destroy() }
+    /// An interpreter the stage did not end (a job that stopped on an error) is ended on the Python thread, never
+    /// on the thread that drops the last reference.
+    deinit {
+        guard let instance else { return }
+        let host = Unmanaged.passUnretained(self.host)
+        runtime.detach {
+            opfd_instance_destroy(instance)
+            host.release()
+        }
+    }
 
     private func createInstance() throws {
         let values = JobValues(context: context, settings: settings)
         var error = opfd_error()
-        let host = Unmanaged.passUnretained(self).toOpaque()
-        let created = values.withJob(host: host) { job in opfd_instance_create(&job, &error) }
+        let retained = Unmanaged.passRetained(host)
+        let created = values.withJob(host: retained.toOpaque()) { job in opfd_instance_create(&job, &error) }
         guard let created else {
+            retained.release()
             let text = error.text.map { String(cString: $0) } ?? "cannot create a sub-interpreter"
             opfd_error_clear(&error)
             throw PythonPluginError.host(text)
@@ -74,11 +80,14 @@ final class PythonPlugin: @unchecked Sendable {
         }
     }
 
-    /// Ends the sub-interpreter (joining the plugin's threads).
+    /// Ends the sub-interpreter (joining the plugin's threads, within the call timeout), on the Python thread.
     func destroy() {
         guard let instance else { return }
         self.instance = nil
+        runtime.beginCall("the end of the plugin's interpreter (joining its threads)")
         opfd_instance_destroy(instance)
+        runtime.endCall()
+        Unmanaged.passUnretained(host).release()  // the C side no longer calls back
     }
 
     var isAlive: Bool { instance != nil }
@@ -97,13 +106,14 @@ final class PythonPlugin: @unchecked Sendable {
         _ function: String, path: [UInt8]? = nil,
         _ body: (OpaquePointer?, inout Int32, inout opfd_error) -> opfd_status
     ) throws -> Int {
+        if runtime.isWedged { throw PythonPluginError.wedged(function) }
         var rc: Int32 = 0
         var error = opfd_error()
-        currentPath = path
+        host.currentPath = path
         runtime.beginCall(function, path: path)
         let status = body(instance, &rc, &error)
         runtime.endCall()
-        currentPath = nil
+        host.currentPath = nil
         guard status == OPFD_DONE else { throw PythonPluginError.from(status, function: function, error: &error) }
         opfd_error_clear(&error)
         return Int(rc)
@@ -136,82 +146,6 @@ final class PythonPlugin: @unchecked Sendable {
         opfd_instance_set_job_status(instance, Int32(ascii))
     }
 
-    // MARK: - Callbacks from bareosfd
-
-    func jobMessage(type: Int, text: String) {
-        let text = PythonPlugin.trimmed(text)
-        switch type {
-        case 1, 3, 11:  // M_ABORT, M_FATAL, M_ERROR_TERM: the job cannot go on (Bareos fails or ends it)
-            context.failJob("plugin message (\(PythonPlugin.messageTypeName(type))): \(text)", stage: stage)
-        case 4: context.message(.error, text, stage: stage, path: currentPath)
-        case 5: context.message(.warning, text, stage: stage, path: currentPath)
-        case 2: context.message(.debug, text, stage: stage, path: currentPath)
-        default: context.message(.info, text, stage: stage, path: currentPath)
-        }
-    }
-
-    func debugMessage(level: Int, text: String) {
-        context.message(.debug, "debug \(level): \(PythonPlugin.trimmed(text))", stage: stage, path: currentPath)
-    }
-
-    func output(stream: Int, text: String) {
-        context.message(
-            stream == 2 ? .warning : .info, (stream == 2 ? "stderr: " : "stdout: ") + text, stage: stage,
-            path: currentPath)
-    }
-
-    /// `CheckChanges`: changed (0) unless the file's mtime and ctime are both older than the base time — the
-    /// packet's `save_time` when set, else the job's since time (Full: always changed).
-    func checkChanges(path: [UInt8], saveTime: Int64) -> Int {
-        let base = saveTime > 0 ? saveTime : (context.since?.seconds ?? 0)
-        guard base > 0 else { return 0 }
-        var st = stat()
-        let name = path.map { CChar(bitPattern: $0) } + [0]
-        guard lstat(name, &st) == 0 else { return 0 }
-        return Int64(st.st_mtim.tv_sec) >= base || Int64(st.st_ctim.tv_sec) >= base ? 0 : 5
-    }
-
-    /// `AcceptFile`: an option plugin is only offered entries the FileSet's rules already accepted, so this
-    /// host answers 0 (accepted) without re-running the rules (documented in docs/python-plugins.md).
-    func acceptFile(path: [UInt8], mode: UInt32) -> Int { 0 }
-
-    func fileSeen(path: [UInt8]?, seen: Bool) -> Int {
-        guard let path else {
-            allSeen = seen
-            if !seen { seenPaths.removeAll() }
-            return 0
-        }
-        if seen { seenPaths.insert(path) } else { seenPaths.remove(path) }
-        return 0
-    }
-
-    /// AddExclude, AddInclude, ...: the FileSet is fixed when the job starts; the call fails with a warning.
-    func fileSetEdit(operation: Int, text: String?) -> Int {
-        let names = [
-            1: "AddExclude", 2: "AddInclude", 3: "AddOptions", 4: "AddRegex", 5: "AddWild", 6: "NewOptions",
-            7: "NewInclude", 8: "NewPreInclude",
-        ]
-        context.message(
-            .warning,
-            "bareosfd.\(names[operation] ?? "FileSet edit") is not supported: the FileSet is fixed before plugins load",
-            stage: stage)
-        return 2
-    }
-
-    private static func trimmed(_ text: String) -> String {
-        var text = text
-        while text.last == "\n" { text.removeLast() }
-        return text
-    }
-
-    static func messageTypeName(_ type: Int) -> String {
-        let names = [
-            1: "M_ABORT", 2: "M_DEBUG", 3: "M_FATAL", 4: "M_ERROR", 5: "M_WARNING", 6: "M_INFO", 7: "M_SAVED",
-            8: "M_NOTSAVED", 9: "M_SKIPPED", 10: "M_MOUNT", 11: "M_ERROR_TERM", 12: "M_TERM", 13: "M_RESTORED",
-            14: "M_SECURITY", 15: "M_ALERT", 16: "M_VOLMGMT",
-        ]
-        return names[type] ?? "type \(type)"
-    }
 }
 
 /// What `bareosfd.GetValue` answers, gathered from the job before the instance is created.

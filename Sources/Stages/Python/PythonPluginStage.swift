@@ -201,7 +201,8 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
                 let flags = flagsCache[blockKey] ?? BareosFileType.flags(for: item, context: context)
                 flagsCache[blockKey] = flags
                 do {
-                    let rc = try handleBackupFile(item, type: type, flags: flags, plugin: plugin)
+                    let (rc, returnedFlags) = try handleBackupFile(item, type: type, flags: flags, plugin: plugin)
+                    func flag(_ bit: Int) -> Bool { returnedFlags[bit >> 3] & (1 << UInt8(bit & 7)) != 0 }
                     switch rc {
                     case 6: results.append(.success(.core))
                     case 7: results.append(.success(.skip(reason: "bRC_Skip")))
@@ -215,9 +216,9 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
                             memoryLeft = max(0, memoryLeft - source.memoryBytes)
                             taken.withLock { $0[item.fileIndex] = source }
                         }
+                        // ACL and xattr packets follow the flags the plugin handed back (FO_ACL 14, FO_XATTR 27).
                         try PythonByteSource.collectACLAndXattrs(
-                            item, plugin: plugin, acl: block?.aclSupport ?? true, xattr: block?.xattrSupport ?? true,
-                            into: &items[index].metadata)
+                            item, plugin: plugin, acl: flag(14), xattr: flag(27), into: &items[index].metadata)
                         items[index].metadata[PythonPluginStage.takenKey] = name
                         results.append(.success(.takeOver))
                     default:
@@ -237,7 +238,10 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
         return (items, results)
     }
 
-    private func handleBackupFile(_ item: FileItem, type: Int32, flags: [UInt8], plugin: PythonPlugin) throws -> Int {
+    /// `handle_backup_file` for one entry: its answer and the `flags` it handed back.
+    private func handleBackupFile(
+        _ item: FileItem, type: Int32, flags: [UInt8], plugin: PythonPlugin
+    ) throws -> (Int, [UInt8]) {
         let link = BareosFileType.link(of: item)
         let stat = item.stat
         return try item.path.withUnsafeBufferPointer { path in
@@ -253,12 +257,22 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
                     packet.stat = BareosFileType.stat(stat)
                     packet.cmd = cmd
                     packet.flags = (flags[0], flags[1], flags[2], flags[3], flags[4])
-                    return try plugin.call("handle_backup_file", path: item.path) { instance, rc, error in
+                    let rc = try plugin.call("handle_backup_file", path: item.path) { instance, rc, error in
                         opfd_handle_backup_file(instance, &packet, &rc, &error)
                     }
+                    let returned = packet.flags
+                    return (rc, [returned.0, returned.1, returned.2, returned.3, returned.4])
                 }
             }
         }
+    }
+
+    /// Taken files whose bytes wait for the writer.
+    var pendingSources: Int { taken.withLock { $0.count } }
+
+    public func discardTakeOver(of item: FileItem, context: StageContext) {
+        let source = taken.withLock { $0.removeValue(forKey: item.fileIndex) }
+        try? source?.close()
     }
 
     /// The bytes `plugin_io` gave for a file this plugin took (read when it answered `bRC_OK`).
@@ -281,7 +295,7 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
                     var claimed: [Bool] = []
                     claimed.reserveCapacity(paths.count)
                     for path in paths {
-                        if plugin.allSeen || plugin.seenPaths.contains(path) {
+                        if plugin.host.allSeen || plugin.host.seenPaths.contains(path) {
                             claimed.append(true)
                             continue
                         }

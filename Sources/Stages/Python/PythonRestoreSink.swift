@@ -18,6 +18,8 @@ final class PythonRestoreSink: ByteSink, @unchecked Sendable {
 
     private var plugin: PythonPlugin?
     private var started = false
+    /// start_restore_file answered bRC_OK, so end_restore_file is owed (once).
+    private var fileStarted = false
     private var opened = false
     private var discard = false
     private var coreDescriptor: Int32 = -1
@@ -97,6 +99,7 @@ final class PythonRestoreSink: ByteSink, @unchecked Sendable {
             guard success else { return }
             try start()
         }
+        guard fileStarted else { return }
         try call { [self] in
             guard let plugin else { return }
             try plugin.entered {
@@ -110,69 +113,94 @@ final class PythonRestoreSink: ByteSink, @unchecked Sendable {
                         }
                     } catch { problems.append("\(error)") }
                 }
-                if opened {
-                    var io = opfd_io()
-                    io.func = 4  // IO_CLOSE
-                    io.filedes = Int64(coreDescriptor)
-                    do {
-                        _ = try plugin.call("plugin_io(IO_CLOSE)", path: item.path) { instance, rc, error in
-                            opfd_plugin_io(instance, &io, &rc, &error)
-                        }
-                        if io.status < 0 {
-                            problems.append("plugin_io(IO_CLOSE) failed" + PythonByteSource.errnoText(io.io_errno))
-                        }
-                    } catch { problems.append("\(error)") }
-                    opened = false
-                    coreDescriptor = -1
-                }
+                if let problem = closeFile(plugin) { problems.append(problem) }
                 if success { problems += restoreACLAndXattrs(plugin) }
-                do {
-                    let rc = try plugin.call("end_restore_file", path: item.path) { instance, rc, error in
-                        opfd_end_restore_file(instance, &rc, &error)
-                    }
-                    if rc != 0 { problems.append(PythonPluginError.returned(function: "end_restore_file", code: rc).description) }
-                } catch { problems.append("\(error)") }
+                if let problem = endRestoreFile(plugin) { problems.append(problem) }
                 if success, !problems.isEmpty { throw failure(problems.joined(separator: "; ")) }
             }
         }
     }
 
+    /// IO_CLOSE of the open file (in core-I/O mode too: the plugin closes its descriptor); on the Python thread,
+    /// inside `entered`. Returns what went wrong.
+    private func closeFile(_ plugin: PythonPlugin) -> String? {
+        guard opened else { return nil }
+        opened = false
+        var io = opfd_io()
+        io.func = 4  // IO_CLOSE
+        io.filedes = Int64(coreDescriptor)
+        coreDescriptor = -1
+        do {
+            _ = try plugin.call("plugin_io(IO_CLOSE)", path: item.path) { instance, rc, error in
+                opfd_plugin_io(instance, &io, &rc, &error)
+            }
+        } catch { return "\(error)" }
+        return io.status < 0 ? "plugin_io(IO_CLOSE) failed" + PythonByteSource.errnoText(io.io_errno) : nil
+    }
+
+    /// IO_CLOSE if `closing` and the file is open, then `end_restore_file()` once; on the Python thread, inside
+    /// `entered`. Returns what went wrong.
+    private func endRestoreFile(_ plugin: PythonPlugin, closing: Bool = false) -> String? {
+        var problems: [String] = []
+        if closing, let problem = closeFile(plugin) { problems.append(problem) }
+        guard fileStarted else { return problems.first }
+        fileStarted = false
+        do {
+            let rc = try plugin.call("end_restore_file", path: item.path) { instance, rc, error in
+                opfd_end_restore_file(instance, &rc, &error)
+            }
+            if rc != 0 { problems.append(PythonPluginError.returned(function: "end_restore_file", code: rc).description) }
+        } catch { problems.append("\(error)") }
+        return problems.isEmpty ? nil : problems.joined(separator: "; ")
+    }
+
     /// On the calling thread: loads the plugin if needed, then `start_restore_file` and `create_file` (and IO_OPEN)
-    /// on the Python thread.
+    /// on the Python thread. When a step after `start_restore_file` fails, the plugin still gets IO_CLOSE and
+    /// `end_restore_file`.
     private func start() throws {
         started = true
         try call { [self] in
             let plugin = try stage.restorePlugin(context: context)
             self.plugin = plugin
             try plugin.entered {
-                let name = stage.name
-                let started = try plugin.call("start_restore_file", path: item.path) { instance, rc, error in
-                    opfd_start_restore_file(instance, name, &rc, &error)
-                }
-                guard started == 0 else {
-                    throw PythonPluginError.returned(function: "start_restore_file", code: started)
-                }
-                var createStatus: Int32 = PythonRestoreSink.error
-                let created = try withPacket { packet -> Int in
-                    let rc = try plugin.call("create_file", path: item.path) { instance, rc, error in
-                        opfd_create_file(instance, &packet, &rc, &error)
-                    }
-                    createStatus = packet.create_status
-                    return rc
-                }
-                guard created == 0 else { throw PythonPluginError.returned(function: "create_file", code: created) }
-                switch createStatus {
-                case PythonRestoreSink.extract, PythonRestoreSink.core:
-                    try open(plugin, mode: createStatus == PythonRestoreSink.extract ? 0o600 : 0)
-                case PythonRestoreSink.created:
-                    discard = true
-                case PythonRestoreSink.skip:
-                    discard = true
-                    context.message(.info, "create_file answered CF_SKIP: the plugin did not restore the file", stage: name, path: item.path)
-                default:
-                    throw failure("create_file left create_status = \(createStatus) (CF_ERROR or no CF_* value)")
+                do {
+                    try startFile(plugin)
+                } catch {
+                    _ = endRestoreFile(plugin, closing: true)
+                    throw error
                 }
             }
+        }
+    }
+
+    private func startFile(_ plugin: PythonPlugin) throws {
+        let name = stage.name
+        let started = try plugin.call("start_restore_file", path: item.path) { instance, rc, error in
+            opfd_start_restore_file(instance, name, &rc, &error)
+        }
+        guard started == 0 else {
+            throw PythonPluginError.returned(function: "start_restore_file", code: started)
+        }
+        fileStarted = true
+        var createStatus: Int32 = PythonRestoreSink.error
+        let created = try withPacket { packet -> Int in
+            let rc = try plugin.call("create_file", path: item.path) { instance, rc, error in
+                opfd_create_file(instance, &packet, &rc, &error)
+            }
+            createStatus = packet.create_status
+            return rc
+        }
+        guard created == 0 else { throw PythonPluginError.returned(function: "create_file", code: created) }
+        switch createStatus {
+        case PythonRestoreSink.extract, PythonRestoreSink.core:
+            try open(plugin, mode: createStatus == PythonRestoreSink.extract ? 0o600 : 0)
+        case PythonRestoreSink.created:
+            discard = true
+        case PythonRestoreSink.skip:
+            discard = true
+            context.message(.info, "create_file answered CF_SKIP: the plugin did not restore the file", stage: name, path: item.path)
+        default:
+            throw failure("create_file left create_status = \(createStatus) (CF_ERROR or no CF_* value)")
         }
     }
 

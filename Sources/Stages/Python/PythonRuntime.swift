@@ -88,6 +88,27 @@ final class PythonRuntime: @unchecked Sendable {
         return try outcome!.get()
     }
 
+    /// Runs `body` on the Python thread without waiting for it (ending an interpreter whose owner went away).
+    /// Dropped when the runtime is wedged: the work then never runs (the interpreter is leaked).
+    func detach(_ body: @escaping () -> Void) {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard wedgedCall == nil else { return }
+        if !started {
+            started = true
+            startThread()
+        }
+        queue.append(Request(body))
+        pthread_cond_broadcast(&condition)
+    }
+
+    /// True once a call did not return in time: nothing else may be started in Python.
+    var isWedged: Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return wedgedCall != nil
+    }
+
     /// Marks the start of one plugin call (on the Python thread), for the per-call timeout.
     func beginCall(_ function: String, path: [UInt8]? = nil) {
         let entry = (Clock.monotonic(), function, path)
@@ -130,8 +151,8 @@ final class PythonRuntime: @unchecked Sendable {
             initializationError = error.text.map { String(cString: $0) } ?? "cannot initialize Python"
         }
         opfd_error_clear(&error)
-        pthread_mutex_lock(&mutex)
         while true {
+            pthread_mutex_lock(&mutex)
             while queue.isEmpty { pthread_cond_wait(&condition, &mutex) }
             let request = queue.removeFirst()
             pthread_mutex_unlock(&mutex)
@@ -139,7 +160,14 @@ final class PythonRuntime: @unchecked Sendable {
             pthread_mutex_lock(&mutex)
             request.done = true
             runningCall = nil
+            // After a timeout every waiter has given up: what is still queued belongs to jobs that are gone.
+            let dropped = wedgedCall != nil ? queue : []
+            if wedgedCall != nil { queue.removeAll() }
             pthread_cond_broadcast(&condition)
+            pthread_mutex_unlock(&mutex)
+            // `request` and `dropped` are released here, outside the lock: their captures' deinit may call
+            // `detach`, which takes it.
+            _ = dropped
         }
     }
 }
