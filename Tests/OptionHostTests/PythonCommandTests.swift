@@ -132,6 +132,14 @@ final class PythonCommandTests: CommandLineTestCase {
         XCTAssertEqual(restore.status, 0, restore.output + restore.stderr)
         let diff = try run("/usr/bin/diff", ["-r", tree, target + tree])
         XCTAssertEqual(diff.status, 0, diff.output)
+
+        // The live tree against the catalog: taken files are compared by size and mtime (the stored bytes are gzip).
+        let live = try optionhost(["verify", "--catalog", catalogPath, "--jobid", String(jobID), "--against-live"])
+        XCTAssertEqual(live.status, 0, live.output + live.stderr)
+        try makeFile("tree/b.bin", "now different\n")
+        let changed = try optionhost(["verify", "--catalog", catalogPath, "--jobid", String(jobID), "--against-live"])
+        XCTAssertEqual(changed.status, 4, changed.output + changed.stderr)
+        XCTAssertTrue(changed.output.contains("content taken over by stage python3:"), changed.output)
     }
 
     func testEstimateNeverLoadsPythonPlugins() throws {

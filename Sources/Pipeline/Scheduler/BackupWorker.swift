@@ -184,6 +184,7 @@ final class BackupWorker {
             var member = VolumeMember.forEntry(item, names: names, block: block)
             var record = baseRecord(item, status: .stored)
             if let digest = member.metadataDigest { record.stageMetadata[VolumeMember.metadataDigestKey] = digest }
+            if let source, let chain { record.stageMetadata[VolumeMember.sourceStageKey] = chain.strings[source] }
             guard item.kind == .file else {
                 // Directories, links and specials carry our records too, so `scan` rebuilds their rows exactly.
                 member.records += VolumeMember.catalogRecords(record, jobID: jobID)

@@ -4,6 +4,10 @@ extension VolumeMember {
     /// The catalog key holding the SHA-256 of a member's extended attributes and ACLs (absent when it has none).
     public static let metadataDigestKey = "host.metadata_sha256"
 
+    /// The catalog key naming the stage that took a file over at backup (its bytes are what that stage produced,
+    /// not the file's content).
+    public static let sourceStageKey = "host.source_stage"
+
     /// SHA-256 (hex) over the member's xattrs (sorted by name) and ACL texts: restore and verify compare it with the
     /// catalog, since these come from the volume header, which no data digest covers. Nil when there are none.
     public var metadataDigest: String? {
