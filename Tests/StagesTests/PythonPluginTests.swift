@@ -603,4 +603,37 @@ final class PythonPluginTests: PythonPluginTestCase {
             texts.contains { $0.contains("plugin_io(IO_WRITE) wrote -1 of 10 bytes: No space left on device (errno 28)") },
             "\(texts)")
     }
+
+    /// `Tests/Fixtures/plugins`: test plugins kept as files.
+    static let fixtures: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<2 { url.deleteLastPathComponent() }
+        return url.path + "/Fixtures/plugins"
+    }()
+
+    func testTheWholeBareosfdSurfaceAndACLXattrPacketsRoundTrip() throws {
+        try write("a.txt", "alpha\n")
+        try write("sub/b.txt", "beta\n")
+        let surface = "python3:module_path=\(PythonPluginTests.fixtures):module_name=surface:jobid=1:take=1"
+        let (summary, catalog) = try backup([surface], debugLevel: 50)
+        XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
+        XCTAssertEqual(summary.filesStored, 2)
+        let messages = try stageMessages(catalog, jobID: summary.jobID)
+        XCTAssertEqual(messages.filter { $0.severity == "warning" }.count, 8)  // the eight FileSet edits
+        XCTAssertTrue(messages.contains { $0.text == "debug 50: debug kw" })
+        XCTAssertTrue(messages.contains { $0.text == "surface: functions ok" })
+        let record = try file(catalog, jobID: summary.jobID, "a.txt")
+        XCTAssertEqual(record.stageMetadata[PythonPluginStage.aclKey], Hex.encode(Array("acl of \(source)/a.txt".utf8)))
+        XCTAssertEqual(
+            record.stageMetadata[PythonPluginStage.xattrKey],
+            [("user.a", "1"), ("user.b", "2")].map { Hex.encode(Array($0.0.utf8)) + "=" + Hex.encode(Array($0.1.utf8)) }
+                .joined(separator: ","))
+
+        let (restored, restoreMessages) = try restore(catalog, jobID: summary.jobID)
+        XCTAssertEqual(restored.status, .ok, "\(restoreMessages.map(\.text))")
+        XCTAssertEqual(try read(self.restored("sub/b.txt")), Array("beta\n".utf8))
+        let texts = restoreMessages.map(\.text)
+        XCTAssertTrue(texts.contains("set_acl acl of \(source)/a.txt"), "\(texts)")
+        XCTAssertEqual(texts.filter { $0.hasPrefix("set_xattr") }, ["set_xattr user.a=1", "set_xattr user.b=2", "set_xattr user.a=1", "set_xattr user.b=2"])
+    }
 }
