@@ -106,4 +106,48 @@ final class ExamplePluginTests: PythonPluginTestCase {
         XCTAssertEqual(st.st_mode & 0o7777, 0o640)
         XCTAssertEqual(st.st_mtim.tv_sec, 1_600_000_000)
     }
+
+    /// A plugin in the shape of Bareos' option example: its own `load_bareos_plugin` sets
+    /// `BareosFdWrapper.bareos_fd_plugin_object`, `from BareosFdWrapper import *` provides the entry points, and a
+    /// `BareosFdPluginBaseclass` subclass takes every regular file (`bRC_OK`), so the data goes through the base
+    /// class's `plugin_io` at backup and its `create_file`/`plugin_io`/`set_file_attributes` at restore.
+    func testTheLookAlikeHelpersCarryAPluginThatTakesEveryFile() throws {
+        try makeTree()
+        XCTAssertEqual(chmod(source + "/docs/notes.md", 0o600), 0)
+        try writePlugin(
+            "option_example",
+            """
+            import bareosfd
+            import BareosFdWrapper
+            from BareosFdWrapper import *
+            from BareosFdPluginBaseclass import BareosFdPluginBaseclass
+
+            class TakeEverything(BareosFdPluginBaseclass):
+                def handle_backup_file(self, savepkt):
+                    if savepkt.type == bareosfd.FT_REG:
+                        return bareosfd.bRC_OK
+                    return bareosfd.bRC_Core
+
+            def load_bareos_plugin(plugindef):
+                BareosFdWrapper.bareos_fd_plugin_object = TakeEverything(plugindef)
+                return bareosfd.bRC_OK
+            """)
+        let string = "python3:module_path=\(plugins):module_name=option_example"
+        let (summary, catalog) = try backup(
+            [string], jobDirectives: "Plugin Directory = \"\(PythonPluginTestCase.examples)\"")
+        XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
+        XCTAssertEqual(try file(catalog, jobID: summary.jobID, "data/large.bin").stageMetadata[PythonPluginStage.takenKey], string)
+        var python = PythonPluginSettings()
+        python.pluginDirectory = PythonPluginTestCase.examples  // where the helper modules are
+        let job = RestoreJob(
+            catalog: catalog, jobID: JobID(rawValue: summary.jobID), settings: RestoreSettings(whereDirectory: target),
+            stageFactory: StageRegistry.factory(python: python))
+        let restored = try job.run()
+        XCTAssertEqual(restored.status, .ok, "\(job.problems.map(\.text))")
+        let (status, output) = try shell("diff -r \(source) \(target)\(source)")
+        XCTAssertEqual(status, 0, output)
+        var st = stat()
+        XCTAssertEqual(lstat(self.restored("docs/notes.md"), &st), 0)
+        XCTAssertEqual(st.st_mode & 0o7777, 0o600)
+    }
 }
