@@ -150,4 +150,46 @@ final class ExamplePluginTests: PythonPluginTestCase {
         XCTAssertEqual(lstat(self.restored("docs/notes.md"), &st), 0)
         XCTAssertEqual(st.st_mode & 0o7777, 0o600)
     }
+
+    /// A 2014-style plugin class behind `BareosFdWrapper` (Bareos <= 19): context first everywhere, the old dicts of
+    /// `bareos_fd_consts`, the object assigned to `BareosFdWrapper.bareos_fd_plugin_object`.
+    func testAnOldGenerationPluginClassBehindTheWrapper() throws {
+        try makeTree()
+        try writePlugin(
+            "old_wrapped",
+            """
+            from bareosfd import *
+            from bareos_fd_consts import *
+            import BareosFdWrapper
+            from BareosFdWrapper import *
+
+            class OldPlugin(object):
+                def __init__(self, context, plugindef):
+                    RegisterEvents(context, [bEventType['bEventHandleBackupFile'], bEventType['bEventEndBackupJob']])
+                    self.files = 0
+                def parse_plugin_definition(self, context, plugindef):
+                    return bRCs['bRC_OK']
+                def handle_plugin_event(self, context, event):
+                    if event == bEventType['bEventEndBackupJob']:
+                        JobMessage(context, bJobMessageType['M_INFO'], "old plugin saw %d files\\n" % self.files)
+                    return bRCs['bRC_OK']
+                def handle_backup_file(self, context, savepkt):
+                    if savepkt.type == bFileType['FT_REG'] or savepkt.type == bFileType['FT_REGE']:
+                        self.files += 1
+                    if savepkt.fname.endswith('.tmp'):
+                        return bRCs['bRC_Skip']
+                    return bRCs['bRC_Core']
+
+            def load_bareos_plugin(context, plugindef):
+                BareosFdWrapper.bareos_fd_plugin_object = OldPlugin(context, plugindef)
+                return bRCs['bRC_OK']
+            """)
+        let (summary, catalog) = try backup(
+            ["python:module_path=\(plugins):module_name=old_wrapped"],
+            jobDirectives: "Plugin Directory = \"\(PythonPluginTestCase.examples)\"")
+        XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
+        XCTAssertEqual(try file(catalog, jobID: summary.jobID, "tmp/scratch.tmp").status, .skipped)
+        XCTAssertEqual(summary.filesStored, 5)
+        XCTAssertEqual(try stageMessages(catalog, jobID: summary.jobID).map(\.text).last, "old plugin saw 6 files")
+    }
 }

@@ -15,7 +15,8 @@ that object. The decorator also puts the entry points into the class's module, s
 `BareosPlugin` works too; names the module already defines are left alone.
 
 Older plugins define `load_bareos_plugin` themselves and assign `BareosFdWrapper.bareos_fd_plugin_object`;
-that keeps working, since the forwarders look the object up at every call.
+that keeps working, since the forwarders look the object up at every call. Old-generation plugins (Bareos <= 19,
+`load_bareos_plugin(context, plugindef)`) work too: the forwarders pass the context on to the object's methods.
 """
 
 import sys
@@ -44,68 +45,73 @@ def load_bareos_plugin(plugindef):
     return bareosfd.bRC_OK
 
 
-def parse_plugin_definition(plugindef):
-    return _plugin().parse_plugin_definition(plugindef)
+# Each forwarder passes its arguments on unchanged: (savepkt) from a NEW-API host call, (context, savepkt) when the
+# host runs an old-generation plugin (its load_bareos_plugin takes a context), whose object then gets the context
+# first, as the methods of the old base class expect.
 
 
-def handle_plugin_event(event):
-    return _plugin().handle_plugin_event(event)
+def parse_plugin_definition(*args):
+    return _plugin().parse_plugin_definition(*args)
 
 
-def handle_backup_file(savepkt):
-    return _plugin().handle_backup_file(savepkt)
+def handle_plugin_event(*args):
+    return _plugin().handle_plugin_event(*args)
 
 
-def start_backup_file(savepkt):
-    return _plugin().start_backup_file(savepkt)
+def handle_backup_file(*args):
+    return _plugin().handle_backup_file(*args)
 
 
-def end_backup_file():
-    return _plugin().end_backup_file()
+def start_backup_file(*args):
+    return _plugin().start_backup_file(*args)
 
 
-def start_restore_file(cmd):
-    return _plugin().start_restore_file(cmd)
+def end_backup_file(*args):
+    return _plugin().end_backup_file(*args)
 
 
-def end_restore_file():
-    return _plugin().end_restore_file()
+def start_restore_file(*args):
+    return _plugin().start_restore_file(*args)
 
 
-def restore_object_data(ROP):
-    return _plugin().restore_object_data(ROP)
+def end_restore_file(*args):
+    return _plugin().end_restore_file(*args)
 
 
-def plugin_io(IOP):
-    return _plugin().plugin_io(IOP)
+def restore_object_data(*args):
+    return _plugin().restore_object_data(*args)
 
 
-def create_file(restorepkt):
-    return _plugin().create_file(restorepkt)
+def plugin_io(*args):
+    return _plugin().plugin_io(*args)
 
 
-def set_file_attributes(restorepkt):
-    return _plugin().set_file_attributes(restorepkt)
+def create_file(*args):
+    return _plugin().create_file(*args)
 
 
-def check_file(fname):
-    return _plugin().check_file(fname)
+def set_file_attributes(*args):
+    return _plugin().set_file_attributes(*args)
 
 
-def get_acl(acl):
-    return _plugin().get_acl(acl)
+def check_file(*args):
+    return _plugin().check_file(*args)
 
 
-def set_acl(acl):
-    return _plugin().set_acl(acl)
+def get_acl(*args):
+    return _plugin().get_acl(*args)
 
 
-def get_xattr(xattr):
-    return _plugin().get_xattr(xattr)
+def set_acl(*args):
+    return _plugin().set_acl(*args)
 
 
-def set_xattr(xattr):
-    return _plugin().set_xattr(xattr)
+def get_xattr(*args):
+    return _plugin().get_xattr(*args)
+
+
+def set_xattr(*args):
+    return _plugin().set_xattr(*args)
 
 
 ENTRY_POINTS = [
