@@ -130,6 +130,7 @@ final class PythonCommandTests: CommandLineTestCase {
         let restore = try optionhost(
             ["restore", "--catalog", catalogPath, "--jobid", String(jobID), "--where", target, "--json"])
         XCTAssertEqual(restore.status, 0, restore.output + restore.stderr)
+        XCTAssertEqual(try objects(restore).count, 1, restore.output)  // the summary only
         let diff = try run("/usr/bin/diff", ["-r", tree, target + tree])
         XCTAssertEqual(diff.status, 0, diff.output)
 
@@ -179,5 +180,21 @@ final class PythonCommandTests: CommandLineTestCase {
         XCTAssertTrue(
             result.output.contains("the end of the plugin's interpreter (joining its threads) did not return within 2 s"),
             result.output)
+    }
+
+    func testRestoreWithDebugLevelPrintsThePluginsMessages() throws {
+        try makeFile("tree/a.txt", "a")
+        let tree = work.appendingPathComponent("tree").path
+        let path = try config("python3:module_path=\(examples):module_name=callorder:answer=ok:root=\(tree)", tree: tree)
+        let backup = try optionhost(
+            ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
+        XCTAssertEqual(backup.status, 0, backup.output + backup.stderr)
+        let target = work.appendingPathComponent("restore").path
+        let restore = try optionhost(
+            ["restore", "--catalog", catalogPath, "--jobid", "1", "--where", target, "--json", "-d", "1"])
+        XCTAssertEqual(restore.status, 0, restore.output + restore.stderr)
+        let messages = try objects(restore).filter { $0["type"] as? String == "info" }.compactMap { $0["message"] as? String }
+        XCTAssertEqual(messages.first, "callorder: load_bareos_plugin('answer=ok:root=\(tree):')", "\(messages)")
+        XCTAssertTrue(messages.contains("callorder: end_restore_file()"), "\(messages)")
     }
 }

@@ -206,7 +206,10 @@ extension OptionHost {
                 return
             }
             let out = ByteWriter.standardOutput
-            let problems = job.problems.filter { $0.severity == "warning" || $0.severity == "error" }
+            // With -d N the plugins' own info and debug messages are shown too (a restore has no catalog record).
+            let problems = job.problems.filter {
+                $0.severity == "warning" || $0.severity == "error" || (debugLevel > 0 && $0.stage != nil)
+            }
             if selection.json {
                 for message in problems { out.write(CommandSupport.message(message)) }
                 out.write(
