@@ -241,6 +241,13 @@ final class PythonPluginTests: PythonPluginTestCase {
         XCTAssertEqual(restored.status, .ok)
         XCTAssertEqual(try read(self.restored("keep.txt")), Array("k".utf8))
         XCTAssertFalse(FileManager.default.fileExists(atPath: self.restored("drop.tmp")))
+        // With -d the detection is reported.
+        let (debug, _) = try backup(
+            ["python:module_path=\(PythonPluginTestCase.examples):module_name=bareos-fd-oldstyle:skip_suffix=.tmp"],
+            debugLevel: 1)
+        XCTAssertEqual(
+            try stageMessages(catalog, jobID: debug.jobID).first?.text,
+            "bareos-fd-oldstyle is an old-generation plugin: its entry points get a context first")
     }
 
     func testTwoPluginsInOneChainHaveSeparateInterpretersAndGlobals() throws {

@@ -16,11 +16,11 @@ final class PythonPlugin: @unchecked Sendable {
     private var instance: OpaquePointer?
     /// What `bareosfd`'s callbacks reach; retained for the C side until the interpreter has ended.
     let host: PythonPluginHost
-    private(set) var isOldAPI = false
 
     private var runtime: PythonRuntime { PythonRuntime.shared }
 
-    /// Creates the sub-interpreter and imports the module (no entry point called yet).
+    /// Creates the sub-interpreter and imports the module (no entry point called yet); the C side detects whether
+    /// it is an old-generation plugin (context first) from its `load_bareos_plugin`.
     init(stage: String, definition: PluginString.PythonDefinition, settings: PythonPluginSettings, context: StageContext) throws {
         self.stage = stage
         self.definition = definition
@@ -76,7 +76,11 @@ final class PythonPlugin: @unchecked Sendable {
                 opfd_error_clear(&error)
                 throw PythonPluginError.importFailed(module: moduleName, traceback: text)
             }
-            isOldAPI = opfd_is_old_api(instance) != 0
+            if opfd_is_old_api(instance) != 0 && context.debugLevel > 0 {
+                context.message(
+                    .debug, "\(moduleName) is an old-generation plugin: its entry points get a context first",
+                    stage: stage)
+            }
         }
     }
 
@@ -89,8 +93,6 @@ final class PythonPlugin: @unchecked Sendable {
         runtime.endCall()
         Unmanaged.passUnretained(host).release()  // the C side no longer calls back
     }
-
-    var isAlive: Bool { instance != nil }
 
     /// Runs `body` with this plugin's interpreter current on the Python thread.
     func entered<T>(_ body: () throws -> T) throws -> T {
@@ -145,7 +147,6 @@ final class PythonPlugin: @unchecked Sendable {
         guard let instance, let ascii = letter.asciiValue else { return }
         opfd_instance_set_job_status(instance, Int32(ascii))
     }
-
 }
 
 /// What `bareosfd.GetValue` answers, gathered from the job before the instance is created.

@@ -27,6 +27,8 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
         var plugin: PythonPlugin?
         /// Files restore has handed this plugin so far (the first one loads it).
         var restoredFiles = 0
+        /// Why loading failed at restore: later files fail with the same reason instead of loading again.
+        var loadFailure: PythonPluginError?
     }
 
     /// Stage metadata key naming the stage that took a file over at backup (restore hands it the bytes).
@@ -72,15 +74,15 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
         switch event {
         case .jobStarted:
             guard context.mode == .backup else { return }
-            let plugin = try perform(context: context) { [self] in try load(context: context) }
-            state.withLock { $0.plugin = plugin }
-            try perform(context: context) {
+            try perform(context: context) { [self] in
+                let plugin = try load(context: context)
+                state.withLock { $0.plugin = plugin }  // ended at jobEnded, also when an event below fails
                 try plugin.entered {
                     for event: Int32 in [16, 3] {  // bEventEndFileSet, bEventStartBackupJob
                         if let rc = try plugin.deliver(event), rc != 0 {
                             context.message(
                                 .warning, "handle_plugin_event(\(event)) returned \(PythonPluginError.returnCodeName(rc))",
-                                stage: self.name)
+                                stage: name)
                         }
                     }
                 }
@@ -142,17 +144,23 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
     /// The plugin for restore: loaded with the first file it took (Bareos: event 10 with the first plugin stream),
     /// `parse_plugin_definition` again for each later file.
     func restorePlugin(context: StageContext) throws -> PythonPlugin {
-        let (existing, count) = state.withLock { state -> (PythonPlugin?, Int) in
+        let (existing, count, failure) = state.withLock { state in
             state.restoredFiles += 1
-            return (state.plugin, state.restoredFiles)
+            return (state.plugin, state.restoredFiles, state.loadFailure)
         }
+        if let failure { throw failure }
         if let existing {
             if count > 1 { try existing.entered { try parse(existing, definition.options) } }
             return existing
         }
-        let plugin = try load(context: context)
-        state.withLock { $0.plugin = plugin }
-        return plugin
+        do {
+            let plugin = try load(context: context)
+            state.withLock { $0.plugin = plugin }
+            return plugin
+        } catch let error as PythonPluginError {
+            state.withLock { $0.loadFailure = error }
+            throw error
+        }
     }
 
     // MARK: - Backup
@@ -160,8 +168,7 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
     public func decide(batch: inout [FileItem], context: StageContext) -> [Result<StageDecision, any Error>] {
         guard context.mode == .backup else { return batch.map { _ in .success(.core) } }
         guard let plugin = plugin else {
-            let failure = StageFailure(stage: name, path: [], message: "the plugin is not loaded")
-            return batch.map { item in .failure(StageFailure(stage: name, path: item.path, message: failure.message)) }
+            return batch.map { item in .failure(StageFailure(stage: name, path: item.path, message: "the plugin is not loaded")) }
         }
         let items = batch
         do {
