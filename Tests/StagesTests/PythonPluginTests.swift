@@ -643,4 +643,64 @@ final class PythonPluginTests: PythonPluginTestCase {
         XCTAssertTrue(texts.contains("set_acl acl of \(source)/a.txt"), "\(texts)")
         XCTAssertEqual(texts.filter { $0.hasPrefix("set_xattr") }, ["set_xattr user.a=1", "set_xattr user.b=2", "set_xattr user.a=1", "set_xattr user.b=2"])
     }
+
+    func testPacketsAPluginSpoilsAreClearErrorsForThatFileOnly() throws {
+        for name in ["flags-bytes", "flags-short", "buf-too-long", "buf-str", "status-negative", "fine"] {
+            try write(name + ".dat", name)
+        }
+        try writePlugin(
+            "spoiler",
+            """
+            import bareosfd, os
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_backup_file(savepkt):
+                name = os.path.basename(savepkt.fname)
+                if name == "flags-bytes.dat":
+                    savepkt.flags = b"12345"
+                elif name == "flags-short.dat":
+                    savepkt.flags = bytearray(4)
+                elif not name.endswith(".dat"):
+                    return bareosfd.bRC_Core
+                plugin_io.mode = name
+                return bareosfd.bRC_OK
+            def plugin_io(iop):
+                mode = plugin_io.mode
+                if iop.func == bareosfd.IO_READ:
+                    if getattr(plugin_io, "done", None) == mode:
+                        iop.status = 0
+                    elif mode == "buf-too-long.dat":
+                        iop.buf = bytearray(iop.count + 1)
+                        iop.status = 1
+                    elif mode == "buf-str.dat":
+                        iop.buf = "text"
+                        iop.status = 4
+                    elif mode == "status-negative.dat":
+                        iop.status = -1
+                        iop.io_errno = 5
+                    else:
+                        iop.buf = bytearray(b"fine")
+                        iop.status = 4
+                        plugin_io.done = mode
+                return bareosfd.bRC_OK
+            """)
+        let (summary, catalog) = try backup([plugin("spoiler")])
+        XCTAssertEqual(summary.status, .warnings)
+        XCTAssertEqual(summary.filesStored, 1)
+        XCTAssertEqual(summary.filesFailed, 5)
+        var errors: [String: String] = [:]
+        for name in ["flags-bytes", "flags-short", "buf-too-long", "buf-str", "status-negative"] {
+            errors[name] = try file(catalog, jobID: summary.jobID, name + ".dat").error ?? ""
+        }
+        let stage = "stage \(plugin("spoiler")): "
+        XCTAssertEqual(errors["flags-bytes"], stage + "handle_backup_file: savepkt.flags must be a bytearray of 5 bytes, not bytes")
+        XCTAssertEqual(
+            errors["flags-short"], stage + "handle_backup_file: savepkt.flags must be a bytearray of 5 bytes, not bytearray of another length")
+        XCTAssertEqual(errors["buf-too-long"], stage + "plugin_io: IO_READ returned 262145 bytes with status 1 for a buffer of 262144 bytes")
+        XCTAssertEqual(errors["buf-str"], stage + "plugin_io: IO_READ status 4 but buf is str, not bytes or bytearray")
+        XCTAssertEqual(errors["status-negative"], stage + "plugin_io(IO_READ) failed: Input/output error (errno 5)")
+        XCTAssertEqual(try file(catalog, jobID: summary.jobID, "fine.dat").sourceSHA256, Digester.digest(.sha256, of: Array("fine".utf8)))
+    }
 }

@@ -31,8 +31,10 @@ enum PythonPluginError: Error, Sendable, CustomStringConvertible {
             return "cannot import module \"\(module)\":\n\(traceback.trimmingTrailingNewlines)"
         case .exception(let function, let traceback):
             return "\(function) raised an exception:\n\(traceback.trimmingTrailingNewlines)"
-        case .badReturn(let function, let detail): return "\(function): \(detail)"
-        case .badPacket(let function, let detail): return "\(function): \(detail)"
+        case .badReturn(let function, let detail), .badPacket(let function, let detail):
+            // The module's text names the entry point already ("plugin_io: IO_READ returned ...").
+            let entryPoint = function.prefix { $0 != "(" }
+            return detail.hasPrefix(entryPoint) ? detail : "\(function): \(detail)"
         case .missing(let function): return "the plugin has no callable \(function)"
         case .returned(let function, let code):
             return "\(function) returned \(PythonPluginError.returnCodeName(code))"
