@@ -182,13 +182,22 @@ final class PythonCommandTests: CommandLineTestCase {
             result.output)
     }
 
-    func testRestoreWithDebugLevelPrintsThePluginsMessages() throws {
+    func testListMessagesShowsTheBackupLogAndRestoreWithDebugLevelThePluginsMessages() throws {
         try makeFile("tree/a.txt", "a")
         let tree = work.appendingPathComponent("tree").path
         let path = try config("python3:module_path=\(examples):module_name=callorder:answer=ok:root=\(tree)", tree: tree)
         let backup = try optionhost(
             ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
         XCTAssertEqual(backup.status, 0, backup.output + backup.stderr)
+        // The backup's log, plugin messages included, in order.
+        let log = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "1"])
+        XCTAssertEqual(log.status, 0, log.stderr)
+        let calls = log.lines.filter { $0.contains("callorder: ") }.map { $0.components(separatedBy: "callorder: ").last! }
+        XCTAssertEqual(
+            Array(calls.prefix(5)),
+            ["load_bareos_plugin('answer=ok:root=\(tree):')", "parse_plugin_definition('answer=ok:root=\(tree):')",
+             "handle_plugin_event(16)", "handle_plugin_event(3)", "handle_backup_file(a.txt, type=3)"])
+        XCTAssertTrue(log.lines.allSatisfy { $0.hasPrefix("info: ") }, log.output)
         let target = work.appendingPathComponent("restore").path
         let restore = try optionhost(
             ["restore", "--catalog", catalogPath, "--jobid", "1", "--where", target, "--json", "-d", "1"])

@@ -9,8 +9,8 @@ extension OptionHost {
     /// `optionhost list jobs|files|versions`: what the catalog holds.
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List jobs, the files of a job, or the stored versions of a path from the catalog.",
-            subcommands: [Jobs.self, Files.self, Versions.self]
+            abstract: "List jobs, the files or the messages of a job, or the stored versions of a path from the catalog.",
+            subcommands: [Jobs.self, Files.self, Messages.self, Versions.self]
         )
 
         struct Jobs: ParsableCommand {
@@ -124,6 +124,41 @@ extension OptionHost {
                         summary.add("type", "summary")
                         summary.add("job_id", jobID.rawValue)
                         summary.add("entries", count)
+                        out.write(summary.line)
+                    }
+                    out.flush()
+                } catch let failure as CommandFailure {
+                    throw CommandSupport.report(failure, json: selection.json)
+                }
+            }
+        }
+
+        /// `list messages --jobid ID`: the job's log as the catalog keeps it (level decisions, file problems, what
+        /// stages and Python plugins said with JobMessage/DebugMessage), oldest first.
+        struct Messages: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "List the messages of one job (the host's and its stages', Python plugins' included).")
+
+            @OptionGroup var selection: JobSelection
+
+            func validate() throws {
+                try selection.requireJob()
+            }
+
+            func run() throws {
+                do {
+                    let (catalog, jobID, _) = try selection.open()
+                    defer { try? catalog.close() }
+                    let out = ByteWriter.standardOutput
+                    let messages = try catalog.messages(job: jobID)
+                    for message in messages {
+                        out.write(selection.json ? CommandSupport.message(message) : CommandSupport.messageText(message))
+                    }
+                    if selection.json {
+                        var summary = JSONLine()
+                        summary.add("type", "summary")
+                        summary.add("job_id", jobID.rawValue)
+                        summary.add("messages", messages.count)
                         out.write(summary.line)
                     }
                     out.flush()
