@@ -206,4 +206,28 @@ final class PythonCommandTests: CommandLineTestCase {
         XCTAssertEqual(messages.first, "callorder: load_bareos_plugin('answer=ok:root=\(tree):')", "\(messages)")
         XCTAssertTrue(messages.contains("callorder: end_restore_file()"), "\(messages)")
     }
+
+    func testCheckWarnsAboutAModulePathWithoutTheModule() throws {
+        let path = try write(
+            "modules.conf",
+            """
+            FileSet { Name = fs; Include { Options {
+              Plugin = "python3:module_path=/nonexistent/dir:module_name=x"
+              Plugin = "python3:module_path=\(examples):module_name=missing_one"
+              Plugin = "python3:module_path=\(examples):module_name=gzip_io"
+              Plugin = "python3:module_path=\(examples):module_name=bareos-fd-checksum-log:log=/tmp/x"
+              Plugin = "python3:module_path=\(examples):module_name=gzip_io.__init__"
+            } File = /tmp } }
+
+            """)
+        let result = try optionhost(["check", path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(
+            result.lines.filter { $0.contains("warning:") },
+            [
+                "\(path):2:12: warning: module_path \"/nonexistent/dir\" is not a directory",
+                "\(path):3:12: warning: module \"missing_one\" is not in module_path \"\(examples)\"; the job must find it "
+                    + "in the Plugin Directory or Python's own path",
+            ])
+    }
 }

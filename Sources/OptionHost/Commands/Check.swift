@@ -2,6 +2,10 @@ import ArgumentParser
 import Pipeline
 import Stages
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension OptionHost {
     /// `optionhost check CONFIG`: parse, resolve and report.
     struct Check: ParsableCommand {
@@ -65,6 +69,8 @@ extension OptionHost {
                         let definition = try PluginString.pythonDefinition(entry.string)
                         if let definition, definition.moduleName == nil {
                             warnings.append(ConfigWarning("python plugin string has no module_name", at: entry.location))
+                        } else if let definition, let problem = Check.moduleProblem(definition) {
+                            warnings.append(ConfigWarning(problem, at: entry.location))
                         }
                     } catch {
                         warnings.append(ConfigWarning(error.message, at: entry.location))
@@ -72,6 +78,30 @@ extension OptionHost {
                 }
             }
             return warnings
+        }
+
+        /// Without importing anything: a `module_path` that is no directory, or one that does not hold the module
+        /// (`NAME.py`, a package `NAME/`, or an extension `NAME*.so`; the import at job start may still find it in the
+        /// Plugin Directory or Python's own path).
+        static func moduleProblem(_ definition: PluginString.PythonDefinition) -> String? {
+            guard let path = definition.modulePath, let module = definition.moduleName else { return nil }
+            var info = stat()
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+                return "module_path \"\(path)\" is not a directory"
+            }
+            let top = String(module.prefix { $0 != "." })
+            if access(path + "/" + top + ".py", F_OK) == 0 || access(path + "/" + top + "/__init__.py", F_OK) == 0 {
+                return nil
+            }
+            if let directory = opendir(path) {
+                defer { closedir(directory) }
+                while let entry = readdir(directory) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    if name.hasPrefix(top + ".") && (name.hasSuffix(".so") || name.hasSuffix(".pyc")) { return nil }
+                }
+            }
+            return "module \"\(module)\" is not in module_path \"\(path)\"; the job must find it in the Plugin Directory "
+                + "or Python's own path"
         }
 
         private func counts(_ configuration: Configuration) -> [(String, [String])] {
