@@ -136,9 +136,17 @@ public final class TakeOverStage: Stage {
 /// A spy: records every event and every path it was offered, answers `.core`.
 public final class RecordingStage: Stage {
     public let name: String
+    public let needsWalkOrder: Bool
+    /// The first entry offered waits 100 ms before it is recorded (to show what walk order guarantees).
+    private let slowFirst: Bool
     private let state = Mutex<([JobEvent], [[UInt8]])>(([], []))
+    private let started = Atomic<Bool>(false)
 
-    public init(name: String = "recording") { self.name = name }
+    public init(name: String = "recording", needsWalkOrder: Bool = false, slowFirst: Bool = false) {
+        self.name = name
+        self.needsWalkOrder = needsWalkOrder
+        self.slowFirst = slowFirst
+    }
 
     public var events: [JobEvent] { state.withLock { $0.0 } }
     public var offered: [[UInt8]] { state.withLock { $0.1 } }
@@ -149,13 +157,14 @@ public final class RecordingStage: Stage {
 
     public func decide(_ item: inout FileItem, context: StageContext) throws -> StageDecision {
         let path = item.path
+        if slowFirst && !started.exchange(true, ordering: .relaxed) { usleep(100_000) }
         state.withLock { $0.1.append(path) }
         return .core
     }
 }
 
 /// A factory for tests: `xor`, `xor:plain` (not encrypting), `skip:SUFFIX`, `failing:MARKER`, `takeover`,
-/// `recording`; the same string gives the same instance within one factory (as the real registry does per job).
+/// `recording`, `recording:slow`, `recording:ordered`; the same string gives the same instance within one factory (as the real registry does per job).
 public final class TestStageFactory: Sendable {
     private let made = Mutex<[String: any Stage]>([:])
 
@@ -171,7 +180,10 @@ public final class TestStageFactory: Sendable {
         case "skip": stage = SkipStage(name: string, suffix: argument)
         case "failing": stage = FailingStage(name: string, marker: argument)
         case "takeover": stage = TakeOverStage(name: string)
-        case "recording": stage = RecordingStage(name: string)
+        case "recording":
+            // `recording:slow` waits at its first entry; `recording:ordered` does too, and needs walk order.
+            stage = RecordingStage(
+                name: string, needsWalkOrder: argument == "ordered", slowFirst: argument == "slow" || argument == "ordered")
         default: throw StageFailure(stage: string, path: [], message: "unknown test stage")
         }
         made.withLock { $0[string] = stage }

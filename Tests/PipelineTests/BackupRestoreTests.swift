@@ -212,6 +212,30 @@ final class BackupRestoreTests: XCTestCase {
         XCTAssertEqual(try shell("cmp '\(source)/a.txt' '\(restored("a.txt"))' && cmp '\(source)/b.txt' '\(restored("b.txt"))'").0, 0)
     }
 
+    /// A stage that needs walk order gets its entries in walk order across batches and workers; one that does not
+    /// may see a later batch first (the first entry of each waits 100 ms here).
+    func testStagesThatNeedWalkOrderSeeEntriesInWalkOrderAcrossWorkers() throws {
+        for index in 0..<100 { try write(String(format: "f%03d", index), [UInt8(index)]) }
+        for argument in ["ordered", "slow"] {
+            let factory = TestStageFactory()
+            let (summary, catalog) = try backup(
+                "  Include {\n    Options { Plugin = \"recording:\(argument)\" }\n    File = \"\(source)\"\n  }",
+                factory: factory, settings: { $0.workers = 2 })
+            XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
+            let walked = try catalog.files(job: JobID(rawValue: summary.jobID)).sorted { $0.fileIndex < $1.fileIndex }.map(\.path)
+            let offered = try XCTUnwrap(factory.made("recording:\(argument)") as? RecordingStage).offered
+            XCTAssertEqual(offered.count, 101)
+            if argument == "ordered" {
+                XCTAssertEqual(offered, walked)
+            } else {
+                XCTAssertNotEqual(offered, walked, "without walk order a later batch goes first")
+            }
+            try catalog.close()
+            try FileManager.default.removeItem(atPath: catalogPath)
+            try FileManager.default.removeItem(atPath: archive)
+        }
+    }
+
     func testChainSemanticsSkipFailTakeOverAndCompressionBeforeEncryption() throws {
         try write("keep.txt", Array(String(repeating: "abc", count: 1000).utf8))
         try write("drop.tmp", Array("temporary".utf8))

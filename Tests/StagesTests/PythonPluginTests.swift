@@ -703,4 +703,36 @@ final class PythonPluginTests: PythonPluginTestCase {
         XCTAssertEqual(errors["status-negative"], stage + "plugin_io(IO_READ) failed: Input/output error (errno 5)")
         XCTAssertEqual(try file(catalog, jobID: summary.jobID, "fine.dat").sourceSHA256, Digester.digest(.sha256, of: Array("fine".utf8)))
     }
+
+    func testEntriesReachThePluginInWalkOrderWithSeveralWorkers() throws {
+        for directory in 0..<10 {
+            for file in 0..<20 { try write("d\(directory)/f\(file).txt", "\(directory)/\(file)") }
+        }
+        let log = work.path + "/order.txt"
+        try writePlugin(
+            "order",
+            """
+            import bareosfd, time
+            seen = []
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile, bareosfd.bEventEndBackupJob])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_backup_file(savepkt):
+                seen.append(savepkt.fname)
+                time.sleep(0.0005)   # slow enough that both workers have a batch waiting
+                return bareosfd.bRC_Core
+            def handle_plugin_event(event):
+                with open("\(log)", "w") as out:
+                    out.write("\\n".join(seen) + "\\n")
+                return 0
+            """)
+        let (summary, catalog) = try backup([plugin("order")], workers: 2)
+        XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
+        let offered = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        let walked = try catalog.files(job: JobID(rawValue: summary.jobID)).sorted { $0.fileIndex < $1.fileIndex }
+            .map { String(decoding: $0.path, as: UTF8.self) }
+        XCTAssertEqual(offered.count, 211)  // 200 files, 10 directories and the top directory
+        XCTAssertEqual(offered, walked)
+    }
 }

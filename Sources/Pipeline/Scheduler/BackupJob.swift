@@ -74,6 +74,7 @@ public final class BackupJob: @unchecked Sendable {
         self.level = LevelDecision.jobLevel(requestedLevel)?.name ?? requestedLevel.rawValue
         self.summary = JobSummary(jobID: 0, jobName: job.name, level: level, status: .running)
         pthread_mutex_init(&lock, nil)
+        pthread_cond_init(&decisionTurnChanged, nil)
         extraTrailerRecords = { [unowned self] in
             self.withLock { _ in self.deletedPaths }.map {
                 VolumeMember.Record(key: "OPTIONPIPELINE.deleted", value: $0)
@@ -123,12 +124,39 @@ public final class BackupJob: @unchecked Sendable {
         return .all
     }
 
-    deinit { pthread_mutex_destroy(&lock) }
+    deinit {
+        pthread_cond_destroy(&decisionTurnChanged)
+        pthread_mutex_destroy(&lock)
+    }
 
     func withLock<R>(_ body: (inout JobSummary) -> R) -> R {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         return body(&summary)
+    }
+
+    /// Set before the threads start when a stage needs its decision hooks in walk order (a Python plugin sees its
+    /// entries as Bareos offers them, a directory after its contents): batches then take turns for that phase.
+    private(set) var orderedDecisions = false
+    /// The walk batch whose decisions may run next (with `orderedDecisions`), guarded by `lock`.
+    private var decisionTurn = 0
+    private var decisionTurnChanged = pthread_cond_t()
+
+    /// Waits until every earlier walk batch has had its decision hooks run.
+    func awaitDecisionTurn(_ sequence: Int) {
+        guard orderedDecisions else { return }
+        pthread_mutex_lock(&lock)
+        while decisionTurn < sequence { pthread_cond_wait(&decisionTurnChanged, &lock) }
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// The decision hooks of batch `sequence` are done (or the batch was dropped): the next batch's may run.
+    func endDecisionTurn(_ sequence: Int) {
+        guard orderedDecisions else { return }
+        pthread_mutex_lock(&lock)
+        decisionTurn = max(decisionTurn, sequence + 1)
+        pthread_cond_broadcast(&decisionTurnChanged)
+        pthread_mutex_unlock(&lock)
     }
 
     /// Walk batches whose decision hooks have run (the walker waits for all of them before asking stages about
@@ -180,6 +208,7 @@ public final class BackupJob: @unchecked Sendable {
         let selector: FileSelector
         do {
             try builder.prepare(chains: chains)
+            orderedDecisions = builder.allStages.contains { $0.needsWalkOrder }
             selector = try FileSelector(fileSet: fileSet, chains: chains)
         } catch let error as SelectionError {
             throw BackupError(error.description)
@@ -304,6 +333,7 @@ public final class BackupJob: @unchecked Sendable {
                     let worker = BackupWorker(job: self, context: context, jobID: jobID)
                     while let batch = walkQueue.take() {
                         if cancellation.isCancelled {
+                            endDecisionTurn(batch.sequence)
                             decidedBatches.add(1, ordering: .releasing)
                             continue
                         }

@@ -88,13 +88,23 @@ final class BackupWorker {
                 }
             }
         }
-        // Decision hooks run per chain over the entries of this batch that share it.
+        // Decision hooks run per chain over the entries of this batch that share it, chains in the order of their
+        // first entry; batches take turns here when a stage needs walk order.
         var outcomes = [StageChain.Outcome](repeating: .store(source: nil), count: items.count)
         var chainOf = [StageChain?](repeating: nil, count: items.count)
-        var groups: [[String]: [Int]] = [:]
+        var groups: [(strings: [String], indices: [Int])] = []
+        var groupOf: [[String]: Int] = [:]
         for index in items.indices where !items[index].entry.chain.isEmpty {
-            groups[items[index].entry.chain, default: []].append(index)
+            let strings = items[index].entry.chain
+            if let group = groupOf[strings] {
+                groups[group].indices.append(index)
+            } else {
+                groupOf[strings] = groups.count
+                groups.append((strings, [index]))
+            }
         }
+        job.awaitDecisionTurn(batch.sequence)
+        defer { job.endDecisionTurn(batch.sequence) }
         for (strings, indices) in groups {
             do {
                 let chain = try job.builder.chain(for: strings)

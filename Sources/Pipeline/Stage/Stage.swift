@@ -27,6 +27,10 @@ public protocol Stage: AnyObject, Sendable {
     /// True when bytes leaving this stage are encrypted: an implicit compression stage goes before the first one.
     var isEncrypting: Bool { get }
 
+    /// True when the stage's decision hooks must see entries in walk order across batches (a Python plugin sees them
+    /// as Bareos offers them, each directory after its contents); batches then take turns for their decisions.
+    var needsWalkOrder: Bool { get }
+
     /// Job events (start before any file is read, end of the file set, end of the job).
     func handle(_ event: JobEvent, context: StageContext) throws
 
@@ -62,6 +66,8 @@ public protocol Stage: AnyObject, Sendable {
 
 extension Stage {
     public var isEncrypting: Bool { false }
+
+    public var needsWalkOrder: Bool { false }
 
     public func handle(_ event: JobEvent, context: StageContext) throws {}
 

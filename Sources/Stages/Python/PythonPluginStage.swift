@@ -53,6 +53,9 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
 
     var runtime: PythonRuntime { PythonRuntime.shared }
 
+    /// A plugin sees its entries in walk order, as the file daemon offers them.
+    public var needsWalkOrder: Bool { true }
+
     /// Runs `body` on the Python thread; a call that does not return in time aborts the job (D6).
     func perform<T>(context: StageContext, _ body: @escaping () throws -> T) throws -> T {
         do {
