@@ -104,7 +104,6 @@ final class BackupWorker {
             }
         }
         job.awaitDecisionTurn(batch.sequence)
-        defer { job.endDecisionTurn(batch.sequence) }
         for (strings, indices) in groups {
             do {
                 let chain = try job.builder.chain(for: strings)
@@ -121,6 +120,8 @@ final class BackupWorker {
                 }
             }
         }
+        // The turn ends with the decisions: reading and hashing the files goes on in parallel with the next batch.
+        job.endDecisionTurn(batch.sequence)
         for index in items.indices {
             order[itemSlots[index]] = prepare(items[index], outcome: outcomes[index], chain: chainOf[index])
         }
