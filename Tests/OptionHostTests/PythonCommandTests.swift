@@ -208,6 +208,9 @@ final class PythonCommandTests: CommandLineTestCase {
     }
 
     func testCheckWarnsAboutAModulePathWithoutTheModule() throws {
+        // A namespace package (a directory without __init__.py) imports, so it is no warning.
+        try FileManager.default.createDirectory(atPath: plugins + "/namespace", withIntermediateDirectories: true)
+        try "x = 1\n".write(toFile: plugins + "/namespace/mod.py", atomically: true, encoding: .utf8)
         let path = try write(
             "modules.conf",
             """
@@ -217,6 +220,7 @@ final class PythonCommandTests: CommandLineTestCase {
               Plugin = "python3:module_path=\(examples):module_name=gzip_io"
               Plugin = "python3:module_path=\(examples):module_name=bareos-fd-checksum-log:log=/tmp/x"
               Plugin = "python3:module_path=\(examples):module_name=gzip_io.__init__"
+              Plugin = "python3:module_path=\(plugins):module_name=namespace.mod"
             } File = /tmp } }
 
             """)

@@ -236,6 +236,25 @@ final class BackupRestoreTests: XCTestCase {
         }
     }
 
+    /// A stage that needs walk order and sits in two chains still sees a batch's entries in walk order.
+    func testWalkOrderHoldsForAStageInTwoChains() throws {
+        for index in 0..<40 { try write(String(format: "f%03d.%@", index, index % 3 == 0 ? "a" : "b"), [UInt8(index)]) }
+        let factory = TestStageFactory()
+        let (summary, catalog) = try backup(
+            """
+              Include {
+                Options { WildFile = "*.a"; Plugin = "recording:ordered"; Plugin = "xor" }
+                Options { Plugin = "recording:ordered" }
+                File = "\(source)"
+              }
+            """, factory: factory, settings: { $0.workers = 1 })
+        XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
+        let walked = try catalog.files(job: JobID(rawValue: summary.jobID)).sorted { $0.fileIndex < $1.fileIndex }.map(\.path)
+        let offered = try XCTUnwrap(factory.made("recording:ordered") as? RecordingStage).offered
+        XCTAssertEqual(offered.count, 41)
+        XCTAssertEqual(offered, walked)
+    }
+
     func testChainSemanticsSkipFailTakeOverAndCompressionBeforeEncryption() throws {
         try write("keep.txt", Array(String(repeating: "abc", count: 1000).utf8))
         try write("drop.tmp", Array("temporary".utf8))

@@ -81,8 +81,8 @@ extension OptionHost {
         }
 
         /// Without importing anything: a `module_path` that is no directory, or one that does not hold the module
-        /// (`NAME.py`, a package `NAME/`, or an extension `NAME*.so`; the import at job start may still find it in the
-        /// Plugin Directory or Python's own path).
+        /// (`NAME.py`, a package directory `NAME/`, or `NAME*.so`/`.pyc`; the import at job start may still find it in
+        /// the Plugin Directory or Python's own path).
         static func moduleProblem(_ definition: PluginString.PythonDefinition) -> String? {
             guard let path = definition.modulePath, let module = definition.moduleName else { return nil }
             var info = stat()
@@ -90,7 +90,11 @@ extension OptionHost {
                 return "module_path \"\(path)\" is not a directory"
             }
             let top = String(module.prefix { $0 != "." })
-            if access(path + "/" + top + ".py", F_OK) == 0 || access(path + "/" + top + "/__init__.py", F_OK) == 0 {
+            // NAME.py, or a package directory (with or without __init__.py: namespace packages import too).
+            var entry = stat()
+            if access(path + "/" + top + ".py", F_OK) == 0
+                || (stat(path + "/" + top, &entry) == 0 && (entry.st_mode & S_IFMT) == S_IFDIR)
+            {
                 return nil
             }
             if let directory = opendir(path) {

@@ -333,6 +333,8 @@ public final class BackupJob: @unchecked Sendable {
                     let worker = BackupWorker(job: self, context: context, jobID: jobID)
                     while let batch = walkQueue.take() {
                         if cancellation.isCancelled {
+                            // In turn even when dropped, so no later batch passes one whose hooks still run.
+                            awaitDecisionTurn(batch.sequence)
                             endDecisionTurn(batch.sequence)
                             decidedBatches.add(1, ordering: .releasing)
                             continue

@@ -92,11 +92,19 @@ final class BackupWorker {
         // first entry; batches take turns here when a stage needs walk order.
         var outcomes = [StageChain.Outcome](repeating: .store(source: nil), count: items.count)
         var chainOf = [StageChain?](repeating: nil, count: items.count)
+        // With walk order, only consecutive entries of one chain share a call: a stage that sits in two chains then
+        // still sees the batch's entries in walk order.
         var groups: [(strings: [String], indices: [Int])] = []
         var groupOf: [[String]: Int] = [:]
         for index in items.indices where !items[index].entry.chain.isEmpty {
             let strings = items[index].entry.chain
-            if let group = groupOf[strings] {
+            if job.orderedDecisions {
+                if groups.last?.strings == strings {
+                    groups[groups.count - 1].indices.append(index)
+                } else {
+                    groups.append((strings, [index]))
+                }
+            } else if let group = groupOf[strings] {
                 groups[group].indices.append(index)
             } else {
                 groupOf[strings] = groups.count
@@ -104,6 +112,12 @@ final class BackupWorker {
             }
         }
         job.awaitDecisionTurn(batch.sequence)
+        if job.cancellation.isCancelled {
+            // The writer drops what is in flight: no hooks (a plugin may read whole files in them), no reading.
+            job.endDecisionTurn(batch.sequence)
+            prepared.messages += context.drainMessages().map { JobMessage(jobID: jobID, $0) }
+            return prepared
+        }
         for (strings, indices) in groups {
             do {
                 let chain = try job.builder.chain(for: strings)
