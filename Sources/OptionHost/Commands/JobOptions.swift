@@ -105,10 +105,7 @@ enum CommandSupport {
         return (base.hasSuffix("/") ? base : base + "/") + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
     }
 
-    /// The stage factory of this build: the registry of the `Stages` module.
-    static let stageFactory: StageChainBuilder.Factory = { string in try StageRegistry.makeStage(string) }
-
-    /// The stage factory for a Job: its Python plugin settings (Plugin Directory, Plugin Call Timeout, Accurate,
+    /// The stage factory of this build (the registry of the `Stages` module) for a Job: its Python plugin settings (Plugin Directory, Plugin Call Timeout, Accurate,
     /// Fd Plugin Options).
     static func stageFactory(job: Job?, configurationPath: String?) -> StageChainBuilder.Factory {
         var python = PythonPluginSettings()
