@@ -108,11 +108,10 @@ final class PythonPlugin: @unchecked Sendable {
         _ function: String, path: [UInt8]? = nil,
         _ body: (OpaquePointer?, inout Int32, inout opfd_error) -> opfd_status
     ) throws -> Int {
-        if runtime.isWedged { throw PythonPluginError.wedged(function) }
+        guard runtime.beginCall(function, path: path) else { throw PythonPluginError.wedged(function) }
         var rc: Int32 = 0
         var error = opfd_error()
         host.currentPath = path
-        runtime.beginCall(function, path: path)
         let status = body(instance, &rc, &error)
         runtime.endCall()
         host.currentPath = nil

@@ -102,19 +102,16 @@ final class PythonRuntime: @unchecked Sendable {
         pthread_cond_broadcast(&condition)
     }
 
-    /// True once a call did not return in time: nothing else may be started in Python.
-    var isWedged: Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return wedgedCall != nil
-    }
-
-    /// Marks the start of one plugin call (on the Python thread), for the per-call timeout.
-    func beginCall(_ function: String, path: [UInt8]? = nil) {
+    /// Marks the start of one plugin call (on the Python thread), for the per-call timeout. Returns false, and marks
+    /// nothing, once an earlier call did not return in time: nothing else may be started in Python then.
+    @discardableResult
+    func beginCall(_ function: String, path: [UInt8]? = nil) -> Bool {
         let entry = (Clock.monotonic(), function, path)
         pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard wedgedCall == nil else { return false }
         runningCall = entry
-        pthread_mutex_unlock(&mutex)
+        return true
     }
 
     func endCall() {
