@@ -304,8 +304,8 @@ public final class BackupJob: @unchecked Sendable {
             for (stage, count) in final.skippedByStage.sorted(by: { $0.key < $1.key }) {
                 messages.append(
                     JobMessage(
-                        jobID: jobID, time: Clock.realtime(), severity: "info", stage: stage, path: nil,
-                        text: "skipped \(count) file\(count == 1 ? "" : "s")"))
+                        jobID: jobID, time: Clock.realtime(), severity: "info", stage: nil, path: nil,
+                        text: "stage \(stage) skipped \(count) file\(count == 1 ? "" : "s")"))
             }
             if !messages.isEmpty { try catalog.insert(files: [], messages: messages) }
             pthread_mutex_lock(&lock)
