@@ -71,6 +71,8 @@ public struct FileRecord: Sendable, Hashable {
     public var block: Int?
     /// Why the entry failed or was skipped.
     public var error: String?
+    /// What the `index` stage found (search index rows, written with the file; not a `files` column).
+    public var searchDocument: SearchDocument? = nil
 
     public init(
         jobID: JobID, fileIndex: Int64, path: [UInt8], kind: EntryKind, status: FileStatus = .stored,
