@@ -41,12 +41,6 @@ public struct SearchDocument: Sendable, Hashable {
     }
 }
 
-/// The digests whose content the search index already holds (`search_content.sha256`), so the `index` stage does
-/// not extract them again. Built once at job start (``SQLiteCatalog/indexedContent()``).
-public protocol ContentIndexLookup: Sendable {
-    func contains(sha256: [UInt8]) -> Bool
-}
-
 /// A ``ContentIndexLookup`` over a set loaded from the catalog.
 public struct IndexedContentSet: ContentIndexLookup {
     public let digests: Set<[UInt8]>
