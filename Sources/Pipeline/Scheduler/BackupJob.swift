@@ -238,10 +238,19 @@ public final class BackupJob: @unchecked Sendable {
         }
         record.id = jobID
         withLock { $0.jobID = jobID.rawValue }
+        // The index stage extracts no content the catalog already holds; the digests are loaded once, for jobs with one.
+        var contentIndex: IndexedContentSet?
+        if builder.allStages.contains(where: { PluginString.name($0.name) == "index" }) {
+            do {
+                contentIndex = try catalog.indexedContent()
+            } catch {
+                throw BackupError("cannot read the search index of the catalog: \(error)")
+            }
+        }
         let context = StageContext(
             mode: .backup, jobID: jobID.rawValue, jobName: job.name, level: level, fileSetName: fileSet.name,
             since: decision.since, debugLevel: settings.debugLevel, options: options, startTime: startTime,
-            onFatal: { [weak self] reason in self?.fail(reason) })
+            contentIndex: contentIndex, onFatal: { [weak self] reason in self?.fail(reason) })
         do {
             try catalog.insert(files: [], messages: levelMessages(decision, jobID: jobID))
         } catch {
