@@ -44,7 +44,7 @@ let package = Package(
         ),
         .target(name: "PipelineTestSupport", dependencies: ["Pipeline"], path: "Tests/PipelineTestSupport"),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestSupport"]),
-        .testTarget(name: "OptionHostTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "OptionHostTests", dependencies: ["Pipeline", "PipelineTestSupport"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "PipelineTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -51,16 +51,19 @@ extension SQLiteCatalog {
     /// Removes a job's search rows and the content no other job's files point at (part of ``deleteJob(_:)``'s
     /// transaction).
     func deleteSearchRows(job id: JobID) throws(CatalogError) {
-        for sql in [
-            """
-            DELETE FROM search_content WHERE id IN (SELECT content_id FROM search_files WHERE job_id = ?1)
-                AND NOT EXISTS (SELECT 1 FROM search_files AS s WHERE s.content_id = search_content.id AND s.job_id <> ?1)
-            """,
-            "DELETE FROM search_files WHERE job_id = ?1",
-        ] {
-            let statement = try connection.cachedStatement(sql)
-            try statement.bind(id.rawValue, at: 1)
-            try statement.run()
+        let contents = try connection.prepare(
+            "SELECT DISTINCT content_id FROM search_files WHERE job_id = ?1 AND content_id IS NOT NULL")
+        try contents.bind(id.rawValue, at: 1)
+        var contentIDs: [Int64] = []
+        while try contents.step() { contentIDs.append(contents.int64(0)) }
+        let files = try connection.cachedStatement("DELETE FROM search_files WHERE job_id = ?1")
+        try files.bind(id.rawValue, at: 1)
+        try files.run()
+        let orphan = try connection.cachedStatement(
+            "DELETE FROM search_content WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM search_files WHERE content_id = ?1)")
+        for contentID in contentIDs {
+            try orphan.bind(contentID, at: 1)
+            try orphan.run()
         }
     }
 

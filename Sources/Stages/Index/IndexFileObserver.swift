@@ -105,6 +105,7 @@ final class IndexFileObserver {
             }
             claimedDigest = digest
         }
+        if kind != .pdf && buffer.count > engine.options.maxText { buffer.removeSubrange(engine.options.maxText...) }
         let cut = seen > UInt64(buffer.count)
         if kind == .pdf {
             guard engine.pdf.executable != nil else {

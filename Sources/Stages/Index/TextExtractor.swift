@@ -72,8 +72,9 @@ enum TextExtractor {
                 } else {
                     let close = find(scalars, ">", from: index + 1) ?? end
                     let name = tagName(scalars, from: index + 1, to: close)
+                    let closing = scalars[index + 1] == "/"
                     index = min(close + 1, end)
-                    if name == "script" || name == "style" {
+                    if !closing && (name == "script" || name == "style") {
                         index = find(scalars, "</" + name, from: index, caseInsensitive: true) ?? end
                         continue
                     }
