@@ -188,7 +188,7 @@ extension OptionHost {
                     details += ", \(file.mimeType)"
                     if let mtime = file.mtime { details += ", modified \(EntryFormatter.time(mtime.seconds))" }
                     if let size = file.size { details += ", \(size) bytes" }
-                    text += Array((details + "\n   " + hit.snippet.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n").utf8)
+                    text += Array((details + "\n   " + Self.oneLine(hit.snippet) + "\n").utf8)
                     out.write(text)
                 }
             }
@@ -203,6 +203,11 @@ extension OptionHost {
                 out.line(hits.isEmpty ? "no hits for \(parsed.text.debugDescription)" : "\(hits.count) hits")
             }
             out.flush()
+        }
+
+        /// A snippet on one line: runs of blanks and line breaks become one space.
+        static func oneLine(_ snippet: String) -> String {
+            snippet.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         }
 
         static func hitJSON(_ hit: SearchHit, rank: Int, exactPhrase: Bool) -> [UInt8] {
@@ -222,7 +227,7 @@ extension OptionHost {
             if let mtime = file.mtime { line.add("mtime", mtime.seconds) }
             line.add("exact_phrase", exactPhrase)
             line.add("score", hit.score)
-            line.add("snippet", hit.snippet)
+            line.add("snippet", oneLine(hit.snippet))
             return line.line
         }
 
