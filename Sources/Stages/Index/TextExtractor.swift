@@ -51,7 +51,7 @@ enum TextExtractor {
         var index = 0
         var pendingSpace = false
         func emit(_ scalar: Unicode.Scalar) {
-            if scalar.properties.isWhitespace {
+            if isBlank(scalar) {
                 pendingSpace = true
                 return
             }
@@ -89,6 +89,23 @@ enum TextExtractor {
             }
         }
         return output
+    }
+
+    /// Whitespace, with a fast path for ASCII (Unicode property lookups cost more than the rest of the loop).
+    @inline(__always)
+    private static func isBlank(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.isASCII { return scalar == " " || (scalar.value >= 0x09 && scalar.value <= 0x0D) }
+        return scalar.properties.isWhitespace
+    }
+
+    /// A letter or digit of an element name (ASCII fast path).
+    @inline(__always)
+    private static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.isASCII {
+            let value = scalar.value | 0x20
+            return (value >= 0x61 && value <= 0x7A) || (scalar.value >= 0x30 && scalar.value <= 0x39)
+        }
+        return scalar.properties.isAlphabetic
     }
 
     private static let blockTags: Set<String> = [
@@ -138,7 +155,7 @@ enum TextExtractor {
         if index < end && scalars[index] == "/" { index += 1 }
         while index < end {
             let scalar = scalars[index]
-            guard scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) else { break }
+            guard isNameCharacter(scalar) else { break }
             name.unicodeScalars.append(scalar)
             index += 1
         }
