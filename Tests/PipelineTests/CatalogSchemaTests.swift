@@ -36,7 +36,8 @@ final class CatalogSchemaTests: CatalogTestCase {
             while try indexes.step() { names.append(indexes.text(0)) }
             XCTAssertEqual(
                 names,
-                ["files_job_path", "files_path", "job_messages_job", "jobs_fileset", "jobs_name", "search_files_content", "search_files_mime", "volumes_name"])
+                ["files_job_path", "files_path", "job_messages_job", "jobs_fileset", "jobs_name", "search_files_content", "search_files_mime", "search_files_pending",
+                 "volumes_name"])
         }
         try catalog.close()
         try catalog.close()  // twice is fine

@@ -47,6 +47,22 @@ final class SearchCatalogTests: CatalogTestCase {
         try catalog.close()
     }
 
+    func testAFileWrittenBeforeTheTwinThatExtractedItsTextGetsTheTextLater() throws {
+        let catalog = try openCatalog()
+        let job = try catalog.beginJob(sampleJob())
+        // Worker order: file 2 extracted the text, file 1 only points at it, but file 1 is written first.
+        try catalog.insert(
+            files: [indexed(job: job, index: 1, path: "/early.txt", text: nil, digestSeed: 4, content: .alreadyIndexed)],
+            messages: [])
+        XCTAssertEqual(try catalog.connection.scalar("SELECT count(*) FROM search_files WHERE note = 'text pending'"), 1)
+        try catalog.insert(
+            files: [indexed(job: job, index: 2, path: "/late.txt", text: "twin words", digestSeed: 4)], messages: [])
+        let hits = try catalog.search(["\"twin\""], filter: SearchFilter(), limit: nil)
+        XCTAssertEqual(hits.map(\.file.fileIndex), [1, 2])
+        XCTAssertEqual(try catalog.connection.scalar("SELECT count(*) FROM search_files WHERE note IS NOT NULL"), 0)
+        try catalog.close()
+    }
+
     func testMetadataOnlyFilesHaveNoTextEvenWhenTheirContentIsIndexed() throws {
         let catalog = try openCatalog()
         let job = try catalog.beginJob(sampleJob())

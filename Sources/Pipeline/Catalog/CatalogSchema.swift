@@ -168,5 +168,6 @@ enum CatalogSchema {
         );
         CREATE INDEX search_files_content ON search_files (content_id);
         CREATE INDEX search_files_mime ON search_files (mime);
+        CREATE INDEX search_files_pending ON search_files (sha256) WHERE note = 'text pending';
         """
 }

@@ -6,6 +6,10 @@ extension SQLiteCatalog {
     ///
     /// Extracted text goes to `search_content` once per source SHA-256 (a second file with the same content finds
     /// the row and only points at it); every indexed file gets a `search_files` row with its own MIME type.
+    ///
+    /// Workers finish files out of order: the file that extracted a content may be written after a file of the
+    /// same job that only points at it. Such a row waits with the note ``pendingNote`` (a small partial index
+    /// finds it) and gets its `content_id` when the text arrives.
     func insertSearchRows(_ files: [FileRecord]) throws(CatalogError) {
         for file in files {
             guard let document = file.searchDocument else { continue }
@@ -24,6 +28,13 @@ extension SQLiteCatalog {
                     try insert.bind(document.textTruncated ? 1 : 0, at: 5)
                     try insert.bind(document.note, at: 6)
                     try insert.run()
+                    if connection.changes > 0 {
+                        let waiting = try connection.cachedStatement(
+                            "UPDATE search_files SET content_id = ?1, note = NULL WHERE sha256 = ?2 AND note = '\(Self.pendingNote)'")
+                        try waiting.bind(connection.lastInsertRowID, at: 1)
+                        try waiting.bind(blob: digest, at: 2)
+                        try waiting.run()
+                    }
                 }
                 let find = try connection.cachedStatement(
                     "SELECT id FROM search_content WHERE sha256 = ?1")
@@ -43,10 +54,14 @@ extension SQLiteCatalog {
             try insert.bind(contentID, at: 5)
             try insert.bind(document.mimeType, at: 6)
             try insert.bind(document.encoding, at: 7)
-            try insert.bind(document.note, at: 8)
+            let waits = contentID == nil && document.content == .alreadyIndexed && file.sourceSHA256 != nil
+            try insert.bind(waits ? Self.pendingNote : document.note, at: 8)
             try insert.run()
         }
     }
+
+    /// The note of a row whose text another file of the job is still extracting (`search_files_pending`).
+    static let pendingNote = "text pending"
 
     /// Removes a job's search rows and the content no other job's files point at (part of ``deleteJob(_:)``'s
     /// transaction).
