@@ -309,6 +309,13 @@ public final class BackupJob: @unchecked Sendable {
                         jobID: jobID, time: Clock.realtime(), severity: "info", stage: nil, path: nil,
                         text: "Accurate: \(final.entriesDeleted) entries recorded as deleted"))
             }
+            // The job's statistics per stage: how many files each stage skipped.
+            for (stage, count) in final.skippedByStage.sorted(by: { $0.key < $1.key }) {
+                messages.append(
+                    JobMessage(
+                        jobID: jobID, time: Clock.realtime(), severity: "info", stage: stage, path: nil,
+                        text: "skipped \(count) file\(count == 1 ? "" : "s")"))
+            }
             if !messages.isEmpty { try catalog.insert(files: [], messages: messages) }
             pthread_mutex_lock(&lock)
             let policy = policyFailure
