@@ -100,6 +100,32 @@ final class IndexStageTests: XCTestCase {
         XCTAssertTrue(harness.isClean)
     }
 
+    func testMissingPdftotextIsNoticedOnceAndAHangingOneIsKilled() throws {
+        let pdf = MinimalPDF.make(lines: ["unreachable words"])
+        let missing = try StageHarness(stage: try IndexStage(string: "index", pdfTool: .some(nil)))
+        for path in ["/a.pdf", "/b.pdf"] {
+            let document = try document(missing, path, pdf + Array(path.utf8))
+            XCTAssertNil(document.text)
+            XCTAssertEqual(document.note, "pdftotext is not installed")
+            XCTAssertEqual(document.content, .metadataOnly, "extracted by a later job once it is installed")
+        }
+        let messages = try missing.finish()
+        XCTAssertEqual(messages.filter { $0.text.hasPrefix("pdftotext is not installed") }.count, 1)
+
+        let work = try TemporaryDirectory(prefix: "pdftotext")
+        defer { work.remove() }
+        XCTAssertTrue(try Shell.writeFile(work.path, "pdftotext", Array("#!/bin/sh\nexec sleep 10\n".utf8), mode: 0o755))
+        let hanging = try StageHarness(
+            stage: try IndexStage(string: "index:pdf_timeout=0.3", pdfTool: work.path + "/pdftotext"))
+        let started = Date()
+        let document = try document(hanging, "/slow.pdf", pdf)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        XCTAssertNil(document.text)
+        XCTAssertEqual(document.note, "pdftotext did not finish within 0.3 s")
+        XCTAssertEqual(document.content, .extracted, "not tried again")
+        try hanging.finish()
+    }
+
     // MARK: - Rules
 
     func testEncryptingChainKeepsTextOutUnlessAsked() throws {

@@ -13,10 +13,11 @@ final class IndexEngine: Sendable {
     private let claimed = Mutex<Set<[UInt8]>>([])
     private let pdfNoticeGiven = Atomic<Bool>(false)
 
-    init(options: IndexOptions, stageName: String) {
+    /// `pdfTool`: the `pdftotext` to run, `.some(nil)` for none (tests); by default the one in `PATH`.
+    init(options: IndexOptions, stageName: String, pdfTool: String?? = nil) {
         self.options = options
         self.stageName = stageName
-        self.pdf = PDFTextExtractor(timeout: options.pdfTimeout)
+        self.pdf = PDFTextExtractor(timeout: options.pdfTimeout, executable: pdfTool)
     }
 
     /// True for the first file of the job with this content: it extracts the text, later ones point at it.

@@ -13,9 +13,14 @@ public final class IndexStage: Stage {
     let engine: IndexEngine
 
     /// - Throws: `IndexOptions.Problem` naming the option that cannot be used.
-    public init(string: String, environment: StageEnvironment = StageEnvironment()) throws {
+    public convenience init(string: String, environment: StageEnvironment = StageEnvironment()) throws {
+        try self.init(string: string, pdfTool: nil)
+    }
+
+    /// `pdfTool`: the `pdftotext` program to run, `.some(nil)` for none (tests); nil looks it up in `PATH`.
+    init(string: String, pdfTool: String??) throws {
         name = string
-        engine = IndexEngine(options: try IndexOptions(string: string), stageName: string)
+        engine = IndexEngine(options: try IndexOptions(string: string), stageName: string, pdfTool: pdfTool)
     }
 
     public var hasSideEffects: Bool { false }

@@ -11,10 +11,10 @@ struct PDFTextExtractor: Sendable {
     /// A child still running after this many seconds is killed and the file keeps only its metadata.
     let timeout: Double
 
-    /// Looks for `pdftotext` in `PATH` (then `/usr/bin`).
-    init(timeout: Double) {
+    /// Looks for `pdftotext` in `PATH` (then `/usr/bin`), unless `executable` names the program (tests).
+    init(timeout: Double, executable: String?? = nil) {
         self.timeout = timeout
-        self.executable = PDFTextExtractor.find("pdftotext")
+        self.executable = executable ?? PDFTextExtractor.find("pdftotext")
     }
 
     static func find(_ name: String) -> String? {
