@@ -201,15 +201,18 @@ final class IndexStageTests: XCTestCase {
         let catalog = try SQLiteCatalog.open(path: work.path + "/catalog.db", create: true)
         defer { try? catalog.close() }
         try FileManager.default.createDirectory(atPath: work.path + "/volumes", withIntermediateDirectories: true)
-        let tests = TestStageFactory()
-        let job = BackupJob(
-            job: try XCTUnwrap(configuration.job(named: "j")), fileSet: fileSet,
-            chains: configuration.chains(for: fileSet), catalog: catalog,
-            settings: BackupSettings(archiveDirectory: work.path + "/volumes", workers: 2),
-            stageFactory: { string in
-                PluginString.name(string) == "index" ? try IndexStage(string: string) : try tests.stage(string)
-            })
-        let summary = try job.run()
+        func backup() throws -> JobSummary {
+            let tests = TestStageFactory()
+            let job = BackupJob(
+                job: try XCTUnwrap(configuration.job(named: "j")), fileSet: fileSet,
+                chains: configuration.chains(for: fileSet), catalog: catalog,
+                settings: BackupSettings(archiveDirectory: work.path + "/volumes", workers: 2),
+                stageFactory: { string in
+                    PluginString.name(string) == "index" ? try IndexStage(string: string) : try tests.stage(string)
+                })
+            return try job.run()
+        }
+        let summary = try backup()
         XCTAssertEqual(summary.status, .ok, "\(summary)")
         let hits = try catalog.search(["\"albatross\""], filter: SearchFilter(), limit: nil)
         XCTAssertEqual(hits.map { String(decoding: $0.file.path, as: UTF8.self) }, [source + "/plain/memo.txt"])
@@ -220,5 +223,11 @@ final class IndexStageTests: XCTestCase {
         XCTAssertEqual(vault.file.mimeType, "text/plain")
         let record = try XCTUnwrap(try catalog.files(job: JobID(rawValue: summary.jobID)).first { $0.path == vault.file.path })
         XCTAssertEqual(record.stageMetadata["index.mime"], "text/plain")
+
+        // A second job finds the content in the index: nothing new is stored, and both versions are found.
+        XCTAssertEqual(try catalog.indexedContent().digests.count, 1)
+        XCTAssertEqual(try backup().status, .ok)
+        XCTAssertEqual(try catalog.indexedContent().digests.count, 1)
+        XCTAssertEqual(try catalog.search(["\"albatross\""], filter: SearchFilter(), limit: nil).map(\.file.jobID.rawValue), [2, 1])
     }
 }
