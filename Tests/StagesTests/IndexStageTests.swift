@@ -69,6 +69,32 @@ final class IndexStageTests: XCTestCase {
 
     // MARK: - Binary, PDF, libmagic
 
+    func testSnifferTellsCommonTypesByContentAndName() {
+        func sniff(_ path: String, _ bytes: [UInt8]) -> MIMESniffer.Verdict {
+            bytes.withUnsafeBytes { MIMESniffer.sniff($0, path: Array(path.utf8), fileSize: UInt64(bytes.count)) }
+        }
+        let elf: [UInt8] = [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0] + [UInt8](repeating: 0, count: 8) + [3, 0]
+        XCTAssertEqual(sniff("/lib/x.so", elf), .binary(mime: "application/x-sharedlib"))
+        XCTAssertEqual(
+            sniff("/a/report.docx", Array("PK".utf8) + [3, 4, 0, 0]),
+            .binary(mime: "application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
+        XCTAssertEqual(sniff("/bin/tool", Array("#!/usr/bin/env python3\nprint(1)\n".utf8)), .text(mime: "text/x-python", encoding: "us-ascii"))
+        XCTAssertEqual(sniff("/x/data.json", Array("{\"a\": \"ü\"}".utf8)), .text(mime: "application/json", encoding: "utf-8"))
+        XCTAssertEqual(sniff("/x/page", Array("<!DOCTYPE html><p>x".utf8)), .text(mime: "text/html", encoding: "us-ascii"))
+        XCTAssertEqual(sniff("/man/ls.1", Array(".TH LS 1\n".utf8)), .text(mime: "text/troff", encoding: "us-ascii"))
+        XCTAssertEqual(sniff("/x/t.csv", Array("a;b\n1;2\n".utf8)), .text(mime: "text/csv", encoding: "us-ascii"))
+        XCTAssertEqual(sniff("/x/nul", [0x41, 0x00, 0x42]), .unknown)
+    }
+
+    func testFilesAboveMaxSizeKeepTheirTypeButNoText() throws {
+        let harness = try harness("index:max_size=1k")
+        let document = try document(harness, "/a/long.txt", Array(String(repeating: "long text ", count: 200).utf8))
+        XCTAssertEqual(document.mimeType, "text/plain")
+        XCTAssertNil(document.text)
+        XCTAssertEqual(document.note, "larger than max_size")
+        try harness.finish()
+    }
+
     func testBinaryTypesKeepMetadataOnly() throws {
         let harness = try harness()
         let gzip = try document(harness, "/a/x.gz", [0x1F, 0x8B, 0x08, 0x00] + [UInt8](repeating: 0, count: 100))
