@@ -12,7 +12,8 @@ extension SQLiteCatalog {
     /// finds it) and gets its `content_id` when the text arrives.
     func insertSearchRows(_ files: [FileRecord]) throws(CatalogError) {
         for file in files {
-            guard let document = file.searchDocument else { continue }
+            // Only stored versions can be found and restored (a streamed file can still fail after its observers).
+            guard file.status == .stored, let document = file.searchDocument else { continue }
             var contentID: Int64?
             if let digest = file.sourceSHA256, document.content != .metadataOnly {
                 if document.content == .extracted {
