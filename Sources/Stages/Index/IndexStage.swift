@@ -6,7 +6,7 @@ import Pipeline
 /// holes and stores the source as it is.
 ///
 /// `index:max_size=SIZE:max_text=SIZE:store_text_of_encrypted=yes|no:pdf_timeout=SECONDS` (see
-/// `docs/stages-index.md`). Text of a file whose chain encrypts it is not stored unless `store_text_of_encrypted=yes`;
+/// `docs/stages.md`). Text of a file whose chain encrypts it is not stored unless `store_text_of_encrypted=yes`;
 /// its metadata is. Content the catalog already holds (same source SHA-256) is not extracted again.
 public final class IndexStage: Stage {
     public let name: String
