@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CACL", pkgConfig: "libacl", providers: [.apt(["libacl1-dev"])]),
         .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["libpython3-dev"])]),
+        .systemLibrary(name: "CGPGME", pkgConfig: "gpgme", providers: [.apt(["libgpgme-dev"])]),
         // The `bareosfd` and `bareos_fd_consts` modules and the calls into plugin entry points, in C.
         .target(name: "BareosFD", dependencies: ["CPython"]),
         .target(
@@ -32,7 +33,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Stages", dependencies: ["Pipeline", "BareosFD", "CLinux"]),
+        .target(name: "Stages", dependencies: ["Pipeline", "BareosFD", "CLinux", "CLibcrypto", "CGPGME", "CZlib"]),
         .executableTarget(
             name: "OptionHost",
             dependencies: [
