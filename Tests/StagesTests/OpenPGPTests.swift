@@ -3,7 +3,7 @@ import PipelineTestSupport
 import XCTest
 
 import Pipeline
-@testable import Stages
+import Stages
 
 /// Throwaway GnuPG homes with keys made once per test class (key generation is the slow part).
 final class GnuPGKeys: @unchecked Sendable {
@@ -314,6 +314,28 @@ final class OpenPGPTests: XCTestCase {
         let (status, output) = try Shell.run(
             "GNUPGHOME='\(keys.homeA)' gpg --batch -o /dev/null --decrypt '\(work.path)/good.gpg'")
         XCTAssertEqual(status, 0, output)
+    }
+
+    func testDamagedMessagesNeverPassOrCrash() throws {
+        let set = try SessionKeySet(recipients: [recipientA, recipientB])
+        var random = SplitMix64(state: 99)
+        for size in [0, 3, 700, 5000] {
+            let plain = data(size, seed: 13)
+            let encryptor = try OpenPGPEncryptor(sessionKeys: set, chunkExponent: 9)
+            let message = try encrypt(plain, encryptor)
+            for round in 0..<150 {
+                var damaged = message
+                switch round % 3 {
+                case 0: damaged[random.below(damaged.count)] ^= UInt8(1 + random.below(255))
+                case 1: damaged.removeLast(1 + random.below(damaged.count - 1))
+                default: damaged.insert(UInt8(random.below(256)), at: random.below(damaged.count))
+                }
+                if let (output, _) = try? decrypt(damaged, set.sessionKey) {
+                    // Only a change outside what is authenticated may pass (a PKESK byte): the data must be intact.
+                    XCTAssertEqual(output, plain, "size \(size) round \(round)")
+                }
+            }
+        }
     }
 
     func testWrongSessionKeyIsRefused() throws {

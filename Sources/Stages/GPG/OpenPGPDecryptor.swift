@@ -202,7 +202,7 @@ public final class OpenPGPDecryptor: ByteTransform {
             try release(tail[...], into: &output)
             try release(fresh.dropLast(22), into: &output)
             tail.removeAll(keepingCapacity: true)
-            tail += fresh.suffix(22)
+            tail += fresh[(fresh.endIndex - 22)...]
         } else {
             tail += fresh
             if tail.count > 22 {
