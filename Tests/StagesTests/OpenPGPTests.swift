@@ -34,6 +34,10 @@ final class GnuPGKeys: @unchecked Sendable {
         try Self.run(homeA, "\(gen) 'SignOnly <signonly@example.org>' ed25519 sign never")
         try Self.run(homeA, "\(gen) 'P256 <p256@example.org>' nistp256 cert never")
         try Self.run(homeA, "gpg --batch --passphrase '' --quick-add-key $(\(Self.fingerprintCommand("p256@example.org"))) nistp256 encr never")
+        try Self.run(homeA, "\(gen) 'Disabled <disabled@example.org>' future-default default never")
+        try Self.run(homeA, "gpg --batch --command-fd 0 --edit-key disabled@example.org disable save < /dev/null")
+        try Self.run(homeA, "\(gen) 'Twin <twin@example.org>' future-default default never")
+        try Self.run(homeA, "\(gen) 'Twin again <twin@example.org>' future-default default never")
         try Self.run(homeA, "gpg --batch --pinentry-mode loopback --passphrase '\(Self.jobPassphrase)' --quick-gen-key 'Job <job@example.org>' future-default default never")
     }
 
@@ -365,7 +369,8 @@ final class OpenPGPTests: XCTestCase {
         let keyring = try GPGKeyring(homeDirectory: keys.homeA)
         let expectations: [(String, GPGError.Reason)] = [
             ("nobody@example.org", .notFound), ("expired@example.org", .expired), ("revoked@example.org", .revoked),
-            ("signonly@example.org", .noEncryptionKey),
+            ("signonly@example.org", .noEncryptionKey), ("disabled@example.org", .disabled),
+            ("twin@example.org", .ambiguous),
             ("0123456789ABCDEF0123456789ABCDEF01234567", .notFound),
         ]
         for (name, reason) in expectations {
