@@ -11,6 +11,13 @@ import Pipeline
 /// must write the output somewhere provisional (a temporary file, a buffer) and commit it only after `finish`
 /// succeeded, and discard it on any error.
 ///
+/// No early answers about the plaintext: the quick check after the random prefix and any error in the packets
+/// inside the encrypted data are held until the MDC has been checked, and a failed MDC is reported first. An
+/// early, distinguishable "wrong key" or "bad packet" answer is an oracle for chosen-ciphertext attacks on CFB
+/// (Mister–Zuccherato; RFC 4880 14 / RFC 9580 13.4 warn about the quick check); restore decrypts volumes that
+/// someone else may have changed. `quickCheck: true` restores the early ``OpenPGPError/Kind/wrongKey`` error
+/// for callers that decrypt only their own data and prefer to stop at once on a wrong key.
+///
 /// Signed messages (one-pass signature packets), symmetrically encrypted data without MDC (tag 9), AEAD
 /// packets (tag 20, SEIPD v2), and ciphers other than AES-256 are refused with ``OpenPGPError/Kind/unsupported``.
 /// Not thread-safe.
@@ -42,17 +49,25 @@ public final class OpenPGPDecryptor: ByteTransform {
     private var tail: [UInt8] = []
     private var plaintext: [UInt8] = []
     private let inner = PlaintextLayer(depth: 0)
+    private let quickCheck: Bool
+    private var quickCheckFailed = false
+    /// The first error of the plaintext packets, held until the MDC is checked.
+    private var deferredError: (any Error)?
 
-    public init(sessionKey: OpenPGPSessionKey) throws {
+    /// A decryptor for one message under `sessionKey`; see the type's notes on `quickCheck`.
+    public init(sessionKey: OpenPGPSessionKey, quickCheck: Bool = false) throws {
         self.sessionKey = sessionKey
+        self.quickCheck = quickCheck
         cipher = try OpenSSL.CFB(encrypt: false)
         try cipher.start(key: sessionKey.bytes)
         tail.reserveCapacity(44)
     }
 
     /// Decrypts a whole message in memory; returns the literal data only when the message is intact.
-    public static func decrypt(_ message: [UInt8], sessionKey: OpenPGPSessionKey) throws -> [UInt8] {
-        let decryptor = try OpenPGPDecryptor(sessionKey: sessionKey)
+    public static func decrypt(_ message: [UInt8], sessionKey: OpenPGPSessionKey, quickCheck: Bool = false) throws
+        -> [UInt8]
+    {
+        let decryptor = try OpenPGPDecryptor(sessionKey: sessionKey, quickCheck: quickCheck)
         var output: [UInt8] = []
         try message.withUnsafeBytes { try decryptor.process($0, into: &output) }
         try decryptor.finish(into: &output)
@@ -190,35 +205,44 @@ public final class OpenPGPDecryptor: ByteTransform {
             fresh = fresh.dropFirst(take)
             if prefix.count == 18 {
                 mdc.update(prefix)
-                // RFC 4880 5.7 / 5.13: the last two random octets repeat. A mismatch means a wrong key.
-                guard prefix[14] == prefix[16], prefix[15] == prefix[17] else {
-                    throw OpenPGPError(.wrongKey, "the session key does not fit this message (quick check failed)")
+                // RFC 4880 5.7 / 5.13: the last two random octets repeat. A mismatch means a wrong key (or a
+                // changed first block); unless asked for, it is only reported after the MDC (see the type).
+                if prefix[14] != prefix[16] || prefix[15] != prefix[17] {
+                    guard !quickCheck else {
+                        throw OpenPGPError(.wrongKey, "the session key does not fit this message (quick check failed)")
+                    }
+                    quickCheckFailed = true
                 }
             }
         }
         guard !fresh.isEmpty else { return }
         // Release everything except the newest 22 octets.
         if fresh.count >= 22 {
-            try release(tail[...], into: &output)
-            try release(fresh.dropLast(22), into: &output)
+            release(tail[...], into: &output)
+            release(fresh.dropLast(22), into: &output)
             tail.removeAll(keepingCapacity: true)
             tail += fresh[(fresh.endIndex - 22)...]
         } else {
             tail += fresh
             if tail.count > 22 {
                 let excess = tail.count - 22
-                try release(tail.prefix(excess), into: &output)
+                release(tail.prefix(excess), into: &output)
                 tail.removeFirst(excess)
             }
         }
     }
 
     /// Plaintext that is certainly not the MDC packet: hashed, and parsed for the literal data.
-    private func release(_ bytes: ArraySlice<UInt8>, into output: inout [UInt8]) throws {
+    private func release(_ bytes: ArraySlice<UInt8>, into output: inout [UInt8]) {
         guard !bytes.isEmpty else { return }
-        try bytes.withUnsafeBytes { buffer in
+        bytes.withUnsafeBytes { buffer in
             mdc.update(buffer)
-            try inner.feed(buffer, into: &output)
+            guard deferredError == nil, !quickCheckFailed else { return }
+            do {
+                try inner.feed(buffer, into: &output)
+            } catch {
+                deferredError = error
+            }
         }
     }
 
@@ -230,9 +254,12 @@ public final class OpenPGPDecryptor: ByteTransform {
         let expected = mdc.finalize()
         // Not secret, but compare without an early exit anyway.
         let difference = zip(expected, tail[2...]).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) }
-        guard difference == 0 else {
-            throw OpenPGPError(.integrity, "the modification detection code does not match: the message was changed")
+        guard difference == 0, !quickCheckFailed else {
+            throw OpenPGPError(
+                .integrity,
+                "the modification detection code does not match: the message was changed, or the session key is wrong")
         }
+        if let deferredError { throw deferredError }
         try inner.finish(into: &output)
     }
 }
