@@ -179,15 +179,18 @@ enum OpenSSL {
         /// One X25519 key agreement with a fresh ephemeral key: returns the ephemeral public u-coordinate and
         /// the 32-byte shared secret (RFC 7748 byte order). OpenSSL refuses an all-zero shared secret (a
         /// low-order recipient point).
+        ///
+        /// The ephemeral private key is 32 CSPRNG octets (X25519 clamps them, RFC 7748 5), which is what
+        /// `EVP_PKEY_keygen` does, without a key-generation context per call. The recipient's key is not
+        /// re-validated per call (`EVP_PKEY_derive_set_peer_ex(…, 0)`): it is our own parsed, fixed public key,
+        /// and the all-zero check above still applies.
         func x25519Agreement() throws -> (ephemeral: [UInt8], shared: [UInt8]) {
-            guard let generator = EVP_PKEY_CTX_new_id(clibcrypto_pkey_x25519(), nil) else {
-                throw failure("EVP_PKEY_CTX_new_id(X25519)")
+            var secret = [UInt8](repeating: 0, count: 32)
+            defer { zeroize(&secret) }
+            try secret.withUnsafeMutableBytes { try OpenSSL.fillRandom($0) }
+            guard let ephemeral = EVP_PKEY_new_raw_private_key(clibcrypto_pkey_x25519(), nil, secret, 32) else {
+                throw failure("EVP_PKEY_new_raw_private_key(X25519)")
             }
-            defer { EVP_PKEY_CTX_free(generator) }
-            var ephemeral: OpaquePointer?
-            guard EVP_PKEY_keygen_init(generator) == 1, EVP_PKEY_keygen(generator, &ephemeral) == 1,
-                let ephemeral
-            else { throw failure("EVP_PKEY_keygen(X25519)") }
             defer { EVP_PKEY_free(ephemeral) }
             var publicU = [UInt8](repeating: 0, count: 32)
             var publicLength = 32
@@ -198,7 +201,7 @@ enum OpenSSL {
             defer { EVP_PKEY_CTX_free(deriver) }
             var shared = [UInt8](repeating: 0, count: 32)
             var sharedLength = 32
-            guard EVP_PKEY_derive_init(deriver) == 1, EVP_PKEY_derive_set_peer(deriver, pointer) == 1,
+            guard EVP_PKEY_derive_init(deriver) == 1, EVP_PKEY_derive_set_peer_ex(deriver, pointer, 0) == 1,
                 EVP_PKEY_derive(deriver, &shared, &sharedLength) == 1, sharedLength == 32
             else { throw failure("EVP_PKEY_derive(X25519)") }
             return (publicU, shared)
