@@ -235,6 +235,21 @@ final class OpenPGPTests: XCTestCase {
         XCTAssertEqual(try gpgDecryptAll(messages, home: keys.homeA), [])
     }
 
+    func testPacketLayoutAsGpgListsIt() throws {
+        let set = try SessionKeySet(recipients: [recipientA, recipientB])
+        for (size, partial) in [(100, false), (200_000, true)] {
+            let path = work.path + "/layout-\(size).gpg"
+            try Data(try OpenPGPEncryptor.encrypt(data(size), sessionKeys: set)).write(to: URL(fileURLWithPath: path))
+            let listing = try GnuPGKeys.run(keys.homeA, "gpg --batch --list-packets '\(path)' 2>&1")
+            XCTAssertTrue(listing.contains(":pubkey enc packet: version 3, algo 18, keyid \(recipientA.keyID)"), listing)
+            XCTAssertTrue(listing.contains(":pubkey enc packet: version 3, algo 1, keyid \(recipientB.keyID)"), listing)
+            XCTAssertTrue(listing.contains("mdc_method: 2"), listing)
+            XCTAssertTrue(listing.contains("mode b (62), created 0, name=\"\""), listing)
+            XCTAssertEqual(listing.contains("length: unknown"), partial, listing)
+            XCTAssertTrue(listing.contains("raw data: \(partial ? "unknown length" : "\(size) bytes")"), listing)
+        }
+    }
+
     func testReusedKeysGiveDistinctCiphertexts() throws {
         let keys = try SessionKeySet(recipients: [recipientA])
         let first = try OpenPGPEncryptor.encrypt(Array(repeating: 7, count: 100), sessionKeys: keys)
