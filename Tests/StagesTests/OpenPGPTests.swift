@@ -187,6 +187,40 @@ final class OpenPGPTests: XCTestCase {
         }
     }
 
+    /// A one-packet export: old-format public key packet (0x99, two-octet length) holding a v`version` key.
+    func syntheticKey(version: UInt8 = 4, algorithm: UInt8, material: [UInt8]) -> [UInt8] {
+        let body = [version, 0x5F, 0x00, 0x00, 0x00, algorithm] + material
+        return [0x99, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
+    }
+
+    func testOtherAlgorithmsAndVersionsAreNamed() throws {
+        // ElGamal: p, g, y as small MPIs (never used: the algorithm is refused first).
+        let elgamal = syntheticKey(algorithm: 16, material: [0, 8, 0xFB, 0, 2, 2, 0, 8, 0x55])
+        XCTAssertThrowsError(try OpenPGPPublicKey(exported: elgamal).encryptionRecipient()) { error in
+            XCTAssertEqual((error as? OpenPGPError)?.kind, .unsupported)
+            XCTAssertTrue("\(error)".contains("ElGamal (16) is not supported yet"), "\(error)")
+        }
+        XCTAssertThrowsError(try OpenPGPPublicKey(exported: syntheticKey(version: 6, algorithm: 25, material: []))) { error in
+            XCTAssertEqual((error as? OpenPGPError)?.kind, .unsupported)
+            XCTAssertTrue("\(error)".contains("version 6 keys are not supported yet"), "\(error)")
+        }
+        // A DSA key cannot encrypt at all.
+        let dsa = syntheticKey(algorithm: 17, material: [])
+        XCTAssertThrowsError(try OpenPGPPublicKey(exported: dsa).encryptionRecipient()) { error in
+            XCTAssertTrue("\(error)".contains("no usable encryption subkey"), "\(error)")
+        }
+        XCTAssertThrowsError(try OpenPGPPublicKey(exported: Array(elgamal.dropLast(3)))) { error in
+            XCTAssertEqual((error as? OpenPGPError)?.kind, .malformed)
+        }
+    }
+
+    func testKeyringFromGNUPGHOME() throws {
+        setenv("GNUPGHOME", keys.homeB, 1)
+        defer { unsetenv("GNUPGHOME") }
+        let keyring = try GPGKeyring()
+        XCTAssertEqual(try keyring.recipient("b@example.org").keyID, recipientB.keyID)
+    }
+
     // MARK: - gpg decrypts what we write
 
     func testGpgDecryptsOneRecipient() throws {
