@@ -21,7 +21,21 @@ import Pipeline
 ///
 /// Use: ``process(_:into:)`` any number of times, then ``finish(into:)``; ``reset()`` starts the next message
 /// and keeps the OpenSSL contexts. The session key of the message in progress or just finished is
-/// ``sessionKeys`` (the catalog wraps it for restore). Not thread-safe: one encryptor per worker.
+/// ``sessionKeys`` (the catalog wraps it for restore). Not thread-safe: one encryptor per worker. Errors are
+/// ``OpenPGPError`` values (``ByteTransform``'s methods are untyped `throws`), not ``CodecError``.
+///
+/// ```swift
+/// let keyring = try GPGKeyring(homeDirectory: home)                 // job start: ~10 ms per gpg call
+/// let recipients = try names.map { try keyring.recipient($0) }      // validated, parsed from the export
+/// let keys = try SessionKeySet(recipients: recipients)              // shareable by all workers
+/// let encryptor = try OpenPGPEncryptor(sessionKeys: keys)           // one per worker
+/// // per file: encryptor.reset(), process(_:into:)…, finish(into:);
+/// // catalog: jobKey.wrap(encryptor.sessionKeys!.sessionKey)
+/// ```
+///
+/// RFC 9580: SEIPD v1 with PKESK v3 remains the format for v4 keys, which is what GnuPG 2.2 makes and reads.
+/// v6 keys need PKESK v6 and SEIPD v2 (AEAD); they are not implemented, and ``OpenPGPPublicKey`` refuses v5 and
+/// v6 keys, so this writer never meets them.
 public final class OpenPGPEncryptor: ByteTransform {
     private enum State {
         /// Nothing written yet: the PKESKs and the prefix are written by the first process or finish.
