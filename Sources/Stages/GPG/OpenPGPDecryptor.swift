@@ -19,13 +19,13 @@ import Pipeline
 /// for callers that decrypt only their own data and prefer to stop at once on a wrong key.
 ///
 /// Signed messages (one-pass signature packets), symmetrically encrypted data without MDC (tag 9), AEAD
-/// packets (tag 20, SEIPD v2), and ciphers other than AES-256 are refused with ``OpenPGPError/Kind/unsupported``.
-/// Not thread-safe.
+/// packets (tag 20) and SEIPD v2 are refused with ``OpenPGPError/Kind/unsupported``. Session keys are AES-256
+/// only (``OpenPGPSessionKey``): a message under another cipher fails like one under a wrong key. Not
+/// thread-safe.
 public final class OpenPGPDecryptor: ByteTransform {
     /// The key IDs of the PKESK packets read so far (all of them once the encrypted data has started).
     public private(set) var recipientKeyIDs: [OpenPGPKeyID] = []
 
-    private let sessionKey: OpenPGPSessionKey
     private let outer = PacketStreamParser(context: "message")
     private let cipher: OpenSSL.CFB
     private let mdc = Digester(.sha1)
@@ -56,7 +56,6 @@ public final class OpenPGPDecryptor: ByteTransform {
 
     /// A decryptor for one message under `sessionKey`; see the type's notes on `quickCheck`.
     public init(sessionKey: OpenPGPSessionKey, quickCheck: Bool = false) throws {
-        self.sessionKey = sessionKey
         self.quickCheck = quickCheck
         cipher = try OpenSSL.CFB(encrypt: false)
         try cipher.start(key: sessionKey.bytes)
@@ -74,8 +73,8 @@ public final class OpenPGPDecryptor: ByteTransform {
         return output
     }
 
-    /// The key IDs of the PKESK packets at the start of `message` (a prefix is enough: parsing stops at the
-    /// first packet that is not a PKESK, SKESK or marker packet).
+    /// The key IDs of the PKESK packets at the start of `message`. A prefix that holds the session key packets
+    /// whole is enough: parsing stops at the first packet that is not a PKESK, SKESK or marker packet.
     public static func recipientKeyIDs(in message: [UInt8]) throws -> [OpenPGPKeyID] {
         var reader = ByteReader(message[...])
         var keyIDs: [OpenPGPKeyID] = []
