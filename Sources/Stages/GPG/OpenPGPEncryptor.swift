@@ -163,11 +163,11 @@ public final class OpenPGPEncryptor: ByteTransform {
             try cipher.start(key: keys.sessionKey.bytes)
             mdc.reset()
             literal.removeAll(keepingCapacity: true)
-            literal.reserveCapacity(chunkSize)
+            literal.reserveCapacity(min(chunkSize, 1 << 16))
             literal += [0x62, 0, 0, 0, 0, 0]  // 'b', no file name, date 0
             literalFramed = false
             pending.removeAll(keepingCapacity: true)
-            pending.reserveCapacity(chunkSize)
+            pending.reserveCapacity(min(chunkSize, 1 << 16))
             pending.append(1)  // SEIPD version 1
             seipdFramed = false
             state = .open
