@@ -284,6 +284,31 @@ final class OpenPGPTests: XCTestCase {
         }
     }
 
+    func testBothDirectionsStreamWithBoundedLag() throws {
+        // Whatever the size, neither side holds more than about one chunk: memory stays constant.
+        let set = try SessionKeySet(recipients: [recipientA])
+        let chunk = 1 << 12
+        let encryptor = try OpenPGPEncryptor(sessionKeys: set, chunkExponent: 12)
+        let decryptor = try OpenPGPDecryptor(sessionKey: set.sessionKey)
+        let piece = data(3000)
+        var sent = 0, encrypted = 0
+        var cipher: [UInt8] = [], plain: [UInt8] = []
+        for _ in 0..<400 {
+            cipher.removeAll(keepingCapacity: true)
+            try piece.withUnsafeBytes { try encryptor.process($0, into: &cipher) }
+            sent += piece.count
+            encrypted += cipher.count
+            XCTAssertGreaterThan(encrypted, sent - 2 * chunk)
+            try cipher.withUnsafeBytes { try decryptor.process($0, into: &plain) }
+            XCTAssertGreaterThan(plain.count, sent - 3 * chunk)
+        }
+        cipher.removeAll()
+        try encryptor.finish(into: &cipher)
+        try cipher.withUnsafeBytes { try decryptor.process($0, into: &plain) }
+        try decryptor.finish(into: &plain)
+        XCTAssertEqual(plain, Array([[UInt8]](repeating: piece, count: 400).joined()))
+    }
+
     func testReusedKeysGiveDistinctCiphertexts() throws {
         let keys = try SessionKeySet(recipients: [recipientA])
         let first = try OpenPGPEncryptor.encrypt(Array(repeating: 7, count: 100), sessionKeys: keys)
