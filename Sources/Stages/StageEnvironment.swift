@@ -4,8 +4,12 @@
 public struct StageEnvironment: Sendable {
     /// How Python plugin stages run (Plugin Directory, call timeout, Accurate, Fd Plugin Options).
     public var python: PythonPluginSettings
+    /// Restore: the file whose first line is the passphrase of the secret key that decrypts `gpg` job keys
+    /// (`--passphrase-file`, loopback pinentry); nil: gpg-agent asks or uses its cache (D5).
+    public var passphraseFile: String?
 
-    public init(python: PythonPluginSettings = PythonPluginSettings()) {
+    public init(python: PythonPluginSettings = PythonPluginSettings(), passphraseFile: String? = nil) {
         self.python = python
+        self.passphraseFile = passphraseFile
     }
 }

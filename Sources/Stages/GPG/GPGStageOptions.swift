@@ -1,0 +1,156 @@
+import Pipeline
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The options of a `gpg` stage string:
+/// `gpg:recipient=FPR_OR_EMAIL[:recipient=...][:master=FPR][:owner_keys=FILE][:keyring=GNUPGHOME][:session_key=per-file|per-job]`.
+///
+/// `recipient=` may be repeated (every one is a recipient of the default set); every other option at most once.
+/// Parsing reads no keyring (restore and `check` create stages too); only `owner_keys=FILE` is read, because its
+/// user names become uids here. Keys are looked up by ``GPGStage/validateKeys()``.
+///
+/// This is a small parser of its own: the shared `StageOptions` refuses repeated keys, which `recipient=` needs.
+struct GPGStageOptions: Sendable, Equatable {
+    enum SessionKeyMode: String, Sendable, Equatable {
+        case perFile = "per-file"
+        case perJob = "per-job"
+    }
+
+    /// `recipient=` values, in the order written (duplicates dropped).
+    var recipients: [String] = []
+    /// `master=`: a key added to every recipient set.
+    var master: String?
+    /// `owner_keys=`: the file the owner map came from.
+    var ownerKeysFile: String?
+    /// Owner uid → the names of that owner's keys (from `owner_keys=`).
+    var ownerKeys: [UInt32: [String]] = [:]
+    /// `keyring=`: the GnuPG home directory (nil: `GNUPGHOME` or `~/.gnupg`).
+    var keyring: String?
+    var sessionKeyMode = SessionKeyMode.perFile
+
+    static let known = ["recipient", "master", "owner_keys", "keyring", "session_key"]
+
+    struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = "gpg: " + description }
+    }
+
+    init(string: String, ownerLookup: (String) -> UInt32? = GPGStageOptions.uid(ofUser:)) throws(Problem) {
+        var seen: Set<String> = []
+        for (key, value) in PluginString.options(string) {
+            guard Self.known.contains(key) else {
+                throw Problem("unknown option \"\(key)\" (known: \(Self.known.joined(separator: ", ")))")
+            }
+            guard !value.isEmpty else { throw Problem("option \(key) needs a value (\(key)=...)") }
+            guard key == "recipient" || seen.insert(key).inserted else {
+                throw Problem("option \(key)= is given twice (only recipient= may be repeated)")
+            }
+            switch key {
+            case "recipient":
+                if !recipients.contains(value) { recipients.append(value) }
+            case "master":
+                master = value
+            case "keyring":
+                keyring = value
+            case "session_key":
+                guard let mode = SessionKeyMode(rawValue: value.lowercased()) else {
+                    throw Problem("session_key=\(value) is not per-file or per-job")
+                }
+                sessionKeyMode = mode
+            default:  // owner_keys
+                ownerKeysFile = value
+            }
+        }
+        if let file = ownerKeysFile {
+            let text = try Self.readSmallFile(file)
+            ownerKeys = try Self.parseOwnerKeys(text, file: file, ownerLookup: ownerLookup)
+        }
+        guard !recipients.isEmpty || !ownerKeys.isEmpty else {
+            throw Problem("give at least one recipient= (or owner_keys= with at least one owner)")
+        }
+    }
+
+    /// Parses an owner map: one owner per line, `OWNER: KEY[, KEY...]`, where OWNER is a user name or a numeric
+    /// uid and each KEY a fingerprint or e-mail address; blank lines and `#` comments are ignored. An owner
+    /// given twice gets the keys of both lines.
+    static func parseOwnerKeys(
+        _ text: String, file: String, ownerLookup: (String) -> UInt32?
+    ) throws(Problem) -> [UInt32: [String]] {
+        var map: [UInt32: [String]] = [:]
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let place = "\(file):\(index + 1)"
+            var line = Substring(rawLine)
+            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+            let trimmed = line.trimmed(of: " \t\r")
+            guard !trimmed.isEmpty else { continue }
+            guard let colon = trimmed.firstIndex(of: ":") else {
+                throw Problem("\(place): expected \"OWNER: KEY[, KEY...]\", got \"\(trimmed)\"")
+            }
+            let owner = trimmed[..<colon].trimmed(of: " \t")
+            let keys = trimmed[trimmed.index(after: colon)...].split(separator: ",")
+                .map { $0.trimmed(of: " \t") }.filter { !$0.isEmpty }
+            guard !owner.isEmpty else { throw Problem("\(place): no owner before the colon") }
+            guard !keys.isEmpty else { throw Problem("\(place): owner \(owner) has no key after the colon") }
+            let uid: UInt32
+            if let number = UInt32(owner) {
+                uid = number
+            } else if let found = ownerLookup(owner) {
+                uid = found
+            } else {
+                throw Problem("\(place): no user \"\(owner)\" on this host")
+            }
+            for key in keys where !(map[uid]?.contains(key) ?? false) { map[uid, default: []].append(key) }
+        }
+        return map
+    }
+
+    /// The uid of a user name from the system's user database, nil when there is none.
+    static func uid(ofUser name: String) -> UInt32? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        let status = getpwnam_r(name, &entry, &buffer, buffer.count, &result)
+        guard status == 0, let result else { return nil }
+        return result.pointee.pw_uid
+    }
+
+    /// The user name of a uid, nil when the user database has none.
+    static func userName(of uid: UInt32) -> String? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        let status = getpwuid_r(uid, &entry, &buffer, buffer.count, &result)
+        guard status == 0, let result, let name = result.pointee.pw_name else { return nil }
+        return String(cString: name)
+    }
+
+    /// Reads a configuration file of at most 1 MiB as UTF-8.
+    private static func readSmallFile(_ path: String) throws(Problem) -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Problem("owner_keys=\(path): cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw Problem("owner_keys=\(path): cannot read: \(String(cString: strerror(errno)))") }
+            if count == 0 { break }
+            bytes += buffer[..<count]
+            guard bytes.count <= 1 << 20 else { throw Problem("owner_keys=\(path): larger than 1 MiB: not an owner map") }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension StringProtocol {
+    fileprivate func trimmed(of set: String) -> String {
+        let isBlank: (Character) -> Bool = { set.contains($0) }
+        guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else {
+            return ""
+        }
+        return String(self[first...last])
+    }
+}
