@@ -54,6 +54,26 @@ final class GnuPGKeys: @unchecked Sendable {
         return output
     }
 
+    /// Writes `messages` (name, message, plaintext) into `directory`, decrypts each with stock `gpg --decrypt` in
+    /// `home` (with `gpgOptions`, e.g. a loopback passphrase) and compares byte for byte; returns the names that
+    /// failed.
+    static func decryptionFailures(
+        _ messages: [(String, [UInt8], [UInt8])], home: String, directory: String, gpgOptions: String = ""
+    ) throws -> [String] {
+        for (name, message, plain) in messages {
+            try Data(message).write(to: URL(fileURLWithPath: directory + "/" + name + ".gpg"))
+            try Data(plain).write(to: URL(fileURLWithPath: directory + "/" + name + ".plain"))
+        }
+        let names = messages.map(\.0).joined(separator: " ")
+        let script = """
+            for n in \(names); do rm -f '\(directory)'/$n.out; \\
+            gpg --batch --quiet --yes \(gpgOptions) -o '\(directory)'/$n.out --decrypt '\(directory)'/$n.gpg 2>/dev/null \\
+            && cmp -s '\(directory)'/$n.out '\(directory)'/$n.plain || echo FAIL:$n; done; true
+            """
+        let output = try run(home, script)
+        return output.split(separator: "\n").filter { $0.hasPrefix("FAIL:") }.map { String($0.dropFirst(5)) }
+    }
+
     func remove() {
         for home in [homeA, homeB, homeC] {
             _ = try? Shell.run("GNUPGHOME='\(home)' gpgconf --kill gpg-agent")
@@ -137,20 +157,9 @@ final class OpenPGPTests: XCTestCase {
         return (output, decryptor)
     }
 
-    /// Writes `messages` (name → bytes) and their plaintexts, decrypts each with `gpg --decrypt` in `home` and
-    /// checks the result byte for byte; returns the names that failed.
+    /// Decrypts each of `messages` with `gpg --decrypt` in `home`; returns the names that failed.
     func gpgDecryptAll(_ messages: [(String, [UInt8], [UInt8])], home: String) throws -> [String] {
-        for (name, message, plain) in messages {
-            try Data(message).write(to: work.url.appendingPathComponent(name + ".gpg"))
-            try Data(plain).write(to: work.url.appendingPathComponent(name + ".plain"))
-        }
-        let names = messages.map(\.0).joined(separator: " ")
-        let script = """
-            for n in \(names); do gpg --batch --quiet --yes -o '\(work.path)'/$n.out --decrypt '\(work.path)'/$n.gpg 2>/dev/null \
-            && cmp -s '\(work.path)'/$n.out '\(work.path)'/$n.plain || echo FAIL:$n; done; true
-            """
-        let output = try GnuPGKeys.run(home, script)
-        return output.split(separator: "\n").filter { $0.hasPrefix("FAIL:") }.map { String($0.dropFirst(5)) }
+        try GnuPGKeys.decryptionFailures(messages, home: home, directory: work.path)
     }
 
     // MARK: - Public keys
