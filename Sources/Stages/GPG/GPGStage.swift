@@ -41,7 +41,8 @@ public final class GPGStage: Stage {
     /// Restore: job keys by "job/setid", decrypted once; a failure is kept so it is reported once, not per file.
     private let jobKeys = Mutex<[String: Result<JobKey, GPGStageError>]>([:])
 
-    /// Parses the stage string (reads `owner_keys=FILE`, no keyring).
+    /// Parses the stage string, and reads `owner_keys=FILE` (a problem of the map is thrown by ``validateKeys()``
+    /// and at backup job start, not here: restore creates this stage too and needs no map). Reads no keyring.
     public convenience init(string: String, environment: StageEnvironment = StageEnvironment()) throws {
         try self.init(string: string, environment: environment, jobData: .engine)
     }
@@ -65,12 +66,13 @@ public final class GPGStage: Stage {
 
     /// The recipient sets of this configuration, looked up in the keyring.
     func resolveKeys() throws -> ResolvedKeys {
+        let ownerKeys = try options.ownerMap()
         let keyring = try GPGKeyring(homeDirectory: options.keyring)
         var found: [String: OpenPGPRecipient] = [:]
         var problems: [String] = []
         var names = options.recipients
         if let master = options.master { names.append(master) }
-        for keys in options.ownerKeys.values { names += keys }
+        for keys in ownerKeys.values { names += keys }
         for name in names where found[name] == nil && !problems.contains(where: { $0.hasPrefix("gpg recipient \(name):") }) {
             do {
                 let key = try keyring.lookUpRecipient(name)
@@ -101,7 +103,7 @@ public final class GPGStage: Stage {
             resolved.sets[defaultSet.id] = defaultSet
             resolved.defaultSet = defaultSet.id
         }
-        for (uid, keys) in options.ownerKeys {
+        for (uid, keys) in ownerKeys {
             let ownerSet = set(keys + master)
             resolved.sets[ownerSet.id] = ownerSet
             resolved.ownerSets[uid] = ownerSet.id

@@ -24,8 +24,11 @@ struct GPGStageOptions: Sendable, Equatable {
     var master: String?
     /// `owner_keys=`: the file the owner map came from.
     var ownerKeysFile: String?
-    /// Owner uid → the names of that owner's keys (from `owner_keys=`).
-    var ownerKeys: [UInt32: [String]] = [:]
+    /// Owner uid → the names of that owner's keys (from `owner_keys=`), or why the map cannot be used. A
+    /// problem of the map (file missing, a bad line, a user unknown on this host) is kept, not thrown: restore
+    /// creates the stage from the catalog's chain and needs no map, so a map missing on the restoring host must
+    /// not stop it. ``GPGStage/validateKeys()`` and the backup job start throw it.
+    var ownerKeys: Result<[UInt32: [String]], Problem> = .success([:])
     /// `keyring=`: the GnuPG home directory (nil: `GNUPGHOME` or `~/.gnupg`).
     var keyring: String?
     var sessionKeyMode = SessionKeyMode.perFile
@@ -64,12 +67,22 @@ struct GPGStageOptions: Sendable, Equatable {
             }
         }
         if let file = ownerKeysFile {
-            let text = try Self.readSmallFile(file)
-            ownerKeys = try Self.parseOwnerKeys(text, file: file, ownerLookup: ownerLookup)
+            ownerKeys = Result { () throws(Problem) in
+                try Self.parseOwnerKeys(Self.readSmallFile(file), file: file, ownerLookup: ownerLookup)
+            }
         }
-        guard !recipients.isEmpty || !ownerKeys.isEmpty else {
-            throw Problem("give at least one recipient= (or owner_keys= with at least one owner)")
+        guard !recipients.isEmpty || ownerKeysFile != nil else {
+            throw Problem("give at least one recipient= (or owner_keys=FILE)")
         }
+    }
+
+    /// The owner map; throws its problem, or that nobody can read the files (no `recipient=`, empty map).
+    func ownerMap() throws(Problem) -> [UInt32: [String]] {
+        let map = try ownerKeys.get()
+        guard !recipients.isEmpty || !map.isEmpty else {
+            throw Problem("owner_keys=\(ownerKeysFile ?? "") names no owner and there is no recipient=")
+        }
+        return map
     }
 
     /// Parses an owner map: one owner per line, `OWNER: KEY[, KEY...]`, where OWNER is a user name or a numeric
