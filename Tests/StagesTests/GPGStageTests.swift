@@ -100,17 +100,25 @@ final class GPGStageTests: XCTestCase {
 
     func fingerprint(_ name: String) -> String { keys.fingerprints[name]! }
 
-    /// A backup stage on the backup keyring and the store it keeps job keys in.
-    func backupStage(_ options: String, store: GPGJobDataStore) throws -> GPGStage {
-        try GPGStage(string: "gpg:\(options):keyring=\(keys.backup)", environment: StageEnvironment(), jobData: store)
+    /// Job data by job id and key, as the catalog keeps it.
+    typealias JobData = [Int64: [String: [UInt8]]]
+
+    /// A backup stage on the backup keyring.
+    func backupStage(_ options: String) throws -> GPGStage {
+        try GPGStage(string: "gpg:\(options):keyring=\(keys.backup)")
+    }
+
+    /// What a backup harness's stage recorded with its job.
+    func jobData(of harness: StageHarness) -> JobData {
+        [harness.context.jobID: Dictionary(harness.recordedJobData.map { ($0.key, $0.value) }) { _, new in new }]
     }
 
     /// A restore stage on `home` (the secret keys of the person restoring).
-    func restoreHarness(home: String, store: GPGJobDataStore, passphraseFile: String? = nil) throws -> StageHarness {
+    func restoreHarness(home: String, jobData: JobData, passphraseFile: String? = nil) throws -> StageHarness {
         let stage = try GPGStage(
             string: "gpg:recipient=unused@example.org:keyring=\(home)",
-            environment: StageEnvironment(passphraseFile: passphraseFile), jobData: store)
-        return try StageHarness(stage: stage, mode: .restore)
+            environment: StageEnvironment(passphraseFile: passphraseFile))
+        return try StageHarness(stage: stage, mode: .restore, jobData: jobData)
     }
 
     /// Decrypts each message with stock `gpg --decrypt` in `home`; returns the names whose output is not `plain`.
@@ -121,11 +129,12 @@ final class GPGStageTests: XCTestCase {
             messages.map { ($0.name, $0.stored, $0.plain) }, home: home, directory: work.path, gpgOptions: passphrase)
     }
 
-    /// Backs up one file of every size through `options`; returns name, stored bytes, plaintext and metadata.
-    func backUpAllSizes(
-        _ options: String, store: GPGJobDataStore, uid: UInt32 = 0
-    ) throws -> [(name: String, stored: [UInt8], plain: [UInt8], metadata: [String: String])] {
-        let harness = try StageHarness(stage: try backupStage(options, store: store))
+    typealias File = (name: String, stored: [UInt8], plain: [UInt8], metadata: [String: String])
+
+    /// Backs up one file of every size through `options`; returns name, stored bytes, plaintext and metadata of
+    /// each, and the job data the stage recorded.
+    func backUpAllSizes(_ options: String, uid: UInt32 = 0) throws -> (files: [File], jobData: JobData) {
+        let harness = try StageHarness(stage: try backupStage(options))
         var files: [(String, [UInt8], [UInt8], [String: String])] = []
         for size in Self.sizes {
             let plain = data(size)
@@ -134,7 +143,7 @@ final class GPGStageTests: XCTestCase {
         }
         try harness.finish()
         XCTAssertTrue(harness.isClean, "\(harness.leftovers) \(harness.messages)")
-        return files
+        return (files, jobData(of: harness))
     }
 
     // MARK: - Round trips
@@ -150,8 +159,7 @@ final class GPGStageTests: XCTestCase {
         for (options, readers) in configurations {
             for mode in ["per-file", "per-job"] {
                 let label = "\(options) session_key=\(mode)"
-                let store = GPGJobDataStore.inMemory()
-                let files = try backUpAllSizes("\(options):session_key=\(mode)", store: store)
+                let (files, jobData) = try backUpAllSizes("\(options):session_key=\(mode)")
                 for file in files {
                     XCTAssertEqual(file.metadata["gpg.cipher"], "AES256")
                     XCTAssertEqual(file.metadata["gpg.session_key"], mode)
@@ -169,7 +177,7 @@ final class GPGStageTests: XCTestCase {
                 // Restore through the job key, as the last reader (master needs its passphrase file).
                 let reader = readers.last!
                 let restore = try restoreHarness(
-                    home: homes[reader]!, store: store,
+                    home: homes[reader]!, jobData: jobData,
                     passphraseFile: reader == "master" ? keys.root.path + "/master.pass" : nil)
                 for file in files {
                     XCTAssertEqual(
@@ -183,8 +191,7 @@ final class GPGStageTests: XCTestCase {
     }
 
     func testMetadataIsReadyBeforeTheFirstByteAndHoldsNoPlainKey() throws {
-        let store = GPGJobDataStore.inMemory()
-        let stage = try backupStage("recipient=alice@example.org:master=master@example.org", store: store)
+        let stage = try backupStage("recipient=alice@example.org:master=master@example.org")
         let harness = try StageHarness(stage: stage)
         let (_, item) = try harness.decide(path: "/srv/a", size: 5)
         let transform = try XCTUnwrap(try stage.makeTransform(for: item, context: harness.context))
@@ -205,14 +212,15 @@ final class GPGStageTests: XCTestCase {
         XCTAssertEqual(sessionHex.count, 64, shown)
         XCTAssertFalse(metadata.values.contains { $0.lowercased().contains(sessionHex) })
         // The stored job key is an OpenPGP message to the set (alice decrypts it), not the key.
-        let jobKeyMessage = try XCTUnwrap(try store.load(harness.context, 1, "gpg.jobkey.\(metadata["gpg.keyset"]!)"))
+        XCTAssertEqual(harness.recordedJobData.map(\.key), ["gpg.jobkey.\(metadata["gpg.keyset"]!)"])
+        let jobKeyMessage = try XCTUnwrap(harness.recordedJobData.first).value
         XCTAssertEqual(try GPGKeyring(homeDirectory: keys.alice).decrypt(jobKeyMessage).count, 32)
         try harness.finish()
         XCTAssertEqual(harness.messages.filter { $0.severity == .info }.count, 1, "\(harness.messages)")
     }
 
     func testDirectoriesAreNotTransformed() throws {
-        let stage = try backupStage("recipient=alice@example.org", store: .inMemory())
+        let stage = try backupStage("recipient=alice@example.org")
         let harness = try StageHarness(stage: stage)
         let (_, item) = try harness.decide(path: "/srv", kind: .directory)
         XCTAssertNil(try stage.makeTransform(for: item, context: harness.context))
@@ -229,9 +237,7 @@ final class GPGStageTests: XCTestCase {
             root: \(fingerprint("carol"))   # by name
 
             """.write(toFile: map, atomically: true, encoding: .utf8)
-        let store = GPGJobDataStore.inMemory()
-        let harness = try StageHarness(
-            stage: try backupStage("owner_keys=\(map):master=\(fingerprint("master"))", store: store))
+        let harness = try StageHarness(stage: try backupStage("owner_keys=\(map):master=\(fingerprint("master"))"))
         let plain = data(3000)
         let alices = try harness.feed(path: "/home/alice/a", contents: plain, uid: 1000)
         let roots = try harness.feed(path: "/root/r", contents: plain, uid: 0)
@@ -249,7 +255,7 @@ final class GPGStageTests: XCTestCase {
         XCTAssertEqual(try gpgFailures(messages, home: keys.bob), ["alice", "root"])
 
         // Restore as bob: neither job key opens; one error message per key set, every file fails.
-        let asBob = try restoreHarness(home: keys.bob, store: store)
+        let asBob = try restoreHarness(home: keys.bob, jobData: jobData(of: harness))
         for _ in 0..<2 {
             XCTAssertThrowsError(try asBob.restore(alices.output, path: "/home/alice/a", metadata: alices.metadata)) {
                 XCTAssertTrue("\($0)".contains("could not be decrypted"), "\($0)")
@@ -261,7 +267,7 @@ final class GPGStageTests: XCTestCase {
         XCTAssertEqual(errors.count, 2, "\(errors)")
         XCTAssertTrue(errors.allSatisfy { $0.text.contains("cannot decrypt the job key") }, "\(errors)")
         // As alice: her file restores.
-        let asAlice = try restoreHarness(home: keys.alice, store: store)
+        let asAlice = try restoreHarness(home: keys.alice, jobData: jobData(of: harness))
         XCTAssertEqual(try asAlice.restore(alices.output, path: "/home/alice/a", metadata: alices.metadata), plain)
         try asAlice.finish()
     }
@@ -269,9 +275,8 @@ final class GPGStageTests: XCTestCase {
     // MARK: - Failures
 
     func testFlippedBytesFailRestore() throws {
-        let store = GPGJobDataStore.inMemory()
-        let files = try backUpAllSizes("recipient=alice@example.org", store: store)
-        let restore = try restoreHarness(home: keys.alice, store: store)
+        let (files, jobData) = try backUpAllSizes("recipient=alice@example.org")
+        let restore = try restoreHarness(home: keys.alice, jobData: jobData)
         for file in files where file.plain.count >= 16 {
             // In the literal data and in the MDC (the PKESKs are not read by a restore through the job key).
             for position in [file.stored.count - 30, file.stored.count - 1] {
@@ -295,24 +300,23 @@ final class GPGStageTests: XCTestCase {
     }
 
     func testWrongPassphraseFailsOnceAndRightOneRestores() throws {
-        let store = GPGJobDataStore.inMemory()
-        let files = try backUpAllSizes("recipient=bob@example.org:master=master@example.org", store: store)
+        let (files, jobData) = try backUpAllSizes("recipient=bob@example.org:master=master@example.org")
         // gpg-agent caches the passphrase of earlier tests: start without it.
         _ = try Shell.run("GNUPGHOME='\(keys.master)' gpgconf --kill gpg-agent")
-        let wrong = try restoreHarness(home: keys.master, store: store, passphraseFile: keys.root.path + "/wrong.pass")
+        let wrong = try restoreHarness(home: keys.master, jobData: jobData, passphraseFile: keys.root.path + "/wrong.pass")
         for file in files {
             XCTAssertThrowsError(try wrong.restore(file.stored, path: "/srv/x", metadata: file.metadata))
         }
         try wrong.finish()
         XCTAssertEqual(wrong.messages.filter { $0.severity == .error }.count, 1, "\(wrong.messages)")
-        let right = try restoreHarness(home: keys.master, store: store, passphraseFile: keys.root.path + "/master.pass")
+        let right = try restoreHarness(home: keys.master, jobData: jobData, passphraseFile: keys.root.path + "/master.pass")
         XCTAssertEqual(try right.restore(files[5].stored, path: "/srv/x", metadata: files[5].metadata), files[5].plain)
         try right.finish()
     }
 
     func testMissingJobKeyIsOneClearError() throws {
-        let files = try backUpAllSizes("recipient=alice@example.org", store: .inMemory())
-        let restore = try restoreHarness(home: keys.alice, store: .inMemory())
+        let (files, _) = try backUpAllSizes("recipient=alice@example.org")
+        let restore = try restoreHarness(home: keys.alice, jobData: [:])
         for file in files.prefix(3) {
             XCTAssertThrowsError(try restore.restore(file.stored, path: "/srv/x", metadata: file.metadata))
         }
@@ -330,7 +334,7 @@ final class GPGStageTests: XCTestCase {
             ("signonly@example.org", "no usable encryption subkey"),
         ]
         for (name, words) in cases {
-            let stage = try backupStage("recipient=alice@example.org:recipient=\(name)", store: .inMemory())
+            let stage = try backupStage("recipient=alice@example.org:recipient=\(name)")
             XCTAssertThrowsError(try stage.validateKeys(), name) { error in
                 XCTAssertTrue("\(error)".contains(name), "\(error)")
                 XCTAssertTrue("\(error)".contains(words), "\(error)")
@@ -338,11 +342,11 @@ final class GPGStageTests: XCTestCase {
             // A backup job does not start.
             XCTAssertThrowsError(try StageHarness(stage: stage), name)
         }
-        let both = try backupStage("recipient=expired@example.org:master=nobody@example.org", store: .inMemory())
+        let both = try backupStage("recipient=expired@example.org:master=nobody@example.org")
         XCTAssertThrowsError(try both.validateKeys()) { error in
             XCTAssertTrue("\(error)".contains("expired@example.org") && "\(error)".contains("nobody@example.org"), "\(error)")
         }
-        XCTAssertNoThrow(try backupStage("recipient=alice@example.org:master=master@example.org", store: .inMemory()).validateKeys())
+        XCTAssertNoThrow(try backupStage("recipient=alice@example.org:master=master@example.org").validateKeys())
     }
 
     // MARK: - Options

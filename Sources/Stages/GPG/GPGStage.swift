@@ -35,7 +35,6 @@ public final class GPGStage: Stage {
 
     let options: GPGStageOptions
     private let passphraseFile: String?
-    private let jobData: GPGJobDataStore
     /// The keys of the running backup job (from job start to job end).
     private let backup = Mutex<BackupKeys?>(nil)
     /// Restore: job keys by "job/setid", decrypted once; a failure is kept so it is reported once, not per file.
@@ -43,16 +42,10 @@ public final class GPGStage: Stage {
 
     /// Parses the stage string, and reads `owner_keys=FILE` (a problem of the map is thrown by ``validateKeys()``
     /// and at backup job start, not here: restore creates this stage too and needs no map). Reads no keyring.
-    public convenience init(string: String, environment: StageEnvironment = StageEnvironment()) throws {
-        try self.init(string: string, environment: environment, jobData: .engine)
-    }
-
-    /// As the public initialiser, with the store the job keys go to (tests use ``GPGJobDataStore/inMemory()``).
-    package init(string: String, environment: StageEnvironment, jobData: GPGJobDataStore) throws {
+    public init(string: String, environment: StageEnvironment = StageEnvironment()) throws {
         name = string
         options = try GPGStageOptions(string: string)
         passphraseFile = environment.passphraseFile
-        self.jobData = jobData
     }
 
     // MARK: - Keys
@@ -122,7 +115,7 @@ public final class GPGStage: Stage {
                 let jobKey = try JobKey.random()
                 let message = try OpenPGPEncryptor.encrypt(
                     jobKey.bytes, sessionKeys: SessionKeySet(recipients: set.recipients))
-                try jobData.record(context, "gpg.jobkey.\(id)", message)
+                context.recordJobData(key: "gpg.jobkey.\(id)", value: message)
                 var shared: (keys: SessionKeySet, wrapped: String)?
                 if options.sessionKeyMode == .perJob {
                     let keys = try SessionKeySet(recipients: set.recipients)
@@ -186,9 +179,8 @@ public final class GPGStage: Stage {
         guard setID.count == 16, setID.allSatisfy(\.isHexDigit), let wrapped = Hex.decode(wrappedHex) else {
             throw failure("gpg.keyset or gpg.wrapped_key in the catalog is not hex: the catalog was changed")
         }
-        let job = jobData.job(item, context)
         let jobKey: JobKey
-        switch self.jobKey(job: job, setID: setID, recipients: item.metadata["gpg.recipients"], context: context) {
+        switch self.jobKey(job: item.jobID, setID: setID, recipients: item.metadata["gpg.recipients"], context: context) {
         case .success(let key): jobKey = key
         case .failure(let error): throw failure(error.message)
         }
@@ -230,7 +222,7 @@ public final class GPGStage: Stage {
     }
 
     private func loadJobKey(job: Int64, setID: String, context: StageContext) throws -> JobKey {
-        guard let message = try jobData.load(context, job, "gpg.jobkey.\(setID)") else {
+        guard let message = context.jobData(job: job, key: "gpg.jobkey.\(setID)") else {
             throw GPGStageError("job \(job) has no gpg.jobkey.\(setID)")
         }
         let keyring = try GPGKeyring(homeDirectory: options.keyring)
