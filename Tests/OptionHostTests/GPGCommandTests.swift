@@ -1,0 +1,135 @@
+import Foundation
+import PipelineTestSupport
+import XCTest
+
+/// The `gpg` stage end to end: the built binary backs up through `gpg` (with compression before it), stock `tar`
+/// and `gpg` recover a member alone, and `restore` gives the tree back through the job key.
+final class GPGCommandTests: CommandLineTestCase {
+    /// A GnuPG home with one cv25519 key (secret key without passphrase), made once for the class.
+    nonisolated(unsafe) static var home: TemporaryDirectory?
+
+    var gnupgHome: String { Self.home!.path }
+    var catalogPath: String { work.appendingPathComponent("catalog.db").path }
+    var volumes: String { work.appendingPathComponent("volumes").path }
+    var tree: String { work.appendingPathComponent("tree").path }
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        if Self.home == nil {
+            let home = try TemporaryDirectory(prefix: "gpgcli")
+            Self.home = home
+            let (status, output) = try Shell.run(
+                "chmod 700 '\(home.path)' && GNUPGHOME='\(home.path)' gpg --batch --passphrase '' "
+                    + "--quick-gen-key 'Ops <ops@example.org>' future-default default never")
+            XCTAssertEqual(status, 0, output)
+        }
+    }
+
+    override class func tearDown() {
+        if let home {
+            _ = try? Shell.run("GNUPGHOME='\(home.path)' gpgconf --kill gpg-agent")
+            home.remove()
+        }
+        home = nil
+        super.tearDown()
+    }
+
+    func config(_ stage: String) throws -> String {
+        try write(
+            "gpg.conf",
+            """
+            FileSet {
+              Name = fs
+              Include {
+                Options { Compression = GZIP6; Plugin = "\(stage)" }
+                File = "\(tree)"
+              }
+            }
+            Job { Name = Sealed; Type = Backup; Level = Full; FileSet = fs }
+            """)
+    }
+
+    func backup(_ config: String) throws -> Result {
+        try optionhost(["backup", config, "--job", "Sealed", "--catalog", catalogPath, "--archive", volumes])
+    }
+
+    /// Runs a shell command with GNUPGHOME set to the test key's home.
+    func shell(_ command: String) throws -> (status: Int32, output: String) {
+        try Shell.run("export GNUPGHOME='\(gnupgHome)' && \(command)")
+    }
+
+    func makeTree() throws -> [UInt8] {
+        var random = SplitMix64(state: 42)
+        let big = random.bytes(300_000)
+        try makeFile("tree/big.bin", bytes: big)
+        try makeFile("tree/docs/a.txt", "hello\n")
+        try makeFile("tree/empty", "")
+        return big
+    }
+
+    func testBackupThenTarAndGpgThenRestore() throws {
+        let big = try makeTree()
+        let result = try backup(try config("gpg:recipient=ops@example.org:keyring=\(gnupgHome)"))
+        XCTAssertEqual(result.status, 0, result.stderr + result.output)
+        let volume = volumes + "/Sealed-1-0001.tar"
+        let member = String(tree.dropFirst()) + "/big.bin.gpg"
+        let listing = try shell("tar -tf '\(volume)'")
+        XCTAssertTrue(listing.output.contains(member + "\n"), listing.output)
+        XCTAssertTrue(listing.output.contains("/docs/a.txt.gpg\n"), listing.output)
+
+        // One member alone, with stock tools: compression came before encryption, so gunzip after gpg.
+        let out = work.appendingPathComponent("x").path
+        let recovered = try shell(
+            "mkdir -p '\(out)' && cd '\(out)' && tar -xf '\(volume)' '\(member)' "
+                + "&& gpg --batch --quiet --decrypt '\(member)' | gunzip > big.bin && cmp big.bin '\(tree)/big.bin'")
+        XCTAssertEqual(recovered.status, 0, recovered.output)
+
+        let restored = work.appendingPathComponent("restored").path
+        let restore = try optionhost(["restore", "--jobid", "1", "--where", restored, "--catalog", catalogPath])
+        XCTAssertEqual(restore.status, 0, restore.stderr + restore.output)
+        XCTAssertEqual(try Array(Data(contentsOf: URL(fileURLWithPath: restored + tree + "/big.bin"))), big)
+        XCTAssertEqual(try String(contentsOfFile: restored + tree + "/docs/a.txt", encoding: .utf8), "hello\n")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: restored + tree + "/empty")).count, 0)
+    }
+
+    func testTamperedMemberFailsOnlyThatFile() throws {
+        _ = try makeTree()
+        XCTAssertEqual(try backup(try config("gpg:recipient=ops@example.org:keyring=\(gnupgHome)")).status, 0)
+        let volume = volumes + "/Sealed-1-0001.tar"
+        // Flip one bit in the encrypted data of big.bin's member, 100 bytes before its end.
+        let flip = try shell(
+            """
+            python3 - '\(volume)' <<'EOF'
+            import sys, tarfile
+            path = sys.argv[1]
+            with tarfile.open(path) as archive:  # stop at the member: the reader need not know our trailer
+                member = next(m for m in archive if m.name.endswith('/big.bin.gpg'))
+            offset = member.offset_data + member.size - 100
+            with open(path, 'r+b') as volume:
+                volume.seek(offset)
+                byte = volume.read(1)[0]
+                volume.seek(offset)
+                volume.write(bytes([byte ^ 1]))
+            EOF
+            """)
+        XCTAssertEqual(flip.status, 0, flip.output)
+        let restored = work.appendingPathComponent("restored").path
+        let restore = try optionhost(["restore", "--jobid", "1", "--where", restored, "--catalog", catalogPath])
+        XCTAssertEqual(restore.status, 1, restore.stderr + restore.output)
+        XCTAssertTrue((restore.stderr + restore.output).contains("big.bin"), restore.stderr + restore.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: restored + tree + "/big.bin"))
+        XCTAssertEqual(try String(contentsOfFile: restored + tree + "/docs/a.txt", encoding: .utf8), "hello\n")
+    }
+
+    func testUnusableRecipientFailsTheBackupBeforeAnyFile() throws {
+        _ = try makeTree()
+        let result = try backup(
+            try config("gpg:recipient=ops@example.org:recipient=nobody@example.org:keyring=\(gnupgHome)"))
+        XCTAssertEqual(result.status, 3, result.stderr + result.output)
+        XCTAssertTrue(result.stderr.contains("nobody@example.org"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("no public key"), result.stderr)
+        let volumesMade = (try? FileManager.default.contentsOfDirectory(atPath: volumes)) ?? []
+        let members = try volumesMade.map { try shell("tar -tf '\(volumes)/\($0)'").output }.joined()
+        XCTAssertFalse(members.contains(".gpg"), members)
+    }
+}
