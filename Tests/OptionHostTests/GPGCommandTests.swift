@@ -90,6 +90,16 @@ final class GPGCommandTests: CommandLineTestCase {
         XCTAssertEqual(try Array(Data(contentsOf: URL(fileURLWithPath: restored + tree + "/big.bin"))), big)
         XCTAssertEqual(try String(contentsOfFile: restored + tree + "/docs/a.txt", encoding: .utf8), "hello\n")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: restored + tree + "/empty")).count, 0)
+
+        // A catalog rebuilt from the volume alone still restores: the job key travels in the volume's label and
+        // the wrapped keys in the members' headers.
+        let rebuilt = work.appendingPathComponent("rebuilt.db").path
+        let scan = try optionhost(["scan", volume, "--catalog", rebuilt])
+        XCTAssertEqual(scan.status, 0, scan.stderr + scan.output)
+        let again = work.appendingPathComponent("again").path
+        let fromScan = try optionhost(["restore", "--jobid", "1", "--where", again, "--catalog", rebuilt])
+        XCTAssertEqual(fromScan.status, 0, fromScan.stderr + fromScan.output)
+        XCTAssertEqual(try Array(Data(contentsOf: URL(fileURLWithPath: again + tree + "/big.bin"))), big)
     }
 
     func testTamperedMemberFailsOnlyThatFile() throws {
