@@ -6,7 +6,7 @@ import Pipeline
 @testable import Stages
 
 /// Keys for the `gpg` stage tests, made once per class: each person has a GnuPG home with their secret key, and
-/// the backup keyring holds every public key (plus an expired, a revoked and a sign-only key).
+/// the backup keyring holds every public key (plus an expired, a revoked, a sign-only and a NIST P-256 key).
 final class GPGStageKeys: @unchecked Sendable {
     let root: TemporaryDirectory
     /// Public keys of everyone, secret keys of nobody: what a backup host holds.
@@ -54,6 +54,9 @@ final class GPGStageKeys: @unchecked Sendable {
             backup, "sed 's/^:-----BEGIN/-----BEGIN/' openpgp-revocs.d/$(\(GnuPGKeys.fingerprintCommand("revoked@example.org"))).rev "
                 + "| gpg --batch --import")
         try GnuPGKeys.run(backup, "\(gen) 'SignOnly <signonly@example.org>' ed25519 sign never")
+        try GnuPGKeys.run(backup, "\(gen) 'P256 <p256@example.org>' nistp256 cert never")
+        try GnuPGKeys.run(
+            backup, "gpg --batch --passphrase '' --quick-add-key $(\(GnuPGKeys.fingerprintCommand("p256@example.org"))) nistp256 encr never")
         try "\(Self.masterPassphrase)\n".write(toFile: root.path + "/master.pass", atomically: true, encoding: .utf8)
         try "wrong\n".write(toFile: root.path + "/wrong.pass", atomically: true, encoding: .utf8)
     }
@@ -332,6 +335,7 @@ final class GPGStageTests: XCTestCase {
             ("expired@example.org", "expired"),
             ("revoked@example.org", "revoked"),
             ("signonly@example.org", "no usable encryption subkey"),
+            ("p256@example.org", "NIST P-256 is not supported yet"),
         ]
         for (name, words) in cases {
             let stage = try backupStage("recipient=alice@example.org:recipient=\(name)")
