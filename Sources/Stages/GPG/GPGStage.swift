@@ -1,10 +1,6 @@
 import Pipeline
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The `gpg` stage: every regular file of its chain becomes one standard OpenPGP message (PKESKs + SEIPD v1,
 /// AES-256) that stock `gpg --decrypt` reads alone, and restore decrypts it again with one private-key operation
 /// per job and recipient set (the job key). The format and the options are in `docs/encryption.md`.
@@ -65,8 +61,9 @@ public final class GPGStage: Stage {
         var problems: [String] = []
         var names = options.recipients
         if let master = options.master { names.append(master) }
-        for keys in ownerKeys.values { names += keys }
-        for name in names where found[name] == nil && !problems.contains(where: { $0.hasPrefix("gpg recipient \(name):") }) {
+        for (_, keys) in ownerKeys.sorted(by: { $0.key < $1.key }) { names += keys }
+        var tried: Set<String> = []
+        for name in names where tried.insert(name).inserted {
             do {
                 let key = try keyring.lookUpRecipient(name)
                 do {
