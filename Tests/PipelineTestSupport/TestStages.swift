@@ -163,7 +163,7 @@ public final class RecordingStage: Stage {
     }
 }
 
-/// A factory for tests: `xor`, `xor:plain` (not encrypting), `skip:SUFFIX`, `failing:MARKER`, `takeover`,
+/// A factory for tests: `xor`, `xor:plain` (not encrypting), `observe`, `observe:nobytes`, `broken:MARKER`, `skip:SUFFIX`, `failing:MARKER`, `takeover`,
 /// `recording`, `recording:slow`, `recording:ordered`; the same string gives the same instance within one factory (as the real registry does per job).
 public final class TestStageFactory: Sendable {
     private let made = Mutex<[String: any Stage]>([:])
@@ -180,6 +180,8 @@ public final class TestStageFactory: Sendable {
         case "skip": stage = SkipStage(name: string, suffix: argument)
         case "failing": stage = FailingStage(name: string, marker: argument)
         case "takeover": stage = TakeOverStage(name: string)
+        case "broken": stage = BrokenTransformStage(name: string, marker: argument)
+        case "observe": stage = ObservingStage(name: string, needsBytes: argument != "nobytes")
         case "recording":
             // `recording:slow` waits at its first entry; `recording:ordered` does too, and needs walk order.
             stage = RecordingStage(
@@ -195,4 +197,82 @@ public final class TestStageFactory: Sendable {
     }
 
     public func made(_ string: String) -> (any Stage)? { made.withLock { $0[string] } }
+}
+
+/// An observing stage (the role of checksum and index): records, per path, the SHA-256 of the bytes it saw, the
+/// digest the host handed to `finish`, its placement, and abandoned files. `observe:nobytes` asks for no bytes.
+public final class ObservingStage: Stage {
+    public struct Seen: Sendable, Equatable {
+        public var bytesSHA256: [UInt8]?
+        public var hostSHA256: [UInt8]?
+        public var bytesObserved: UInt64
+        public var placement: ObserverPlacement
+        public var abandoned: String?
+    }
+
+    public let name: String
+    public let needsBytes: Bool
+    private let seen = Mutex<[[UInt8]: Seen]>([:])
+
+    public init(name: String = "observe", needsBytes: Bool = true) {
+        self.name = name
+        self.needsBytes = needsBytes
+    }
+
+    /// What the stage saw of each path so far.
+    public var files: [[UInt8]: Seen] { seen.withLock { $0 } }
+
+    final class Observer: ByteObserver {
+        let stage: ObservingStage
+        let path: [UInt8]
+        let placement: ObserverPlacement
+        let digester = Digester(.sha256)
+        let needsBytes: Bool
+        init(stage: ObservingStage, path: [UInt8], placement: ObserverPlacement) {
+            self.stage = stage
+            self.path = path
+            self.placement = placement
+            self.needsBytes = stage.needsBytes
+        }
+        func observe(_ bytes: UnsafeRawBufferPointer) { digester.update(bytes) }
+        func finish(_ file: ObservedFile) throws -> ObserverResult {
+            let seen = Seen(
+                bytesSHA256: needsBytes ? digester.finalize() : nil, hostSHA256: file.sourceSHA256,
+                bytesObserved: file.bytesObserved, placement: placement, abandoned: nil)
+            stage.seen.withLock { $0[path] = seen }
+            return ObserverResult(metadata: ["\(stage.name).bytes": String(file.bytesObserved)])
+        }
+        func abandon(reason: String) {
+            let seen = Seen(bytesSHA256: nil, hostSHA256: nil, bytesObserved: 0, placement: placement, abandoned: reason)
+            stage.seen.withLock { $0[path] = seen }
+        }
+    }
+
+    public func makeObserver(
+        for item: FileItem, placement: ObserverPlacement, context: StageContext
+    ) throws -> (any ByteObserver)? {
+        Observer(stage: self, path: item.path, placement: placement)
+    }
+}
+
+/// A transform that fails for paths containing a marker (a stage error in the data path, after the observers).
+public final class BrokenTransformStage: Stage {
+    public let name: String
+    let marker: [UInt8]
+
+    public init(name: String = "broken", marker: String) {
+        self.name = name
+        self.marker = Array(marker.utf8)
+    }
+
+    final class Transform: ByteTransform {
+        func process(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+            throw CodecError(message: "test transform fails")
+        }
+        func finish(into output: inout [UInt8]) throws {}
+    }
+
+    public func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)? {
+        item.path.firstRange(of: marker) != nil ? Transform() : nil
+    }
 }

@@ -51,20 +51,23 @@ final class StageChainTests: XCTestCase {
     }
 
     func testCompressionGoesBeforeTheFirstEncryptingStageOrAtTheEnd() throws {
-        let item = items(["/f"])[0]
-        let encrypting = try chain(["recording", "xor", "xor:plain"])
-        XCTAssertEqual(encrypting.compressionPosition, 1)
-        XCTAssertEqual(
-            try encrypting.transforms(for: item, compression: .lz4, context: context).map(\.stage),
-            ["compression:LZ4", "xor", "xor:plain"])
-        let plain = try chain(["xor:plain"])
-        XCTAssertEqual(
-            try plain.transforms(for: item, compression: .gzip(level: 6), context: context).map(\.stage),
-            ["xor:plain", "compression:GZIP6"])
+        let builder = StageChainBuilder(factory: TestStageFactory().factory)
+        let encrypting = try builder.chain(for: ["recording", "xor", "xor:plain"], compression: .lz4)
+        XCTAssertEqual(encrypting.dataStages.map(\.name), ["recording", "compression:LZ4", "xor", "xor:plain"])
+        XCTAssertEqual(encrypting.strings, ["recording", "xor", "xor:plain"])
+        XCTAssertEqual(encrypting.stages.count, 3, "decisions see the configured stages only")
+        let plain = try builder.chain(for: ["xor:plain"], compression: .gzip(level: 6))
+        XCTAssertEqual(plain.dataStages.map(\.name), ["xor:plain", "compression:GZIP6"])
         let restore = RestoreItem(path: Array("/f".utf8), kind: .file, size: 0, metadata: [:])
         XCTAssertEqual(
-            try encrypting.inverseTransforms(for: restore, compression: .lz4, context: context).map(\.stage),
+            try encrypting.inverseTransforms(for: restore, context: context).map(\.stage),
             ["xor:plain", "xor", "compression:LZ4"])
+        // One stage instance per string, whatever the compression; one compression stage per codec.
+        let other = try builder.chain(for: ["recording", "xor", "xor:plain"], compression: nil)
+        XCTAssertTrue(other.stages[1] === encrypting.stages[1])
+        XCTAssertEqual(other.dataStages.map(\.name), ["recording", "xor", "xor:plain"])
+        let again = try builder.chain(for: [], compression: .lz4)
+        XCTAssertTrue(again.dataStages[0] === encrypting.dataStages[1])
     }
 
     func testOneInstancePerStageStringPerJob() throws {

@@ -20,6 +20,11 @@ extension OptionHost {
 
         func run() throws {
             let configuration = try options.load()
+            let errors = Check.stageErrors(configuration)
+            if !errors.isEmpty {
+                options.report(errors)
+                throw ExitStatus.usage
+            }
             let warnings = configuration.warnings + Check.stageWarnings(configuration)
             if options.json {
                 printJSON(configuration, warnings: warnings)
@@ -29,8 +34,24 @@ extension OptionHost {
             ByteWriter.standardOutput.flush()
         }
 
-        /// Warnings about stage strings: malformed, unknown or not available in this build.
-        static func stageWarnings(_ configuration: Configuration) -> [ConfigWarning] {
+        /// Native stages whose options cannot work (a bad value, an unknown user for `owner`, ...): each is created
+        /// as a backup would create it (creating reads nothing and starts nothing), and what it refuses is an error
+        /// at the string's `file:line:col`. Python strings are checked by `stageWarnings` without importing.
+        static func stageErrors(_ configuration: Configuration) -> [ConfigError] {
+            var errors: [ConfigError] = []
+            for entry in stageEntries(configuration) where !PluginString.isPython(entry.string) {
+                guard case .available = StageRegistry.availability(of: entry.string) else { continue }
+                do {
+                    _ = try StageRegistry.makeStage(entry.string)
+                } catch {
+                    errors.append(ConfigError("\(error)", at: entry.location))
+                }
+            }
+            return errors
+        }
+
+        /// Every stage string of the FileSets' Options blocks and of the Pipelines, in file order.
+        static func stageEntries(_ configuration: Configuration) -> [PluginEntry] {
             var entries: [PluginEntry] = []
             for fileSet in configuration.fileSets.values.sorted(by: { $0.location.description < $1.location.description }) {
                 for include in fileSet.includes {
@@ -40,8 +61,13 @@ extension OptionHost {
             for pipeline in configuration.pipelines.values.sorted(by: { $0.location.description < $1.location.description }) {
                 entries += pipeline.stages
             }
+            return entries
+        }
+
+        /// Warnings about stage strings: malformed, unknown or not available in this build.
+        static func stageWarnings(_ configuration: Configuration) -> [ConfigWarning] {
             var warnings: [ConfigWarning] = []
-            for entry in entries {
+            for entry in stageEntries(configuration) {
                 do {
                     try PluginString.validateName(entry.string)
                 } catch {
@@ -58,7 +84,7 @@ extension OptionHost {
                             "stage \"\(name)\" (\(purpose)) is not available in this build yet; a backup will refuse it",
                             at: entry.location))
                 case .unknown:
-                    let known = StageRegistry.knownStages.keys.sorted().joined(separator: ", ")
+                    let known = StageRegistry.knownNames.joined(separator: ", ")
                     warnings.append(
                         ConfigWarning(
                             "unknown stage \"\(name)\" (known: \(known), pipeline:NAME); a backup will refuse it",

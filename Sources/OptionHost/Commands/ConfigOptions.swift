@@ -14,6 +14,14 @@ struct ConfigOptions: ParsableArguments {
         do {
             return try Configuration.load(path: config)
         } catch {
+            report([error])
+            throw ExitStatus.usage
+        }
+    }
+
+    /// Prints configuration errors: `file:line:col: message`, the line and a caret (or JSON Lines, then a summary).
+    func report(_ errors: [ConfigError]) {
+        for error in errors {
             if json {
                 var line = JSONLine()
                 line.add("type", "error")
@@ -24,16 +32,18 @@ struct ConfigOptions: ParsableArguments {
                 }
                 line.add("message", error.message)
                 ByteWriter.standardOutput.write(line.line)
-                var summary = JSONLine()
-                summary.add("type", "summary")
-                summary.add("status", "error")
-                ByteWriter.standardOutput.write(summary.line)
-                ByteWriter.standardOutput.flush()
             } else {
                 ByteWriter.standardError.line(error.description)
-                ByteWriter.standardError.flush()
             }
-            throw ExitStatus.usage
+        }
+        if json {
+            var summary = JSONLine()
+            summary.add("type", "summary")
+            summary.add("status", "error")
+            ByteWriter.standardOutput.write(summary.line)
+            ByteWriter.standardOutput.flush()
+        } else {
+            ByteWriter.standardError.flush()
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Pipeline
+import Stages
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,9 @@ extension OptionHost {
             discussion: """
                 Without --listing only the totals are printed. --listing prints one line per entry: mode, links,
                 owner, group, size, mtime, path, the Options block that matched and the stage chain. Directories are
-                listed after their contents, as Bareos sends them. Python plugins are never loaded by estimate.
+                listed after their contents, as Bareos sends them. Python plugins are never loaded by estimate; stages
+                whose decisions have no side effects (owner) run, and the entries they skip are listed with the
+                stage and the reason, and are not counted in the totals.
                 """
         )
 
@@ -31,6 +34,7 @@ extension OptionHost {
             var directories = 0
             var links = 0
             var others = 0
+            var skipped = 0
             var errors = 0
             var warnings = 0
         }
@@ -69,10 +73,25 @@ extension OptionHost {
                 }
             }
             do {
-                let selector = try FileSelector(fileSet: fileSet, chains: configuration.chains(for: fileSet))
+                let chains = configuration.chains(for: fileSet)
+                let decider = try Decider(chains: chains, jobName: job.name, fileSetName: fileSet.name)
+                defer { decider.end() }
+                let selector = try FileSelector(fileSet: fileSet, chains: chains)
+                var fileIndex: Int64 = 0
                 try selector.run { event in
                     switch event {
                     case .entry(let entry):
+                        fileIndex += 1
+                        let skip = decider.skip(entry, fileIndex: fileIndex)
+                        if let skip {
+                            if entry.kind == .file { totals.skipped += 1 }
+                            guard listing else { return }
+                            out.write(
+                                json
+                                    ? Estimate.json(entry, skip: skip)
+                                    : formatter.line(entry, decision: "skipped by \(skip.stage)" + (skip.reason.map { ": \($0)" } ?? "")))
+                            return
+                        }
                         switch entry.kind {
                         case .file:
                             totals.files += 1
@@ -92,6 +111,10 @@ extension OptionHost {
                         printer.report(problem.severity.rawValue, path: problem.path, problem.message)
                     }
                 }
+            } catch let error as Decider.Failure {
+                out.flush()
+                printer.fail(error.message)
+                throw ExitStatus.usage
             } catch let error as SelectionError {
                 out.flush()
                 printer.fail(error.description)
@@ -103,7 +126,7 @@ extension OptionHost {
             if totals.errors > 0 { throw ExitStatus.warnings }
         }
 
-        static func json(_ entry: SelectedEntry) -> [UInt8] {
+        static func json(_ entry: SelectedEntry, skip: Decider.Skip? = nil) -> [UInt8] {
             var line = JSONLine()
             line.addPath(entry.path)
             line.add("type", entry.kind.rawValue)
@@ -118,6 +141,11 @@ extension OptionHost {
             if let target = entry.linkTarget { line.addPath(target, key: "link") }
             if entry.isTopLevel { line.add("top", true) }
             if let note = entry.note { line.add("note", note) }
+            if let skip {
+                line.add("decision", "skip")
+                line.add("stage", skip.stage)
+                if let reason = skip.reason { line.add("reason", reason) }
+            }
             return line.line
         }
 
@@ -189,6 +217,7 @@ extension OptionHost {
                     line.add("directories", totals.directories)
                     line.add("links", totals.links)
                     line.add("other", totals.others)
+                    line.add("files_skipped", totals.skipped)
                     line.add("errors", totals.errors)
                     line.add("warnings", totals.warnings)
                     line.add("wall_seconds", (wall * 1000).rounded() / 1000)
@@ -200,6 +229,7 @@ extension OptionHost {
                             + "(\(Estimate.megabytes(totals.bytes)))")
                     out.line(
                         "  \(totals.directories) directories, \(totals.links) links, \(totals.others) other entries; "
+                            + (totals.skipped > 0 ? "\(Estimate.grouped(totals.skipped)) files skipped by stages; " : "")
                             + "\(totals.errors) errors, \(totals.warnings) warnings; "
                             + "\(Int((wall * 1000).rounded())) ms")
                 }

@@ -61,7 +61,7 @@ final class EntryFormatter {
     }
 
     /// One listing line (raw name bytes, so names that are not UTF-8 come out as they are).
-    func line(_ entry: SelectedEntry) -> [UInt8] {
+    func line(_ entry: SelectedEntry, decision: String? = nil) -> [UInt8] {
         let stat = entry.stat
         var text = EntryFormatter.modeString(stat.mode, kind: entry.kind) + " "
         text += EntryFormatter.pad(String(stat.nlink), 3, right: true) + " "
@@ -76,6 +76,7 @@ final class EntryFormatter {
         if !entry.chain.isEmpty { suffix += "; chain " + entry.chain.joined(separator: " | ") }
         suffix += "]"
         if let note = entry.note { suffix += " (\(note))" }
+        if let decision { suffix += " " + decision }
         return bytes + Array(suffix.utf8) + [UInt8(ascii: "\n")]
     }
 }

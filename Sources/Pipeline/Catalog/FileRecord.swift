@@ -71,6 +71,9 @@ public struct FileRecord: Sendable, Hashable {
     public var block: Int?
     /// Why the entry failed or was skipped.
     public var error: String?
+    /// The file's entry in the search index (made by the `index` stage); the catalog writes it with the row. Not
+    /// read back with the file: search queries read the index.
+    public var searchDocument: SearchDocument?
 
     public init(
         jobID: JobID, fileIndex: Int64, path: [UInt8], kind: EntryKind, status: FileStatus = .stored,

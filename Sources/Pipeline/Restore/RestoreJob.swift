@@ -259,13 +259,12 @@ public final class RestoreJob {
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> [UInt8] {
         let reader = try reader(for: record)
-        let chain = record.chain.isEmpty ? nil : try builder.chain(for: record.chain)
         let compression = record.compression.flatMap(CompressionStage.parse)
         let item = RestoreItem(record)
         let inverse =
-            try chain?.inverseTransforms(for: item, compression: compression, context: context)
-            ?? (try compression.map { [(CompressionStage.name($0), try CompressionStage.decompressor($0))] } ?? [])
-        var pipeline = TransformPipeline(inverse)
+            record.chain.isEmpty && compression == nil
+            ? [] : try builder.chain(for: record.chain, compression: compression).inverseTransforms(for: item, context: context)
+        var pipeline = DataPath(transforms: inverse)
         digester.reset()
         func deliver(_ bytes: UnsafeRawBufferPointer) throws {
             digester.update(bytes)

@@ -23,7 +23,8 @@ struct StreamRequest {
     var item: FileItem
     var record: FileRecord
     var member: VolumeMember
-    var chain: StageChain?
+    /// The file's data chain (decision stages plus the block's compression).
+    var chain: StageChain
     /// The stage that took the file over (its byte source), nil when the host reads the file.
     var sourceStage: Int?
     var compression: OptionsBlock.Compression?
@@ -216,21 +217,42 @@ final class BackupWorker {
                 return .member(PreparedMember(record: record, member: member, data: [], sourceBytes: 0))
             }
             let signature = block.effectiveSignature.map(DigestAlgorithm.init)
+            // The data chain: the decision chain's stages with the block's compression placed among them.
+            let dataChain: StageChain
+            do {
+                dataChain = try job.builder.chain(for: item.entry.chain, compression: block.compression)
+            } catch {
+                return failed(item, "\(error)", stage: nil)
+            }
             let streamed =
                 source != nil || item.stat.size > job.settings.smallFileLimit
                 || (item.stat.blocks * 512 < item.stat.size)
             if streamed {
                 return .stream(
                     StreamRequest(
-                        item: item, record: record, member: member, chain: chain, sourceStage: source,
+                        item: item, record: record, member: member, chain: dataChain, sourceStage: source,
                         compression: block.compression, signature: signature, noAtime: block.noAtime))
+            }
+            // The data path first, so that observers hear of a file that cannot be read (a checksum log records
+            // it as failed).
+            var path: DataPath
+            do {
+                path = try dataChain.dataPath(for: item, context: context)
+            } catch let failure as StageFailure {
+                return failed(item, failure.message, stage: failure.stage)
+            } catch {
+                return failed(item, "\(error)", stage: nil)
             }
             do {
                 try FileReader.readWhole(item.path, expectedSize: item.stat.size, noAtime: block.noAtime, into: &buffer)
             } catch {
+                path.abandon(reason: error.message)
                 return failed(item, error.message, stage: nil)
             }
-            buffer.withUnsafeBytes { sha256.update($0) }
+            buffer.withUnsafeBytes { bytes in
+                sha256.update(bytes)
+                path.observeSource(bytes)
+            }
             record.sourceSHA256 = sha256.finalize()
             if let signature {
                 record.signatureAlgorithm = signature.rawValue
@@ -245,27 +267,30 @@ final class BackupWorker {
             }
             var stored: [UInt8]
             do {
-                let transforms =
-                    try chain?.transforms(for: item, compression: block.compression, context: context)
-                    ?? (block.compression.map { [(CompressionStage.name($0), try CompressionStage.compressor($0))] } ?? [])
-                if transforms.isEmpty {
+                if path.isEmpty {
                     stored = buffer
-                    record.storedSHA256 = record.sourceSHA256
                 } else {
-                    var pipeline = TransformPipeline(transforms)
                     stored = []
                     try buffer.withUnsafeBytes { chunk in
-                        try pipeline.push(chunk) { stored.append(contentsOf: $0) }
+                        try path.push(chunk) { stored.append(contentsOf: $0) }
                     }
-                    try pipeline.finish { stored.append(contentsOf: $0) }
+                    try path.finish { stored.append(contentsOf: $0) }
+                }
+                if path.hasTransforms {
                     stored.withUnsafeBytes { storedSHA256.update($0) }
                     record.storedSHA256 = storedSHA256.finalize()
-                    record.stageMetadata.merge(pipeline.metadata) { _, new in new }
-                    member.applyTransforms(pipeline.transforms.map(\.stage), compression: block.compression)
+                    member.applyTransforms(path.transformStages, compression: block.compression)
+                } else {
+                    record.storedSHA256 = record.sourceSHA256
                 }
+                let observed = try path.finishObservers(sourceSHA256: record.sourceSHA256)
+                record.stageMetadata.merge(observed.metadata) { _, new in new }
+                record.searchDocument = observed.searchDocument
             } catch let failure as StageFailure {
+                path.abandon(reason: "stage \(failure.stage): \(failure.message)")
                 return failed(item, failure.message, stage: failure.stage)
             } catch {
+                path.abandon(reason: "\(error)")
                 return failed(item, "\(error)", stage: nil)
             }
             record.compression = member.compressionName

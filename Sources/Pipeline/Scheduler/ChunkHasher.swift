@@ -5,9 +5,15 @@
 /// no thread is started per file. Per file: `start(digesters:)`, then for each chunk `buffer()` → read → write →
 /// `submit`; `wait()` returns once every submitted chunk is hashed, and only then may the digesters be read.
 final class ChunkHasher: @unchecked Sendable {
+    /// One file's digesters and source observers. Safe to send: the writer hands them over with `start` and
+    /// touches them again only after `wait()`, so exactly one thread uses them at a time.
     private final class Digesters: @unchecked Sendable {
         let list: [Digester]
-        init(_ list: [Digester]) { self.list = list }
+        let observers: [any ByteObserver]
+        init(_ list: [Digester], observers: [any ByteObserver] = []) {
+            self.list = list
+            self.observers = observers
+        }
     }
 
     private enum Work {
@@ -33,6 +39,7 @@ final class ChunkHasher: @unchecked Sendable {
                     buffer.withUnsafeBytes { raw in
                         let data = UnsafeRawBufferPointer(rebasing: raw[0..<count])
                         for digester in digesters.list { digester.update(data) }
+                        for observer in digesters.observers { observer.observe(data) }
                     }
                     free.put(buffer)
                 case .barrier:
@@ -44,9 +51,10 @@ final class ChunkHasher: @unchecked Sendable {
 
     deinit { close() }
 
-    /// The digesters the next chunks update (one file's source digest and signature).
-    func start(digesters: [Digester]) {
-        current = Digesters(digesters)
+    /// The digesters the next chunks update (one file's source digest and signature), and the observers that see
+    /// the same source bytes (a checksum or index stage before every transform).
+    func start(digesters: [Digester], observers: [any ByteObserver] = []) {
+        current = Digesters(digesters, observers: observers)
     }
 
     /// An empty buffer to read the next chunk into (waits while all are being hashed).

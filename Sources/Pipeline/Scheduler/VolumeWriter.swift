@@ -236,41 +236,41 @@ final class VolumeWriter: @unchecked Sendable {
         var record = request.record
         var member = request.member
         let item = request.item
+        // The data path first, so that observers hear of a file that cannot be opened.
+        var path: DataPath
+        do {
+            path = try request.chain.dataPath(for: item, context: context)
+        } catch let failure as StageFailure {
+            failed(request, failure.message, stage: failure.stage)
+            return
+        } catch {
+            failed(request, "\(error)", stage: nil)
+            return
+        }
         // The byte source: the stage that took the file over, or the file itself.
         let source: any ByteSource
         var sparse: [(offset: UInt64, length: UInt64)]?
         do {
-            if let index = request.sourceStage, let chain = request.chain {
-                source = try chain.stages[index].openSource(for: item, context: context)
+            if let index = request.sourceStage {
+                source = try request.chain.stages[index].openSource(for: item, context: context)
             } else {
                 let file = try FileByteSource(path: item.path, noAtime: request.noAtime)
                 source = file
                 sparse = FileReader.sparseSegments(fd: file.fd, size: item.stat.size)
             }
         } catch let failure as StageFailure {
+            path.abandon(reason: "stage \(failure.stage): \(failure.message)")
             failed(request, failure.message, stage: failure.stage)
             return
         } catch {
+            path.abandon(reason: "\(error)")
             failed(request, "\(error)", stage: nil)
             return
         }
         defer { try? source.close() }
 
-        var pipeline: TransformPipeline
-        do {
-            let transforms =
-                try request.chain?.transforms(for: item, compression: request.compression, context: context)
-                ?? (request.compression.map { [(CompressionStage.name($0), try CompressionStage.compressor($0))] } ?? [])
-            pipeline = TransformPipeline(transforms)
-        } catch let failure as StageFailure {
-            failed(request, failure.message, stage: failure.stage)
-            return
-        } catch {
-            failed(request, "\(error)", stage: nil)
-            return
-        }
-        if !pipeline.isEmpty { sparse = nil }  // holes are kept only for untransformed data
-        member.applyTransforms(pipeline.transforms.map(\.stage), compression: request.compression)
+        if path.hasTransforms { sparse = nil }  // holes are kept only for untransformed data
+        if path.hasTransforms { member.applyTransforms(path.transformStages, compression: request.compression) }
         record.compression = member.compressionName
         if let sparse {
             member.sparse = VolumeMember.SparseLayout(
@@ -282,8 +282,8 @@ final class VolumeWriter: @unchecked Sendable {
         member.records += VolumeMember.digestPlaceholders(signature: request.signature)
 
         // The source SHA-256 doubles as a SHA256 signature, and as the stored digest when nothing transforms
-        // the bytes and no holes are left out: each is computed once.
-        let storedIsSource = pipeline.isEmpty && sparse == nil
+        // the bytes and no holes are left out: each is computed once. Observers do not change the bytes.
+        let storedIsSource = !path.hasTransforms && sparse == nil
         let signature = request.signature.flatMap { algorithm -> Digester? in
             if algorithm == .sha256 { return nil }
             let digester = signatureDigesters[algorithm] ?? Digester(algorithm)
@@ -301,9 +301,11 @@ final class VolumeWriter: @unchecked Sendable {
             record.headerOffset = Int64(location.headerOffset)
             record.dataOffset = Int64(location.dataOffset)
         } catch let error as VolumeError where self.writer?.isUsable ?? false {
+            path.abandon(reason: "cannot be stored: \(error.message)")
             failed(request, "cannot be stored: \(error.message)", stage: nil)
             return
         } catch {
+            path.abandon(reason: "cannot write volume: \(error)")
             job.fail("cannot write volume: \(error)")
             return
         }
@@ -325,6 +327,7 @@ final class VolumeWriter: @unchecked Sendable {
                     let slice = UnsafeRawBufferPointer(rebasing: zeros[0..<take])
                     sourceDigester.update(slice)
                     signature?.update(slice)
+                    path.observeSource(slice)
                 }
                 left -= UInt64(take)
             }
@@ -345,6 +348,7 @@ final class VolumeWriter: @unchecked Sendable {
                             let data = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
                             sourceDigester.update(data)
                             signature?.update(data)
+                            path.observeSource(data)
                             try emit(data)
                         }
                         left -= UInt64(count)
@@ -367,7 +371,8 @@ final class VolumeWriter: @unchecked Sendable {
                 // The source digests run on a hasher thread, overlapping the copy into the volume.
                 let hasher = chunkHasher ?? ChunkHasher(chunkSize: job.settings.chunkSize)
                 chunkHasher = hasher
-                hasher.start(digesters: [sourceDigester] + (signature.map { [$0] } ?? []))
+                hasher.start(
+                    digesters: [sourceDigester] + (signature.map { [$0] } ?? []), observers: path.sourceObservers)
                 defer { hasher.wait() }
                 while true {
                     if job.cancellation.isCancelled { throw BackupError("cancelled") }
@@ -385,11 +390,12 @@ final class VolumeWriter: @unchecked Sendable {
                     try buffer.withUnsafeBytes { raw in
                         let data = UnsafeRawBufferPointer(rebasing: raw[0..<count])
                         sourceBytes += UInt64(count)
-                        if pipeline.isEmpty { try emit(data) } else { try pipeline.push(data, emit: emit) }
+                        path.countSource(UInt64(count))
+                        if path.isEmpty { try emit(data) } else { try path.push(data, emit: emit) }
                     }
                     hasher.submit(buffer, count: count)
                 }
-                try pipeline.finish(emit: emit)
+                try path.finish(emit: emit)
                 hasher.wait()
                 if request.sourceStage == nil && sourceBytes != item.stat.size {
                     readFailure = "changed while being read (size \(item.stat.size) at the walk, \(sourceBytes) read)"
@@ -399,12 +405,28 @@ final class VolumeWriter: @unchecked Sendable {
             readFailure = failure.message
             failingStage = failure.stage
         } catch let error as VolumeError {
+            path.abandon(reason: "cannot write volume: \(error)")
             job.fail("cannot write volume: \(error)")
             return
         } catch {
             readFailure = "\(error)"
         }
+        if readFailure == nil {
+            do {
+                let digest = sourceDigester.finalize()
+                record.sourceSHA256 = digest
+                let observed = try path.finishObservers(sourceSHA256: digest)
+                record.stageMetadata.merge(observed.metadata) { _, new in new }
+                record.searchDocument = observed.searchDocument
+            } catch let failure as StageFailure {
+                readFailure = failure.message
+                failingStage = failure.stage
+            } catch {
+                readFailure = "\(error)"
+            }
+        }
         if let readFailure {
+            path.abandon(reason: failingStage.map { "stage \($0): \(readFailure)" } ?? readFailure)
             // Nothing half-written stays in the volume: the member is dropped and the file recorded as failed.
             do {
                 try writer.abandonMember()
@@ -417,14 +439,12 @@ final class VolumeWriter: @unchecked Sendable {
             return
         }
         do {
-            let sourceDigest = sourceDigester.finalize()
-            record.sourceSHA256 = sourceDigest
+            let sourceDigest = record.sourceSHA256 ?? sourceDigester.finalize()
             record.storedSHA256 = storedIsSource ? sourceDigest : storedDigester.finalize()
             if let algorithm = request.signature {
                 record.signatureAlgorithm = algorithm.rawValue
                 record.signature = signature?.finalize() ?? sourceDigest
             }
-            record.stageMetadata.merge(pipeline.metadata) { _, new in new }
             let length = try writer.finishMember(patching: VolumeMember.digestRecords(record))
             record.storedLength = Int64(length)
         } catch {

@@ -1,6 +1,26 @@
-/// The implicit data stage for Options `Compression`: placed just before the first encrypting stage of a chain,
-/// or at its end. Members it produced are standard gzip or LZ4 frames (`gunzip`, `lz4 -d` read them).
-public enum CompressionStage {
+/// The data stage for Options `Compression`. The chain builder places it just before the first encrypting stage
+/// of a chain, or at its end (`StageChainBuilder.chain(for:compression:)`); it never appears in a `Plugin =`
+/// string. Members it produced are standard gzip or LZ4 frames (`gunzip`, `lz4 -d` read them).
+public final class CompressionStage: Stage {
+    public let compression: OptionsBlock.Compression
+    public let name: String
+
+    public init(_ compression: OptionsBlock.Compression) {
+        self.compression = compression
+        self.name = CompressionStage.name(compression)
+    }
+
+    /// Compressing has no side effect, and nothing to decide.
+    public var hasSideEffects: Bool { false }
+
+    public func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)? {
+        try CompressionStage.compressor(compression)
+    }
+
+    public func makeInverseTransform(for item: RestoreItem, context: StageContext) throws -> (any ByteTransform)? {
+        try CompressionStage.decompressor(compression)
+    }
+
     /// The name recorded for the stage, e.g. `compression:GZIP6`.
     public static func name(_ compression: OptionsBlock.Compression) -> String {
         "compression:\(compression)"

@@ -10,7 +10,10 @@
 ///   byte source: the host reads the file, or the stage that answered .takeOver (openSource)
 ///          │
 ///          ▼
-///   data transforms, chain order (makeTransform) ──► volume     (catalog: SHA-256 of source and of stored bytes)
+///   data stages, chain order: observers (makeObserver) see the bytes, transforms (makeTransform) replace them
+///          │                    compression is a transform the chain builder places before the first encrypting
+///          ▼                    stage, or at the end
+///   volume     (catalog: SHA-256 of source and of stored bytes)
 ///
 ///   restore: volume ──► inverse transforms, reverse order ──► verify source SHA-256 ──► file, or the sink of the
 ///            stage that took the file over (openRestoreSink)
@@ -31,6 +34,10 @@ public protocol Stage: AnyObject, Sendable {
     /// as Bareos offers them, each directory after its contents); batches then take turns for their decisions.
     var needsWalkOrder: Bool { get }
 
+    /// False when the decision hook has no side effects (reads no file, keeps no state, writes nothing): `estimate`
+    /// then runs it and lists its decisions. Python plugins are never run by `estimate` (D3).
+    var hasSideEffects: Bool { get }
+
     /// Job events (start before any file is read, end of the file set, end of the job).
     func handle(_ event: JobEvent, context: StageContext) throws
 
@@ -43,6 +50,11 @@ public protocol Stage: AnyObject, Sendable {
 
     /// The byte source of a regular file this stage took over (`.takeOver`).
     func openSource(for item: FileItem, context: StageContext) throws -> any ByteSource
+
+    /// An observer for the bytes of a regular file at this stage's place in the chain, or nil. Observing stages
+    /// (checksum, index) read without changing anything: no copy, and sparse holes and the "stored bytes are the
+    /// source bytes" shortcut survive. `placement` tells whether the bytes are the source's.
+    func makeObserver(for item: FileItem, placement: ObserverPlacement, context: StageContext) throws -> (any ByteObserver)?
 
     /// A transform for the bytes of a regular file, or nil to pass them on unchanged. A transform that also
     /// conforms to `StageMetadataProducer` has its metadata merged into the file's record after `finish`.
@@ -69,6 +81,8 @@ extension Stage {
 
     public var needsWalkOrder: Bool { false }
 
+    public var hasSideEffects: Bool { true }
+
     public func handle(_ event: JobEvent, context: StageContext) throws {}
 
     public func decide(batch: inout [FileItem], context: StageContext) -> [Result<StageDecision, any Error>] {
@@ -89,6 +103,10 @@ extension Stage {
     public func openSource(for item: FileItem, context: StageContext) throws -> any ByteSource {
         throw StageFailure(stage: name, path: item.path, message: "answered take-over but provides no byte source")
     }
+
+    public func makeObserver(
+        for item: FileItem, placement: ObserverPlacement, context: StageContext
+    ) throws -> (any ByteObserver)? { nil }
 
     public func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)? { nil }
 

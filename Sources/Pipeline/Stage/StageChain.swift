@@ -3,9 +3,9 @@
 ///
 /// ```
 ///   decide(batch:)   hooks in chain order; first .skip ends; a throw fails the file; two .takeOver fail it
-///   transforms(…)    data transforms in chain order, compression inserted before the first encrypting stage
-///                    (or at the end)
-///   inverse(…)       the same list reversed, each stage's inverse
+///   dataPath(…)      observers and transforms of `dataStages` in chain order: the stages, with the block's
+///                    compression stage placed before the first encrypting stage (or at the end)
+///   inverse(…)       the data stages reversed, each stage's inverse
 /// ```
 public final class StageChain: Sendable {
     /// What the chain decided for one entry.
@@ -20,12 +20,27 @@ public final class StageChain: Sendable {
 
     /// The chain's stage strings in order (what the catalog records as `chain`).
     public let strings: [String]
+    /// The stages of `strings`, in order (decision hooks run over these; `Outcome.store(source:)` indexes them).
     public let stages: [any Stage]
+    /// The stages that see a regular file's bytes, in order: `stages` with the compression stage placed.
+    public let dataStages: [any Stage]
+    /// The Options block's compression this chain applies, if any.
+    public let compression: CompressionStage?
+    /// True when a data stage encrypts.
+    let encrypts: Bool
 
-    public init(strings: [String], stages: [any Stage]) {
+    /// A chain of `stages`; `compression` goes before the first encrypting stage, or at the end.
+    public init(strings: [String], stages: [any Stage], compression: CompressionStage? = nil) {
         precondition(strings.count == stages.count)
         self.strings = strings
         self.stages = stages
+        self.compression = compression
+        var data = stages
+        if let compression {
+            data.insert(compression, at: stages.firstIndex { $0.isEncrypting } ?? stages.count)
+        }
+        self.dataStages = data
+        self.encrypts = stages.contains { $0.isEncrypting }
     }
 
     /// Runs the decision hooks over a batch of entries that share this chain.
@@ -81,43 +96,18 @@ public final class StageChain: Sendable {
         return outcomes
     }
 
-    /// Position of the implicit compression stage: before the first encrypting stage, else at the end.
-    public var compressionPosition: Int {
-        stages.firstIndex { $0.isEncrypting } ?? stages.count
+    /// The data path of one regular file: observers and transforms of `dataStages`, in order.
+    func dataPath(for item: FileItem, context: StageContext) throws -> DataPath {
+        if dataStages.isEmpty { return DataPath() }
+        return try DataPath(stages: dataStages, item: item, chainEncrypts: encrypts, context: context)
     }
 
-    /// The data transforms for one regular file in the order they apply, each with the name of its stage.
-    public func transforms(
-        for item: FileItem, compression: OptionsBlock.Compression?, context: StageContext
-    ) throws -> [(stage: String, transform: any ByteTransform)] {
-        var result: [(String, any ByteTransform)] = []
-        for (index, stage) in stages.enumerated() {
-            if index == compressionPosition, let compression {
-                result.append((CompressionStage.name(compression), try CompressionStage.compressor(compression)))
-            }
-            do {
-                if let transform = try stage.makeTransform(for: item, context: context) {
-                    result.append((stage.name, transform))
-                }
-            } catch {
-                throw (error as? StageFailure) ?? StageFailure(stage: stage.name, path: item.path, underlying: error)
-            }
-        }
-        if compressionPosition == stages.count, let compression {
-            result.append((CompressionStage.name(compression), try CompressionStage.compressor(compression)))
-        }
-        return result
-    }
-
-    /// The inverse transforms for restore, in the order they apply (reverse of `transforms`).
+    /// The inverse transforms for restore, in the order they apply (the reverse of the data stages).
     public func inverseTransforms(
-        for item: RestoreItem, compression: OptionsBlock.Compression?, context: StageContext
+        for item: RestoreItem, context: StageContext
     ) throws -> [(stage: String, transform: any ByteTransform)] {
         var forward: [(String, any ByteTransform)] = []
-        for (index, stage) in stages.enumerated() {
-            if index == compressionPosition, let compression {
-                forward.append((CompressionStage.name(compression), try CompressionStage.decompressor(compression)))
-            }
+        for stage in dataStages {
             do {
                 if let transform = try stage.makeInverseTransform(for: item, context: context) {
                     forward.append((stage.name, transform))
@@ -125,9 +115,6 @@ public final class StageChain: Sendable {
             } catch {
                 throw (error as? StageFailure) ?? StageFailure(stage: stage.name, path: item.path, underlying: error)
             }
-        }
-        if compressionPosition == stages.count, let compression {
-            forward.append((CompressionStage.name(compression), try CompressionStage.decompressor(compression)))
         }
         return forward.reversed()
     }

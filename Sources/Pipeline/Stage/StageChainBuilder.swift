@@ -13,16 +13,24 @@ public final class StageChainBuilder: Sendable {
     private struct State {
         var stages: [String: any Stage] = [:]
         var order: [String] = []
-        var chains: [[String]: StageChain] = [:]
+        var chains: [ChainKey: StageChain] = [:]
+        var compressions: [String: CompressionStage] = [:]
+    }
+
+    private struct ChainKey: Hashable {
+        var strings: [String]
+        var compression: String?
     }
 
     public init(factory: @escaping Factory) {
         self.factory = factory
     }
 
-    /// The chain for a list of stage strings (cached).
-    public func chain(for strings: [String]) throws -> StageChain {
-        if let chain = state.withLock({ $0.chains[strings] }) { return chain }
+    /// The chain for a list of stage strings with an Options block's compression (cached). Decision hooks do not
+    /// depend on compression; the data stages do.
+    public func chain(for strings: [String], compression: OptionsBlock.Compression? = nil) throws -> StageChain {
+        let key = ChainKey(strings: strings, compression: compression.map(CompressionStage.name))
+        if let chain = state.withLock({ $0.chains[key] }) { return chain }
         var stages: [any Stage] = []
         for string in strings {
             if let stage = state.withLock({ $0.stages[string] }) {
@@ -38,10 +46,19 @@ public final class StageChainBuilder: Sendable {
             }
             stages.append(existing ?? stage)
         }
-        let chain = StageChain(strings: strings, stages: stages)
+        let compressionStage = compression.map { compression in
+            state.withLock { state in
+                let name = CompressionStage.name(compression)
+                if let existing = state.compressions[name] { return existing }
+                let stage = CompressionStage(compression)
+                state.compressions[name] = stage
+                return stage
+            }
+        }
+        let chain = StageChain(strings: strings, stages: stages, compression: compressionStage)
         return state.withLock { state in
-            if let existing = state.chains[strings] { return existing }
-            state.chains[strings] = chain
+            if let existing = state.chains[key] { return existing }
+            state.chains[key] = chain
             return chain
         }
     }

@@ -56,6 +56,8 @@ public final class StageContext: Sendable {
     public let options: [[OptionsBlock]]
     /// When the job started (for names such as Bareos' unique job name).
     public let startTime: FileStat.Timestamp
+    /// Contents the catalog's search index already holds (backup with a catalog; nil elsewhere).
+    public let contentIndex: (any ContentIndexLookup)?
 
     private let pending = Mutex<[StageMessage]>([])
     private let fatal: (@Sendable (String) -> Void)?
@@ -64,7 +66,8 @@ public final class StageContext: Sendable {
         mode: Mode, jobID: Int64, jobName: String, level: String, fileSetName: String,
         since: FileStat.Timestamp? = nil, clientName: String = "localhost", workingDirectory: String = "/tmp",
         debugLevel: Int = 0, whereDirectory: String? = nil, options: [[OptionsBlock]] = [],
-        startTime: FileStat.Timestamp = Clock.realtime(), onFatal: (@Sendable (String) -> Void)? = nil
+        startTime: FileStat.Timestamp = Clock.realtime(), contentIndex: (any ContentIndexLookup)? = nil,
+        onFatal: (@Sendable (String) -> Void)? = nil
     ) {
         self.mode = mode
         self.jobID = jobID
@@ -78,6 +81,7 @@ public final class StageContext: Sendable {
         self.whereDirectory = whereDirectory
         self.options = options
         self.startTime = startTime
+        self.contentIndex = contentIndex
         self.fatal = onFatal
     }
 

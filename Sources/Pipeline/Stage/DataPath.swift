@@ -1,0 +1,177 @@
+/// One regular file's way through the data stages of its chain, in chain order: observers see the bytes,
+/// transforms replace them, the last output goes to `emit` (the volume).
+///
+/// ```
+///   source ─┬─► source observers (fed by the caller from the buffers it hashes: no copy, no second pass)
+///           └─► step 1 ─► step 2 ─► … ─► emit          a step is a transform, or an observer after a transform
+/// ```
+///
+/// Buffers are reused across chunks, so a file of any size needs only a few chunk-sized buffers. Every observer
+/// ends with exactly one `finish` or `abandon`: callers that give up on a file call ``abandon(reason:)``.
+struct DataPath {
+    private enum Step {
+        case transform(stage: String, any ByteTransform)
+        case observe(Int)  // index into `observers`
+    }
+
+    private struct Observer {
+        var stage: String
+        var observer: any ByteObserver
+        var seesSource: Bool
+        var bytes: UInt64 = 0
+        var ended = false
+    }
+
+    private var steps: [Step] = []
+    private var buffers: [[UInt8]] = []
+    private var observers: [Observer] = []
+    /// Names of the transforming stages in the order they apply (what the volume member records).
+    private(set) var transformStages: [String] = []
+    private var transforms: [any ByteTransform] = []
+
+    /// An empty path: the stored bytes are the source bytes.
+    init() {}
+
+    /// A path of transforms only, in the order they apply (restore's inverse transforms).
+    init(transforms list: [(stage: String, transform: any ByteTransform)]) {
+        for (stage, transform) in list {
+            steps.append(.transform(stage: stage, transform))
+            transforms.append(transform)
+            transformStages.append(stage)
+        }
+        buffers = Array(repeating: [], count: steps.count)
+    }
+
+    /// Builds the path of one file: each data stage's observer and transform, in chain order.
+    init(stages: [any Stage], item: FileItem, chainEncrypts: Bool, context: StageContext) throws {
+        do {
+            for stage in stages {
+                let placement = ObserverPlacement(seesSourceBytes: transforms.isEmpty, chainEncrypts: chainEncrypts)
+                do {
+                    if let observer = try stage.makeObserver(for: item, placement: placement, context: context) {
+                        observers.append(Observer(stage: stage.name, observer: observer, seesSource: transforms.isEmpty))
+                        if !transforms.isEmpty { steps.append(.observe(observers.count - 1)) }
+                    }
+                    if let transform = try stage.makeTransform(for: item, context: context) {
+                        steps.append(.transform(stage: stage.name, transform))
+                        transforms.append(transform)
+                        transformStages.append(stage.name)
+                    }
+                } catch {
+                    throw (error as? StageFailure) ?? StageFailure(stage: stage.name, path: item.path, underlying: error)
+                }
+            }
+        } catch let failure as StageFailure {
+            abandon(reason: "stage \(failure.stage): \(failure.message)")
+            throw failure
+        }
+        buffers = Array(repeating: [], count: steps.count)
+    }
+
+    /// True when a stage changes the bytes: the stored bytes are not the source bytes (no shortcut, no holes).
+    var hasTransforms: Bool { !transforms.isEmpty }
+
+    /// True when nothing but `emit` needs the bytes (no steps): the caller may write source buffers directly.
+    var isEmpty: Bool { steps.isEmpty }
+
+    /// True when some observer before every transform needs the source bytes.
+    var observesSource: Bool { observers.contains { $0.seesSource && $0.observer.needsBytes } }
+
+    /// The source observers that need bytes, for a caller that feeds them from another thread (the hasher).
+    var sourceObservers: [any ByteObserver] {
+        observers.filter { $0.seesSource && $0.observer.needsBytes }.map(\.observer)
+    }
+
+    /// Feeds source bytes to the source observers (on the caller's thread).
+    mutating func observeSource(_ bytes: UnsafeRawBufferPointer) {
+        for index in observers.indices where observers[index].seesSource {
+            observers[index].bytes += UInt64(bytes.count)
+            if observers[index].observer.needsBytes { observers[index].observer.observe(bytes) }
+        }
+    }
+
+    /// Counts source bytes that the caller handed to `sourceObservers` itself (see `ChunkHasher`).
+    mutating func countSource(_ count: UInt64) {
+        for index in observers.indices where observers[index].seesSource { observers[index].bytes += count }
+    }
+
+    /// Pushes one chunk of source bytes through the steps (not the source observers: see `observeSource`).
+    mutating func push(_ chunk: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try run(from: 0, chunk, finishing: false, emit: emit)
+    }
+
+    /// Flushes every transform in order (each flush feeds the steps after it). Observers are finished separately
+    /// (``finishObservers(sourceSHA256:)``), once the caller knows the source digest.
+    mutating func finish(emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try [UInt8]().withUnsafeBytes { empty in
+            try run(from: 0, empty, finishing: true, emit: emit)
+        }
+    }
+
+    private mutating func run(
+        from start: Int, _ input: UnsafeRawBufferPointer, finishing: Bool,
+        emit: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        guard start < steps.count else {
+            if input.count > 0 { try emit(input) }
+            return
+        }
+        switch steps[start] {
+        case .observe(let index):
+            if input.count > 0 {
+                observers[index].bytes += UInt64(input.count)
+                observers[index].observer.observe(input)
+            }
+            try run(from: start + 1, input, finishing: finishing, emit: emit)
+        case .transform(let stage, let transform):
+            var output: [UInt8] = []
+            swap(&output, &buffers[start])
+            output.removeAll(keepingCapacity: true)
+            defer { swap(&output, &buffers[start]) }
+            do {
+                if input.count > 0 { try transform.process(input, into: &output) }
+                if finishing { try transform.finish(into: &output) }
+            } catch {
+                throw StageFailure(stage: stage, path: [], underlying: error)
+            }
+            try output.withUnsafeBytes { produced in
+                try run(from: start + 1, produced, finishing: finishing, emit: emit)
+            }
+        }
+    }
+
+    /// Ends every observer with `finish`, in chain order, and returns what they produced merged with the
+    /// transforms' metadata. An observer that throws fails the file: the ones after it are abandoned.
+    mutating func finishObservers(sourceSHA256: [UInt8]?) throws -> ObserverResult {
+        var result = ObserverResult()
+        for transform in transforms {
+            if let producer = transform as? any StageMetadataProducer {
+                result.metadata.merge(producer.metadata) { _, new in new }
+            }
+        }
+        for index in observers.indices where !observers[index].ended {
+            observers[index].ended = true
+            let file = ObservedFile(
+                sourceSHA256: observers[index].seesSource ? sourceSHA256 : nil, bytesObserved: observers[index].bytes)
+            do {
+                let produced = try observers[index].observer.finish(file)
+                result.metadata.merge(produced.metadata) { _, new in new }
+                if let document = produced.searchDocument { result.searchDocument = document }
+            } catch {
+                let failure =
+                    (error as? StageFailure) ?? StageFailure(stage: observers[index].stage, path: [], underlying: error)
+                abandon(reason: "stage \(failure.stage): \(failure.message)")
+                throw failure
+            }
+        }
+        return result
+    }
+
+    /// The file is not stored: every observer not yet ended hears why.
+    mutating func abandon(reason: String) {
+        for index in observers.indices where !observers[index].ended {
+            observers[index].ended = true
+            observers[index].observer.abandon(reason: reason)
+        }
+    }
+}
