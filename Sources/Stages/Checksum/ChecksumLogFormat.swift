@@ -10,6 +10,8 @@ struct ChecksumRecord: Sendable {
     /// Absolute path (bytes, D7).
     var path: [UInt8]
     var stat: FileStat
+    /// Bytes the digest covers: the file's size, or what reached the stage after a transform.
+    var size: UInt64
     var outcome: Outcome
     /// When the line was written.
     var time: FileStat.Timestamp
@@ -71,7 +73,7 @@ enum ChecksumLogFormat: String, Sendable, CaseIterable {
             let representable = !name.contains(UInt8(ascii: "\n")) && !name.contains(UInt8(ascii: "\r"))
             switch record.outcome {
             case .digest(let digest) where representable:
-                return Array("\(record.stat.size),\(Hex.encode(digest)),".utf8) + name + [UInt8(ascii: "\n")]
+                return Array("\(record.size),\(Hex.encode(digest)),".utf8) + name + [UInt8(ascii: "\n")]
             case .digest:
                 return Array("## UNREPRESENTABLE  ".utf8) + Self.coreutilsEscape(name).text + [UInt8(ascii: "\n")]
             case .failed(let reason):
@@ -84,7 +86,7 @@ enum ChecksumLogFormat: String, Sendable, CaseIterable {
             object.add("job_id", job.id)
             object.add("job", job.name)
             object.addPath(name)
-            object.add("size", record.stat.size)
+            object.add("size", record.size)
             object.add("mtime", record.stat.mtime.seconds)
             object.add("mode", "0" + String(record.stat.mode & 0o7777, radix: 8))
             object.add("uid", record.stat.uid)
