@@ -269,7 +269,7 @@ final class ChecksumStageTests: XCTestCase {
         XCTAssertEqual(first["path"] as? String, String(root.dropFirst()) + "/plain.txt")
         XCTAssertEqual(first["size"] as? Int, files[0].1.count)
         XCTAssertEqual(first["mtime"] as? Int, 1_700_000_000)
-        XCTAssertEqual(first["mode"] as? String, "0644")
+        XCTAssertEqual(first["mode"] as? Int, 0o644)
         XCTAssertEqual(first["uid"] as? Int, 0)
         XCTAssertEqual(first["gid"] as? Int, 0)
         XCTAssertEqual(first["algorithm"] as? String, "blake2b-512")

@@ -51,7 +51,7 @@ enum ChecksumLogFormat: String, Sendable, CaseIterable {
             "%%%% HASHDEEP-1.0",
             "%%%% size,\(name),filename",
             "## Invoked from: /",
-            "## optionhost checksum log: names are relative to /; audit: cd / && hashdeep -l -r -a -k LOG DIR",
+            "## optionhost checksum log: names are relative to /; audit: cd / && hashdeep -o f -l -r -a -k LOG DIR",
             "## ",
         ]
         return Array(lines.map { $0 + "\n" }.joined().utf8)
@@ -88,7 +88,7 @@ enum ChecksumLogFormat: String, Sendable, CaseIterable {
             object.addPath(name)
             object.add("size", record.size)
             object.add("mtime", record.stat.mtime.seconds)
-            object.add("mode", "0" + String(record.stat.mode & 0o7777, radix: 8))
+            object.add("mode", record.stat.mode & 0o7777)
             object.add("uid", record.stat.uid)
             object.add("gid", record.stat.gid)
             object.add("algorithm", algorithm.checksumName)
