@@ -153,6 +153,24 @@ final class ChecksumCommandTests: StageCommandTestCase {
         XCTAssertTrue(lines.last { $0.contains("\"path\":\"\(String(tree.dropFirst()))/a.txt\"") }!.contains("\"job_id\":2"))
     }
 
+    /// The example plugin `examples/plugins/bareos-fd-checksum-log.py` follows the same rules as the stage.
+    func testThePythonExampleKeepsASharedLogCheckable() throws {
+        try makeTree()
+        let log = work.path + "/python.sha256"
+        let plugins = Self.repository.appendingPathComponent("examples/plugins").path
+        let config = try config(
+            ["python3:module_path=\(plugins):module_name=bareos-fd-checksum-log:log=\(log)"])
+        try backup(config)
+        try Data("changed\n".utf8).write(to: URL(fileURLWithPath: tree + "/a.txt"))
+        try backup(config)
+        let (status, output) = try shell("cd / && sha256sum -c --strict \(log)")
+        XCTAssertEqual(status, 0, output)
+        XCTAssertEqual(output.components(separatedBy: ": OK").count - 1, fileCount, output)
+        var info = stat()
+        XCTAssertEqual(stat(log, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o600)
+    }
+
     func testALogPerJobAndTheJobsUnderOneLog() throws {
         try makeFile("tree/a.txt", "a\n")
         let config = try config(["checksum:log=\(work.path)/%j-%i-%l.sha256"])
