@@ -136,17 +136,24 @@ final class ChecksumCommandTests: StageCommandTestCase {
         XCTAssertNotEqual(status, 0, output)
     }
 
+    /// Backs up, changes `a.txt`, backs up again; `sha256sum -c --strict` then accepts `log` for the live tree.
+    private func backupTwiceOverAChangedFile(
+        _ config: String, checking log: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        try backup(config)
+        try Data("changed\n".utf8).write(to: URL(fileURLWithPath: tree + "/a.txt"))
+        try backup(config)
+        let (status, output) = try shell("cd / && sha256sum -c --strict \(log)")
+        XCTAssertEqual(status, 0, output, file: file, line: line)
+        XCTAssertEqual(output.components(separatedBy: ": OK").count - 1, fileCount, output, file: file, line: line)
+    }
+
     func testASecondJobOverAChangedFileKeepsTheSharedLogCheckable() throws {
         try makeTree()
         let log = work.path + "/shared.sha256"
         let jsonl = work.path + "/history.jsonl"
         let config = try config(["checksum:log=\(log)", "checksum:format=jsonl:log=\(jsonl)"])
-        try backup(config)
-        try Data("changed\n".utf8).write(to: URL(fileURLWithPath: tree + "/a.txt"))
-        try backup(config)
-        let (status, output) = try shell("cd / && sha256sum -c --strict \(log)")
-        XCTAssertEqual(status, 0, output)
-        XCTAssertEqual(output.components(separatedBy: ": OK").count - 1, fileCount, output)
+        try backupTwiceOverAChangedFile(config, checking: log)
         // The jsonl log keeps both jobs' lines (history).
         let lines = try String(contentsOfFile: jsonl, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 2 * fileCount)
@@ -160,12 +167,7 @@ final class ChecksumCommandTests: StageCommandTestCase {
         let plugins = Self.repository.appendingPathComponent("examples/plugins").path
         let config = try config(
             ["python3:module_path=\(plugins):module_name=bareos-fd-checksum-log:log=\(log)"])
-        try backup(config)
-        try Data("changed\n".utf8).write(to: URL(fileURLWithPath: tree + "/a.txt"))
-        try backup(config)
-        let (status, output) = try shell("cd / && sha256sum -c --strict \(log)")
-        XCTAssertEqual(status, 0, output)
-        XCTAssertEqual(output.components(separatedBy: ": OK").count - 1, fileCount, output)
+        try backupTwiceOverAChangedFile(config, checking: log)
         var info = stat()
         XCTAssertEqual(stat(log, &info), 0)
         XCTAssertEqual(info.st_mode & 0o777, 0o600)
