@@ -171,7 +171,8 @@ final class ChecksumStageTests: XCTestCase {
     func testASharedLogKeepsTheNewestLineOfEachFile() throws {
         let log = root + "/shared.sha256"
         let files = try files(3)
-        try job("checksum:log=\(log)", files, jobID: 1)
+        let messages = try job("checksum:log=\(log)", files, jobID: 1)
+        XCTAssertEqual(messages.map(\.text), ["checksum log \(log): 3 files logged"])
         let changed = Array("changed\n".utf8)
         let path = try makeFile(Self.names[0], changed)
         try job("checksum:log=\(log)", [(path, changed)], jobID: 2)

@@ -28,6 +28,7 @@ final class ChecksumLogFile: Sendable {
         var descriptor: Int32
         var pending: [UInt8] = []
         var closed = false
+        var lines = 0
     }
 
     private let state: Mutex<State>
@@ -74,14 +75,17 @@ final class ChecksumLogFile: Sendable {
         try state.withLock { (state) throws(Failure) in
             guard !state.closed else { throw Failure(message: "checksum log \(path) is already closed") }
             state.pending += line
+            state.lines += 1
             if state.pending.count >= Self.batchBytes { try flush(&state) }
         }
     }
 
     /// Writes what is pending, compacts the log when its format does so (`compact`), fsyncs it and closes it.
-    func close(compact: Bool) throws(Failure) {
-        try state.withLock { (state) throws(Failure) in
-            guard !state.closed else { return }
+    /// Returns how many lines this job added.
+    @discardableResult
+    func close(compact: Bool) throws(Failure) -> Int {
+        try state.withLock { (state) throws(Failure) -> Int in
+            guard !state.closed else { return state.lines }
             state.closed = true
             defer { _ = Glibc.close(state.descriptor) }
             try Self.lockCurrent(&state.descriptor, path: path)
@@ -94,10 +98,11 @@ final class ChecksumLogFile: Sendable {
                 let compacted = Self.compacted(contents, format: format)
                 if compacted.count != contents.count {
                     try replace(with: compacted, original: state.descriptor)
-                    return
+                    return state.lines
                 }
             }
             if fsync(state.descriptor) != 0 { throw Self.failure("fsync", path) }
+            return state.lines
         }
     }
 

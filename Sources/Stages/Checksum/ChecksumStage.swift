@@ -73,7 +73,10 @@ public final class ChecksumStage: Stage {
                 defer { current = nil }
                 return current
             }
-            try current?.close(compact: true)
+            if let current {
+                let lines = try current.close(compact: true)
+                context.message(.info, "checksum log \(current.path): \(lines) files logged", stage: name)
+            }
         }
     }
 
