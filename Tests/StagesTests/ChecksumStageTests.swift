@@ -187,6 +187,21 @@ final class ChecksumStageTests: XCTestCase {
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: root).contains { $0.contains("compact") })
     }
 
+    func testTwoWritersOfOneNewLogStillCompact() throws {
+        let log = root + "/two.sha256"
+        let first = try ChecksumLogFile(path: log, format: .sha256sum, algorithm: .sha256)
+        let second = try ChecksumLogFile(path: log, format: .sha256sum, algorithm: .sha256)
+        try first.append(Array("aa  x\n".utf8))
+        try second.append(Array("bb  x\n".utf8))
+        try second.close(compact: true)
+        try first.close(compact: true)  // its line is the newest: written after the second's close
+        XCTAssertEqual(try String(contentsOfFile: log, encoding: .utf8), "aa  x\n")
+        let alone = try ChecksumLogFile(path: root + "/alone.sha256", format: .sha256sum, algorithm: .sha256)
+        try alone.append(Array("cc  y\n".utf8))
+        XCTAssertEqual(try alone.close(compact: true), 1)
+        XCTAssertEqual(try String(contentsOfFile: root + "/alone.sha256", encoding: .utf8), "cc  y\n")
+    }
+
     func testCompactionKeepsHeadersCommentsAndTheLastLineOfEachName() {
         let sums = Array("aa  x\nbb  y\n\\cc  a\\\\b\n# comment\ndd  x\nFAILED (gone)  y\n".utf8)
         XCTAssertEqual(

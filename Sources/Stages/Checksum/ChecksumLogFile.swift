@@ -29,6 +29,10 @@ final class ChecksumLogFile: Sendable {
         var pending: [UInt8] = []
         var closed = false
         var lines = 0
+        /// Bytes this job appended.
+        var written: UInt64 = 0
+        /// Size of the log after opening (header included) when it held nothing else; nil for a log with lines.
+        var freshSize: UInt64?
     }
 
     private let state: Mutex<State>
@@ -41,6 +45,7 @@ final class ChecksumLogFile: Sendable {
         self.format = format
         self.algorithm = algorithm
         var descriptor = try Self.open(path)
+        var freshSize: UInt64?
         do throws(Failure) {
             try Self.lockCurrent(&descriptor, path: path)
             defer { _ = flock(descriptor, LOCK_UN) }
@@ -57,11 +62,13 @@ final class ChecksumLogFile: Sendable {
                             + "log of \(algorithm.checksumName) digests; use another log= for this stage")
                 }
             }
+            let size = try Self.size(descriptor, path: path)
+            if size <= UInt64(header.count) { freshSize = size }
         } catch {
             _ = Glibc.close(descriptor)
             throw error
         }
-        state = Mutex(State(descriptor: descriptor))
+        state = Mutex(State(descriptor: descriptor, freshSize: freshSize))
     }
 
     deinit {
@@ -91,9 +98,13 @@ final class ChecksumLogFile: Sendable {
             try Self.lockCurrent(&state.descriptor, path: path)
             if !state.pending.isEmpty {
                 try Self.writeAll(state.descriptor, state.pending, path: path)
+                state.written += UInt64(state.pending.count)
                 state.pending = []
             }
-            if compact && format.compacts {
+            // A log that held only this job's lines names each file once: nothing to compact.
+            var onlyOurs = false
+            if let fresh = state.freshSize { onlyOurs = try Self.size(state.descriptor, path: path) == fresh + state.written }
+            if compact && format.compacts && !onlyOurs {
                 let contents = try Self.readAll(state.descriptor, path: path, limit: nil)
                 let compacted = Self.compacted(contents, format: format)
                 if compacted.count != contents.count {
@@ -110,6 +121,7 @@ final class ChecksumLogFile: Sendable {
         try Self.lockCurrent(&state.descriptor, path: path)
         defer { _ = flock(state.descriptor, LOCK_UN) }
         try Self.writeAll(state.descriptor, state.pending, path: path)
+        state.written += UInt64(state.pending.count)
         state.pending.removeAll(keepingCapacity: true)
     }
 
@@ -184,6 +196,12 @@ final class ChecksumLogFile: Sendable {
             _ = Glibc.close(descriptor)
             descriptor = try open(path)
         }
+    }
+
+    private static func size(_ descriptor: Int32, path: String) throws(Failure) -> UInt64 {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw failure("fstat", path) }
+        return UInt64(info.st_size)
     }
 
     private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], path: String) throws(Failure) {
