@@ -13,8 +13,6 @@ struct ChecksumRecord: Sendable {
     /// Bytes the digest covers: the file's size, or what reached the stage after a transform.
     var size: UInt64
     var outcome: Outcome
-    /// When the line was written.
-    var time: FileStat.Timestamp
 }
 
 /// The job a log line belongs to (jsonl names it on every line).
@@ -63,12 +61,17 @@ enum ChecksumLogFormat: String, Sendable, CaseIterable {
         switch self {
         case .sha256sum:
             let (escaped, text) = Self.coreutilsEscape(name)
-            var line: [UInt8] = escaped ? [UInt8(ascii: "\\")] : []
+            var line: [UInt8] = []
+            line.reserveCapacity(1 + algorithm.length * 2 + 2 + text.count + 1)
+            if escaped { line.append(UInt8(ascii: "\\")) }
             switch record.outcome {
-            case .digest(let digest): line += Hex.encode(digest).utf8
+            case .digest(let digest): Self.appendHex(digest, to: &line)
             case .failed(let reason): line += "FAILED (\(Self.oneLine(reason)))".utf8
             }
-            return line + "  ".utf8 + text + [UInt8(ascii: "\n")]
+            line += [0x20, 0x20]
+            line += text
+            line.append(0x0A)
+            return line
         case .hashdeep:
             let representable = !name.contains(UInt8(ascii: "\n")) && !name.contains(UInt8(ascii: "\r"))
             switch record.outcome {
@@ -82,7 +85,7 @@ enum ChecksumLogFormat: String, Sendable, CaseIterable {
             }
         case .jsonl:
             var object = JSONObject()
-            object.add("time", ChecksumLogName.isoTime(record.time))
+            object.add("time", ChecksumLogName.isoTime(Clock.realtime()))
             object.add("job_id", job.id)
             object.add("job", job.name)
             object.addPath(name)
@@ -131,14 +134,24 @@ enum ChecksumLogFormat: String, Sendable, CaseIterable {
     // MARK: - Names
 
     /// `path` relative to `/`: leading slashes removed (D8).
-    static func relativeName(_ path: [UInt8]) -> [UInt8] {
-        guard let start = path.firstIndex(where: { $0 != UInt8(ascii: "/") }) else { return Array(".".utf8) }
-        return Array(path[start...])
+    static func relativeName(_ path: [UInt8]) -> ArraySlice<UInt8> {
+        guard let start = path.firstIndex(where: { $0 != UInt8(ascii: "/") }) else { return ArraySlice(".".utf8) }
+        return path[start...]
     }
+
+    /// Lower-case hex digits of `bytes` appended to `line` (`Hex.encode` without the String).
+    private static func appendHex(_ bytes: [UInt8], to line: inout [UInt8]) {
+        for byte in bytes {
+            line.append(hexDigits[Int(byte >> 4)])
+            line.append(hexDigits[Int(byte & 0x0F)])
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// coreutils' escaping of a file name in checksum lines: `\` → `\\`, newline → `\n`, carriage return → `\r`;
     /// `escaped` is true when anything changed (the line then starts with `\`).
-    static func coreutilsEscape(_ name: [UInt8]) -> (escaped: Bool, text: [UInt8]) {
+    static func coreutilsEscape(_ name: ArraySlice<UInt8>) -> (escaped: Bool, text: ArraySlice<UInt8>) {
         let special: (UInt8) -> Bool = { $0 == UInt8(ascii: "\\") || $0 == 0x0A || $0 == 0x0D }
         guard name.contains(where: special) else { return (false, name) }
         var text: [UInt8] = []
@@ -151,7 +164,7 @@ enum ChecksumLogFormat: String, Sendable, CaseIterable {
             default: text.append(byte)
             }
         }
-        return (true, text)
+        return (true, text[...])
     }
 
     /// A reason on one line, without runs of blanks or parentheses (so the first double space of a line ends it).

@@ -135,7 +135,7 @@ final class ChecksumObserver: ByteObserver {
     }
 
     private func write(_ outcome: ChecksumRecord.Outcome, size: UInt64) throws {
-        let record = ChecksumRecord(path: path, stat: stat, size: size, outcome: outcome, time: Clock.realtime())
+        let record = ChecksumRecord(path: path, stat: stat, size: size, outcome: outcome)
         try log.append(log.format.line(record, algorithm: log.algorithm, job: job))
     }
 }

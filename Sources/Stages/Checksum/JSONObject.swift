@@ -16,11 +16,11 @@ struct JSONObject {
     }
 
     /// `path` when `name` is valid UTF-8, else `path_b64`.
-    mutating func addPath(_ name: [UInt8]) {
+    mutating func addPath(_ name: ArraySlice<UInt8>) {
         if let text = String(validating: name, as: UTF8.self) {
             add("path", text)
         } else {
-            add("path_b64", Self.base64(name))
+            add("path_b64", Self.base64(Array(name)))
         }
     }
 
