@@ -184,6 +184,15 @@ final class ChecksumCommandTests: StageCommandTestCase {
         }
     }
 
+    func testEstimateDoesNotRunTheStage() throws {
+        try makeFile("tree/a.txt", "a\n")
+        let log = work.path + "/estimate.sha256"
+        let result = try optionhost(["estimate", try config(["checksum:log=\(log)"]), "--job", "Nightly", "--listing"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.output.contains("tree/a.txt"), result.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: log))
+    }
+
     func testCheckRefusesAChecksumStageWithoutLog() throws {
         try makeFile("tree/a.txt", "a\n")
         let result = try optionhost(["check", try config(["checksum:algorithm=sha512"])])
