@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CACL", pkgConfig: "libacl", providers: [.apt(["libacl1-dev"])]),
         .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["libpython3-dev"])]),
+        .systemLibrary(name: "CMagic", pkgConfig: "libmagic", providers: [.apt(["libmagic-dev"])]),
         // The `bareosfd` and `bareos_fd_consts` modules and the calls into plugin entry points, in C.
         .target(name: "BareosFD", dependencies: ["CPython"]),
         .target(
@@ -32,7 +33,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Stages", dependencies: ["Pipeline", "BareosFD", "CLinux"]),
+        .target(name: "Stages", dependencies: ["Pipeline", "BareosFD", "CLinux", "CMagic"]),
         .executableTarget(
             name: "OptionHost",
             dependencies: [
@@ -43,7 +44,7 @@ let package = Package(
         ),
         .target(name: "PipelineTestSupport", dependencies: ["Pipeline"], path: "Tests/PipelineTestSupport"),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestSupport"]),
-        .testTarget(name: "OptionHostTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "OptionHostTests", dependencies: ["Pipeline", "PipelineTestSupport"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "PipelineTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

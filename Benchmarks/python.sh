@@ -65,19 +65,9 @@ for i in $(seq "$runs"); do
     for variant in none loaded trivial checksum gzip; do
         rm -rf "$work/run"; mkdir -p "$work/run"; rm -f "$work/sums.txt"
         # wall, user+sys CPU (getrusage of the child: microseconds, not GNU time's 10 ms) and peak RSS (KiB)
-        /usr/bin/python3 - "$work/time.txt" "$bin" backup "$work/$variant.conf" --job bench \
-            --catalog "$work/run/catalog.db" --archive "$work/run/volumes" 2>"$work/stderr.txt" <<'PY' \
+        /usr/bin/python3 Benchmarks/timed-run.py "$work/$variant.times" "$bin" backup "$work/$variant.conf" \
+            --job bench --catalog "$work/run/catalog.db" --archive "$work/run/volumes" 2>"$work/stderr.txt" \
             || { cat "$work/stderr.txt" >&2; exit 1; }
-import resource, subprocess, sys, time
-start = time.monotonic()
-code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL).returncode
-wall = time.monotonic() - start
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-with open(sys.argv[1], "w") as out:
-    out.write("%.4f %.6f %.6f %d\n" % (wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss))
-sys.exit(code)
-PY
-        cat "$work/time.txt" >> "$work/$variant.times"
     done
 done
 for variant in none loaded trivial checksum gzip; do

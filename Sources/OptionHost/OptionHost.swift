@@ -11,7 +11,7 @@ struct OptionHost: ParsableCommand {
         commandName: "optionhost",
         abstract: "Back up the files a Bareos FileSet selects, through a chain of stages.",
         version: "0.1.0",
-        subcommands: [Check.self, Estimate.self, Backup.self, Restore.self, Verify.self, List.self, Demo.self, Bench.self, Scan.self, Prune.self]
+        subcommands: [Check.self, Estimate.self, Backup.self, Restore.self, Verify.self, List.self, Demo.self, Bench.self, Scan.self, Prune.self, Search.self]
     )
 
     /// Runs the command; usage errors exit with 2 (decision D5) instead of argument-parser's 64.

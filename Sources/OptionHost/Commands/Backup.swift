@@ -198,6 +198,9 @@ extension OptionHost {
                 out.line(
                     "  files: \(summary.filesStored) stored, \(summary.filesSkipped) skipped, \(summary.filesFailed) "
                         + "failed of \(summary.filesExamined) examined; \(summary.entriesStored) entries stored")
+                for (stage, count) in summary.skippedByStage.sorted(by: { $0.key < $1.key }) {
+                    out.line("  skipped by \(stage): \(count)")
+                }
                 let rate = summary.wallSeconds > 0 ? Double(summary.bytesRead) / 1e6 / summary.wallSeconds : 0
                 out.line(
                     "  bytes: \(OptionHost.Estimate.grouped(summary.bytesRead)) read, \(OptionHost.Estimate.grouped(summary.bytesStored)) "

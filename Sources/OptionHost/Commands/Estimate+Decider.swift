@@ -16,32 +16,42 @@ extension OptionHost.Estimate {
             var message: String
         }
 
-        private let builder: StageChainBuilder
         private let context: StageContext
         private var pure: [[String]: [any Stage]] = [:]
-        private var started: [ObjectIdentifier: any Stage] = [:]
+        private var made: [String: any Stage] = [:]
+        /// Stage names this build cannot run (unknown, or not available yet): their decisions are not estimated.
+        private(set) var notRun: [String] = []
 
         init(chains: [[[String]]], jobName: String, fileSetName: String) throws {
-            builder = StageChainBuilder(factory: StageRegistry.factory(StageEnvironment()))
             context = StageContext(mode: .estimate, jobID: 0, jobName: jobName, level: "Full", fileSetName: fileSetName)
             for include in chains {
                 for strings in include where !strings.isEmpty && pure[strings] == nil {
-                    let chain: StageChain
-                    do {
-                        chain = try builder.chain(for: strings)
-                    } catch {
-                        throw Failure(message: "\(error)")
-                    }
-                    let stages = chain.stages.filter { !$0.hasSideEffects }
-                    pure[strings] = stages
-                    for stage in stages where started[ObjectIdentifier(stage)] == nil {
+                    var stages: [any Stage] = []
+                    for string in strings {
+                        if let stage = made[string] {
+                            if !stage.hasSideEffects { stages.append(stage) }
+                            continue
+                        }
+                        guard case .available = StageRegistry.availability(of: string) else {
+                            if !notRun.contains(string) { notRun.append(string) }
+                            continue
+                        }
+                        let stage: any Stage
+                        do {
+                            stage = try StageRegistry.makeStage(string)
+                        } catch {
+                            throw Failure(message: "\(error)")
+                        }
+                        made[string] = stage
+                        guard !stage.hasSideEffects else { continue }
                         do {
                             try stage.handle(.jobStarted, context: context)
                         } catch {
                             throw Failure(message: "stage \(stage.name): \(error)")
                         }
-                        started[ObjectIdentifier(stage)] = stage
+                        stages.append(stage)
                     }
+                    pure[strings] = stages
                 }
             }
         }
@@ -60,7 +70,7 @@ extension OptionHost.Estimate {
 
         /// Ends the job for the stages that were started.
         func end() {
-            for stage in started.values {
+            for stage in made.values where !stage.hasSideEffects {
                 try? stage.handle(.fileSetEnded, context: context)
                 try? stage.handle(.jobEnded(succeeded: true), context: context)
             }

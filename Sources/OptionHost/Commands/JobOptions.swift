@@ -176,6 +176,9 @@ enum CommandSupport {
         line.add("files_examined", summary.filesExamined)
         line.add("files_stored", summary.filesStored)
         line.add("files_skipped", summary.filesSkipped)
+        if !summary.skippedByStage.isEmpty {
+            line.addObject("skipped_by_stage", summary.skippedByStage.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        }
         line.add("files_failed", summary.filesFailed)
         line.add("entries_stored", summary.entriesStored)
         line.add("bytes_read", summary.bytesRead)

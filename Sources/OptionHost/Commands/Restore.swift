@@ -97,8 +97,10 @@ extension OptionHost {
                 job: its Full, the newest Differential after it, the Incrementals after that up to the job, minus \
                 the deletions Accurate jobs recorded; each entry comes from the job that stored it last. \
                 --select PATH --version N restores version N of that one path instead (the number shown by \
-                list versions PATH, oldest = 1). A file whose restored bytes do not match the catalog's SHA-256 is \
-                not created under its final name. Nothing is written outside WHERE.
+                list versions PATH, oldest = 1). --from-search QUERY restores exactly the file versions that \
+                search QUERY finds (narrowed by --jobid and --select; of a path found in several jobs, the newest \
+                version). A file whose restored bytes do not match the catalog's SHA-256 is not created under its \
+                final name. Nothing is written outside WHERE.
                 """
         )
 
@@ -122,6 +124,11 @@ extension OptionHost {
                 valueName: "N"))
         var version: Int?
 
+        @Option(
+            name: .customLong("from-search"),
+            help: ArgumentHelp("Restore the file versions this search query finds (see search).", valueName: "QUERY"))
+        var fromSearch: String?
+
         @Option(name: [.customShort("d"), .customLong("debug-level")], help: "Keep plugin debug messages up to this level (Bareos' -d).")
         var debugLevel = 0
 
@@ -137,6 +144,8 @@ extension OptionHost {
                 if selection.jobid != nil || selection.latest {
                     throw ValidationError("--version picks the job itself; drop --jobid/--latest (--job NAME narrows)")
                 }
+            } else if fromSearch != nil {
+                if selection.latest { throw ValidationError("--from-search picks the versions itself; --jobid ID narrows") }
             } else {
                 try selection.requireJob()
             }
@@ -169,6 +178,15 @@ extension OptionHost {
                     try? catalog.close()
                     throw CommandFailure.usage(error.message)
                 }
+            } else if let fromSearch {
+                (catalog, _) = try selection.openCatalog(selection.configuration())
+                do {
+                    settings.exactVersions = try searchedVersions(fromSearch, in: catalog)
+                } catch {
+                    try? catalog.close()
+                    throw error
+                }
+                settings.select = []
             } else {
                 (catalog, jobID, _) = try selection.open()
             }
@@ -223,10 +241,11 @@ extension OptionHost {
                 ByteWriter.standardError.flush()
                 let rate = Double(summary.filesStored) / max(summary.wallSeconds, 0.001)
                 let what = version.map { "Restore of version \($0) of \(settings.select[0]) (JobId \(summary.jobID), " }
+                    ?? fromSearch.map { "Restore of the search hits for \($0.debugDescription) (JobId \(summary.jobID), " }
                     ?? "Restore of JobId \(summary.jobID) ("
                 out.line(
                     what + "\(summary.jobName)) to \(settings.whereDirectory): " + CommandSupport.statusWord(summary.status))
-                if job.chain.count > 1 {
+                if job.chain.count > 1 && fromSearch == nil {
                     out.line(
                         "  tree as of JobId \(summary.jobID): "
                             + job.chain.map { "\($0.level.name) \($0.id.rawValue)" }.joined(separator: ", "))
@@ -241,6 +260,31 @@ extension OptionHost {
         }
     }
 
+}
+
+extension OptionHost.Restore {
+    /// The (job, file index) versions `search QUERY` finds, narrowed by --jobid and --select: of a path found in
+    /// several jobs, the newest version (one file cannot be restored twice), with a note on standard error.
+    fileprivate func searchedVersions(_ query: String, in catalog: SQLiteCatalog) throws -> [JobID: [Int64]] {
+        let filter = SearchFilter(
+            jobID: selection.jobid.map { JobID(rawValue: $0) }, paths: select.map { Wildcard(Array($0.utf8)) })
+        let hits = try SearchQuery(query).hits(in: catalog, filter: filter, limit: nil)
+        guard !hits.isEmpty else { throw CommandFailure.usage("no stored file version matches \(query.debugDescription)") }
+        var newest: [[UInt8]: IndexedFile] = [:]
+        for file in hits.map(\.file) where (newest[file.path]?.jobID ?? JobID(rawValue: .min)) < file.jobID {
+            newest[file.path] = file
+        }
+        let skipped = hits.count - newest.count
+        if skipped > 0 && !selection.json {
+            ByteWriter.standardError.line(
+                "note: \(skipped) older versions of paths found in several jobs are not restored (the newest is)")
+            ByteWriter.standardError.flush()
+        }
+        return Dictionary(grouping: newest.values, by: \.jobID).mapValues { $0.map(\.fileIndex) }
+    }
+}
+
+extension OptionHost {
     /// `optionhost verify --jobid ID`: re-read the volumes and check them against the catalog; with
     /// `--against-live`, compare the live files with the tree as of the job instead.
     struct Verify: ParsableCommand {

@@ -45,6 +45,14 @@ struct JSONLine {
         bytes.append(UInt8(ascii: "]"))
     }
 
+    /// An object of integer counts, in the order given (e.g. `skipped_by_stage`).
+    mutating func addObject(_ name: String, _ counts: [(String, Int)]) {
+        key(name)
+        var inner = JSONLine()
+        for (key, value) in counts { inner.add(key, value) }
+        bytes.append(contentsOf: inner.bytes + [UInt8(ascii: "}")])
+    }
+
     /// A file name: `path` when it is valid UTF-8, otherwise `path_b64` with the raw bytes (D7).
     mutating func addPath(_ path: [UInt8], key name: String = "path") {
         if let text = String(validating: path, as: UTF8.self) {

@@ -21,7 +21,8 @@ enum CatalogSchema {
     static var version: Int { migrations.last?.version ?? 0 }
 
     static let migrations: [CatalogMigration] = [
-        CatalogMigration(version: 1, sql: version1)
+        CatalogMigration(version: 1, sql: version1),
+        CatalogMigration(version: 2, sql: version2),
     ]
 
     private static let version1 = """
@@ -128,5 +129,45 @@ enum CatalogSchema {
             text            TEXT NOT NULL
         );
         CREATE INDEX job_messages_job ON job_messages (job_id, id);
+        """
+
+    /// The search index of the `index` stage: text stored once per distinct source SHA-256 (`search_content`), a
+    /// full-text index over it (`search_text`, FTS5 with `search_content` as its external content, kept in step by
+    /// triggers), and one row per indexed file version (`search_files`, keyed like `files`).
+    private static let version2 = """
+        CREATE TABLE search_content (
+            id              INTEGER PRIMARY KEY,
+            sha256          BLOB NOT NULL UNIQUE,
+            mime            TEXT NOT NULL,
+            encoding        TEXT,
+            text            TEXT,
+            truncated       INTEGER NOT NULL DEFAULT 0,
+            note            TEXT
+        );
+
+        CREATE VIRTUAL TABLE search_text USING fts5 (
+            text, content = 'search_content', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER search_content_insert AFTER INSERT ON search_content WHEN new.text IS NOT NULL BEGIN
+            INSERT INTO search_text (rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER search_content_delete AFTER DELETE ON search_content WHEN old.text IS NOT NULL BEGIN
+            INSERT INTO search_text (search_text, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+
+        CREATE TABLE search_files (
+            job_id          INTEGER NOT NULL REFERENCES jobs (id),
+            file_index      INTEGER NOT NULL,
+            path            BLOB NOT NULL,
+            sha256          BLOB,
+            content_id      INTEGER REFERENCES search_content (id),
+            mime            TEXT NOT NULL,
+            encoding        TEXT,
+            note            TEXT,
+            PRIMARY KEY (job_id, file_index)
+        );
+        CREATE INDEX search_files_content ON search_files (content_id);
+        CREATE INDEX search_files_mime ON search_files (mime);
+        CREATE INDEX search_files_pending ON search_files (sha256) WHERE note = 'text pending';
         """
 }

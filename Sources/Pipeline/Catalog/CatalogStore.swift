@@ -64,6 +64,9 @@ public protocol CatalogStore: AnyObject {
     /// The job's volumes by sequence.
     func volumes(job: JobID) throws -> [VolumeRecord]
 
+    /// The source SHA-256 of every content the search index holds (the `index` stage extracts none of them again).
+    func indexedContent() throws -> IndexedContentSet
+
     /// Closes the connection. Calling any other method afterwards is an error; closing twice does nothing.
     func close() throws
 }

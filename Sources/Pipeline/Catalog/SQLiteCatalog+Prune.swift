@@ -10,6 +10,7 @@ extension SQLiteCatalog {
     /// - Throws: ``CatalogError``: `SQLITE_NOTFOUND` when the job is not in the catalog.
     public func deleteJob(_ id: JobID) throws(CatalogError) {
         try connection.inTransaction { () throws(CatalogError) in
+            try deleteSearchRows(job: id)
             for sql in [
                 "DELETE FROM files WHERE job_id = ?1",
                 "DELETE FROM job_messages WHERE job_id = ?1",

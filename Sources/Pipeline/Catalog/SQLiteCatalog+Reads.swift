@@ -55,7 +55,7 @@ extension SQLiteCatalog {
     }
 
     /// Seconds in `column`, nanoseconds in the next one, for NOT NULL columns.
-    private static func instant(_ s: SQLiteStatement, _ column: Int32) -> FileStat.Timestamp {
+    static func instant(_ s: SQLiteStatement, _ column: Int32) -> FileStat.Timestamp {
         FileStat.Timestamp(seconds: s.int64(column), nanoseconds: Int32(truncatingIfNeeded: s.int64(column + 1)))
     }
 

@@ -128,6 +128,7 @@ extension SQLiteCatalog {
                             context: "cannot insert file \(file.fileIndex) of job \(file.jobID) (\(path))")
                     }
                 }
+                try insertSearchRows(files)
             }
             if !messages.isEmpty {
                 let insert = try connection.cachedStatement(

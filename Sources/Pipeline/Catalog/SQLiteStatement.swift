@@ -126,6 +126,11 @@ final class SQLiteStatement {
         isNull(column) ? nil : int64(column)
     }
 
+    /// The corresponding C function is `sqlite3_column_double`.
+    func double(_ column: Int32) -> Double {
+        sqlite3_column_double(handle, column)
+    }
+
     /// The column as UTF-8 text (invalid sequences repaired); NULL reads as "".
     /// The corresponding C functions are `sqlite3_column_text` and `sqlite3_column_bytes`.
     func text(_ column: Int32) -> String {

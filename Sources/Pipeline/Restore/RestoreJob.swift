@@ -24,6 +24,9 @@ public struct RestoreSettings: Sendable {
     public var version: Int?
     /// With `version`: number only the versions written by jobs of this Job name (as `list versions --job`).
     public var versionJobName: String?
+    /// Restore exactly these stored file versions (file indexes per job, e.g. the hits of `restore --from-search`)
+    /// instead of the tree as of a job; the `jobID` given to ``RestoreJob`` is ignored. Paths must not repeat.
+    public var exactVersions: [JobID: [Int64]]?
     public var chunkSize = 1 << 20
     /// Stage debug messages up to this level are kept (`-d N`).
     public var debugLevel = 0
@@ -111,6 +114,20 @@ public final class RestoreJob {
             chain = [version.job]
             return try ordered([version.record], state: nil)
         }
+        if let exact = settings.exactVersions {
+            var records: [FileRecord] = []
+            chain = []
+            for (job, indexes) in exact.sorted(by: { $0.key < $1.key }) {
+                guard let record = try catalog.job(job) else { continue }
+                chain.append(record)
+                let wanted = Set(indexes)
+                try catalog.forEachFile(job: job) { file in
+                    if file.status == .stored && wanted.contains(file.fileIndex) { records.append(file) }
+                }
+            }
+            jobID = chain.last?.id ?? jobID
+            return try ordered(records, state: nil)
+        }
         chain = try JobChain.jobs(asOf: jobID, in: catalog)
         let patterns = settings.select.map { Wildcard(Array($0.utf8)) }
         // The state is kept only while hard links need it (memory stays at about one copy of the selection).
@@ -188,7 +205,7 @@ public final class RestoreJob {
     public func run() throws -> JobSummary {
         let started = Clock.monotonic()
         let cpuStarted = Clock.cpuSeconds()
-        if settings.version == nil, try catalog.job(jobID) == nil {
+        if settings.version == nil, settings.exactVersions == nil, try catalog.job(jobID) == nil {
             throw BackupError("no job with JobId \(jobID.rawValue) in the catalog")
         }
         let records = try selectedRecords()

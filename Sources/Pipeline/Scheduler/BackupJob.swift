@@ -226,6 +226,16 @@ public final class BackupJob: @unchecked Sendable {
             }
         }
 
+        // The index stage extracts no content the catalog already holds; the digests are loaded once (before
+        // the job is recorded, so a failure leaves no job behind), for jobs with one.
+        var contentIndex: IndexedContentSet?
+        if builder.allStages.contains(where: { PluginString.name($0.name) == "index" }) {
+            do {
+                contentIndex = try catalog.indexedContent()
+            } catch {
+                throw BackupError("cannot read the search index of the catalog: \(error)")
+            }
+        }
         var record = JobRecord(
             id: JobID(rawValue: 0), name: job.name, type: "B", level: decision.level, status: .running,
             fileSetName: fileSet.name, fileSetDigest: decision.fileSetDigest, startTime: startTime,
@@ -241,7 +251,7 @@ public final class BackupJob: @unchecked Sendable {
         let context = StageContext(
             mode: .backup, jobID: jobID.rawValue, jobName: job.name, level: level, fileSetName: fileSet.name,
             since: decision.since, debugLevel: settings.debugLevel, options: options, startTime: startTime,
-            onFatal: { [weak self] reason in self?.fail(reason) })
+            contentIndex: contentIndex, onFatal: { [weak self] reason in self?.fail(reason) })
         do {
             try catalog.insert(files: [], messages: levelMessages(decision, jobID: jobID))
         } catch {
@@ -299,6 +309,13 @@ public final class BackupJob: @unchecked Sendable {
                     JobMessage(
                         jobID: jobID, time: Clock.realtime(), severity: "info", stage: nil, path: nil,
                         text: "Accurate: \(final.entriesDeleted) entries recorded as deleted"))
+            }
+            // The job's statistics per stage: how many files each stage skipped.
+            for (stage, count) in final.skippedByStage.sorted(by: { $0.key < $1.key }) {
+                messages.append(
+                    JobMessage(
+                        jobID: jobID, time: Clock.realtime(), severity: "info", stage: nil, path: nil,
+                        text: "stage \(stage) skipped \(count) file\(count == 1 ? "" : "s")"))
             }
             if !messages.isEmpty { try catalog.insert(files: [], messages: messages) }
             pthread_mutex_lock(&lock)

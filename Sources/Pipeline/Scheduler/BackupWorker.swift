@@ -201,7 +201,12 @@ final class BackupWorker {
             var record = baseRecord(item, status: .skipped)
             record.error = "skipped by stage \(stage)" + (reason.map { ": \($0)" } ?? "")
             context.message(.info, record.error!, stage: stage, path: item.path)
-            if item.kind == .file { job.withLock { $0.filesSkipped += 1 } }
+            if item.kind == .file {
+                job.withLock {
+                    $0.filesSkipped += 1
+                    $0.skippedByStage[stage, default: 0] += 1
+                }
+            }
             return .record(record)
         case .failed(let failure):
             return failed(item, failure.message, stage: failure.stage)

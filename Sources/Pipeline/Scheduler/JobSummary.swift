@@ -9,6 +9,8 @@ public struct JobSummary: Sendable {
     public var filesStored = 0
     public var filesSkipped = 0
     public var filesFailed = 0
+    /// Regular files each stage skipped (`bRC_Skip`), by stage string.
+    public var skippedByStage: [String: Int] = [:]
     /// Every stored entry, directories and links included.
     public var entriesStored = 0
     public var bytesRead: UInt64 = 0
