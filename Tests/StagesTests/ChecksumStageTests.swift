@@ -202,6 +202,27 @@ final class ChecksumStageTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: root + "/alone.sha256", encoding: .utf8), "cc  y\n")
     }
 
+    func testAWriterWhoseLogWasCompactedAwayWritesToTheNewFile() throws {
+        let log = root + "/replaced.sha256"
+        try Data("old  x\n".utf8).write(to: URL(fileURLWithPath: log))
+        let first = try ChecksumLogFile(path: log, format: .sha256sum, algorithm: .sha256)
+        let second = try ChecksumLogFile(path: log, format: .sha256sum, algorithm: .sha256)
+        var before = stat()
+        XCTAssertEqual(stat(log, &before), 0)
+        try second.append(Array("new  x\n".utf8))
+        try second.close(compact: true)  // renames a compacted copy over the log
+        var after = stat()
+        XCTAssertEqual(stat(log, &after), 0)
+        XCTAssertNotEqual(before.st_ino, after.st_ino)
+        let third = try ChecksumLogFile(path: log, format: .sha256sum, algorithm: .sha256)
+        try third.append(Array("dd  z\n".utf8))
+        try third.close(compact: true)
+        try first.append(Array("cc  y\n".utf8))
+        // `first` still holds the replaced file: it must reopen the log, or its compaction would drop `dd  z`.
+        try first.close(compact: true)
+        XCTAssertEqual(try String(contentsOfFile: log, encoding: .utf8), "new  x\ndd  z\ncc  y\n")
+    }
+
     func testCompactionKeepsHeadersCommentsAndTheLastLineOfEachName() {
         let sums = Array("aa  x\nbb  y\n\\cc  a\\\\b\n# comment\ndd  x\nFAILED (gone)  y\n".utf8)
         XCTAssertEqual(
