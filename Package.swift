@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["libpython3-dev"])]),
         .systemLibrary(name: "CMagic", pkgConfig: "libmagic", providers: [.apt(["libmagic-dev"])]),
+        .systemLibrary(name: "CGPGME", pkgConfig: "gpgme", providers: [.apt(["libgpgme-dev"])]),
         // The `bareosfd` and `bareos_fd_consts` modules and the calls into plugin entry points, in C.
         .target(name: "BareosFD", dependencies: ["CPython"]),
         .target(
@@ -33,7 +34,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Stages", dependencies: ["Pipeline", "BareosFD", "CLinux", "CMagic"]),
+        .target(
+            name: "Stages", dependencies: ["Pipeline", "BareosFD", "CLinux", "CMagic", "CLibcrypto", "CGPGME", "CZlib"]),
         .executableTarget(
             name: "OptionHost",
             dependencies: [

@@ -1,4 +1,5 @@
 import Pipeline
+import Synchronization
 
 /// Tests one stage in isolation, in the spirit of swift-nio's `EmbeddedChannel`: no backup job, no files. Feed
 /// entries (`feed` does a whole file; `decide`, `read`, `stream`, `abandon` do one step each), read the decision,
@@ -49,15 +50,34 @@ public final class StageHarness {
     private var openTransforms: [String: Int] = [:]
     private var openObservers: [String: Int] = [:]
 
+    /// Job data by job id and key: what the stage recorded at job start (`recordJobData`), plus what a test put
+    /// in; the harness context answers `jobData(job:key:)` from it, so `restore` works as in a real job.
+    private final class JobDataBox: Sendable {
+        let data = Mutex<[Int64: [String: [UInt8]]]>([:])
+    }
+
+    private let jobDataBox = JobDataBox()
+
+    /// What the stage recorded with the job at its start (`StageContext.recordJobData`).
+    public private(set) var recordedJobData: [JobDatum] = []
+
     public init(
         stage: any Stage, jobName: String = "harness", jobID: Int64 = 1, level: String = "Full",
-        mode: StageContext.Mode = .backup, contentIndex: (any ContentIndexLookup)? = nil
+        mode: StageContext.Mode = .backup, contentIndex: (any ContentIndexLookup)? = nil,
+        jobData: [Int64: [String: [UInt8]]] = [:]
     ) throws {
         self.stage = stage
+        let box = jobDataBox
+        box.data.withLock { $0 = jobData }
         self.context = StageContext(
-            mode: mode, jobID: jobID, jobName: jobName, level: level, fileSetName: "harness", contentIndex: contentIndex)
+            mode: mode, jobID: jobID, jobName: jobName, level: level, fileSetName: "harness", contentIndex: contentIndex,
+            jobData: { job, key in box.data.withLock { $0[job]?[key] } })
         try stage.handle(.jobStarted, context: context)
         events.append(.jobStarted)
+        recordedJobData = context.takeRecordedJobData()
+        box.data.withLock { data in
+            for datum in recordedJobData { data[jobID, default: [:]][datum.key] = datum.value }
+        }
     }
 
     /// An entry with the given stat data (nothing is read from disk: the harness is the source).
@@ -211,7 +231,7 @@ public final class StageHarness {
 
     /// Runs the stage's inverse over bytes it produced (what restore does).
     public func restore(_ stored: [UInt8], path: String, metadata: [String: String]) throws -> [UInt8] {
-        let item = RestoreItem(path: Array(path.utf8), kind: .file, size: 0, metadata: metadata)
+        let item = RestoreItem(path: Array(path.utf8), kind: .file, size: 0, metadata: metadata, jobID: context.jobID)
         guard let inverse = try stage.makeInverseTransform(for: item, context: context) else { return stored }
         var output: [UInt8] = []
         try stored.withUnsafeBytes { try inverse.process($0, into: &output) }

@@ -163,7 +163,7 @@ public final class RecordingStage: Stage {
     }
 }
 
-/// A factory for tests: `xor`, `xor:plain` (not encrypting), `observe`, `observe:nobytes`, `broken:MARKER`, `skip:SUFFIX`, `failing:MARKER`, `takeover`,
+/// A factory for tests: `xor`, `xor:plain` (not encrypting), `observe`, `observe:nobytes`, `broken:MARKER`, `keyed`, `skip:SUFFIX`, `failing:MARKER`, `takeover`,
 /// `recording`, `recording:slow`, `recording:ordered`; the same string gives the same instance within one factory (as the real registry does per job).
 public final class TestStageFactory: Sendable {
     private let made = Mutex<[String: any Stage]>([:])
@@ -180,6 +180,7 @@ public final class TestStageFactory: Sendable {
         case "skip": stage = SkipStage(name: string, suffix: argument)
         case "failing": stage = FailingStage(name: string, marker: argument)
         case "takeover": stage = TakeOverStage(name: string)
+        case "keyed": stage = KeyedXORStage(name: string)
         case "broken": stage = BrokenTransformStage(name: string, marker: argument)
         case "observe": stage = ObservingStage(name: string, needsBytes: argument != "nobytes")
         case "recording":
@@ -274,5 +275,53 @@ public final class BrokenTransformStage: Stage {
 
     public func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)? {
         item.path.firstRange(of: marker) != nil ? Transform() : nil
+    }
+}
+
+/// An "encrypting" stage with a job key, the shape of `gpg`: at a backup's start it draws a key byte and keeps it
+/// with the job (`recordJobData`); files are XORed with it, members end in `.kx`, the metadata `keyed.mode` is known
+/// before the data and `keyed.bytes` after it; restore reads the key back from the job's data.
+public final class KeyedXORStage: Stage {
+    public let name: String
+    public var isEncrypting: Bool { true }
+    public var memberSuffix: String? { ".kx" }
+    private let key = Mutex<UInt8?>(nil)
+
+    public init(name: String = "keyed") { self.name = name }
+
+    public func handle(_ event: JobEvent, context: StageContext) throws {
+        guard event == .jobStarted, context.mode == .backup else { return }
+        let drawn = UInt8.random(in: 1...255)
+        key.withLock { $0 = drawn }
+        context.recordJobData(key: "keyed.key", value: [drawn])
+    }
+
+    final class Transform: ByteTransform, StageMetadataProducer {
+        let key: UInt8
+        var count = 0
+        init(key: UInt8) { self.key = key }
+        func process(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
+            for byte in input { output.append(byte ^ key) }
+            count += input.count
+        }
+        func finish(into output: inout [UInt8]) throws {}
+        var metadata: [String: String] {
+            count == 0 ? ["keyed.mode": "xor"] : ["keyed.mode": "xor", "keyed.bytes": String(count)]
+        }
+    }
+
+    public func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)? {
+        guard let key = key.withLock({ $0 }) else { throw StageFailure(stage: name, path: item.path, message: "no key") }
+        return Transform(key: key)
+    }
+
+    public func makeInverseTransform(for item: RestoreItem, context: StageContext) throws -> (any ByteTransform)? {
+        guard item.metadata["keyed.mode"] == "xor" else {
+            throw StageFailure(stage: name, path: item.path, message: "no keyed.mode in the metadata")
+        }
+        guard let key = context.jobData(job: item.jobID, key: "keyed.key")?.first else {
+            throw StageFailure(stage: name, path: item.path, message: "no key kept with JobId \(item.jobID)")
+        }
+        return Transform(key: key)
     }
 }

@@ -22,7 +22,7 @@ final class CatalogSchemaTests: CatalogTestCase {
 
     func testCreateSetsVersionWALAndPragmas() throws {
         let catalog = try openCatalog()
-        XCTAssertEqual(SQLiteCatalog.schemaVersion, 2)
+        XCTAssertEqual(SQLiteCatalog.schemaVersion, 3)
         XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), Int64(SQLiteCatalog.schemaVersion))
         XCTAssertEqual(try catalog.connection.scalar("PRAGMA application_id"), 0x4F50_4354)
         XCTAssertEqual(try catalog.connection.scalar("PRAGMA foreign_keys"), 1)
@@ -50,7 +50,7 @@ final class CatalogSchemaTests: CatalogTestCase {
 
         let again = try openCatalog(create: false)
         XCTAssertEqual(try again.job(id)?.name, "nightly")
-        XCTAssertEqual(try again.connection.scalar("PRAGMA user_version"), 2)
+        XCTAssertEqual(try again.connection.scalar("PRAGMA user_version"), 3)
         try again.close()
     }
 
@@ -72,7 +72,7 @@ final class CatalogSchemaTests: CatalogTestCase {
             "cannot open catalog \(empty): not an optionhost catalog (it is empty; open it with create to make a new "
                 + "catalog) (SQLITE_NOTADB)")
         let catalog = try SQLiteCatalog.open(path: empty, create: true)
-        XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), 2)
+        XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), 3)
         try catalog.close()
     }
 
@@ -85,8 +85,8 @@ final class CatalogSchemaTests: CatalogTestCase {
         XCTAssertEqual(error?.code, .error)
         XCTAssertEqual(
             error?.description,
-            "cannot open catalog \(path("catalog.db")): its schema version is 3, but this build of optionhost knows "
-                + "versions up to 2; open it with a newer optionhost")
+            "cannot open catalog \(path("catalog.db")): its schema version is 4, but this build of optionhost knows "
+                + "versions up to 3; open it with a newer optionhost")
     }
 
     func testCorruptFileIsNotADatabase() throws {

@@ -23,6 +23,7 @@ enum CatalogSchema {
     static let migrations: [CatalogMigration] = [
         CatalogMigration(version: 1, sql: version1),
         CatalogMigration(version: 2, sql: version2),
+        CatalogMigration(version: 3, sql: version3),
     ]
 
     private static let version1 = """
@@ -169,5 +170,16 @@ enum CatalogSchema {
         CREATE INDEX search_files_content ON search_files (content_id);
         CREATE INDEX search_files_mime ON search_files (mime);
         CREATE INDEX search_files_pending ON search_files (sha256) WHERE note = 'text pending';
+        """
+
+    /// Job data: what stages record with a job at its start (`StageContext.recordJobData`), e.g. the `gpg`
+    /// stage's job keys (encrypted), read back at restore. Also in every volume's label, so `scan` rebuilds it.
+    private static let version3 = """
+        CREATE TABLE job_data (
+            job_id          INTEGER NOT NULL REFERENCES jobs (id),
+            key             TEXT NOT NULL,
+            value           BLOB NOT NULL,
+            PRIMARY KEY (job_id, key)
+        );
         """
 }

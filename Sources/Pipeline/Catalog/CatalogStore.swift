@@ -37,6 +37,9 @@ public protocol CatalogStore: AnyObject {
     /// per call); one call per file is many times slower.
     func insert(files: [FileRecord], messages: [JobMessage]) throws
 
+    /// Records what stages keep with a job (`StageContext.recordJobData`), in one transaction.
+    func insertJobData(job: JobID, _ data: [JobDatum]) throws
+
     /// Records the job's final status, counts and end time (the fields of `job` other than its identity).
     func finishJob(_ job: JobRecord) throws
 
@@ -63,6 +66,9 @@ public protocol CatalogStore: AnyObject {
 
     /// The job's volumes by sequence.
     func volumes(job: JobID) throws -> [VolumeRecord]
+
+    /// What stages recorded with the job, by key.
+    func jobData(job: JobID) throws -> [String: [UInt8]]
 
     /// The source SHA-256 of every content the search index holds (the `index` stage extracts none of them again).
     func indexedContent() throws -> IndexedContentSet

@@ -1,7 +1,7 @@
 // MARK: - Removing jobs (prune)
 
 extension SQLiteCatalog {
-    /// Removes a job: its `files` rows, `job_messages`, `volumes` rows and the `jobs` row, in one transaction (all
+    /// Removes a job: its `files` rows, `job_messages`, `job_data`, `volumes` rows and the `jobs` row, in one transaction (all
     /// or nothing). The FileSet row stays (other jobs may use it; it is a few bytes). The JobId is never handed out
     /// again (`jobs.id` is AUTOINCREMENT), so volume file names stay unique.
     ///
@@ -14,6 +14,7 @@ extension SQLiteCatalog {
             for sql in [
                 "DELETE FROM files WHERE job_id = ?1",
                 "DELETE FROM job_messages WHERE job_id = ?1",
+                "DELETE FROM job_data WHERE job_id = ?1",
                 "DELETE FROM volumes WHERE job_id = ?1",
                 "DELETE FROM jobs WHERE id = ?1",
             ] {

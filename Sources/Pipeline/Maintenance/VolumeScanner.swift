@@ -140,8 +140,14 @@ public final class VolumeScanner {
         var start: FileStat.Timestamp
         var since: FileStat.Timestamp?
         var sequence: Int64
+        /// What stages recorded with the job (`OPTIONPIPELINE.jobdata.KEY`), in label order.
+        var jobData: [JobDatum] = []
 
         init(_ records: [VolumeMember.Record], volume: String) throws(ScanError) {
+            for record in records where record.key.hasPrefix(VolumeMember.jobDataPrefix) {
+                jobData.append(
+                    JobDatum(key: String(record.key.dropFirst(VolumeMember.jobDataPrefix.count)), value: record.value))
+            }
             var values: [String: String] = [:]
             for record in records where record.key.hasPrefix(Label.prefix) {
                 values[String(record.key.dropFirst(Label.prefix.count))] = String(decoding: record.value, as: UTF8.self)
@@ -318,6 +324,7 @@ public final class VolumeScanner {
             }
             throw error
         }
+        try catalog.insertJobData(job: label.jobID, label.jobData)
         var state = JobState()
         var volumeRecords: [VolumeRecord] = []
         var trailer: [VolumeMember.Record] = []
@@ -440,11 +447,26 @@ public final class VolumeScanner {
         _ volume: Volume, volumeID: Int64, jobID: JobID, state: inout JobState
     ) throws -> [VolumeMember.Record] {
         let reader = try PaxReader(path: volume.path)
+        // Global headers after the label: late metadata of the member before them, or the job trailer.
+        var absorbed = 1
+        var trailer: [VolumeMember.Record] = []
+        func absorbHeaders() throws {
+            while absorbed < reader.labels.count {
+                try absorb(reader.labels[absorbed], into: &state, trailer: &trailer, volume: volume.path)
+                absorbed += 1
+            }
+        }
         while let (member, location) = try reader.next() {
-            if reader.labels.count > 1 {
+            try absorbHeaders()
+            if !trailer.isEmpty {
                 throw ScanError(
                     "\(volume.path) at offset \(location.headerOffset): a member follows the job trailer (the volume "
                         + "is damaged)")
+            }
+            // Rows wait in the batch until the next member is read: a late-metadata header may still amend the last.
+            if state.batch.count >= batchSize {
+                try catalog.insert(files: state.batch, messages: [])
+                state.batch.removeAll(keepingCapacity: true)
             }
             let record = try fileRecord(member, location: location, volumeID: volumeID, jobID: jobID, state: &state,
                 volume: volume.path)
@@ -463,18 +485,37 @@ public final class VolumeScanner {
                 state.hardLinks.append(record)
             } else {
                 state.batch.append(record)
-                if state.batch.count >= batchSize {
-                    try catalog.insert(files: state.batch, messages: [])
-                    state.batch.removeAll(keepingCapacity: true)
-                }
             }
         }
+        try absorbHeaders()
         guard let labelRecords = reader.labels.first, try Label(labelRecords, volume: volume.path) == volume.label
         else {
             throw ScanError("\(volume.path): changed while it was scanned (its job label differs)")
         }
         try checkEnd(volume)
-        return reader.labels.dropFirst().flatMap { $0 }
+        return trailer
+    }
+
+    /// One global header after a volume's label: the late metadata of the member just before it (a streamed file
+    /// whose stages produced metadata with or after its data), else part of the job trailer.
+    private func absorb(
+        _ records: [VolumeMember.Record], into state: inout JobState, trailer: inout [VolumeMember.Record],
+        volume: String
+    ) throws {
+        guard let index = records.first(where: { $0.key == VolumeMember.lateIndexKey }) else {
+            trailer += records
+            return
+        }
+        guard let fileIndex = Int64(String(decoding: index.value, as: UTF8.self)),
+            let position = state.batch.lastIndex(where: { $0.fileIndex == fileIndex }),
+            let json = records.first(where: { $0.key == VolumeMember.lateMetadataKey })
+        else {
+            throw ScanError("\(volume): late metadata for file index \(String(decoding: index.value, as: UTF8.self)) "
+                + "does not follow that member (the volume is damaged)")
+        }
+        state.batch[position].stageMetadata = try json.value.withUnsafeBufferPointer { (bytes) throws(CatalogError) in
+            try CatalogJSON.decodeObject(bytes, what: "\(VolumeMember.lateMetadataKey) record")
+        }
     }
 
     /// A complete volume ends with the two zero blocks of a tar archive; without them it was cut short.
@@ -610,13 +651,12 @@ public final class VolumeScanner {
         }
         state.lastIndex = record.fileIndex
 
-        // Original path: recorded, or the member name made absolute (without the compression suffix).
+        // Original path: recorded, or the member name made absolute (without the suffix of its last stage).
         if let path {
             record.path = path
         } else {
             var name = member.name
-            if let compression = record.compression.flatMap(CompressionStage.parse) {
-                let suffix = Array(CompressionStage.memberSuffix(compression).utf8)
+            if let suffix = VolumeMember.memberSuffix(of: record) {
                 if name.count > suffix.count && name.suffix(suffix.count).elementsEqual(suffix) {
                     name.removeLast(suffix.count)
                 }

@@ -222,9 +222,14 @@ public final class RestoreJob {
             throw BackupError("nothing selected: job \(jobID.rawValue) has no stored entry matching the selection")
         }
         let fatal = Mutex<String?>(nil)
+        // What stages kept with the jobs whose files are restored (e.g. the gpg stage's encrypted job keys).
+        var jobData: [Int64: [String: [UInt8]]] = [:]
+        for id in Set(records.map(\.jobID)).union(chain.map(\.id)) { jobData[id.rawValue] = try catalog.jobData(job: id) }
+        let loaded = jobData
         let context = StageContext(
             mode: .restore, jobID: jobID.rawValue, jobName: job.name, level: job.level.rawValue,
             fileSetName: job.fileSetName, debugLevel: settings.debugLevel, whereDirectory: settings.whereDirectory,
+            jobData: { job, key in loaded[job]?[key] },
             onFatal: { [cancellation] reason in
                 fatal.withLock { if $0 == nil { $0 = reason } }
                 cancellation.cancel(reason: reason)
@@ -736,6 +741,6 @@ extension RestoreItem {
                 dev: record.device, ino: record.inode, mode: record.mode, nlink: record.nlink, uid: record.uid,
                 gid: record.gid, rdev: record.rdev, size: record.size, blocks: 0, atime: record.atime,
                 mtime: record.mtime, ctime: record.ctime),
-            fileIndex: record.fileIndex, linkTarget: record.linkTarget)
+            fileIndex: record.fileIndex, linkTarget: record.linkTarget, jobID: record.jobID.rawValue)
     }
 }

@@ -45,9 +45,7 @@ public final class VerifyJob {
                 }
                 let (member, location) = try reader.member(at: UInt64(headerOffset))
                 var expectedName = VolumeMember.memberName(record.path)
-                if let compression = record.compression.flatMap(CompressionStage.parse),
-                    member.name == expectedName + Array(CompressionStage.memberSuffix(compression).utf8)
-                {
+                if let suffix = VolumeMember.memberSuffix(of: record), member.name == expectedName + suffix {
                     expectedName = member.name
                 }
                 if member.name != expectedName {

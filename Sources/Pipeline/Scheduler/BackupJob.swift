@@ -263,6 +263,13 @@ public final class BackupJob: @unchecked Sendable {
         } catch {
             fail("a stage failed at job start: \(error)")
         }
+        // What stages keep with the job goes into the catalog now and into every volume's label.
+        jobData = context.takeRecordedJobData()
+        do {
+            try catalog.insertJobData(job: jobID, jobData)
+        } catch {
+            fail("catalog write failed: \(error)")
+        }
 
         if !cancellation.isCancelled {
             runThreads(selector: selector, jobID: jobID, context: context)
@@ -393,8 +400,14 @@ public final class BackupJob: @unchecked Sendable {
             record("start", BackupJob.decimalTime(startTime)), record("volume", String(volumeSequence)),
         ]
         if let since { records.append(record("since", BackupJob.decimalTime(since))) }
+        for datum in jobData {
+            records.append(VolumeMember.Record(key: VolumeMember.jobDataPrefix + datum.key, value: datum.value))
+        }
         return records
     }
+
+    /// What stages recorded with the job at its start (set before the worker threads start, read by the writer).
+    private(set) var jobData: [JobDatum] = []
 
     /// Records that end the job's last volume: end time, counts, and any extra ones (Accurate deletions).
     func trailerRecords(jobID: JobID) -> [VolumeMember.Record] {

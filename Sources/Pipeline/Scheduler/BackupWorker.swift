@@ -284,7 +284,7 @@ final class BackupWorker {
                 if path.hasTransforms {
                     stored.withUnsafeBytes { storedSHA256.update($0) }
                     record.storedSHA256 = storedSHA256.finalize()
-                    member.applyTransforms(path.transformStages, compression: block.compression)
+                    member.applyTransforms(suffix: path.memberSuffix, compression: path.compression, record: &record)
                 } else {
                     record.storedSHA256 = record.sourceSHA256
                 }

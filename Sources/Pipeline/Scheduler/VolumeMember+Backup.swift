@@ -70,18 +70,44 @@ extension VolumeMember {
         return member
     }
 
-    /// After transforms: a member that ends compressed gets the codec's suffix (`.gz`, `.lz4`), so `tar -xf`
-    /// followed by `gunzip`/`lz4 -d` gives the original back.
-    mutating func applyTransforms(_ stages: [String], compression: OptionsBlock.Compression?) {
-        guard let compression, stages.last == CompressionStage.name(compression) else {
-            if let compression, stages.contains(CompressionStage.name(compression)) {
-                records.append(Record(key: "OPTIONPIPELINE.compression", value: Array("\(compression)".utf8)))
-            }
-            return
+    /// After transforms: the member gets the suffix of the last transforming stage (`.gz`, `.lz4`, `.gpg`), so
+    /// `tar -xf` followed by `gunzip`/`lz4 -d`/`gpg --decrypt` gives the original back; a compressed member records
+    /// its codec. A suffix other than the codec's is recorded in the file's stage metadata
+    /// (`host.member_suffix`), so `verify` and `scan` know the name to expect.
+    mutating func applyTransforms(suffix: String?, compression: OptionsBlock.Compression?, record: inout FileRecord) {
+        if let compression {
+            records.append(Record(key: "OPTIONPIPELINE.compression", value: Array("\(compression)".utf8)))
         }
-        name += Array(CompressionStage.memberSuffix(compression).utf8)
-        records.append(Record(key: "OPTIONPIPELINE.compression", value: Array("\(compression)".utf8)))
+        guard let suffix else { return }
+        name += Array(suffix.utf8)
+        if suffix != compression.map(CompressionStage.memberSuffix) {
+            record.stageMetadata[VolumeMember.memberSuffixKey] = suffix
+        }
     }
+
+    /// Stage metadata key of a member-name suffix that is not the compression's (`.gpg`).
+    public static let memberSuffixKey = "host.member_suffix"
+
+    /// The suffix the member of `record` carries after its name (`.gz`, `.gpg`), if any.
+    static func memberSuffix(of record: FileRecord) -> [UInt8]? {
+        if let suffix = record.stageMetadata[memberSuffixKey] { return Array(suffix.utf8) }
+        return record.compression.flatMap(CompressionStage.parse).map { Array(CompressionStage.memberSuffix($0).utf8) }
+    }
+
+    /// Keys of the global header that follows a streamed member whose stage metadata changed after its header was
+    /// written (a transform's figures known at its end): the member's file index and its whole final metadata.
+    static let lateIndexKey = "OPTIONPIPELINE.late.index"
+    static let lateMetadataKey = "OPTIONPIPELINE.late.metadata"
+
+    static func lateMetadataRecords(_ record: FileRecord) -> [Record] {
+        [
+            Record(key: lateIndexKey, value: Array(String(record.fileIndex).utf8)),
+            Record(key: lateMetadataKey, value: CatalogJSON.encode(record.stageMetadata)),
+        ]
+    }
+
+    /// Label records of job data (`StageContext.recordJobData`): the key follows the prefix, the value is raw bytes.
+    static let jobDataPrefix = "OPTIONPIPELINE.jobdata."
 
     /// The compression recorded on this member, if any.
     var compressionName: String? {

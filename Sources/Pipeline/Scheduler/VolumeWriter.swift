@@ -270,8 +270,12 @@ final class VolumeWriter: @unchecked Sendable {
         defer { try? source.close() }
 
         if path.hasTransforms { sparse = nil }  // holes are kept only for untransformed data
-        if path.hasTransforms { member.applyTransforms(path.transformStages, compression: request.compression) }
+        if path.hasTransforms {
+            member.applyTransforms(suffix: path.memberSuffix, compression: path.compression, record: &record)
+        }
         record.compression = member.compressionName
+        // What the transforms know before the data (a stage's wrapped key, its settings) goes into the header.
+        record.stageMetadata.merge(path.earlyMetadata) { _, new in new }
         if let sparse {
             member.sparse = VolumeMember.SparseLayout(
                 realSize: item.stat.size,
@@ -279,6 +283,7 @@ final class VolumeWriter: @unchecked Sendable {
             record.sparse = true
         }
         member.records += VolumeMember.catalogRecords(record, jobID: jobID)
+        let headerMetadata = record.stageMetadata
         member.records += VolumeMember.digestPlaceholders(signature: request.signature)
 
         // The source SHA-256 doubles as a SHA256 signature, and as the stored digest when nothing transforms
@@ -447,6 +452,10 @@ final class VolumeWriter: @unchecked Sendable {
             }
             let length = try writer.finishMember(patching: VolumeMember.digestRecords(record))
             record.storedLength = Int64(length)
+            // Metadata that stages produced with or after the data follows the member, so `scan` rebuilds it.
+            if record.stageMetadata != headerMetadata {
+                _ = try writer.appendGlobalHeader(records: VolumeMember.lateMetadataRecords(record))
+            }
         } catch {
             job.fail("cannot write volume: \(error)")
             return

@@ -13,6 +13,8 @@ public final class CompressionStage: Stage {
     /// Compressing has no side effect, and nothing to decide.
     public var hasSideEffects: Bool { false }
 
+    public var memberSuffix: String? { CompressionStage.memberSuffix(compression) }
+
     public func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)? {
         try CompressionStage.compressor(compression)
     }

@@ -27,6 +27,10 @@ struct DataPath {
     private var observers: [Observer] = []
     /// Names of the transforming stages in the order they apply (what the volume member records).
     private(set) var transformStages: [String] = []
+    /// The member-name suffix of the last transforming stage (`.gz`, `.gpg`), nil when it has none.
+    private(set) var memberSuffix: String?
+    /// The compression among the transforms, if any.
+    private(set) var compression: OptionsBlock.Compression?
     private var transforms: [any ByteTransform] = []
 
     /// An empty path: the stored bytes are the source bytes.
@@ -56,6 +60,8 @@ struct DataPath {
                         steps.append(.transform(stage: stage.name, transform))
                         transforms.append(transform)
                         transformStages.append(stage.name)
+                        memberSuffix = stage.memberSuffix
+                        if let compressing = stage as? CompressionStage { compression = compressing.compression }
                     }
                 } catch {
                     throw (error as? StageFailure) ?? StageFailure(stage: stage.name, path: item.path, underlying: error)
@@ -140,15 +146,20 @@ struct DataPath {
         }
     }
 
+    /// What the transforms hold as metadata before any byte went through them (a stage's key material, its
+    /// settings): known before the data, so it can go into a streamed member's header.
+    var earlyMetadata: [String: String] {
+        var result: [String: String] = [:]
+        for case let producer as any StageMetadataProducer in transforms {
+            result.merge(producer.metadata) { _, new in new }
+        }
+        return result
+    }
+
     /// Ends every observer with `finish`, in chain order, and returns what they produced merged with the
     /// transforms' metadata. An observer that throws fails the file: the ones after it are abandoned.
     mutating func finishObservers(sourceSHA256: [UInt8]?) throws -> ObserverResult {
-        var result = ObserverResult()
-        for transform in transforms {
-            if let producer = transform as? any StageMetadataProducer {
-                result.metadata.merge(producer.metadata) { _, new in new }
-            }
-        }
+        var result = ObserverResult(metadata: earlyMetadata)
         for index in observers.indices where !observers[index].ended {
             observers[index].ended = true
             let file = ObservedFile(

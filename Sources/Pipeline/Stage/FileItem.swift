@@ -32,12 +32,14 @@ public struct RestoreItem: Sendable {
     public var stat: FileStat
     /// The job's file index of the entry.
     public var fileIndex: Int64
+    /// The job that stored this version (its `StageContext.jobData` is the stage's job data).
+    public var jobID: Int64
     /// Symlink target or first name of a hard link, as recorded.
     public var linkTarget: [UInt8]?
 
     public init(
         path: [UInt8], kind: EntryKind, size: UInt64, metadata: [String: String], stat: FileStat? = nil,
-        fileIndex: Int64 = 0, linkTarget: [UInt8]? = nil
+        fileIndex: Int64 = 0, linkTarget: [UInt8]? = nil, jobID: Int64 = 0
     ) {
         self.path = path
         self.kind = kind
@@ -51,5 +53,6 @@ public struct RestoreItem: Sendable {
                 ctime: .init(seconds: 0, nanoseconds: 0))
         self.fileIndex = fileIndex
         self.linkTarget = linkTarget
+        self.jobID = jobID
     }
 }

@@ -30,6 +30,10 @@ public protocol Stage: AnyObject, Sendable {
     /// True when bytes leaving this stage are encrypted: an implicit compression stage goes before the first one.
     var isEncrypting: Bool { get }
 
+    /// The suffix a volume member gets when this stage's transform is the last one (`.gz`, `.lz4`, `.gpg`), so that
+    /// `tar -xf` gives a file the matching tool reads; nil to keep the name.
+    var memberSuffix: String? { get }
+
     /// True when the stage's decision hooks must see entries in walk order across batches (a Python plugin sees them
     /// as Bareos offers them, each directory after its contents); batches then take turns for their decisions.
     var needsWalkOrder: Bool { get }
@@ -57,7 +61,9 @@ public protocol Stage: AnyObject, Sendable {
     func makeObserver(for item: FileItem, placement: ObserverPlacement, context: StageContext) throws -> (any ByteObserver)?
 
     /// A transform for the bytes of a regular file, or nil to pass them on unchanged. A transform that also
-    /// conforms to `StageMetadataProducer` has its metadata merged into the file's record after `finish`.
+    /// conforms to `StageMetadataProducer` has its metadata merged into the file's record: what it holds right after
+    /// it is made goes into the member's header too (so `scan` rebuilds it), what it holds after `finish` into the
+    /// catalog.
     func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)?
 
     /// The inverse transform for restore (nil when `makeTransform` returned nil for this file).
@@ -80,6 +86,8 @@ extension Stage {
     public var isEncrypting: Bool { false }
 
     public var needsWalkOrder: Bool { false }
+
+    public var memberSuffix: String? { nil }
 
     public var hasSideEffects: Bool { true }
 

@@ -60,6 +60,8 @@ public final class StageContext: Sendable {
     public let contentIndex: (any ContentIndexLookup)?
 
     private let pending = Mutex<[StageMessage]>([])
+    private let recorded = Mutex<[JobDatum]>([])
+    private let jobDataLookup: (@Sendable (_ job: Int64, _ key: String) -> [UInt8]?)?
     private let fatal: (@Sendable (String) -> Void)?
 
     public init(
@@ -67,6 +69,7 @@ public final class StageContext: Sendable {
         since: FileStat.Timestamp? = nil, clientName: String = "localhost", workingDirectory: String = "/tmp",
         debugLevel: Int = 0, whereDirectory: String? = nil, options: [[OptionsBlock]] = [],
         startTime: FileStat.Timestamp = Clock.realtime(), contentIndex: (any ContentIndexLookup)? = nil,
+        jobData: (@Sendable (_ job: Int64, _ key: String) -> [UInt8]?)? = nil,
         onFatal: (@Sendable (String) -> Void)? = nil
     ) {
         self.mode = mode
@@ -82,6 +85,7 @@ public final class StageContext: Sendable {
         self.options = options
         self.startTime = startTime
         self.contentIndex = contentIndex
+        self.jobDataLookup = jobData
         self.fatal = onFatal
     }
 
@@ -90,6 +94,30 @@ public final class StageContext: Sendable {
     public func failJob(_ reason: String, stage: String? = nil) {
         message(.error, reason, stage: stage)
         fatal?(reason)
+    }
+
+    /// Keeps `value` with the job under `key` (name it after the stage: `gpg.jobkey.ID`): the catalog's
+    /// `job_data` and every volume's label hold it, so it survives `scan`, and restore reads it with
+    /// ``jobData(job:key:)``. Only during `JobEvent.jobStarted` of a backup; later calls are not recorded.
+    /// What is kept here is not secret-protected: store only encrypted or public material.
+    public func recordJobData(key: String, value: [UInt8]) {
+        recorded.withLock { data in
+            data.removeAll { $0.key == key }
+            data.append(JobDatum(key: key, value: value))
+        }
+    }
+
+    /// Takes what stages recorded so far (the host, after the job-start event).
+    public func takeRecordedJobData() -> [JobDatum] {
+        recorded.withLock { data in
+            defer { data.removeAll() }
+            return data
+        }
+    }
+
+    /// At restore: what a stage recorded with job `job` under `key` (nil when it recorded nothing).
+    public func jobData(job: Int64, key: String) -> [UInt8]? {
+        jobDataLookup?(job, key)
     }
 
     /// Records a job message; the host moves it to the catalog and the log.
