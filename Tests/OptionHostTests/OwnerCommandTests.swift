@@ -66,6 +66,18 @@ final class OwnerCommandTests: StageCommandTestCase {
         XCTAssertEqual(entries["bob"], "skipped")
     }
 
+    /// The directories above the `File =` path (/tmp and the test's work directory, root's) decide nothing.
+    func testPruneDirsLooksNoHigherThanTheFileSetsPaths() throws {
+        try makeTree()
+        XCTAssertEqual(chown(tree, 1004, 1004), 0)
+        try backup(try config(["owner:exclude_user=root:prune_dirs=yes"]))
+        let entries = try entries(1)
+        XCTAssertEqual(
+            stored(entries), ["", "alice", "alice/a.txt", "bob", "bob/b.txt", "top.txt", "nobody.txt"], "\(entries)")
+        XCTAssertEqual(entries["alice/shared.txt"], "skipped")
+        XCTAssertEqual(entries["bob/root.txt"], "skipped")
+    }
+
     func testEstimateListsTheDecisionsWithTheirReasons() throws {
         try makeTree()
         let config = try config(["owner:exclude_user=1002:exclude_group=nogroup"])

@@ -46,7 +46,7 @@ extension OptionHost {
                     let stage = try StageRegistry.makeStage(entry.string)
                     try (stage as? any StageValidation)?.validate()
                 } catch {
-                    errors.append(ConfigError("\(error)", at: entry.location))
+                    errors.append(ConfigError.afterParsing("\(error)", at: entry.location))
                 }
             }
             return errors

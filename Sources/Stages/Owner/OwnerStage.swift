@@ -19,7 +19,9 @@ import Synchronization
 ///
 /// With `prune_dirs=yes` directories follow rules 2 and 3 too, and an entry below a directory that rule 2 skips
 /// is skipped as well (`below excluded directory ...`). The walk offers a directory after its contents, so the
-/// stage looks at the entry's ancestor directories itself: one `lstat` per directory, cached for the job.
+/// stage looks at the entry's ancestor directories itself: one `lstat` per directory, cached for the job, and
+/// only up to the FileSet's `File =` paths (`StageContext.fileRoots`): the directories above them are not backed
+/// up and decide nothing.
 ///
 /// Names are resolved when the stage is created (an unknown name is an error that `check` reports); a decision
 /// is a few integer comparisons. The stage has no side effects, so `estimate --listing` shows its decisions.
@@ -72,7 +74,9 @@ public final class OwnerStage: Stage {
     public func decide(_ item: inout FileItem, context: StageContext) throws -> StageDecision {
         if item.kind == .directory && !pruneDirs { return .core }
         if let reason = verdict(uid: item.stat.uid, gid: item.stat.gid) { return .skip(reason: reason) }
-        if pruneDirs, let reason = excludedAncestor(of: item.path) { return .skip(reason: reason) }
+        if pruneDirs, let reason = excludedAncestor(of: item.path, roots: context.fileRoots) {
+            return .skip(reason: reason)
+        }
         return .core
     }
 
@@ -108,16 +112,28 @@ public final class OwnerStage: Stage {
 
     // MARK: - prune_dirs
 
-    /// The reason an ancestor directory of `path` (below `/`) is excluded, nil when none is.
-    private func excludedAncestor(of path: [UInt8]) -> String? {
+    /// The reason an ancestor directory of `path` (below `/`, at or below one of `roots` when there are roots) is
+    /// excluded, nil when none is.
+    private func excludedAncestor(of path: [UInt8], roots: [[UInt8]]) -> String? {
         guard let parent = Self.parent(of: path) else { return nil }
-        return ancestorReason(parent)
+        return ancestorReason(parent, roots: roots)
     }
 
-    private func ancestorReason(_ directory: [UInt8]) -> String? {
+    /// True when `directory` is a `File =` path or below one (always true without roots).
+    static func isWalked(_ directory: [UInt8], roots: [[UInt8]]) -> Bool {
+        roots.isEmpty
+            || roots.contains { root in
+                directory == root
+                    || (directory.count > root.count && directory.starts(with: root)
+                        && (root == [UInt8(ascii: "/")] || directory[root.count] == UInt8(ascii: "/")))
+            }
+    }
+
+    private func ancestorReason(_ directory: [UInt8], roots: [[UInt8]]) -> String? {
+        guard Self.isWalked(directory, roots: roots) else { return nil }
         if let known = ancestors.withLock({ $0[directory] }) { return known }
         // Outer directories first: the reason names the outermost excluded one.
-        var reason = Self.parent(of: directory).flatMap { ancestorReason($0) }
+        var reason = Self.parent(of: directory).flatMap { ancestorReason($0, roots: roots) }
         if reason == nil {
             var info = stat()
             var cPath = directory + [0]
