@@ -4,7 +4,7 @@ import XCTest
 import Pipeline
 
 /// Known-answer, streaming, reuse and large-buffer tests for `Digester` and `Hex`.
-/// Expected values were computed with `openssl dgst`, Python's `hashlib` and `xxhsum -H2` (xxHash 0.8.1).
+/// Expected values were computed with `openssl dgst`, Python's `hashlib` (BLAKE2b-512 too) and `xxhsum -H2` (xxHash 0.8.1).
 final class DigesterTests: XCTestCase {
     private static let emptyVectors: [DigestAlgorithm: String] = [
         .md5: "d41d8cd98f00b204e9800998ecf8427e",
@@ -13,6 +13,8 @@ final class DigesterTests: XCTestCase {
         .sha512: "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
             + "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
         .xxh128: "99aa06d3014798d86001c324468d497f",
+        .blake2b512: "786a02f742015903c6c6fd852552d272912f4740e15847618a86e217f71f5419"
+            + "d25e1031afee585313896444934eb04b903a685b1448b755d56f701afe9be2ce",
     ]
 
     private static let abcVectors: [DigestAlgorithm: String] = [
@@ -22,6 +24,8 @@ final class DigesterTests: XCTestCase {
         .sha512: "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
             + "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
         .xxh128: "06b05ab6733a618578af5f94892f3950",
+        .blake2b512: "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
+            + "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923",
     ]
 
     /// Digests of `pattern(count: 10 MiB)`.
@@ -32,6 +36,8 @@ final class DigesterTests: XCTestCase {
         .sha512: "536a476a84b7e88b585ecde5f5d38f71a0168b996aa789d9d766ca39703cf705"
             + "38de7b7eea6e457f90b0438b5575f57a663e39ca59f4bb1b48e2e1593d5e8057",
         .xxh128: "fc78546fa5d71884592166dae4138c55",
+        .blake2b512: "36e31bd77aacef14c92cdda0dc5cbfae3a9bb52b80503236e68f7e022bda306e"
+            + "b514ed057098e8235184ad8378b87c2be2a2e710b7d0bb873633b9532cd8d599",
     ]
 
     /// Byte `i` is `(7 i + i >> 11) mod 256`; the Python generator used for the vectors is the same expression.
@@ -40,7 +46,7 @@ final class DigesterTests: XCTestCase {
     }
 
     func testLengths() {
-        XCTAssertEqual(DigestAlgorithm.allCases.map(\.length), [16, 20, 32, 64, 16])
+        XCTAssertEqual(DigestAlgorithm.allCases.map(\.length), [16, 20, 32, 64, 16, 64])
         for algorithm in DigestAlgorithm.allCases {
             XCTAssertEqual(Digester.digest(algorithm, of: []).count, algorithm.length, "\(algorithm)")
             XCTAssertEqual(DigestAlgorithm(rawValue: algorithm.rawValue), algorithm)

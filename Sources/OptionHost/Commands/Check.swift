@@ -34,17 +34,19 @@ extension OptionHost {
             ByteWriter.standardOutput.flush()
         }
 
-        /// Native stages whose options cannot work (a bad value, an unknown user for `owner`, ...): each is created
-        /// as a backup would create it (creating reads nothing and starts nothing), and what it refuses is an error
-        /// at the string's `file:line:col`. Python strings are checked by `stageWarnings` without importing.
+        /// Native stages whose options cannot work (a bad value, an unknown user for `owner`, a `gpg` recipient
+        /// missing from the keyring or expired, ...): each is created as a backup would create it (creating reads
+        /// nothing and starts nothing) and validated (`StageValidation`), and what it refuses is an error at the
+        /// string's `file:line:col`. Python strings are checked by `stageWarnings` without importing.
         static func stageErrors(_ configuration: Configuration) -> [ConfigError] {
             var errors: [ConfigError] = []
             for entry in stageEntries(configuration) where !PluginString.isPython(entry.string) {
                 guard case .available = StageRegistry.availability(of: entry.string) else { continue }
                 do {
-                    _ = try StageRegistry.makeStage(entry.string)
+                    let stage = try StageRegistry.makeStage(entry.string)
+                    try (stage as? any StageValidation)?.validate()
                 } catch {
-                    errors.append(ConfigError("\(error)", at: entry.location))
+                    errors.append(ConfigError.afterParsing("\(error)", at: entry.location))
                 }
             }
             return errors

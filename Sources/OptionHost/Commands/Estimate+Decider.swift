@@ -22,8 +22,10 @@ extension OptionHost.Estimate {
         /// Stage names this build cannot run (unknown, or not available yet): their decisions are not estimated.
         private(set) var notRun: [String] = []
 
-        init(chains: [[[String]]], jobName: String, fileSetName: String) throws {
-            context = StageContext(mode: .estimate, jobID: 0, jobName: jobName, level: "Full", fileSetName: fileSetName)
+        init(chains: [[[String]]], jobName: String, fileSet: FileSet) throws {
+            context = StageContext(
+                mode: .estimate, jobID: 0, jobName: jobName, level: "Full", fileSetName: fileSet.name,
+                fileRoots: fileSet.fileRoots)
             for include in chains {
                 for strings in include where !strings.isEmpty && pure[strings] == nil {
                     var stages: [any Stage] = []

@@ -74,7 +74,7 @@ extension OptionHost {
             }
             do {
                 let chains = configuration.chains(for: fileSet)
-                let decider = try Decider(chains: chains, jobName: job.name, fileSetName: fileSet.name)
+                let decider = try Decider(chains: chains, jobName: job.name, fileSet: fileSet)
                 defer { decider.end() }
                 let selector = try FileSelector(fileSet: fileSet, chains: chains)
                 var fileIndex: Int64 = 0

@@ -13,6 +13,12 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
         self.lineText = lineText
     }
 
+    /// An error found after parsing (a stage refusing its options): the line's text is read from its file, so the
+    /// message shows the line and a caret like a parse error.
+    public static func afterParsing(_ message: String, at location: SourceLocation) -> ConfigError {
+        ConfigError(message, at: location, lineText: ConfigLexer.lineOfFile(location.file, line: location.line))
+    }
+
     /// `file:line:col: message` (or just the message when there is no location).
     public var headline: String {
         if let location { return "\(location): \(message)" }

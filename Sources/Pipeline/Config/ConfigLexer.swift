@@ -127,7 +127,7 @@ final class ConfigLexer {
         return String(decoding: slice, as: UTF8.self)
     }
 
-    private static func lineOfFile(_ path: String, line: Int) -> String? {
+    static func lineOfFile(_ path: String, line: Int) -> String? {
         guard let bytes = try? readFile(path, includedFrom: nil) else { return nil }
         return ConfigLexer.line(line, of: bytes)
     }

@@ -17,6 +17,16 @@ public struct FileSet: Sendable {
         self.enableVSS = true
         self.location = location
     }
+
+    /// The plain absolute `File =` paths of every Include (not the `<file` and `|command` forms, which are resolved
+    /// when a job runs), without a trailing slash: where the walk starts.
+    public var fileRoots: [[UInt8]] {
+        includes.flatMap(\.files).map(\.value).filter { $0.first == UInt8(ascii: "/") }.map { path in
+            var trimmed = path
+            while trimmed.count > 1 && trimmed.last == UInt8(ascii: "/") { trimmed.removeLast() }
+            return trimmed
+        }
+    }
 }
 
 /// One entry of a `File =` (or `Plugin =`) list, exactly as the lexer produced it.

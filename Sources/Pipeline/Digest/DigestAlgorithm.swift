@@ -8,8 +8,11 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
     case sha512 = "SHA512"
     /// XXH3 128-bit (xxHash 0.8), not a cryptographic hash.
     case xxh128 = "XXH128"
+    /// BLAKE2b with a 512-bit digest (OpenSSL's `BLAKE2B-512`, `b2sum`'s default). Not a Bareos `Signature =`
+    /// value: stages such as `checksum` offer it.
+    case blake2b512 = "BLAKE2B-512"
 
-    /// Length of the digest in bytes: 16, 20, 32, 64 and 16.
+    /// Length of the digest in bytes: 16, 20, 32, 64, 16 and 64.
     public var length: Int {
         switch self {
         case .md5: return 16
@@ -17,6 +20,7 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         case .sha256: return 32
         case .sha512: return 64
         case .xxh128: return 16
+        case .blake2b512: return 64
         }
     }
 }

@@ -3,7 +3,7 @@ internal import CXXHash
 
 /// A streaming message digest.
 ///
-/// MD5, SHA-1, SHA-256 and SHA-512 are computed by OpenSSL's EVP interface with a digest object that is fetched
+/// MD5, SHA-1, SHA-256, SHA-512 and BLAKE2b-512 are computed by OpenSSL's EVP interface with a digest object that is fetched
 /// once per process; XXH128 by libxxhash's streaming XXH3 128-bit interface.
 ///
 /// A digester is not thread-safe: give each worker its own. It is reusable: ``finalize()`` returns the digest and
@@ -27,7 +27,7 @@ public final class Digester {
     /// Creates a digester for `algorithm`.
     ///
     /// Stops the process if the C library cannot allocate its state or does not provide the algorithm
-    /// (OpenSSL's default provider, present in Debian's libcrypto, provides all four EVP digests).
+    /// (OpenSSL's default provider, present in Debian's libcrypto, provides all five EVP digests).
     public init(_ algorithm: DigestAlgorithm) {
         self.algorithm = algorithm
         if let type = OpenSSLDigestTypes.handle(for: algorithm) {

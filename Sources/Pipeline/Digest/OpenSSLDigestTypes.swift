@@ -16,6 +16,7 @@ enum OpenSSLDigestTypes {
     static let sha1 = fetch("SHA1")
     static let sha256 = fetch("SHA256")
     static let sha512 = fetch("SHA512")
+    static let blake2b512 = fetch("BLAKE2B-512")
 
     /// The fetched digest for `algorithm`, or nil for algorithms that OpenSSL does not provide here.
     static func handle(for algorithm: DigestAlgorithm) -> Handle? {
@@ -24,6 +25,7 @@ enum OpenSSLDigestTypes {
         case .sha1: return sha1
         case .sha256: return sha256
         case .sha512: return sha512
+        case .blake2b512: return blake2b512
         case .xxh128: return nil
         }
     }

@@ -251,7 +251,7 @@ public final class BackupJob: @unchecked Sendable {
         let context = StageContext(
             mode: .backup, jobID: jobID.rawValue, jobName: job.name, level: level, fileSetName: fileSet.name,
             since: decision.since, debugLevel: settings.debugLevel, options: options, startTime: startTime,
-            contentIndex: contentIndex, onFatal: { [weak self] reason in self?.fail(reason) })
+            fileRoots: fileSet.fileRoots, contentIndex: contentIndex, onFatal: { [weak self] reason in self?.fail(reason) })
         do {
             try catalog.insert(files: [], messages: levelMessages(decision, jobID: jobID))
         } catch {

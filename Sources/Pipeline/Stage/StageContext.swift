@@ -56,6 +56,9 @@ public final class StageContext: Sendable {
     public let options: [[OptionsBlock]]
     /// When the job started (for names such as Bareos' unique job name).
     public let startTime: FileStat.Timestamp
+    /// The FileSet's `File =` paths (absolute; backup and estimate): where the walk starts. A stage that looks at an
+    /// entry's ancestors (`owner` with `prune_dirs`) stops at these. Empty when unknown.
+    public let fileRoots: [[UInt8]]
     /// Contents the catalog's search index already holds (backup with a catalog; nil elsewhere).
     public let contentIndex: (any ContentIndexLookup)?
 
@@ -68,7 +71,8 @@ public final class StageContext: Sendable {
         mode: Mode, jobID: Int64, jobName: String, level: String, fileSetName: String,
         since: FileStat.Timestamp? = nil, clientName: String = "localhost", workingDirectory: String = "/tmp",
         debugLevel: Int = 0, whereDirectory: String? = nil, options: [[OptionsBlock]] = [],
-        startTime: FileStat.Timestamp = Clock.realtime(), contentIndex: (any ContentIndexLookup)? = nil,
+        startTime: FileStat.Timestamp = Clock.realtime(), fileRoots: [[UInt8]] = [],
+        contentIndex: (any ContentIndexLookup)? = nil,
         jobData: (@Sendable (_ job: Int64, _ key: String) -> [UInt8]?)? = nil,
         onFatal: (@Sendable (String) -> Void)? = nil
     ) {
@@ -84,6 +88,7 @@ public final class StageContext: Sendable {
         self.whereDirectory = whereDirectory
         self.options = options
         self.startTime = startTime
+        self.fileRoots = fileRoots
         self.contentIndex = contentIndex
         self.jobDataLookup = jobData
         self.fatal = onFatal

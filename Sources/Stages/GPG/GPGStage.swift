@@ -300,3 +300,12 @@ final class GPGFileEncryptor: ByteTransform, StageMetadataProducer {
         try encryptor.finish(into: &output)
     }
 }
+
+// MARK: - check
+
+extension GPGStage: StageValidation {
+    /// What `optionhost check` runs after creating the stage: ``validateKeys()`` against this host's keyring.
+    public func validate() throws {
+        try validateKeys()
+    }
+}
