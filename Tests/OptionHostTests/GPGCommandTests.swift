@@ -131,6 +131,16 @@ final class GPGCommandTests: CommandLineTestCase {
         XCTAssertEqual(try String(contentsOfFile: restored + tree + "/docs/a.txt", encoding: .utf8), "hello\n")
     }
 
+    func testCheckLooksTheKeysUp() throws {
+        let good = try optionhost(["check", try config("gpg:recipient=ops@example.org:keyring=\(gnupgHome)")])
+        XCTAssertEqual(good.status, 0, good.stderr + good.output)
+        let bad = try optionhost(
+            ["check", try config("gpg:recipient=ops@example.org:master=nobody@example.org:keyring=\(gnupgHome)")])
+        XCTAssertEqual(bad.status, 2, bad.stderr + bad.output)
+        XCTAssertTrue(bad.stderr.contains("gpg.conf:4:"), bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("gpg recipient nobody@example.org: no public key"), bad.stderr)
+    }
+
     func testUnusableRecipientFailsTheBackupBeforeAnyFile() throws {
         _ = try makeTree()
         let result = try backup(
