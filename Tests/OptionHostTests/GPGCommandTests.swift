@@ -131,6 +131,34 @@ final class GPGCommandTests: CommandLineTestCase {
         XCTAssertEqual(try String(contentsOfFile: restored + tree + "/docs/a.txt", encoding: .utf8), "hello\n")
     }
 
+    func testRestoreWithPassphraseFile() throws {
+        let big = try makeTree()
+        // A key of its own with a passphrase; its agent is stopped so that nothing is cached.
+        let home = work.appendingPathComponent("protected").path
+        let made = try Shell.run(
+            "mkdir -m 700 '\(home)' && export GNUPGHOME='\(home)' && gpg --batch --pinentry-mode loopback "
+                + "--passphrase 'open sesame' --quick-gen-key 'Vault <vault@example.org>' future-default default never "
+                + "&& gpgconf --kill gpg-agent")
+        XCTAssertEqual(made.status, 0, made.output)
+        defer { _ = try? Shell.run("GNUPGHOME='\(home)' gpgconf --kill gpg-agent") }
+        XCTAssertEqual(try backup(try config("gpg:recipient=vault@example.org:keyring=\(home)")).status, 0)
+        let wrong = try write("wrong.pass", "guess\n")
+        let right = try write("right.pass", "open sesame\n")
+
+        let failed = try optionhost(
+            ["restore", "--jobid", "1", "--where", work.appendingPathComponent("r1").path, "--catalog", catalogPath,
+             "--passphrase-file", wrong, "--json"])
+        XCTAssertEqual(failed.status, 1, failed.stderr + failed.output)
+        let errors = failed.lines.filter { $0.contains("\"type\":\"error\"") }
+        XCTAssertEqual(errors.filter { $0.contains("cannot decrypt the job key") }.count, 1, failed.output)
+
+        let restored = work.appendingPathComponent("r2").path
+        let restore = try optionhost(
+            ["restore", "--jobid", "1", "--where", restored, "--catalog", catalogPath, "--passphrase-file", right])
+        XCTAssertEqual(restore.status, 0, restore.stderr + restore.output)
+        XCTAssertEqual(try Array(Data(contentsOf: URL(fileURLWithPath: restored + tree + "/big.bin"))), big)
+    }
+
     func testCheckLooksTheKeysUp() throws {
         let good = try optionhost(["check", try config("gpg:recipient=ops@example.org:keyring=\(gnupgHome)")])
         XCTAssertEqual(good.status, 0, good.stderr + good.output)

@@ -106,8 +106,10 @@ enum CommandSupport {
     }
 
     /// The stage factory of this build (the registry of the `Stages` module) for a Job: its Python plugin settings (Plugin Directory, Plugin Call Timeout, Accurate,
-    /// Fd Plugin Options).
-    static func stageFactory(job: Job?, configurationPath: String?) -> StageChainBuilder.Factory {
+    /// Fd Plugin Options), and for restore the passphrase file of the `gpg` job keys (`--passphrase-file`).
+    static func stageFactory(
+        job: Job?, configurationPath: String?, passphraseFile: String? = nil
+    ) -> StageChainBuilder.Factory {
         var python = PythonPluginSettings()
         if let job {
             python.pluginDirectory = job.pluginDirectory.map(absolutePath)
@@ -116,7 +118,8 @@ enum CommandSupport {
             python.overrides = job.fdPluginOptions
         }
         python.configurationPath = configurationPath.map(absolutePath)
-        return StageRegistry.factory(python: python)
+        return StageRegistry.factory(
+            StageEnvironment(python: python, passphraseFile: passphraseFile.map(absolutePath)))
     }
 
     /// `mkdir -p` with mode 0700 for the parts it creates.

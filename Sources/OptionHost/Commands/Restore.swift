@@ -135,6 +135,13 @@ extension OptionHost {
         @Flag(help: "Write the one selected file's bytes to standard output.")
         var stdout = false
 
+        @Option(
+            name: .customLong("passphrase-file"),
+            help: ArgumentHelp(
+                "The passphrase of the secret key that opens gpg job keys: the file's first line (loopback pinentry); "
+                    + "without it gpg-agent asks.", valueName: "FILE"))
+        var passphraseFile: String?
+
         func validate() throws {
             if !stdout && !inPlace && `where` == nil { throw ValidationError("restore needs --where DIR (or --in-place)") }
             if inPlace && `where` != nil { throw ValidationError("--in-place and --where exclude each other") }
@@ -200,7 +207,8 @@ extension OptionHost {
             let configuredJob = jobName.flatMap { configuration?.job(named: $0) }
             let job = RestoreJob(
                 catalog: catalog, jobID: jobID, settings: settings,
-                stageFactory: CommandSupport.stageFactory(job: configuredJob, configurationPath: selection.config))
+                stageFactory: CommandSupport.stageFactory(
+                    job: configuredJob, configurationPath: selection.config, passphraseFile: passphraseFile))
             if stdout {
                 // A usage error, not a failed job: --stdout writes exactly one file.
                 let files = try job.selectedRecords().filter { $0.kind == .file }.count
