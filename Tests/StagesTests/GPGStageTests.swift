@@ -374,7 +374,7 @@ final class GPGStageTests: XCTestCase {
         let bad: [(String, String)] = [
             ("gpg", "at least one recipient="),
             ("gpg:recipient=a@x:colour=red", "unknown option \"colour\""),
-            ("gpg:recipient=a@x:session_key=sometimes", "not per-file or per-job"),
+            ("gpg:recipient=a@x:session_key=sometimes", "session_key=sometimes is not one of per-file, per-job"),
             ("gpg:recipient=a@x:master=b@x:master=c@x", "master= is given twice"),
             ("gpg:recipient=", "recipient needs a value"),
         ]

@@ -18,6 +18,18 @@ final class StageOptionsTests: XCTestCase {
         XCTAssertEqual(try StageOptions("owner", valid: []).stage, "owner")
     }
 
+    func testRepeatableKeysKeepEveryValueInOrder() throws {
+        let valid = ["recipient", "master"]
+        let options = try StageOptions("gpg:recipient=a:master=m:recipient=b", valid: valid, repeatable: ["recipient"])
+        XCTAssertEqual(options.all("recipient"), ["a", "b"])
+        XCTAssertEqual(options["recipient"], "a")
+        XCTAssertEqual(options.all("master"), ["m"])
+        XCTAssertEqual(options.all("missing"), [])
+        XCTAssertThrowsError(
+            try StageOptions("gpg:recipient=a:master=m:master=n", valid: valid, repeatable: ["recipient"])
+        ) { XCTAssertEqual("\($0)", "stage \"gpg\": option master= is given twice") }
+    }
+
     func testProblemsNameTheStageAndTheOption() {
         func problem(_ body: () throws -> Void) -> String {
             do {

@@ -177,7 +177,8 @@ public final class GPGStage: Stage {
             throw failure("gpg.keyset or gpg.wrapped_key in the catalog is not hex: the catalog was changed")
         }
         let jobKey: JobKey
-        switch self.jobKey(job: item.jobID, setID: setID, recipients: item.metadata["gpg.recipients"], context: context) {
+        let recipients = item.metadata["gpg.recipients"]
+        switch self.jobKey(job: item.jobID, setID: setID, recipients: recipients, context: context) {
         case .success(let key): jobKey = key
         case .failure(let error): throw failure(error.message)
         }
@@ -204,14 +205,16 @@ public final class GPGStage: Stage {
             do {
                 result = .success(try loadJobKey(job: job, setID: setID, context: context))
             } catch {
-                let holders = recipients.map { " (a secret key of \($0.split(separator: ",").joined(separator: ", ")))" } ?? ""
+                let holders =
+                    recipients.map { " (a secret key of \($0.split(separator: ",").joined(separator: ", ")))" } ?? ""
                 let detail =
                     "cannot decrypt the job key of key set \(setID) of job \(job) with the keyring "
                     + "\(options.keyring ?? "of GNUPGHOME")\(holders): \(error). No file of this key set is restored; "
                     + "each can still be decrypted alone with gpg --decrypt by a holder of one of its keys"
                 context.message(.error, detail, stage: name)
                 result = .failure(
-                    GPGStageError("the job key of key set \(setID) could not be decrypted (see the job's error message)"))
+                    GPGStageError(
+                        "the job key of key set \(setID) could not be decrypted (see the job's error message)"))
             }
             cache[id] = result
             return result

@@ -5,18 +5,19 @@ import Glibc
 #endif
 
 /// The options of a `gpg` stage string:
-/// `gpg:recipient=FPR_OR_EMAIL[:recipient=...][:master=FPR][:owner_keys=FILE][:keyring=GNUPGHOME][:session_key=per-file|per-job]`.
+/// `gpg:recipient=FPR_OR_EMAIL[:recipient=...][:master=FPR][:owner_keys=FILE][:keyring=GNUPGHOME]`
+/// `[:session_key=per-file|per-job]`.
 ///
 /// `recipient=` may be repeated (every one is a recipient of the default set); every other option at most once.
 /// Parsing reads no keyring (restore and `check` create stages too); only `owner_keys=FILE` is read, because its
 /// user names become uids here. Keys are looked up by ``GPGStage/validateKeys()``.
-///
-/// This is a small parser of its own: the shared `StageOptions` refuses repeated keys, which `recipient=` needs.
 struct GPGStageOptions: Sendable, Equatable {
     enum SessionKeyMode: String, Sendable, Equatable {
         case perFile = "per-file"
         case perJob = "per-job"
     }
+
+    typealias Problem = StageOptions.Problem
 
     /// `recipient=` values, in the order written (duplicates dropped).
     var recipients: [String] = []
@@ -35,52 +36,32 @@ struct GPGStageOptions: Sendable, Equatable {
 
     static let known = ["recipient", "master", "owner_keys", "keyring", "session_key"]
 
-    struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = "gpg: " + description }
-    }
-
     init(string: String, ownerLookup: (String) -> UInt32? = GPGStageOptions.uid(ofUser:)) throws(Problem) {
-        var seen: Set<String> = []
-        for (key, value) in PluginString.options(string) {
-            guard Self.known.contains(key) else {
-                throw Problem("unknown option \"\(key)\" (known: \(Self.known.joined(separator: ", ")))")
-            }
-            guard !value.isEmpty else { throw Problem("option \(key) needs a value (\(key)=...)") }
-            guard key == "recipient" || seen.insert(key).inserted else {
-                throw Problem("option \(key)= is given twice (only recipient= may be repeated)")
-            }
-            switch key {
-            case "recipient":
-                if !recipients.contains(value) { recipients.append(value) }
-            case "master":
-                master = value
-            case "keyring":
-                keyring = value
-            case "session_key":
-                guard let mode = SessionKeyMode(rawValue: value.lowercased()) else {
-                    throw Problem("session_key=\(value) is not per-file or per-job")
-                }
-                sessionKeyMode = mode
-            default:  // owner_keys
-                ownerKeysFile = value
-            }
-        }
+        let options = try StageOptions(string, valid: Self.known, repeatable: ["recipient"])
+        for recipient in options.all("recipient") where !recipients.contains(recipient) { recipients.append(recipient) }
+        master = options["master"]
+        keyring = options["keyring"]
+        ownerKeysFile = options["owner_keys"]
+        let mode = try options.choice("session_key", ["per-file", "per-job"], default: "per-file")
+        sessionKeyMode = SessionKeyMode(rawValue: mode) ?? .perFile
         if let file = ownerKeysFile {
             ownerKeys = Result { () throws(Problem) in
                 try Self.parseOwnerKeys(Self.readSmallFile(file), file: file, ownerLookup: ownerLookup)
             }
         }
         guard !recipients.isEmpty || ownerKeysFile != nil else {
-            throw Problem("give at least one recipient= (or owner_keys=FILE)")
+            throw Problem(stage: options.stage, message: "give at least one recipient= (or owner_keys=FILE)")
         }
     }
+
+    /// A problem of the owner map, naming the stage as ``StageOptions`` does.
+    private static func problem(_ message: String) -> Problem { Problem(stage: "gpg", message: message) }
 
     /// The owner map; throws its problem, or that nobody can read the files (no `recipient=`, empty map).
     func ownerMap() throws(Problem) -> [UInt32: [String]] {
         let map = try ownerKeys.get()
         guard !recipients.isEmpty || !map.isEmpty else {
-            throw Problem("owner_keys=\(ownerKeysFile ?? "") names no owner and there is no recipient=")
+            throw Self.problem("owner_keys=\(ownerKeysFile ?? "") names no owner and there is no recipient=")
         }
         return map
     }
@@ -99,20 +80,20 @@ struct GPGStageOptions: Sendable, Equatable {
             let trimmed = line.trimmed(of: " \t\r")
             guard !trimmed.isEmpty else { continue }
             guard let colon = trimmed.firstIndex(of: ":") else {
-                throw Problem("\(place): expected \"OWNER: KEY[, KEY...]\", got \"\(trimmed)\"")
+                throw Self.problem("\(place): expected \"OWNER: KEY[, KEY...]\", got \"\(trimmed)\"")
             }
             let owner = trimmed[..<colon].trimmed(of: " \t")
             let keys = trimmed[trimmed.index(after: colon)...].split(separator: ",")
                 .map { $0.trimmed(of: " \t") }.filter { !$0.isEmpty }
-            guard !owner.isEmpty else { throw Problem("\(place): no owner before the colon") }
-            guard !keys.isEmpty else { throw Problem("\(place): owner \(owner) has no key after the colon") }
+            guard !owner.isEmpty else { throw Self.problem("\(place): no owner before the colon") }
+            guard !keys.isEmpty else { throw Self.problem("\(place): owner \(owner) has no key after the colon") }
             let uid: UInt32
             if let number = UInt32(owner) {
                 uid = number
             } else if let found = ownerLookup(owner) {
                 uid = found
             } else {
-                throw Problem("\(place): no user \"\(owner)\" on this host")
+                throw Self.problem("\(place): no user \"\(owner)\" on this host")
             }
             for key in keys where !(map[uid]?.contains(key) ?? false) { map[uid, default: []].append(key) }
         }
@@ -142,17 +123,23 @@ struct GPGStageOptions: Sendable, Equatable {
     /// Reads a configuration file of at most 1 MiB as UTF-8.
     private static func readSmallFile(_ path: String) throws(Problem) -> String {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw Problem("owner_keys=\(path): cannot open: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw Self.problem("owner_keys=\(path): cannot open: \(String(cString: strerror(errno)))")
+        }
         defer { close(descriptor) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = read(descriptor, &buffer, buffer.count)
             if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw Problem("owner_keys=\(path): cannot read: \(String(cString: strerror(errno)))") }
+            guard count >= 0 else {
+                throw Self.problem("owner_keys=\(path): cannot read: \(String(cString: strerror(errno)))")
+            }
             if count == 0 { break }
             bytes += buffer[..<count]
-            guard bytes.count <= 1 << 20 else { throw Problem("owner_keys=\(path): larger than 1 MiB: not an owner map") }
+            guard bytes.count <= 1 << 20 else {
+                throw Self.problem("owner_keys=\(path): larger than 1 MiB: not an owner map")
+            }
         }
         return String(decoding: bytes, as: UTF8.self)
     }
