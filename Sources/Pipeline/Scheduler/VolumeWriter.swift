@@ -17,6 +17,10 @@ final class VolumeWriter: @unchecked Sendable {
     private var bytesSinceWriteback: UInt64 = 0
     private(set) var volumeNames: [String] = []
     private var batch = BackupJob.CatalogBatch()
+    /// Text for the search index in `batch`: a batch also goes to the catalog once it holds this much, so the
+    /// batches queued for the catalog thread stay small however much text the `index` stage extracts.
+    private var batchTextBytes = 0
+    private static let catalogBatchTextBytes = 4 << 20
     private let sourceDigester = Digester(.sha256)
     private let storedDigester = Digester(.sha256)
     private var signatureDigesters: [DigestAlgorithm: Digester] = [:]
@@ -112,6 +116,7 @@ final class VolumeWriter: @unchecked Sendable {
         batch.sync = volumeSync
         catalogQueue.put(batch)
         batch = BackupJob.CatalogBatch()
+        batchTextBytes = 0
     }
 
     private func wrote(_ bytes: UInt64) {
@@ -163,7 +168,9 @@ final class VolumeWriter: @unchecked Sendable {
             case .stream(let request):
                 stream(request)
             }
-            if batch.files.count >= job.settings.catalogBatch { flushCatalog() }
+            if batch.files.count >= job.settings.catalogBatch || batchTextBytes >= VolumeWriter.catalogBatchTextBytes {
+                flushCatalog()
+            }
         }
         context.drainMessages().forEach { batch.messages.append(JobMessage(jobID: jobID, $0)) }
     }
@@ -197,6 +204,7 @@ final class VolumeWriter: @unchecked Sendable {
 
     private func stored(_ record: FileRecord, sourceBytes: UInt64, storedBytes: UInt64) {
         batch.files.append(record)
+        batchTextBytes += record.searchDocument?.text?.utf8.count ?? 0
         if record.kind == .file && record.nlink > 1 { storedLinkedFiles.insert(record.path) }
         job.progress.entries.add(1, ordering: .relaxed)
         if record.kind == .file {
