@@ -222,6 +222,35 @@ final class GPGStageTests: XCTestCase {
         XCTAssertEqual(harness.messages.filter { $0.severity == .info }.count, 1, "\(harness.messages)")
     }
 
+    func testRestoreFindsEachFilesJobKeyByItsJob() throws {
+        // Two jobs (a Full and an Incremental) with the same recipients: same key set, different job keys.
+        let plain = data(5000)
+        var stored: [Int64: StageHarness.Result] = [:]
+        var jobData: JobData = [:]
+        for job: Int64 in [1, 2] {
+            let harness = try StageHarness(stage: try backupStage("recipient=alice@example.org"), jobID: job)
+            stored[job] = try harness.feed(path: "/srv/a", contents: plain)
+            try harness.finish()
+            jobData.merge(self.jobData(of: harness)) { _, new in new }
+        }
+        XCTAssertEqual(stored[1]?.metadata["gpg.keyset"], stored[2]?.metadata["gpg.keyset"])
+        XCTAssertNotEqual(jobData[1], jobData[2])
+        let restore = try restoreHarness(home: keys.alice, jobData: jobData)
+        for job: Int64 in [2, 1] {
+            let result = try XCTUnwrap(stored[job])
+            let item = RestoreItem(path: result.item.path, kind: .file, size: 5000, metadata: result.metadata, jobID: job)
+            let inverse = try XCTUnwrap(try restore.stage.makeInverseTransform(for: item, context: restore.context))
+            var output: [UInt8] = []
+            try result.output.withUnsafeBytes { try inverse.process($0, into: &output) }
+            try inverse.finish(into: &output)
+            XCTAssertEqual(output, plain, "job \(job)")
+        }
+        // A file whose job stored no job key fails, the others are unaffected.
+        let orphan = RestoreItem(path: [0x2F], kind: .file, size: 5000, metadata: stored[1]!.metadata, jobID: 3)
+        XCTAssertThrowsError(try restore.stage.makeInverseTransform(for: orphan, context: restore.context))
+        try restore.finish()
+    }
+
     func testDirectoriesAreNotTransformed() throws {
         let stage = try backupStage("recipient=alice@example.org")
         let harness = try StageHarness(stage: stage)
