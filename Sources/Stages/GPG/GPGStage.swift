@@ -188,7 +188,7 @@ public final class GPGStage: Stage {
         } catch {
             throw failure(
                 "the file's wrapped session key does not unwrap under the job key of key set \(setID): "
-                    + "the catalog value was changed")
+                    + "the catalog's wrapped key or the job's key record was changed")
         }
         return try OpenPGPDecryptor(sessionKey: sessionKey)
     }
@@ -209,7 +209,7 @@ public final class GPGStage: Stage {
                     recipients.map { " (a secret key of \($0.split(separator: ",").joined(separator: ", ")))" } ?? ""
                 let detail =
                     "cannot decrypt the job key of key set \(setID) of job \(job) with the keyring "
-                    + "\(options.keyring ?? "of GNUPGHOME")\(holders): \(error). No file of this key set is restored; "
+                    + "\(options.keyring ?? "of GNUPGHOME")\(holders): \(error). No file of this job and key set is restored; "
                     + "each can still be decrypted alone with gpg --decrypt by a holder of one of its keys"
                 context.message(.error, detail, stage: name)
                 result = .failure(
