@@ -25,7 +25,8 @@ extension OptionHost {
         @Option(help: "Work directory for the catalog, volumes and restore (default: a new /tmp/optionhost-demo.XXXXXX).")
         var work: String?
 
-        /// The embedded default configuration; `@EXAMPLES@` and `@WORK@` become absolute paths.
+        /// The embedded default configuration; `@EXAMPLES@`, `@WORK@` and `@KEY@` (the fingerprint of the
+        /// throwaway key the demo makes) become their values.
         static let embedded = """
             # Embedded default configuration of `optionhost demo`.
             FileSet {
@@ -35,13 +36,24 @@ extension OptionHost {
                 Options { WildFile = "*.o"; Exclude = yes }
                 Options {
                   Signature = SHA256; Compression = GZIP; Wild = "*/documents/*"
-                  # Two Bareos python-fd plugins from examples/plugins, each in its own sub-interpreter.
-                  Plugin = "python3:module_path=@EXAMPLES@/plugins:module_name=bareos-fd-checksum-log:log=@WORK@/sha256sums.txt"
-                  Plugin = "python3:module_path=@EXAMPLES@/plugins:module_name=indexer:index=@WORK@/index.jsonl"
+                  # Native stages: nobody's files are never stored, a checksum log that `sha256sum -c` checks,
+                  # and the text of each document in the catalog's search index (`optionhost search`).
+                  Plugin = "owner:exclude_user=nobody"
+                  Plugin = "checksum:log=@WORK@/sha256sums.txt"
+                  Plugin = "index"
                 }
                 Options {
-                  Signature = SHA256; Wild = "*/home/*"
-                  # This plugin takes the files over: the volume holds gzip streams, restore inflates them.
+                  Signature = SHA256; Compression = GZIP; Wild = "*/home/*"
+                  # Each file becomes one OpenPGP message for a throwaway key (compressed before it is encrypted):
+                  # stock gpg decrypts a member pulled out with tar. The index keeps metadata only (the chain
+                  # encrypts).
+                  Plugin = "index"
+                  Plugin = "gpg:recipient=@KEY@:keyring=@WORK@/gnupg"
+                }
+                Options {
+                  Signature = SHA256; Wild = "*/src/*"
+                  # A Bareos python-fd plugin that takes the files over: the volume holds gzip streams, restore
+                  # inflates them.
                   Plugin = "python3:module_path=@EXAMPLES@/plugins:module_name=gzip_io"
                 }
                 Options { Signature = XXH128; Hard Links = yes }
@@ -60,6 +72,24 @@ extension OptionHost {
               Archive = "DemoVolumes"
             }
             """
+
+        /// Makes a throwaway cv25519 key without a passphrase in `WORK/gnupg` and returns its fingerprint.
+        static func makeThrowawayKey(work: String) throws -> String {
+            let home = work + "/gnupg"
+            try CommandSupport.makeDirectories(home)
+            _ = try CommandRunner.run(
+                "gpg --homedir '\(home)' --batch --quiet --passphrase '' --quick-gen-key "
+                    + "'OptionPipeline demo <demo@example.org>' future-default default never 2>&1")
+            let listing = String(
+                decoding: try CommandRunner.run("gpg --homedir '\(home)' --batch --with-colons --list-keys"),
+                as: UTF8.self)
+            guard let line = listing.split(separator: "\n").first(where: { $0.hasPrefix("fpr:") }),
+                let fingerprint = line.split(separator: ":", omittingEmptySubsequences: false).dropFirst(9).first
+            else {
+                throw CommandRunner.Failure(message: "gpg listed no fingerprint for the demo key")
+            }
+            return String(fingerprint)
+        }
 
         private static func realPath(_ path: String) -> String? {
             guard let resolved = realpath(path, nil) else { return nil }
@@ -87,7 +117,21 @@ extension OptionHost {
                 }
                 workPath = String(cString: made)
             }
+            let out = ByteWriter.standardOutput
+            out.line("== a throwaway OpenPGP key for the gpg stage, in \(workPath)/gnupg")
+            out.flush()
+            let key: String
+            do {
+                key = try Demo.makeThrowawayKey(work: workPath)
+            } catch {
+                err.line("optionhost: cannot make the demo key with gpg (install gnupg): \(error)")
+                err.flush()
+                throw ExitStatus.jobFailed
+            }
+            defer { _ = try? CommandRunner.run("gpgconf --homedir '\(workPath)/gnupg' --kill gpg-agent 2>&1") }
+            out.line("key \(key)")
             let text = Demo.embedded.replacing("@EXAMPLES@", with: examplesPath).replacing("@WORK@", with: workPath)
+                .replacing("@KEY@", with: key)
             let configuration: Configuration
             do {
                 configuration = try Configuration.parse(text: text, fileName: "<embedded demo config>")
@@ -96,7 +140,7 @@ extension OptionHost {
                 err.flush()
                 throw ExitStatus.usage
             }
-            let out = ByteWriter.standardOutput
+            out.line("")
             out.line("== optionhost demo over \(examplesPath)/data, work directory \(workPath)")
             out.line(text)
             out.line("")
@@ -157,14 +201,49 @@ extension OptionHost {
                 different.isEmpty
                     ? "restored tree: all \(compared) files identical to the originals"
                     : "restored tree: \(different.count) of \(compared) files differ: \(different.joined(separator: ", "))")
-            out.line("checksum log of the documents (python plugin): \(workPath)/sha256sums.txt")
-            out.line("  check the restored copies: cd \(workPath)/restore && sha256sum -c \(workPath)/sha256sums.txt")
-            out.line("index of the documents (python plugin): \(workPath)/index.jsonl")
+            let volume = backupSummary.volumes.first ?? ""
+            let steps: [(String, String)] = [
+                (
+                    "checksum log of the documents: sha256sum -c on the restored tree",
+                    "cd '\(workPath)/restore' && sha256sum -c '\(workPath)/sha256sums.txt'"
+                ),
+                (
+                    "search \"minutes\" (text the index stage extracted)",
+                    "'\(Demo.executable)' search minutes --catalog '\(catalogPath)'"
+                ),
+                (
+                    "one encrypted file with only tar and gpg",
+                    "mkdir -p '\(workPath)/tar' && tar -xf '\(volume)' -C '\(workPath)/tar' "
+                        + "'\(String(examplesPath.dropFirst()))/data/home/alice/Documents/cv.txt.gpg' && "
+                        + "gpg --homedir '\(workPath)/gnupg' --batch --quiet --decrypt "
+                        + "'\(workPath)/tar\(examplesPath)/data/home/alice/Documents/cv.txt.gpg' | gunzip | "
+                        + "cmp - '\(examplesPath)/data/home/alice/Documents/cv.txt' && echo 'cv.txt: decrypted by gpg, "
+                        + "identical to the original'"
+                ),
+            ]
+            var failedSteps: [String] = []
+            for (title, command) in steps {
+                out.line("")
+                out.line("== \(title)")
+                out.line("$ \(command)")
+                out.flush()
+                do {
+                    out.write(try CommandRunner.run(command + " 2>&1"))
+                } catch {
+                    out.line("failed: \(error)")
+                    failedSteps.append(title)
+                }
+            }
             out.flush()
-            if backupSummary.status != .ok || restoreSummary.status != .ok || !mismatches.isEmpty || !different.isEmpty {
+            if backupSummary.status != .ok || restoreSummary.status != .ok || !mismatches.isEmpty || !different.isEmpty
+                || !failedSteps.isEmpty
+            {
                 throw ExitStatus.jobFailed
             }
         }
+
+        /// This program (for the demo's `search` step).
+        static var executable: String { realPath("/proc/self/exe") ?? "optionhost" }
 
         static func contents(_ path: String) -> [UInt8]? {
             let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -200,7 +200,7 @@ extension OptionHost {
                 summary.add("limit", limit)
                 out.write(summary.line)
             } else {
-                out.line(hits.isEmpty ? "no hits for \(parsed.text.debugDescription)" : "\(hits.count) hits")
+                out.line(hits.isEmpty ? "no hits for \(parsed.text.debugDescription)" : "\(hits.count) hit\(hits.count == 1 ? "" : "s")")
             }
             out.flush()
         }

@@ -3,15 +3,20 @@ import Glibc
 #endif
 
 /// Runs a shell command and captures its standard output: the one place that spawns processes (`@|command`
-/// includes, `|command` file lists).
-enum CommandRunner {
+/// includes, `|command` file lists, the demo's `gpg` and `tar` steps).
+public enum CommandRunner {
     /// Why a command gave no usable output; `message` reads after the command's name
     /// ("exited with status 3", "was killed by signal 9", "could not be started: ...").
-    struct Failure: Error, Sendable {
-        var message: String
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+
+        public init(message: String) {
+            self.message = message
+        }
     }
 
-    static func run(_ command: String) throws(Failure) -> [UInt8] {
+    public static func run(_ command: String) throws(Failure) -> [UInt8] {
         try run(Array(command.utf8))
     }
 
