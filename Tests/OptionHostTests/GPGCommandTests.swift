@@ -180,4 +180,42 @@ final class GPGCommandTests: CommandLineTestCase {
         let members = try volumesMade.map { try shell("tar -tf '\(volumes)/\($0)'").output }.joined()
         XCTAssertFalse(members.contains(".gpg"), members)
     }
+
+    /// The index stage in a chain that encrypts: the file's metadata is indexed, its text is not (the default
+    /// `store_text_of_encrypted=no`), while the same word in a file that is not encrypted is found.
+    func testIndexKeepsNoTextOfFilesItsChainEncrypts() throws {
+        try makeFile("tree/docs/secret.txt", "the zanzibar formula\n")
+        try makeFile("tree/open/recipe.txt", "the zanzibar recipe\n")
+        let config = try write(
+            "index.conf",
+            """
+            FileSet {
+              Name = fs
+              Include {
+                Options { Wild = "*/docs/*"; Plugin = "index"; Plugin = "gpg:recipient=ops@example.org:keyring=\(gnupgHome)" }
+                Options { Plugin = "index" }
+                File = "\(tree)"
+              }
+            }
+            Job { Name = Sealed; Type = Backup; Level = Full; FileSet = fs }
+            """)
+        let result = try backup(config)
+        XCTAssertEqual(result.status, 0, result.stderr + result.output)
+        let search = try optionhost(["search", "zanzibar", "--catalog", catalogPath, "--json"])
+        XCTAssertEqual(search.status, 0, search.stderr)
+        let hits = try search.lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            .filter { $0["type"] as? String == "hit" }
+        XCTAssertEqual(hits.compactMap { $0["path"] as? String }, [tree + "/open/recipe.txt"])
+        // Both files are in the index; only the one that is not encrypted has text.
+        let export = try optionhost(["search", "--export", "es-bulk", "--catalog", catalogPath])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        let documents = try export.lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            .filter { $0["path"] != nil }
+        let secret = try XCTUnwrap(documents.first { $0["path"] as? String == tree + "/docs/secret.txt" })
+        XCTAssertEqual(secret["mime"] as? String, "text/plain")
+        XCTAssertNil(secret["text"], "\(secret)")
+        let recipe = try XCTUnwrap(documents.first { $0["path"] as? String == tree + "/open/recipe.txt" })
+        XCTAssertEqual(recipe["text"] as? String, "the zanzibar recipe\n")
+        XCTAssertFalse(export.output.contains("formula"), export.output)
+    }
 }

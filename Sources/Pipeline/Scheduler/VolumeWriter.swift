@@ -326,8 +326,10 @@ final class VolumeWriter: @unchecked Sendable {
         var storedBytes: UInt64 = 0
         var readFailure: String?
         var failingStage: String?
+        // The stored bytes' digest: on the hasher thread for a streamed file, here for a sparse one.
+        var hashStored: (UnsafeRawBufferPointer) -> Void = { [storedDigester] in storedDigester.update($0) }
         func emit(_ bytes: UnsafeRawBufferPointer) throws {
-            if !storedIsSource { storedDigester.update(bytes) }
+            if !storedIsSource { hashStored(bytes) }
             try writer.write(bytes)
             storedBytes += UInt64(bytes.count)
             wrote(UInt64(bytes.count))
@@ -385,7 +387,9 @@ final class VolumeWriter: @unchecked Sendable {
                 let hasher = chunkHasher ?? ChunkHasher(chunkSize: job.settings.chunkSize)
                 chunkHasher = hasher
                 hasher.start(
-                    digesters: [sourceDigester] + (signature.map { [$0] } ?? []), observers: path.sourceObservers)
+                    digesters: [sourceDigester] + (signature.map { [$0] } ?? []), observers: path.sourceObservers,
+                    storedDigesters: storedIsSource ? [] : [storedDigester])
+                hashStored = { hasher.submitCopy($0) }
                 defer { hasher.wait() }
                 while true {
                     if job.cancellation.isCancelled { throw BackupError("cancelled") }
