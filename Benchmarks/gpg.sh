@@ -13,13 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
-corpus=${CORPUS:-/tmp/corpus}
 work=${BENCH_WORK:-/tmp/optionhost-bench-gpg}
-shared=../shared/bench/make-corpus.sh
-[ -f "$shared" ] || { echo "missing $shared" >&2; exit 2; }
-CORPUS=$corpus sh "$shared" >/dev/null
-swift build -c release --product optionhost >/dev/null
-bin=$PWD/.build/release/optionhost
+. Benchmarks/common.sh
 rm -rf "$work"; mkdir -p "$work/gnupg"; chmod 700 "$work/gnupg"
 export GNUPGHOME=$work/gnupg
 fpr() { gpg --batch --with-colons --list-keys "$1" 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}'; }
@@ -32,12 +27,6 @@ cv=$(key 'Bench <bench@example.org>')
 master=$(key 'Master <master@example.org>')
 rsa=$(rsakey 'RSA <rsa@example.org>')
 
-config() { # name tree plugin-lines
-    cat > "$work/$1.conf" <<CONF
-FileSet { Name = fs; Include { Options { Signature = SHA256 $3 } File = "$2" } }
-Job { Name = bench; Type = Backup; Level = Full; FileSet = fs }
-CONF
-}
 small=$corpus/small
 large=$corpus/large
 config plain "$small" ""
@@ -47,7 +36,6 @@ config master "$small" "; Plugin = \"gpg:recipient=$cv:master=$master\""
 config rsa "$small" "; Plugin = \"gpg:recipient=$rsa\""
 config large "$large" "; Plugin = \"gpg:recipient=$cv\""
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 files() { find "$1" -type f | wc -l; }
 bytes() { find "$1" -type f -printf '%s\n' | awk '{s+=$1} END {print s}'; }
 ours() { # variant (backup into $work/run-VARIANT)

@@ -12,13 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
-corpus=${CORPUS:-/tmp/corpus}
 work=${BENCH_WORK:-/tmp/optionhost-bench-python}
-shared=../shared/bench/make-corpus.sh
-[ -f "$shared" ] || { echo "missing $shared" >&2; exit 2; }
-CORPUS=$corpus sh "$shared" >/dev/null
-swift build -c release --product optionhost >/dev/null
-bin=$PWD/.build/release/optionhost
+. Benchmarks/common.sh
 examples=$PWD/examples/plugins
 tree=$corpus/small
 rm -rf "$work"; mkdir -p "$work/plugins"
@@ -43,7 +38,7 @@ def handle_backup_file(savepkt):
     return bareosfd.bRC_Core
 PY
 
-config() { # name plugin-line
+config() { # name plugin-line (replaces common.sh's: one tree)
     cat > "$work/$1.conf" <<CONF
 FileSet { Name = fs; Include { Options { Signature = SHA256 $2 } File = "$tree" } }
 Job { Name = bench; Type = Backup; Level = Full; FileSet = fs }
@@ -55,7 +50,6 @@ config trivial "; Plugin = \"python3:module_path=$work/plugins:module_name=trivi
 config checksum "; Plugin = \"python3:module_path=$examples:module_name=bareos-fd-checksum-log:log=$work/sums.txt\""
 config gzip "; Plugin = \"python3:module_path=$examples:module_name=gzip_io\""
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A wall cpu rss
 for variant in none loaded trivial checksum gzip; do
     : > "$work/$variant.times"

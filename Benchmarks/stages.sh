@@ -11,22 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
-corpus=${CORPUS:-/tmp/corpus}
 work=${BENCH_WORK:-/tmp/optionhost-bench-stages}
-shared=../shared/bench/make-corpus.sh
-[ -f "$shared" ] || { echo "missing $shared" >&2; exit 2; }
-CORPUS=$corpus sh "$shared" >/dev/null
-swift build -c release --product optionhost >/dev/null
-bin=$PWD/.build/release/optionhost
+. Benchmarks/common.sh
 examples=$PWD/examples/plugins
 rm -rf "$work"; mkdir -p "$work"
 
-config() { # name tree plugin-lines
-    cat > "$work/$1.conf" <<CONF
-FileSet { Name = fs; Include { Options { Signature = SHA256 $3 } File = "$2" } }
-Job { Name = bench; Type = Backup; Level = Full; FileSet = fs }
-CONF
-}
 small=$corpus/small
 real=$corpus/real
 config none "$small" ""
@@ -37,7 +26,6 @@ config pychecksum "$small" "; Plugin = \"python3:module_path=$examples:module_na
 config realnone "$real" ""
 config index "$real" "; Plugin = \"index\""
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 measure() { # label variants...
     local label=$1 tree=$2; shift 2
     local files bytes
