@@ -1,5 +1,9 @@
 import Pipeline
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One recipient's encryption key, ready to encrypt session keys into PKESK packets (RFC 4880 5.1).
 ///
 /// Supported: RSA (algorithms 1 and 2, RSAES-PKCS1-v1_5) and ECDH on Curve25519 (algorithm 18, RFC 6637 with
@@ -152,11 +156,7 @@ public final class OpenPGPRecipient: Sendable {
 func zeroize(_ bytes: inout [UInt8]) {
     bytes.withUnsafeMutableBytes { buffer in
         guard let base = buffer.baseAddress else { return }
-        memsetZero(base, buffer.count)
+        explicit_bzero(base, buffer.count)  // glibc: a memset the compiler may not remove
     }
 }
 
-/// `memset` through a function pointer the optimiser cannot see through.
-private nonisolated(unsafe) let memsetZero: (UnsafeMutableRawPointer, Int) -> Void = { pointer, count in
-    pointer.initializeMemory(as: UInt8.self, repeating: 0, count: count)
-}

@@ -12,17 +12,19 @@ enum OpenSSL {
         let name: String
     }
 
-    // Static stored properties are initialised lazily, exactly once, thread-safely.
+    // Static stored properties are initialised lazily, exactly once, thread-safely. A cipher this OpenSSL does
+    // not provide (a FIPS configuration without AES-CFB, say) is an error of every operation that needs it, not a
+    // crash.
     static let aes256CFB = fetchCipher("AES-256-CFB")
     static let aes128Wrap = fetchCipher("AES-128-WRAP")
     static let aes192Wrap = fetchCipher("AES-192-WRAP")
     static let aes256Wrap = fetchCipher("AES-256-WRAP")
 
-    private static func fetchCipher(_ name: String) -> Cipher {
+    private static func fetchCipher(_ name: String) -> Result<Cipher, OpenPGPError> {
         guard let pointer = EVP_CIPHER_fetch(nil, name, nil) else {
-            fatalError(failure("EVP_CIPHER_fetch(\(name))").description)
+            return .failure(failure("EVP_CIPHER_fetch(\(name))"))
         }
-        return Cipher(pointer: pointer, name: name)
+        return .success(Cipher(pointer: pointer, name: name))
     }
 
     /// The one conversion of OpenSSL's error queue: `operation` and every queued error, as a ``OpenPGPError``.
@@ -57,9 +59,9 @@ enum OpenSSL {
 
     private static func wrapCipher(keyLength: Int) throws -> Cipher {
         switch keyLength {
-        case 16: return aes128Wrap
-        case 24: return aes192Wrap
-        case 32: return aes256Wrap
+        case 16: return try aes128Wrap.get()
+        case 24: return try aes192Wrap.get()
+        case 32: return try aes256Wrap.get()
         default: throw OpenPGPError(.misuse, "AES key wrap needs a 16, 24 or 32 byte key, not \(keyLength)")
         }
     }
@@ -231,7 +233,8 @@ enum OpenSSL {
         func start(key: [UInt8]) throws {
             precondition(key.count == 32, "AES-256 needs a 32-byte key")
             let zeroIV = [UInt8](repeating: 0, count: 16)
-            guard EVP_CipherInit_ex2(context, OpenSSL.aes256CFB.pointer, key, zeroIV, encrypting, nil) == 1 else {
+            guard EVP_CipherInit_ex2(context, try OpenSSL.aes256CFB.get().pointer, key, zeroIV, encrypting, nil) == 1
+            else {
                 throw OpenSSL.failure("EVP_CipherInit_ex2(AES-256-CFB)")
             }
         }
