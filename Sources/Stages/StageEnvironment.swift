@@ -8,7 +8,14 @@ public struct StageEnvironment: Sendable {
     /// (`--passphrase-file`, loopback pinentry); nil: gpg-agent asks or uses its cache (D5).
     public var passphraseFile: String?
 
-    public init(python: PythonPluginSettings = PythonPluginSettings(), passphraseFile: String? = nil) {
+    /// The stage is made to restore files: what only a backup uses (user names to resolve, maps to read) is not
+    /// checked, so a restore on another host, or after a user was deleted, is not refused for it.
+    public var forRestore: Bool
+
+    public init(
+        python: PythonPluginSettings = PythonPluginSettings(), passphraseFile: String? = nil, forRestore: Bool = false
+    ) {
+        self.forRestore = forRestore
         self.python = python
         self.passphraseFile = passphraseFile
     }

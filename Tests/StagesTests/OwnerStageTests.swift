@@ -57,6 +57,20 @@ final class OwnerStageTests: XCTestCase {
         XCTAssertEqual(error { _ = try StageRegistry.makeStage("owner") }, "no error")
     }
 
+    /// Restore creates every stage of a stored chain; an owner string naming a user deleted since the backup must
+    /// not stop the restore (the stage decides nothing there), while backup and check still refuse it.
+    func testRestoreDoesNotResolveNames() throws {
+        let string = "owner:exclude_user=no-such-user-4711:include_group=no-such-group-4711"
+        XCTAssertEqual(
+            error { _ = try StageRegistry.makeStage(string) },
+            "stage \"owner\": option exclude_user: unknown user \"no-such-user-4711\"")
+        let stage = try StageRegistry.makeStage(string, environment: StageEnvironment(forRestore: true))
+        let harness = try StageHarness(stage: stage, mode: .restore)
+        XCTAssertEqual(try harness.restore(Array("bytes".utf8), path: "/a", metadata: [:]), Array("bytes".utf8))
+        try harness.finish()
+        XCTAssertTrue(harness.isClean, "\(harness.leftovers)")
+    }
+
     func testExcludeWinsIncludeKeepsUserOrGroupAndDirectoriesAreTraversed() throws {
         let stage = try OwnerStage(string: "owner:exclude_user=1001-1099:include_user=1000,1001:include_group=50:exclude_group=66")
         XCTAssertFalse(stage.hasSideEffects)

@@ -177,7 +177,7 @@ extension OptionHost {
             let restore = RestoreJob(
                 catalog: catalog, jobID: JobID(rawValue: backupSummary.jobID),
                 settings: RestoreSettings(whereDirectory: workPath + "/restore"),
-                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: nil))
+                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: nil, forRestore: true))
             let restoreSummary = try restore.run()
             out.line(
                 "\(CommandSupport.statusWord(restoreSummary.status)): \(restoreSummary.filesStored) files verified "

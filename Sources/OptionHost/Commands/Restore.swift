@@ -208,7 +208,8 @@ extension OptionHost {
             let job = RestoreJob(
                 catalog: catalog, jobID: jobID, settings: settings,
                 stageFactory: CommandSupport.stageFactory(
-                    job: configuredJob, configurationPath: selection.config, passphraseFile: passphraseFile))
+                    job: configuredJob, configurationPath: selection.config, passphraseFile: passphraseFile,
+                    forRestore: true))
             if stdout {
                 // A usage error, not a failed job: --stdout writes exactly one file.
                 let files = try job.selectedRecords().filter { $0.kind == .file }.count

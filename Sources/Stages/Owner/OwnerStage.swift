@@ -23,8 +23,8 @@ import Synchronization
 /// only up to the FileSet's `File =` paths (`StageContext.fileRoots`): the directories above them are not backed
 /// up and decide nothing.
 ///
-/// Names are resolved when the stage is created (an unknown name is an error that `check` reports); a decision
-/// is a few integer comparisons. The stage has no side effects, so `estimate --listing` shows its decisions.
+/// Names are resolved when the stage is created (an unknown name is an error that `check` reports), except for a
+/// restore, where the stage decides nothing; a decision is a few integer comparisons. The stage has no side effects, so `estimate --listing` shows its decisions.
 public final class OwnerStage: Stage {
     public static let optionNames = ["include_user", "exclude_user", "include_group", "exclude_group", "prune_dirs"]
 
@@ -46,7 +46,8 @@ public final class OwnerStage: Stage {
         let options = try StageOptions(string, valid: Self.optionNames)
         name = string
         func set(_ option: String, _ kind: OwnerIDSet.Kind) throws(StageOptions.Problem) -> OwnerIDSet {
-            guard let list = options[option] else { return OwnerIDSet() }
+            // At restore the stage decides nothing: names are not resolved (the user may be gone since).
+            guard let list = options[option], !environment.forRestore else { return OwnerIDSet() }
             do {
                 return try OwnerIDSet(list, kind: kind, option: option)
             } catch {
