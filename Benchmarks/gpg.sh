@@ -99,4 +99,8 @@ for i in $(seq "$runs"); do
     [ "$have_restic" = yes ] && restic_backup large "$large"
 done
 report "large corpus, backup" "$lf" "$lb" large restic-large
+
+echo "the writer and reader alone, in memory (optionhost bench openpgp):"
+"$bin" bench openpgp "$cv"
+"$bin" bench openpgp "$rsa" --reused 1 --stream-mib 1 | head -1 | sed 's/^/RSA-3072: /'
 gpgconf --kill gpg-agent

@@ -6,7 +6,7 @@ extension OptionHost {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure building blocks in-process (see Benchmarks/README.md).",
-            subcommands: [Parse.self, Plugin.self]
+            subcommands: [Parse.self, Plugin.self, OpenPGP.self]
         )
 
         /// `optionhost bench parse CONFIG`: load a configuration repeatedly and report the time per load.
