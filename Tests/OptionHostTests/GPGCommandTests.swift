@@ -102,6 +102,47 @@ final class GPGCommandTests: CommandLineTestCase {
         XCTAssertEqual(try Array(Data(contentsOf: URL(fileURLWithPath: again + tree + "/big.bin"))), big)
     }
 
+    /// Once, a 1 GiB sparse file (two written blocks): the stream is one OpenPGP message in constant memory that
+    /// stock gpg decrypts to the same bytes, and restore gives the same file back.
+    func testOneGiBSparseFileThroughGpg() throws {
+        let path = tree + "/sparse.img"
+        try makeFile("tree/sparse.img", "")
+        let prepared = try shell(
+            "truncate -s 1G '\(path)' && printf start | dd of='\(path)' conv=notrunc status=none "
+                + "&& printf middle | dd of='\(path)' bs=1M seek=512 conv=notrunc status=none")
+        XCTAssertEqual(prepared.status, 0, prepared.output)
+        let config = try write(
+            "sparse.conf",
+            """
+            FileSet {
+              Name = fs
+              Include {
+                Options { Plugin = "gpg:recipient=ops@example.org:keyring=\(gnupgHome)" }
+                File = "\(tree)"
+              }
+            }
+            Job { Name = Sealed; Type = Backup; Level = Full; FileSet = fs }
+            """)
+        let result = try optionhost(["backup", config, "--job", "Sealed", "--catalog", catalogPath, "--archive", volumes, "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr + result.output)
+        let summary = try XCTUnwrap(
+            result.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .first { $0["type"] as? String == "summary" })
+        XCTAssertLessThan(summary["peak_rss_bytes"] as? Int ?? .max, 200 << 20, "constant memory for a 1 GiB stream")
+        let original = try shell("sha256sum < '\(path)'")
+        let member = String(tree.dropFirst()) + "/sparse.img.gpg"
+        let decrypted = try shell(
+            "tar -xOf '\(volumes)/Sealed-1-0001.tar' '\(member)' | gpg --batch --quiet --decrypt | sha256sum")
+        XCTAssertEqual(decrypted.status, 0, decrypted.output)
+        XCTAssertEqual(decrypted.output, original.output)
+        let restored = work.appendingPathComponent("restored").path
+        let restore = try optionhost(["restore", "--jobid", "1", "--where", restored, "--catalog", catalogPath])
+        XCTAssertEqual(restore.status, 0, restore.stderr + restore.output)
+        XCTAssertEqual(try shell("cmp '\(path)' '\(restored + path)'").status, 0)
+        try? FileManager.default.removeItem(atPath: restored)
+        try? FileManager.default.removeItem(atPath: volumes)
+    }
+
     func testTamperedMemberFailsOnlyThatFile() throws {
         _ = try makeTree()
         XCTAssertEqual(try backup(try config("gpg:recipient=ops@example.org:keyring=\(gnupgHome)")).status, 0)
