@@ -44,7 +44,9 @@ final class MagicPool: Sendable {
     }
 }
 
-/// Moves a value confined to one thread at a time across a lock.
+/// Moves a value confined to one thread at a time across a lock. Safe here because a wrapped cookie is only ever
+/// reached through `MagicPool.idle`: `popLast()` under the mutex hands it to exactly one caller, which keeps no
+/// reference after putting it back under the mutex, so no two threads ever hold the same cookie.
 private struct UnsafeSendable<Value>: @unchecked Sendable {
     let value: Value
 
