@@ -7,14 +7,19 @@ public struct StageEnvironment: Sendable {
     /// Restore: the file whose first line is the passphrase of the secret key that decrypts `gpg` job keys
     /// (`--passphrase-file`, loopback pinentry); nil: gpg-agent asks or uses its cache (D5).
     public var passphraseFile: String?
+    /// Restore: the GnuPG home to use instead of a `gpg` stage's `keyring=` (which names a directory of the host
+    /// that made the backup); nil keeps the stage's own.
+    public var keyring: String?
 
     /// The stage is made to restore files: what only a backup uses (user names to resolve, maps to read) is not
     /// checked, so a restore on another host, or after a user was deleted, is not refused for it.
     public var forRestore: Bool
 
     public init(
-        python: PythonPluginSettings = PythonPluginSettings(), passphraseFile: String? = nil, forRestore: Bool = false
+        python: PythonPluginSettings = PythonPluginSettings(), passphraseFile: String? = nil, keyring: String? = nil,
+        forRestore: Bool = false
     ) {
+        self.keyring = keyring
         self.forRestore = forRestore
         self.python = python
         self.passphraseFile = passphraseFile

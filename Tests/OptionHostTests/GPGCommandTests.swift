@@ -143,6 +143,31 @@ final class GPGCommandTests: CommandLineTestCase {
         try? FileManager.default.removeItem(atPath: volumes)
     }
 
+    /// A restore on another host: the keyring the backup's stage string names is gone; `--keyring` names the
+    /// GnuPG home that holds the secret key instead.
+    func testRestoreKeyringReplacesTheOneTheStageNamed() throws {
+        _ = try makeTree()
+        let gone = work.appendingPathComponent("gone-gnupg").path
+        XCTAssertEqual(try shell("cp -a '\(gnupgHome)' '\(gone)' && rm -f '\(gone)'/S.*").status, 0)
+        let result = try backup(try config("gpg:recipient=ops@example.org:keyring=\(gone)"))
+        XCTAssertEqual(result.status, 0, result.stderr + result.output)
+        _ = try shell("gpgconf --homedir '\(gone)' --kill gpg-agent")
+        try FileManager.default.removeItem(atPath: gone)
+
+        let failed = work.appendingPathComponent("failed").path
+        let without = try optionhost(["restore", "--jobid", "1", "--where", failed, "--catalog", catalogPath])
+        // Every file fails (exit 1 today; the reliability issue makes "nothing restored" exit 3).
+        XCTAssertNotEqual(without.status, 0, without.stderr + without.output)
+        XCTAssertTrue(without.stderr.contains("with the keyring \(gone)"), without.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: failed + tree + "/docs/a.txt"))
+
+        let restored = work.appendingPathComponent("restored").path
+        let with = try optionhost(
+            ["restore", "--jobid", "1", "--where", restored, "--catalog", catalogPath, "--keyring", gnupgHome])
+        XCTAssertEqual(with.status, 0, with.stderr + with.output)
+        XCTAssertEqual(try String(contentsOfFile: restored + tree + "/docs/a.txt", encoding: .utf8), "hello\n")
+    }
+
     func testTamperedMemberFailsOnlyThatFile() throws {
         _ = try makeTree()
         XCTAssertEqual(try backup(try config("gpg:recipient=ops@example.org:keyring=\(gnupgHome)")).status, 0)

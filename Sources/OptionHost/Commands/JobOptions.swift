@@ -107,9 +107,11 @@ enum CommandSupport {
 
     /// The stage factory of this build (the registry of the `Stages` module) for a Job: its Python plugin settings (Plugin Directory, Plugin Call Timeout, Accurate,
     /// Fd Plugin Options), and for restore the passphrase file of the `gpg` job keys (`--passphrase-file`) and
-    /// `forRestore` (stages skip checks that only a backup needs).
+    /// the GnuPG home that replaces a `gpg` stage's `keyring=` (`--keyring`), and `forRestore` (stages skip checks
+    /// that only a backup needs).
     static func stageFactory(
-        job: Job?, configurationPath: String?, passphraseFile: String? = nil, forRestore: Bool = false
+        job: Job?, configurationPath: String?, passphraseFile: String? = nil, keyring: String? = nil,
+        forRestore: Bool = false
     ) -> StageChainBuilder.Factory {
         var python = PythonPluginSettings()
         if let job {
@@ -120,7 +122,9 @@ enum CommandSupport {
         }
         python.configurationPath = configurationPath.map(absolutePath)
         return StageRegistry.factory(
-            StageEnvironment(python: python, passphraseFile: passphraseFile.map(absolutePath), forRestore: forRestore))
+            StageEnvironment(
+                python: python, passphraseFile: passphraseFile.map(absolutePath), keyring: keyring.map(absolutePath),
+                forRestore: forRestore))
     }
 
     /// `mkdir -p` with mode 0700 for the parts it creates.

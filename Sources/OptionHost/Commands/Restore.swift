@@ -142,6 +142,12 @@ extension OptionHost {
                     + "without it gpg-agent asks.", valueName: "FILE"))
         var passphraseFile: String?
 
+        @Option(
+            help: ArgumentHelp(
+                "The GnuPG home whose secret keys open gpg job keys, instead of the keyring= the backup's gpg stage "
+                    + "named (a restore on another host).", valueName: "DIR"))
+        var keyring: String?
+
         func validate() throws {
             if !stdout && !inPlace && `where` == nil { throw ValidationError("restore needs --where DIR (or --in-place)") }
             if inPlace && `where` != nil { throw ValidationError("--in-place and --where exclude each other") }
@@ -209,7 +215,7 @@ extension OptionHost {
                 catalog: catalog, jobID: jobID, settings: settings,
                 stageFactory: CommandSupport.stageFactory(
                     job: configuredJob, configurationPath: selection.config, passphraseFile: passphraseFile,
-                    forRestore: true))
+                    keyring: keyring, forRestore: true))
             if stdout {
                 // A usage error, not a failed job: --stdout writes exactly one file.
                 let files = try job.selectedRecords().filter { $0.kind == .file }.count

@@ -31,6 +31,8 @@ public final class GPGStage: Stage {
 
     let options: GPGStageOptions
     private let passphraseFile: String?
+    /// The keyring restore decrypts job keys with: `restore --keyring`, else the string's `keyring=`.
+    private let restoreKeyring: String?
     /// The keys of the running backup job (from job start to job end).
     private let backup = Mutex<BackupKeys?>(nil)
     /// Restore: job keys by "job/setid", decrypted once; a failure is kept so it is reported once, not per file.
@@ -42,6 +44,7 @@ public final class GPGStage: Stage {
         name = string
         options = try GPGStageOptions(string: string)
         passphraseFile = environment.passphraseFile
+        restoreKeyring = environment.keyring ?? options.keyring
     }
 
     // MARK: - Keys
@@ -209,7 +212,7 @@ public final class GPGStage: Stage {
                     recipients.map { " (a secret key of \($0.split(separator: ",").joined(separator: ", ")))" } ?? ""
                 let detail =
                     "cannot decrypt the job key of key set \(setID) of job \(job) with the keyring "
-                    + "\(options.keyring ?? "of GNUPGHOME")\(holders): \(error). No file of this job and key set is restored; "
+                    + "\(restoreKeyring ?? "of GNUPGHOME")\(holders): \(error). No file of this job and key set is restored; "
                     + "each can still be decrypted alone with gpg --decrypt by a holder of one of its keys"
                 context.message(.error, detail, stage: name)
                 result = .failure(
@@ -225,7 +228,7 @@ public final class GPGStage: Stage {
         guard let message = context.jobData(job: job, key: "gpg.jobkey.\(setID)") else {
             throw GPGStageError("job \(job) has no gpg.jobkey.\(setID)")
         }
-        let keyring = try GPGKeyring(homeDirectory: options.keyring)
+        let keyring = try GPGKeyring(homeDirectory: restoreKeyring)
         return try JobKey(bytes: keyring.decrypt(message, passphraseFile: passphraseFile))
     }
 }
