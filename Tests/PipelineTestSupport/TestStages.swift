@@ -19,16 +19,21 @@ public final class XORStage: Stage {
         self.isEncrypting = encrypting
     }
 
+    /// XORs every byte with `key`; its metadata is `describe(bytes so far)`.
     final class Transform: ByteTransform, StageMetadataProducer {
         let key: UInt8
+        let describe: (Int) -> [String: String]
         var count = 0
-        init(key: UInt8) { self.key = key }
+        init(key: UInt8, describe: @escaping (Int) -> [String: String] = { ["xor.bytes": String($0)] }) {
+            self.key = key
+            self.describe = describe
+        }
         func process(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
             for byte in input { output.append(byte ^ key) }
             count += input.count
         }
         func finish(into output: inout [UInt8]) throws {}
-        var metadata: [String: String] { ["xor.bytes": String(count)] }
+        var metadata: [String: String] { describe(count) }
     }
 
     public func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)? {
@@ -296,23 +301,16 @@ public final class KeyedXORStage: Stage {
         context.recordJobData(key: "keyed.key", value: [drawn])
     }
 
-    final class Transform: ByteTransform, StageMetadataProducer {
-        let key: UInt8
-        var count = 0
-        init(key: UInt8) { self.key = key }
-        func process(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws {
-            for byte in input { output.append(byte ^ key) }
-            count += input.count
-        }
-        func finish(into output: inout [UInt8]) throws {}
-        var metadata: [String: String] {
+    /// The XOR of `XORStage`: `keyed.mode` is known before the data, `keyed.bytes` only after it.
+    private static func transform(key: UInt8) -> XORStage.Transform {
+        XORStage.Transform(key: key) { count in
             count == 0 ? ["keyed.mode": "xor"] : ["keyed.mode": "xor", "keyed.bytes": String(count)]
         }
     }
 
     public func makeTransform(for item: FileItem, context: StageContext) throws -> (any ByteTransform)? {
         guard let key = key.withLock({ $0 }) else { throw StageFailure(stage: name, path: item.path, message: "no key") }
-        return Transform(key: key)
+        return KeyedXORStage.transform(key: key)
     }
 
     public func makeInverseTransform(for item: RestoreItem, context: StageContext) throws -> (any ByteTransform)? {
@@ -322,6 +320,6 @@ public final class KeyedXORStage: Stage {
         guard let key = context.jobData(job: item.jobID, key: "keyed.key")?.first else {
             throw StageFailure(stage: name, path: item.path, message: "no key kept with JobId \(item.jobID)")
         }
-        return Transform(key: key)
+        return KeyedXORStage.transform(key: key)
     }
 }
