@@ -11,7 +11,7 @@ enum FileReader {
         var description: String { message }
 
         static func errno(_ what: String, _ code: Int32 = Glibc.errno) -> FileProblem {
-            FileProblem(message: "\(what): \(String(cString: strerror(code)))")
+            FileProblem(message: Errno(code).message(what))
         }
     }
 

@@ -485,20 +485,14 @@ final class FileByteSource: ByteSource {
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        while true {
-            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if count >= 0 { return count }
-            if errno == EINTR { continue }
-            throw FileReader.FileProblem.errno("read error")
+        do { return try FileDescriptor(rawValue: fd).read(into: buffer) } catch {
+            throw FileReader.FileProblem.errno("read error", error.rawValue)
         }
     }
 
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        while true {
-            let count = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
-            if count >= 0 { return count }
-            if errno == EINTR { continue }
-            throw FileReader.FileProblem.errno("read error")
+        do { return try FileDescriptor(rawValue: fd).read(at: offset, into: buffer) } catch {
+            throw FileReader.FileProblem.errno("read error", error.rawValue)
         }
     }
 

@@ -19,32 +19,16 @@ enum SelectIO {
     }
 
     /// `strerror` text for an errno value.
-    static func errorText(_ code: Int32) -> String {
-        guard let text = strerror(code) else { return "error \(code)" }
-        return String(decoding: UnsafeRawBufferPointer(start: text, count: strlen(text)), as: UTF8.self)
-    }
+    static func errorText(_ code: Int32) -> String { Errno(code).description }
 
     /// Reads a whole (small) file; nil if it cannot be opened or read (errno is kept).
     static func readWholeFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        return readAll(fd: fd)
+        guard let fd = try? FileDescriptor.open(path, O_RDONLY) else { return nil }
+        return fd.closeAfter { try? fd.readAll() }
     }
 
     /// Reads from `fd` until end of file; nil on a read error (errno is kept).
     static func readAll(fd: Int32) -> [UInt8]? {
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count > 0 {
-                data.append(contentsOf: chunk[0..<count])
-            } else if count == 0 {
-                return data
-            } else if errno != EINTR {
-                return nil
-            }
-        }
+        try? FileDescriptor(rawValue: fd).readAll()
     }
 }
