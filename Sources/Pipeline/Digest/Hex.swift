@@ -16,8 +16,11 @@ public enum Hex {
     }
 
     /// The bytes of hexadecimal text (either case); nil when the text is not an even number of hex digits.
-    public static func decode(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
+    public static func decode(_ text: String) -> [UInt8]? { decode(text.utf8) }
+
+    /// The bytes of hexadecimal digits held as UTF-8 bytes (either case); nil when they are not an even number of
+    /// hex digits.
+    static func decode(_ digits: some Collection<UInt8>) -> [UInt8]? {
         guard digits.count % 2 == 0 else { return nil }
         func value(_ digit: UInt8) -> UInt8? {
             switch digit {
@@ -29,11 +32,12 @@ public enum Hex {
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
+        var index = digits.startIndex
+        while index != digits.endIndex {
+            let next = digits.index(after: index)
+            guard let high = value(digits[index]), let low = value(digits[next]) else { return nil }
             bytes.append(high << 4 | low)
-            index += 2
+            index = digits.index(after: next)
         }
         return bytes
     }

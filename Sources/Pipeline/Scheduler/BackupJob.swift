@@ -77,7 +77,7 @@ public final class BackupJob: @unchecked Sendable {
         pthread_cond_init(&decisionTurnChanged, nil)
         extraTrailerRecords = { [unowned self] in
             self.withLock { _ in self.deletedPaths }.map {
-                VolumeMember.Record(key: "OPTIONPIPELINE.deleted", value: $0)
+                PipelineRecords.deleted($0)
             }
         }
     }
@@ -391,7 +391,7 @@ public final class BackupJob: @unchecked Sendable {
     /// the job record.
     func labelRecords(jobID: JobID, volumeSequence: Int) -> [VolumeMember.Record] {
         func record(_ key: String, _ value: String) -> VolumeMember.Record {
-            VolumeMember.Record(key: "OPTIONPIPELINE.label." + key, value: Array(value.utf8))
+            PipelineRecords.label(key, value)
         }
         var records = [
             record("job", String(jobID.rawValue)), record("name", job.name), record("level", level),
@@ -414,7 +414,7 @@ public final class BackupJob: @unchecked Sendable {
         let summary = withLock { $0 }
         let end = Clock.realtime()
         func record(_ key: String, _ value: String) -> VolumeMember.Record {
-            VolumeMember.Record(key: "OPTIONPIPELINE.trailer." + key, value: Array(value.utf8))
+            PipelineRecords.trailer(key, value)
         }
         return [
             record("job", String(jobID.rawValue)), record("end", BackupJob.decimalTime(end)),

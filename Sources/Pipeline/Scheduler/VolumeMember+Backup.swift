@@ -1,5 +1,5 @@
-/// Building volume members from selected entries, and the `OPTIONPIPELINE.*` records that let `scan` rebuild a
-/// catalog from volumes alone.
+/// Building volume members from selected entries, with the `OPTIONPIPELINE.*` records (encoded by
+/// `PipelineRecords`) that let `scan` rebuild a catalog from volumes alone.
 extension VolumeMember {
     /// The catalog key holding the SHA-256 of a member's extended attributes and ACLs (absent when it has none).
     public static let metadataDigestKey = "host.metadata_sha256"
@@ -76,7 +76,7 @@ extension VolumeMember {
     /// (`host.member_suffix`), so `verify` and `scan` know the name to expect.
     mutating func applyTransforms(suffix: String?, compression: OptionsBlock.Compression?, record: inout FileRecord) {
         if let compression {
-            records.append(Record(key: "OPTIONPIPELINE.compression", value: Array("\(compression)".utf8)))
+            records.append(PipelineRecords.compression("\(compression)"))
         }
         guard let suffix else { return }
         name += Array(suffix.utf8)
@@ -94,84 +94,26 @@ extension VolumeMember {
         return record.compression.flatMap(CompressionStage.parse).map { Array(CompressionStage.memberSuffix($0).utf8) }
     }
 
-    /// Keys of the global header that follows a streamed member whose stage metadata changed after its header was
-    /// written (a transform's figures known at its end): the member's file index and its whole final metadata.
-    static let lateIndexKey = "OPTIONPIPELINE.late.index"
-    static let lateMetadataKey = "OPTIONPIPELINE.late.metadata"
-
-    static func lateMetadataRecords(_ record: FileRecord) -> [Record] {
-        [
-            Record(key: lateIndexKey, value: Array(String(record.fileIndex).utf8)),
-            Record(key: lateMetadataKey, value: CatalogJSON.encode(record.stageMetadata)),
-        ]
-    }
+    /// The global header that follows a streamed member whose stage metadata changed after its header was
+    /// written (see `PipelineRecords.lateMetadata`).
+    static func lateMetadataRecords(_ record: FileRecord) -> [Record] { PipelineRecords.lateMetadata(record) }
 
     /// Label records of job data (`StageContext.recordJobData`): the key follows the prefix, the value is raw bytes.
-    static let jobDataPrefix = "OPTIONPIPELINE.jobdata."
+    static let jobDataPrefix = PipelineRecords.Key.jobDataPrefix
 
     /// The compression recorded on this member, if any.
-    var compressionName: String? {
-        records.first { $0.key == "OPTIONPIPELINE.compression" }.map { String(decoding: $0.value, as: UTF8.self) }
-    }
+    var compressionName: String? { PipelineRecords.compressionName(records) }
 
-    /// Our records for the catalog fields a volume scan needs (job, index, original path, digests, chain,
-    /// per-stage metadata).
+    /// Our records for the catalog fields a volume scan needs (see `PipelineRecords.member`).
     static func catalogRecords(_ record: FileRecord, jobID: JobID) -> [Record] {
-        var records = [
-            Record(key: "OPTIONPIPELINE.job", value: Array(String(jobID.rawValue).utf8)),
-            Record(key: "OPTIONPIPELINE.index", value: Array(String(record.fileIndex).utf8)),
-            Record(key: "OPTIONPIPELINE.path", value: record.path),
-            Record(key: "OPTIONPIPELINE.size", value: Array(String(record.size).utf8)),
-            // Identity of the inode, so a scanned catalog can tell hard links and replaced files apart.
-            Record(key: "OPTIONPIPELINE.inode", value: Array("\(record.device):\(record.inode):\(record.nlink)".utf8)),
-        ]
-        records += digestRecords(record)
-        if record.kind == .hardLink, let link = record.linkTarget {
-            records.append(Record(key: "OPTIONPIPELINE.link", value: link))
-        }
-        if !record.chain.isEmpty {
-            records.append(Record(key: "OPTIONPIPELINE.chain", value: CatalogJSON.encode(record.chain)))
-        }
-        if !record.stageMetadata.isEmpty {
-            records.append(
-                Record(key: "OPTIONPIPELINE.metadata", value: CatalogJSON.encode(record.stageMetadata)))
-        }
-        if let block = record.block {
-            records.append(Record(key: "OPTIONPIPELINE.block", value: Array(String(block).utf8)))
-        }
-        return records
+        PipelineRecords.member(record, jobID: jobID)
     }
 
-    /// Fixed-width placeholders for the digest records of a streamed member (its header is written before the
-    /// digests are known); `digestRecords` has the same keys and lengths and is patched in at the end.
+    /// Placeholders for the digest records of a streamed member (see `PipelineRecords.digestPlaceholders`).
     static func digestPlaceholders(signature: DigestAlgorithm?) -> [Record] {
-        var records = [
-            Record(key: "OPTIONPIPELINE.source_sha256", value: [UInt8](repeating: UInt8(ascii: "0"), count: 64)),
-            Record(key: "OPTIONPIPELINE.stored_sha256", value: [UInt8](repeating: UInt8(ascii: "0"), count: 64)),
-        ]
-        if let signature {
-            records.append(
-                Record(
-                    key: "OPTIONPIPELINE.signature",
-                    value: Array("\(signature.rawValue):".utf8)
-                        + [UInt8](repeating: UInt8(ascii: "0"), count: signature.length * 2)))
-        }
-        return records
+        PipelineRecords.digestPlaceholders(signature: signature)
     }
 
     /// The digest records of a finished member (same keys and lengths as `digestPlaceholders`).
-    static func digestRecords(_ record: FileRecord) -> [Record] {
-        var records: [Record] = []
-        if let digest = record.sourceSHA256 {
-            records.append(Record(key: "OPTIONPIPELINE.source_sha256", value: Array(Hex.encode(digest).utf8)))
-        }
-        if let digest = record.storedSHA256 {
-            records.append(Record(key: "OPTIONPIPELINE.stored_sha256", value: Array(Hex.encode(digest).utf8)))
-        }
-        if let algorithm = record.signatureAlgorithm, let signature = record.signature {
-            records.append(
-                Record(key: "OPTIONPIPELINE.signature", value: Array("\(algorithm):\(Hex.encode(signature))".utf8)))
-        }
-        return records
-    }
+    static func digestRecords(_ record: FileRecord) -> [Record] { PipelineRecords.digests(record) }
 }
