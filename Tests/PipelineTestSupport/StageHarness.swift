@@ -160,7 +160,7 @@ public final class StageHarness {
             throw error
         }
         if transform != nil { openTransforms[name, default: 0] += 1 }
-        let digester = Digester(.sha256)
+        let digester = try Digester(.sha256)
         var output: [UInt8] = []
         var start = 0
         do {

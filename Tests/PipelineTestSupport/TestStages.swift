@@ -232,7 +232,7 @@ public final class ObservingStage: Stage {
         let stage: ObservingStage
         let path: [UInt8]
         let placement: ObserverPlacement
-        let digester = Digester(.sha256)
+        let digester = try! Digester(.sha256)
         let needsBytes: Bool
         init(stage: ObservingStage, path: [UInt8], placement: ObserverPlacement) {
             self.stage = stage

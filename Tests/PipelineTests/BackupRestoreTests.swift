@@ -117,7 +117,7 @@ final class BackupRestoreTests: XCTestCase {
         let pair = records.filter { names.contains($0.path) }
         XCTAssertEqual(pair.map(\.kind).sorted { $0.rawValue < $1.rawValue }, [.file, .hardLink])
         let plain = try XCTUnwrap(pair.first { $0.kind == .file })
-        XCTAssertEqual(plain.sourceSHA256, Digester.digest(.sha256, of: Array("hello\n".utf8)))
+        XCTAssertEqual(plain.sourceSHA256, try Digester.digest(.sha256, of: Array("hello\n".utf8)))
         XCTAssertEqual(plain.storedSHA256, plain.sourceSHA256)
         XCTAssertEqual(pair.first { $0.kind == .hardLink }?.linkTarget, plain.path)
 
@@ -300,7 +300,7 @@ final class BackupRestoreTests: XCTestCase {
             "  Include {\n    Options { Plugin = \"takeover\" }\n    File = \"\(source)\"\n  }")
         XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
         let record = try XCTUnwrap(try catalog.files(job: JobID(rawValue: summary.jobID)).first { $0.kind == .file })
-        XCTAssertEqual(record.sourceSHA256, Digester.digest(.sha256, of: Array("LOWER CASE TEXT".utf8)))
+        XCTAssertEqual(record.sourceSHA256, try Digester.digest(.sha256, of: Array("LOWER CASE TEXT".utf8)))
         XCTAssertEqual(try restore(catalog, jobID: summary.jobID).status, .ok)
         XCTAssertEqual(try String(contentsOfFile: restored("doc.txt"), encoding: .utf8), "lower case text")
     }
@@ -475,7 +475,7 @@ final class BackupRestoreTests: XCTestCase {
         XCTAssertEqual(summary.filesStored, 1)
         let record = try XCTUnwrap(try catalog.files(job: JobID(rawValue: summary.jobID)).first { $0.kind == .file })
         XCTAssertGreaterThan(record.path.count, 4096)
-        XCTAssertEqual(record.sourceSHA256, Digester.digest(.sha256, of: Array("deep".utf8)))
+        XCTAssertEqual(record.sourceSHA256, try Digester.digest(.sha256, of: Array("deep".utf8)))
     }
 
     func testExtendedAttributesMustMatchTheCatalog() throws {

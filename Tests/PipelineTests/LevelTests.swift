@@ -383,7 +383,7 @@ final class LevelTests: XCTestCase {
         XCTAssertEqual(incremental.deleted(under: source), ["file gone.txt"])
         XCTAssertEqual(incremental.summary.entriesDeleted, 1)
         let target = try XCTUnwrap(incremental.files.first { $0.path == Array((source + "/target.txt").utf8) })
-        XCTAssertEqual(target.sourceSHA256, Digester.digest(.sha256, of: Array("REPLACED".utf8)))
+        XCTAssertEqual(target.sourceSHA256, try Digester.digest(.sha256, of: Array("REPLACED".utf8)))
         // The deletion is in the volume trailer too, for `scan`.
         let reader = try PaxReader(path: try XCTUnwrap(incremental.summary.volumes.last))
         while try reader.next() != nil {}

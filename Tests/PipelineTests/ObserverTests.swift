@@ -9,7 +9,7 @@ import XCTest
 /// file that is not stored is abandoned, never finished.
 extension BackupRestoreTests {
     fileprivate func sha256(_ bytes: [UInt8]) -> [UInt8] {
-        let digester = Digester(.sha256)
+        let digester = try! Digester(.sha256)
         bytes.withUnsafeBytes { digester.update($0) }
         return digester.finalize()
     }

@@ -54,7 +54,7 @@ final class VersionsTests: XCTestCase {
 
     func restored(_ relative: String) -> String { target + source + "/" + relative }
 
-    func sha256(_ text: String) -> [UInt8] { Digester.digest(.sha256, of: Array(text.utf8)) }
+    func sha256(_ text: String) -> [UInt8] { try! Digester.digest(.sha256, of: Array(text.utf8)) }
 
     func shell(_ command: String) throws -> (Int32, String) {
         let result = try Shell.run(command)

@@ -173,7 +173,7 @@ final class IndexStageTests: XCTestCase {
 
     func testContentAlreadyIndexedIsNotExtractedAgain() throws {
         let old = Array("indexed by an earlier job".utf8)
-        let lookup = IndexedContentSet([Digester.digest(.sha256, of: old)])
+        let lookup = IndexedContentSet([try Digester.digest(.sha256, of: old)])
         let harness = try harness(contentIndex: lookup)
         let earlier = try document(harness, "/a/old.txt", old)
         XCTAssertEqual(earlier.content, .alreadyIndexed)

@@ -61,6 +61,11 @@ extension OptionsBlock {
         case "signature":
             guard let signature = Signature.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() })
             else { throw ValueProblem(expected: "MD5, SHA1, SHA256, SHA512 or XXH128") }
+            do {
+                try Digester.checkAvailable(DigestAlgorithm(signature))
+            } catch {
+                throw ValueProblem(expected: "a digest this host can compute (\(error))")
+            }
             if !signatures.contains(signature) { signatures.append(signature) }
         case "onefs": OptionsBlock.set(&oneFS, default: true, to: try OptionsBlock.flag(text))
         case "recurse": OptionsBlock.set(&recurse, default: true, to: try OptionsBlock.flag(text))

@@ -26,21 +26,31 @@ public final class Digester {
 
     /// Creates a digester for `algorithm`.
     ///
-    /// Stops the process if the C library cannot allocate its state or does not provide the algorithm
-    /// (OpenSSL's default provider, present in Debian's libcrypto, provides all five EVP digests).
-    public init(_ algorithm: DigestAlgorithm) {
+    /// - Throws: `DigestError` when OpenSSL does not provide the algorithm (MD5 in FIPS mode, or a libcrypto
+    ///   without the default provider) or the C library cannot allocate its state.
+    public init(_ algorithm: DigestAlgorithm) throws(DigestError) {
         self.algorithm = algorithm
-        if let type = OpenSSLDigestTypes.handle(for: algorithm) {
+        switch OpenSSLDigestTypes.handle(for: algorithm) {
+        case .some(.success(let type)):
             guard let context = EVP_MD_CTX_new() else {
-                fatalError(OpenSSLDigestTypes.failure("EVP_MD_CTX_new"))
+                throw DigestError(algorithm: algorithm, reason: OpenSSLDigestTypes.failure("EVP_MD_CTX_new"))
             }
             state = .evp(context: context, type: type.pointer)
-        } else {
+        case .some(.failure(let error)):
+            throw error
+        case .none:
             guard let xxh = XXH3_createState() else {
-                fatalError("libxxhash: XXH3_createState failed: out of memory")
+                throw DigestError(algorithm: algorithm, reason: "libxxhash: XXH3_createState failed: out of memory")
             }
             state = .xxh3(xxh)
         }
+    }
+
+    /// Whether this process can compute `algorithm`, without allocating a digester: configurations check the
+    /// `Signature =` they name up front, so a job never starts with a digest it cannot compute.
+    /// - Throws: `DigestError` when OpenSSL does not provide it (MD5 in FIPS mode).
+    public static func checkAvailable(_ algorithm: DigestAlgorithm) throws(DigestError) {
+        if case .failure(let error) = OpenSSLDigestTypes.handle(for: algorithm) { throw error }
     }
 
     deinit {
@@ -99,8 +109,8 @@ public final class Digester {
     }
 
     /// The digest of `bytes` computed by a temporary digester.
-    public static func digest(_ algorithm: DigestAlgorithm, of bytes: [UInt8]) -> [UInt8] {
-        let digester = Digester(algorithm)
+    public static func digest(_ algorithm: DigestAlgorithm, of bytes: [UInt8]) throws(DigestError) -> [UInt8] {
+        let digester = try Digester(algorithm)
         digester.update(bytes)
         return digester.finalize()
     }
@@ -124,4 +134,19 @@ public final class Digester {
             fatalError("libxxhash: \(operation) failed")
         }
     }
+}
+
+/// A digest the process cannot compute here: OpenSSL does not provide it (FIPS mode refuses MD5) or its state
+/// could not be allocated. Jobs report it as a job error naming the algorithm.
+public struct DigestError: Error, Sendable, CustomStringConvertible {
+    public var algorithm: DigestAlgorithm
+    /// What the C library said.
+    public var reason: String
+
+    public init(algorithm: DigestAlgorithm, reason: String) {
+        self.algorithm = algorithm
+        self.reason = reason
+    }
+
+    public var description: String { "cannot compute \(algorithm.rawValue) digests here: \(reason)" }
 }

@@ -12,14 +12,15 @@ enum OpenSSLDigestTypes {
     }
 
     // Static stored properties are initialised lazily and exactly once (thread-safe).
-    static let md5 = fetch("MD5")
-    static let sha1 = fetch("SHA1")
-    static let sha256 = fetch("SHA256")
-    static let sha512 = fetch("SHA512")
-    static let blake2b512 = fetch("BLAKE2B-512")
+    static let md5 = fetch("MD5", .md5)
+    static let sha1 = fetch("SHA1", .sha1)
+    static let sha256 = fetch("SHA256", .sha256)
+    static let sha512 = fetch("SHA512", .sha512)
+    static let blake2b512 = fetch("BLAKE2B-512", .blake2b512)
 
-    /// The fetched digest for `algorithm`, or nil for algorithms that OpenSSL does not provide here.
-    static func handle(for algorithm: DigestAlgorithm) -> Handle? {
+    /// The fetched digest for `algorithm` or why OpenSSL refused it (the refusal is kept too: it does not change
+    /// while the process runs); nil for algorithms that are not OpenSSL's.
+    static func handle(for algorithm: DigestAlgorithm) -> Result<Handle, DigestError>? {
         switch algorithm {
         case .md5: return md5
         case .sha1: return sha1
@@ -30,11 +31,13 @@ enum OpenSSLDigestTypes {
         }
     }
 
-    private static func fetch(_ name: String) -> Handle {
+    /// `EVP_MD_fetch` fails when no loaded provider offers the digest: MD5 in FIPS mode, anything in a libcrypto
+    /// configured without the default provider.
+    private static func fetch(_ name: String, _ algorithm: DigestAlgorithm) -> Result<Handle, DigestError> {
         guard let pointer = EVP_MD_fetch(nil, name, nil) else {
-            fatalError(failure("EVP_MD_fetch(\(name))"))
+            return .failure(DigestError(algorithm: algorithm, reason: failure("EVP_MD_fetch(\(name))")))
         }
-        return Handle(pointer: pointer)
+        return .success(Handle(pointer: pointer))
     }
 
     /// The one place that turns OpenSSL's error queue into text: `operation` followed by every queued error

@@ -46,7 +46,7 @@ public final class LiveVerifyJob {
     let fileSet: FileSet?
     public let progress: ProgressCounters
     public let cancellation: CancellationFlag
-    private let digester = Digester(.sha256)
+    private let digester = try! Digester(.sha256)
     private var buffer = [UInt8](repeating: 0, count: 1 << 20)
 
     /// - Parameter fileSet: the job's FileSet (absolute `File =` entries), to find new entries exactly as a backup

@@ -71,7 +71,7 @@ public final class RestoreJob {
     private var chunk: [UInt8]
     /// Paths of regular files this run verified and renamed into place: the only ones a hard link may join.
     private var writtenFiles: Set<[UInt8]> = []
-    private let digester = Digester(.sha256)
+    private let digester = try! Digester(.sha256)
 
     public init(
         catalog: any CatalogStore, jobID: JobID, settings: RestoreSettings,

@@ -27,7 +27,7 @@ public final class VerifyJob {
         var readers: [Int64: PaxReader] = [:]
         var paths: [Int64: String] = [:]
         for volume in try catalog.volumes(job: jobID) { paths[volume.id] = volume.path }
-        let digester = Digester(.sha256)
+        let digester = try Digester(.sha256)
         for record in try catalog.files(job: jobID) where record.status == .stored {
             progress.currentPath = record.path
             guard let volumeID = record.volumeID, let headerOffset = record.headerOffset, headerOffset >= 0 else {

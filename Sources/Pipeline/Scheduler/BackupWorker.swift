@@ -44,8 +44,8 @@ final class BackupWorker {
     private unowned let job: BackupJob
     private let context: StageContext
     private let jobID: JobID
-    private let sha256 = Digester(.sha256)
-    private let storedSHA256 = Digester(.sha256)
+    private let sha256 = try! Digester(.sha256)
+    private let storedSHA256 = try! Digester(.sha256)
     private var signatureDigesters: [DigestAlgorithm: Digester] = [:]
     private var buffer: [UInt8] = []
     private let names = OwnerNames()
@@ -264,7 +264,7 @@ final class BackupWorker {
                 if signature == .sha256 {
                     record.signature = record.sourceSHA256  // the same digest, computed once
                 } else {
-                    let digester = signatureDigesters[signature] ?? Digester(signature)
+                    let digester = try! signatureDigesters[signature] ?? Digester(signature)
                     signatureDigesters[signature] = digester
                     buffer.withUnsafeBytes { digester.update($0) }
                     record.signature = digester.finalize()

@@ -12,7 +12,9 @@ extension VolumeMember {
     /// catalog, since these come from the volume header, which no data digest covers. Nil when there are none.
     public var metadataDigest: String? {
         guard !xattrs.isEmpty || aclAccess != nil || aclDefault != nil else { return nil }
-        let digester = Digester(.sha256)
+        // SHA-256 is in every OpenSSL provider (FIPS included): only an allocation failure, which would stop any
+        // Swift code, can make this throw.
+        let digester = try! Digester(.sha256)
         func field(_ bytes: [UInt8]) {
             var length = UInt64(bytes.count).bigEndian
             withUnsafeBytes(of: &length) { digester.update($0) }

@@ -21,8 +21,8 @@ final class VolumeWriter: @unchecked Sendable {
     /// batches queued for the catalog thread stay small however much text the `index` stage extracts.
     private var batchTextBytes = 0
     private static let catalogBatchTextBytes = 4 << 20
-    private let sourceDigester = Digester(.sha256)
-    private let storedDigester = Digester(.sha256)
+    private let sourceDigester = try! Digester(.sha256)
+    private let storedDigester = try! Digester(.sha256)
     private var signatureDigesters: [DigestAlgorithm: Digester] = [:]
     private var chunk: [UInt8]
     /// Hashes streamed files' chunks on its own thread; started with the job's first streamed file.
@@ -299,7 +299,7 @@ final class VolumeWriter: @unchecked Sendable {
         let storedIsSource = !path.hasTransforms && sparse == nil
         let signature = request.signature.flatMap { algorithm -> Digester? in
             if algorithm == .sha256 { return nil }
-            let digester = signatureDigesters[algorithm] ?? Digester(algorithm)
+            let digester = try! signatureDigesters[algorithm] ?? Digester(algorithm)
             signatureDigesters[algorithm] = digester
             return digester
         }

@@ -397,7 +397,7 @@ final class SelectionRun {
         let fd = open(cName(0), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        let digester = contentDigester ?? Digester(.sha256)
+        guard let digester = try? contentDigester ?? Digester(.sha256) else { return nil }
         contentDigester = digester
         digester.reset()
         if contentBuffer.isEmpty { contentBuffer = [UInt8](repeating: 0, count: 1 << 16) }

@@ -86,7 +86,7 @@ public final class ChecksumStage: Stage {
         guard item.kind == .file, let log = log.withLock({ $0 }) else { return nil }
         let reuse = algorithm == .sha256 && placement.seesSourceBytes
         return ChecksumObserver(
-            stage: name, log: log, digester: reuse ? nil : Digester(algorithm), path: item.path, stat: item.stat,
+            stage: name, log: log, digester: reuse ? nil : try Digester(algorithm), path: item.path, stat: item.stat,
             job: ChecksumJob(id: context.jobID, name: context.jobName))
     }
 }

@@ -252,7 +252,8 @@ struct RecipientSet: Sendable {
 
     static func id(of fingerprints: [String]) -> String {
         let text = fingerprints.map { $0.uppercased() }.sorted().map { $0 + "\n" }.joined()
-        return String(Hex.encode(Digester.digest(.sha256, of: Array(text.utf8))).prefix(16))
+        // SHA-256 is in every OpenSSL provider, FIPS included: only a failed allocation could throw here.
+        return String(Hex.encode(try! Digester.digest(.sha256, of: Array(text.utf8))).prefix(16))
     }
 }
 

@@ -28,7 +28,7 @@ public final class OpenPGPDecryptor: ByteTransform {
 
     private let outer = PacketStreamParser(context: "message")
     private let cipher: OpenSSL.CFB
-    private let mdc = Digester(.sha1)
+    private let mdc: Digester
     private var state = TransformPhase.open
 
     /// Where the outer parser is: which packet's body is streaming.
@@ -57,6 +57,7 @@ public final class OpenPGPDecryptor: ByteTransform {
     /// A decryptor for one message under `sessionKey`; see the type's notes on `quickCheck`.
     public init(sessionKey: OpenPGPSessionKey, quickCheck: Bool = false) throws {
         self.quickCheck = quickCheck
+        mdc = try Digester(.sha1)
         cipher = try OpenSSL.CFB(encrypt: false)
         try cipher.start(key: sessionKey.bytes)
         tail.reserveCapacity(44)

@@ -54,7 +54,7 @@ public final class OpenPGPEncryptor: ByteTransform {
     private let chunkExponent: Int
     private let chunkSize: Int
     private let cipher: OpenSSL.CFB
-    private let mdc = Digester(.sha1)
+    private let mdc: Digester
     private var state = State.idle
     /// Literal packet body not yet framed: starts with the 6-octet literal header, then data. At most one chunk.
     private var literal: [UInt8] = []
@@ -82,6 +82,7 @@ public final class OpenPGPEncryptor: ByteTransform {
         }
         self.recipients = recipients
         self.reusedKeys = reusedKeys
+        mdc = try Digester(.sha1)
         sessionKeys = reusedKeys
         self.chunkExponent = chunkExponent
         chunkSize = 1 << chunkExponent

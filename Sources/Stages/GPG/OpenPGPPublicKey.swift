@@ -136,7 +136,7 @@ public struct OpenPGPPublicKey: Sendable {
         var hashed: [UInt8] = [0x99, UInt8(body.count >> 8), UInt8(body.count & 0xFF)]
         hashed += body
         return Key(
-            fingerprint: Digester.digest(.sha1, of: hashed), algorithm: algorithm, creationTime: created, body: body)
+            fingerprint: try Digester.digest(.sha1, of: hashed), algorithm: algorithm, creationTime: created, body: body)
     }
 
     /// Applies what a signature packet says about the primary key (`index` -1) or a subkey. Only self-signatures

@@ -111,7 +111,7 @@ public final class OpenPGPRecipient: Sendable {
             defer { zeroize(&shared) }
             var kdfInput: [UInt8] = [0, 0, 0, 1] + shared + kdfParameters
             defer { zeroize(&kdfInput) }
-            var kek = Digester.digest(hash == 8 ? .sha256 : .sha512, of: kdfInput)
+            var kek = try Digester.digest(hash == 8 ? .sha256 : .sha512, of: kdfInput)
             kek.removeLast(kek.count - (16 + 8 * Int(cipher - 7)))
             defer { zeroize(&kek) }
             let padding = 8 - message.count % 8
