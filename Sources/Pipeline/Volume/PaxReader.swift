@@ -9,7 +9,7 @@ import Glibc
 /// 'L'/'K' long names), except the old GNU sparse formats.
 public final class PaxReader {
     let path: String
-    private let fd: Int32
+    private let fd: FileDescriptor
     private let fileSize: UInt64
     /// Header offset of the member `next()` returns.
     private var position: UInt64 = 0
@@ -30,21 +30,24 @@ public final class PaxReader {
 
     public init(path: String) throws(VolumeError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw VolumeError(path: path, message: "cannot open volume: \(String(cString: strerror(errno)))")
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.open(path, O_RDONLY)
+        } catch {
+            throw VolumeError(path: path, message: error.message("cannot open volume"))
         }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
-            let text = String(cString: strerror(errno))
-            close(descriptor)
-            throw VolumeError(path: path, message: "cannot stat volume: \(text)")
+        let info: stat
+        do {
+            info = try descriptor.status()
+        } catch {
+            try? descriptor.close()
+            throw VolumeError(path: path, message: error.message("cannot stat volume"))
         }
         fd = descriptor
         fileSize = UInt64(clamping: info.st_size)
     }
 
-    deinit { close(fd) }
+    deinit { try? fd.close() }
 
     /// The next member and where it is, skipping the previous member's data; nil at the end blocks or at the end
     /// of the file. A damaged header (bad checksum, malformed records, data past the end of the file) throws.
@@ -499,11 +502,12 @@ public final class PaxReader {
     private func readFully(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(VolumeError) {
         var done = 0
         while done < buffer.count {
-            let count = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + UInt64(done)))
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw VolumeError(
-                    path: path, offset: offset + UInt64(done), message: "cannot read: \(String(cString: strerror(errno)))")
+            let count: Int
+            do {
+                count = try fd.read(
+                    at: offset + UInt64(done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+            } catch {
+                throw VolumeError(path: path, offset: offset + UInt64(done), message: error.message("cannot read"))
             }
             if count == 0 {
                 throw VolumeError(path: path, offset: offset + UInt64(done), message: "the volume ends early (truncated)")
