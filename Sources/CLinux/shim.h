@@ -20,3 +20,6 @@ static inline int clinux_start_writeback(int fd) { return sync_file_range(fd, 0,
 
 /// Names the calling thread (visible in top/ps), at most 15 bytes.
 static inline int clinux_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+// glibc malloc tuning (mallopt with M_ARENA_MAX, M_MMAP_THRESHOLD, M_TRIM_THRESHOLD): see System/MallocTuning.swift.
+#include <malloc.h>

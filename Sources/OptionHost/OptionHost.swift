@@ -1,4 +1,5 @@
 import ArgumentParser
+import Pipeline
 
 #if canImport(Glibc)
 import Glibc
@@ -16,6 +17,7 @@ struct OptionHost: ParsableCommand {
 
     /// Runs the command; usage errors exit with 2 (decision D5) instead of argument-parser's 64.
     static func main() {
+        MallocTuning.apply()
         do {
             var command = try parseAsRoot()
             try command.run()
