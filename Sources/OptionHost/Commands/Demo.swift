@@ -111,7 +111,7 @@ extension OptionHost {
             } else {
                 var template = Array("/tmp/optionhost-demo.XXXXXX".utf8CString)
                 guard let made = mkdtemp(&template) else {
-                    err.line("optionhost: cannot create a work directory: \(String(cString: strerror(errno)))")
+                    err.line(Errno.current.message("optionhost: cannot create a work directory"))
                     err.flush()
                     throw ExitStatus.jobFailed
                 }

@@ -132,8 +132,12 @@ enum CommandSupport {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             current += "/" + part
-            if mkdir(current, 0o700) != 0 && errno != EEXIST {
-                throw CommandFailure.failed("cannot create directory \(current): \(String(cString: strerror(errno)))")
+            do {
+                try SystemCall.makeDirectory(current, mode: 0o700)
+            } catch .exists {
+                continue
+            } catch {
+                throw CommandFailure.failed(error.message("cannot create directory \(current)"))
             }
         }
     }

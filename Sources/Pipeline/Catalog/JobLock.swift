@@ -54,24 +54,29 @@ public final class JobLock {
         case .archive: lockFile = (path.hasSuffix("/") ? path : path + "/") + ".optionhost.lock"
         case .catalog: lockFile = path + ".lock"
         }
-        func failure(_ code: Int32) -> LockError {
-            LockError(
-                resource: resource, path: path, lockFile: lockFile, systemError: String(cString: strerror(code)))
+        func failure(_ code: Errno) -> LockError {
+            LockError(resource: resource, path: path, lockFile: lockFile, systemError: code.description)
         }
 
-        let fd = Self.retryingInterrupts { open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
-        guard fd >= 0 else { throw failure(errno) }
-        if Self.retryingInterrupts({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
-            let code = errno
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(lockFile, O_RDWR | O_CREAT, mode: 0o644)
+        } catch {
+            throw failure(error)
+        }
+        let fd = file.rawValue
+        do {
+            _ = try SystemCall.retrying { flock(fd, LOCK_EX | LOCK_NB) }
+        } catch let code {
             var error = failure(code)
-            if code == EWOULDBLOCK {
+            if code == .wouldBlock {
                 error.systemError = nil
-                let fields = Self.readFields(fd)
+                let fields = Self.readFields(file)
                 error.holderJob = fields["job"]
                 error.holderPID = fields["pid"].flatMap { Int32($0) }
                 error.holderSince = fields["since"]
             }
-            close(fd)
+            try? file.close()
             throw error
         }
         // Failing to record the holder does not weaken the lock; other jobs then say "another job".
@@ -103,18 +108,10 @@ public final class JobLock {
         return stat(path, &info) == 0 && (UInt32(info.st_mode) & UInt32(S_IFMT)) == UInt32(S_IFDIR)
     }
 
-    private static func retryingInterrupts(_ call: () -> Int32) -> Int32 {
-        while true {
-            let result = call()
-            if result == -1 && errno == EINTR { continue }
-            return result
-        }
-    }
-
     /// `key=value` lines of the lock file (at most 4 KiB).
-    private static func readFields(_ fd: Int32) -> [String: String] {
+    private static func readFields(_ file: FileDescriptor) -> [String: String] {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        let count = buffer.withUnsafeMutableBytes { raw in (try? file.read(at: 0, into: raw)) ?? 0 }
         guard count > 0 else { return [:] }
         var fields: [String: String] = [:]
         for line in buffer[..<count].split(separator: UInt8(ascii: "\n")) {

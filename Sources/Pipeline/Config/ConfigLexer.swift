@@ -544,26 +544,20 @@ final class ConfigLexer {
     }
 
     static func readFile(_ path: String, includedFrom: SourceLocation?) throws(ConfigError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            throw ConfigError("cannot open config file \(path): \(String(cString: strerror(errno)))")
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(path, O_RDONLY)
+        } catch {
+            throw ConfigError(error.message("cannot open config file \(path)"))
         }
-        defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-            throw ConfigError("cannot read config file \(path): Is a directory")
-        }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ConfigError("cannot read config file \(path): \(String(cString: strerror(errno)))")
+        do {
+            return try file.closeAfter { () throws(Errno) in
+                // read(2) on a directory fails with EISDIR: the same message.
+                if let info = try? file.status(), (info.st_mode & S_IFMT) == S_IFDIR { throw Errno.isDirectory }
+                return try file.readAll()
             }
-            if count == 0 { break }
-            bytes.append(contentsOf: buffer[0..<count])
+        } catch {
+            throw ConfigError(error.message("cannot read config file \(path)"))
         }
-        return bytes
     }
 }

@@ -24,9 +24,11 @@ public struct Configuration: Sendable {
 
     /// Loads a configuration file or directory (see the type's documentation).
     public static func load(path: String) throws(ConfigError) -> Configuration {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            throw ConfigError("cannot open config \(path): \(String(cString: strerror(errno)))")
+        let st: stat
+        do {
+            st = try SystemCall.status(of: path)
+        } catch {
+            throw ConfigError(error.message("cannot open config \(path)"))
         }
         if (st.st_mode & S_IFMT) != S_IFDIR {
             return try build(ConfigLexer(path: path))

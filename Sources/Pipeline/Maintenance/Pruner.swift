@@ -201,12 +201,13 @@ public final class Pruner {
         var result = PruneResult(plan: plan)
         for job in plan.removed { try catalog.deleteJob(job.id) }
         for action in plan.volumes where action.delete {
-            if unlink(action.volume.path) == 0 {
+            do {
+                _ = try SystemCall.retrying { unlink(action.volume.path) }
                 result.deleted.append(action.volume.path)
-            } else if errno == ENOENT {
+            } catch .notFound {
                 result.missing.append(action.volume.path)
-            } else {
-                result.failures.append((action.volume.path, String(cString: strerror(errno))))
+            } catch {
+                result.failures.append((action.volume.path, error.description))
             }
         }
         return result

@@ -112,12 +112,13 @@ public final class VolumeScanner {
         var movedAside: [(String, String)] = []
         for suffix in ["-wal", "-shm"] where access(path + suffix, F_OK) == 0 {
             let aside = temporary + ".old" + suffix
-            if rename(path + suffix, aside) == 0 { movedAside.append((aside, path + suffix)) }
+            if (try? SystemCall.rename(path + suffix, to: aside)) != nil { movedAside.append((aside, path + suffix)) }
         }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            for (aside, original) in movedAside { rename(aside, original) }
-            throw ScanError("cannot move the new catalog to \(path): \(reason)")
+        do {
+            try SystemCall.rename(temporary, to: path)
+        } catch {
+            for (aside, original) in movedAside { try? SystemCall.rename(aside, to: original) }
+            throw ScanError(error.message("cannot move the new catalog to \(path)"))
         }
         for (aside, _) in movedAside { unlink(aside) }
         keep = true
@@ -201,9 +202,11 @@ public final class VolumeScanner {
                 "\(path): not an optionhost volume (it does not start with a job label); scan reads only volumes "
                     + "optionhost wrote")
         }
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw ScanError("\(path): cannot stat: \(String(cString: strerror(errno)))")
+        let info: stat
+        do {
+            info = try SystemCall.status(of: path)
+        } catch {
+            throw ScanError(error.message("\(path): cannot stat"))
         }
         return Volume(path: path, label: try VolumeScanner.label(records, volume: path), bytes: Int64(info.st_size))
     }

@@ -394,20 +394,19 @@ final class SelectionRun {
 
     /// SHA-256 of the regular file whose path is in the buffer (Accurate letters `5`/`1`); nil if unreadable.
     private func contentSHA256() -> [UInt8]? {
-        let fd = open(cName(0), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        // The buffer already holds the path NUL-terminated: no copy.
+        guard let fd = try? SystemCall.retrying({ open(cName(0), O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }) else {
+            return nil
+        }
+        let file = FileDescriptor(rawValue: fd)
+        defer { try? file.close() }
         guard let digester = try? contentDigester ?? Digester(.sha256) else { return nil }
         contentDigester = digester
         digester.reset()
         if contentBuffer.isEmpty { contentBuffer = [UInt8](repeating: 0, count: 1 << 16) }
         while true {
-            let count = contentBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard let count = contentBuffer.withUnsafeMutableBytes({ try? file.read(into: $0) }) else { return nil }
             if count == 0 { return digester.finalize() }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
             contentBuffer.withUnsafeBytes { digester.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         }
     }
