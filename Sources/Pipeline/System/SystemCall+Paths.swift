@@ -23,8 +23,19 @@ extension SystemCall {
 }
 
 extension FileDescriptor {
-    /// The whole content of the open file, read until end of file (see `readAll`); closes the descriptor.
-    package consuming func readAllAndClose() throws(Errno) -> [UInt8] {
-        try closeAfter { () throws(Errno) in try readAll() }
+    /// Reads until end of file or until `maximum` bytes are in (a caller that must refuse bigger files asks for one
+    /// byte more than it accepts).
+    package func read(upTo maximum: Int) throws(Errno) -> [UInt8] {
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: min(65536, max(1, maximum)))
+        while data.count < maximum {
+            let want = min(buffer.count, maximum - data.count)
+            let count = try buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(Errno) -> Int in try read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want])) }
+            }.get()
+            if count == 0 { break }
+            data.append(contentsOf: buffer[0..<count])
+        }
+        return data
     }
 }

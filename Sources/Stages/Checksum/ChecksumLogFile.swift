@@ -112,7 +112,7 @@ final class ChecksumLogFile: Sendable {
                     return state.lines
                 }
             }
-            if fsync(state.descriptor) != 0 { throw Self.failure("fsync", path) }
+            try Self.call("fsync", path) { () throws(Errno) in try FileDescriptor(rawValue: state.descriptor).sync() }
             return state.lines
         }
     }
@@ -127,27 +127,24 @@ final class ChecksumLogFile: Sendable {
 
     /// Writes `contents` to a temporary file beside the log, makes it durable and renames it over the log.
     private func replace(with contents: [UInt8], original: Int32) throws(Failure) {
-        var info = stat()
-        guard fstat(original, &info) == 0 else { throw Self.failure("fstat", path) }
+        let info = try Self.call("fstat", path) { () throws(Errno) in try FileDescriptor(rawValue: original).status() }
         let temporary = path + ".compact-\(getpid())"
-        let descriptor = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw Self.failure("create", temporary) }
+        let file = try Self.call("create", temporary) { () throws(Errno) in
+            try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        }
         do throws(Failure) {
-            defer { _ = Glibc.close(descriptor) }
-            _ = fchmod(descriptor, info.st_mode & 0o7777)
-            _ = fchown(descriptor, info.st_uid, info.st_gid)
-            try Self.writeAll(descriptor, contents, path: temporary)
-            if fsync(descriptor) != 0 { throw Self.failure("fsync", temporary) }
-            if rename(temporary, path) != 0 { throw Self.failure("rename to \(path)", temporary) }
+            defer { try? file.close() }
+            _ = fchmod(file.rawValue, info.st_mode & 0o7777)
+            _ = fchown(file.rawValue, info.st_uid, info.st_gid)
+            try Self.writeAll(file.rawValue, contents, path: temporary)
+            try Self.call("fsync", temporary) { () throws(Errno) in try file.sync() }
+            try Self.call("rename to \(path)", temporary) { () throws(Errno) in try SystemCall.rename(temporary, to: path) }
         } catch {
             _ = unlink(temporary)
             throw error
         }
-        let directory = Self.directory(of: path)
-        let directoryDescriptor = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            _ = fsync(directoryDescriptor)
-            _ = Glibc.close(directoryDescriptor)
+        if let directory = try? FileDescriptor.open(Self.directory(of: path), O_RDONLY | O_DIRECTORY) {
+            directory.closeAfter { try? directory.sync() }
         }
     }
 
@@ -175,55 +172,55 @@ final class ChecksumLogFile: Sendable {
 
     // MARK: - System calls
 
+    /// Runs a system call, its error becoming "checksum log PATH: OPERATION failed: reason".
+    private static func call<R>(_ operation: String, _ path: String, _ body: () throws(Errno) -> R) throws(Failure) -> R {
+        do {
+            return try body()
+        } catch {
+            throw Failure(message: error.message("checksum log \(path): \(operation) failed"))
+        }
+    }
+
     private static func open(_ path: String) throws(Failure) -> Int32 {
-        let descriptor = Glibc.open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw failure("open", path) }
-        return descriptor
+        try call("open", path) { () throws(Errno) in
+            try FileDescriptor.open(path, O_RDWR | O_APPEND | O_CREAT, mode: 0o600).rawValue
+        }
     }
 
     /// Takes the lock on `descriptor`, reopening `path` until the locked file is the one at `path`.
     private static func lockCurrent(_ descriptor: inout Int32, path: String) throws(Failure) {
         while true {
-            while flock(descriptor, LOCK_EX) != 0 {
-                guard errno == EINTR else { throw failure("flock", path) }
-            }
-            var locked = stat()
-            var current = stat()
-            guard fstat(descriptor, &locked) == 0 else { throw failure("fstat", path) }
-            if stat(path, &current) == 0 && current.st_dev == locked.st_dev && current.st_ino == locked.st_ino {
+            let file = FileDescriptor(rawValue: descriptor)
+            _ = try call("flock", path) { () throws(Errno) in try SystemCall.retrying { flock(file.rawValue, LOCK_EX) } }
+            let locked = try call("fstat", path) { () throws(Errno) in try file.status() }
+            if let current = try? SystemCall.status(of: path), current.st_dev == locked.st_dev,
+                current.st_ino == locked.st_ino
+            {
                 return
             }
-            _ = Glibc.close(descriptor)
+            try? file.close()
             descriptor = try open(path)
         }
     }
 
     private static func size(_ descriptor: Int32, path: String) throws(Failure) -> UInt64 {
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw failure("fstat", path) }
-        return UInt64(info.st_size)
+        UInt64(try call("fstat", path) { () throws(Errno) in try FileDescriptor(rawValue: descriptor).status() }.st_size)
     }
 
     private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], path: String) throws(Failure) {
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw failure("write", path)
-            }
-            written += count
-        }
+        try call("write", path) { () throws(Errno) in try FileDescriptor(rawValue: descriptor).writeAll(bytes) }
     }
 
     private static func readAll(_ descriptor: Int32, path: String, limit: Int?) throws(Failure) -> [UInt8] {
+        let file = FileDescriptor(rawValue: descriptor)
         var contents: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while limit.map({ contents.count < $0 }) ?? true {
-            let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(contents.count)) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw failure("read", path)
+            let offset = UInt64(contents.count)
+            let count = try call("read", path) { () throws(Errno) in
+                try buffer.withUnsafeMutableBytes { raw in
+                    Result { () throws(Errno) in try file.read(at: offset, into: raw) }
+                }.get()
             }
             if count == 0 { break }
             contents += buffer[0..<count]
@@ -234,9 +231,5 @@ final class ChecksumLogFile: Sendable {
     private static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
-
-    private static func failure(_ operation: String, _ path: String) -> Failure {
-        Failure(message: "checksum log \(path): \(operation) failed: \(String(cString: strerror(errno)))")
     }
 }

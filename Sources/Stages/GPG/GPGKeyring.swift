@@ -1,4 +1,5 @@
 internal import CGPGME
+import Pipeline
 
 #if canImport(Glibc)
 import Glibc
@@ -266,21 +267,17 @@ public final class GPGKeyring {
     }
 
     private static func readPassphrase(_ path: String) throws -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw GPGError(.gpgme(code: 0, source: 0), "cannot open passphrase file \(path): \(String(cString: strerror(errno)))")
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(path, O_RDONLY)
+        } catch {
+            throw GPGError(.gpgme(code: 0, source: 0), error.message("cannot open passphrase file \(path)"))
         }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < 65536 {
-            let count = read(descriptor, &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                throw GPGError(.gpgme(code: 0, source: 0), "cannot read passphrase file \(path): \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            bytes += buffer[..<count]
+        let bytes: [UInt8]
+        do {
+            bytes = try file.closeAfter { () throws(Errno) in try file.read(upTo: 65536) }
+        } catch {
+            throw GPGError(.gpgme(code: 0, source: 0), error.message("cannot read passphrase file \(path)"))
         }
         // The first line, without its line end (as gpg's --passphrase-file).
         let line = bytes.prefix { $0 != 0x0A }

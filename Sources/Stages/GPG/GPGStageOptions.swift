@@ -122,24 +122,20 @@ struct GPGStageOptions: Sendable, Equatable {
 
     /// Reads a configuration file of at most 1 MiB as UTF-8.
     private static func readSmallFile(_ path: String) throws(Problem) -> String {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw Self.problem("owner_keys=\(path): cannot open: \(String(cString: strerror(errno)))")
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(path, O_RDONLY)
+        } catch {
+            throw Self.problem(error.message("owner_keys=\(path): cannot open"))
         }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(descriptor, &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                throw Self.problem("owner_keys=\(path): cannot read: \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            bytes += buffer[..<count]
-            guard bytes.count <= 1 << 20 else {
-                throw Self.problem("owner_keys=\(path): larger than 1 MiB: not an owner map")
-            }
+        let bytes: [UInt8]
+        do {
+            bytes = try file.closeAfter { () throws(Errno) in try file.read(upTo: (1 << 20) + 1) }
+        } catch {
+            throw Self.problem(error.message("owner_keys=\(path): cannot read"))
+        }
+        guard bytes.count <= 1 << 20 else {
+            throw Self.problem("owner_keys=\(path): larger than 1 MiB: not an owner map")
         }
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import Pipeline
 #endif
 
 /// The text of PDF files through poppler's `pdftotext` (Debian package `poppler-utils`), run as
@@ -111,9 +112,14 @@ enum ChildProcess {
                 }
             }
             if fds[0].revents != 0 {
-                let count = read(readFD, &buffer, buffer.count)
-                if count < 0 {
-                    if errno == EINTR || errno == EAGAIN { continue }
+                let count: Int
+                do {
+                    count = try buffer.withUnsafeMutableBytes { raw in
+                        Result { () throws(Errno) in try FileDescriptor(rawValue: readFD).read(into: raw) }
+                    }.get()
+                } catch .wouldBlock {
+                    continue
+                } catch {
                     break loop
                 }
                 if count == 0 { break loop }
@@ -128,7 +134,7 @@ enum ChildProcess {
         }
         if timedOut || cut { kill(pid, SIGKILL) }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = try? SystemCall.retrying { waitpid(pid, &status, 0) }
         if timedOut { throw PDFTextExtractor.Failure(description: "pdftotext did not finish within \(timeout) s") }
         if !cut && status != 0 {
             let signal = status & 0x7f
@@ -140,7 +146,7 @@ enum ChildProcess {
     }
 
     private static func failure(_ what: String, _ code: Int32) -> PDFTextExtractor.Failure {
-        PDFTextExtractor.Failure(description: "\(what): \(String(cString: strerror(code)))")
+        PDFTextExtractor.Failure(description: Errno(code).message(what))
     }
 
     private static func monotonicSeconds() -> Double {

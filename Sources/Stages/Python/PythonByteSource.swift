@@ -36,10 +36,10 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
             return count
         }
         guard spill >= 0 else { return 0 }
-        while true {
-            let count = Glibc.read(spill, buffer.baseAddress, buffer.count)
-            if count >= 0 { return count }
-            if errno != EINTR { throw PythonPluginError.host("reading the spill file: \(String(cString: strerror(errno)))") }
+        do {
+            return try FileDescriptor(rawValue: spill).read(into: buffer)
+        } catch {
+            throw PythonPluginError.host(error.message("reading the spill file"))
         }
     }
 
@@ -91,21 +91,18 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
                 return
             }
             if spill < 0 {
-                spill = open(spillDirectory, clinux_O_TMPFILE | O_RDWR | O_CLOEXEC, 0o600)
-                if spill < 0 {
-                    throw failure("cannot create a temporary file in \(spillDirectory): \(String(cString: strerror(errno)))")
+                do {
+                    spill = try FileDescriptor.open(spillDirectory, clinux_O_TMPFILE | O_RDWR, mode: 0o600).rawValue
+                } catch {
+                    throw failure(error.message("cannot create a temporary file in \(spillDirectory)"))
                 }
             }
-            try bytes.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let written = write(spill, raw.baseAddress! + offset, raw.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        throw failure("cannot write the temporary file: \(String(cString: strerror(errno)))")
-                    }
-                    offset += written
-                }
+            do {
+                try bytes.withUnsafeBytes { raw in
+                    Result { () throws(Errno) in try FileDescriptor(rawValue: spill).writeAll(raw) }
+                }.get()
+            } catch {
+                throw failure(error.message("cannot write the temporary file"))
             }
         }
         do {
@@ -114,11 +111,14 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
                 if coreDescriptor >= 0 {
                     // Reading the plugin's descriptor is bounded by the call timeout too (a pipe may never end).
                     PythonRuntime.shared.beginCall("reading the descriptor plugin_io opened (iostat_do_in_core)", path: item.path)
-                    count = chunk.withUnsafeMutableBytes { Glibc.read(coreDescriptor, $0.baseAddress, $0.count) }
+                    let got = chunk.withUnsafeMutableBytes { raw in
+                        Result { () throws(Errno) in try FileDescriptor(rawValue: coreDescriptor).read(into: raw) }
+                    }
                     PythonRuntime.shared.endCall()
-                    if count < 0 {
-                        if errno == EINTR { continue }
-                        throw failure("reading the descriptor plugin_io opened (iostat_do_in_core)" + errnoText(errno))
+                    switch got {
+                    case .success(let read): count = read
+                    case .failure(let error):
+                        throw failure("reading the descriptor plugin_io opened (iostat_do_in_core)" + errnoText(error.rawValue))
                     }
                 } else {
                     var read = opfd_io()
@@ -160,9 +160,13 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
             if spill >= 0 { Glibc.close(spill) }
             throw problem
         }
-        if spill >= 0 && lseek(spill, 0, SEEK_SET) != 0 {
-            Glibc.close(spill)
-            throw failure("cannot rewind the temporary file: \(String(cString: strerror(errno)))")
+        if spill >= 0 {
+            do {
+                _ = try SystemCall.retrying { lseek(spill, 0, SEEK_SET) }
+            } catch {
+                Glibc.close(spill)
+                throw failure(error.message("cannot rewind the temporary file"))
+            }
         }
         return PythonByteSource(memory: memory, spill: spill)
     }
@@ -213,6 +217,6 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
     }
 
     static func errnoText(_ code: Int32) -> String {
-        code == 0 ? "" : ": \(String(cString: strerror(code))) (errno \(code))"
+        code == 0 ? "" : ": \(Errno(code)) (errno \(code))"
     }
 }

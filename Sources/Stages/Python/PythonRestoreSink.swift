@@ -54,14 +54,10 @@ final class PythonRestoreSink: ByteSink, @unchecked Sendable {
         if !started { try start() }
         if discard || bytes.isEmpty { return }
         if coreDescriptor >= 0 {
-            var offset = 0
-            while offset < bytes.count {
-                let count = Glibc.write(coreDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("writing the descriptor plugin_io opened (iostat_do_in_core): \(String(cString: strerror(errno)))")
-                }
-                offset += count
+            do {
+                try FileDescriptor(rawValue: coreDescriptor).writeAll(bytes)
+            } catch {
+                throw failure(error.message("writing the descriptor plugin_io opened (iostat_do_in_core)"))
             }
             return
         }
