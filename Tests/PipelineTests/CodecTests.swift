@@ -2,7 +2,7 @@ import Foundation
 import PipelineTestSupport
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 
 /// Round trips, interoperability with the system `gzip`/`gunzip`/`lz4`, and failure on corrupt or truncated input
 /// for the gzip and LZ4 `ByteTransform`s. Deterministic (fixed seeds).

@@ -1,7 +1,7 @@
 import PipelineTestSupport
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 
 /// Random and mutated inputs through the lexer, parser and builder: every input must end in a result or a
 /// `ConfigError`, never a crash or a hang. 100,000 cases, deterministic (fixed seeds).

@@ -1,6 +1,6 @@
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 
 /// The lexical and statement rules of `bareos-conf-fileset.md` section 1, checked on the values they produce.
 final class ConfigLanguageTests: XCTestCase {

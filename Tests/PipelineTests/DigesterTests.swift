@@ -1,7 +1,7 @@
 import Dispatch
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 
 /// Known-answer, streaming, reuse and large-buffer tests for `Digester` and `Hex`.
 /// Expected values were computed with `openssl dgst`, Python's `hashlib` (BLAKE2b-512 too) and `xxhsum -H2` (xxHash 0.8.1).

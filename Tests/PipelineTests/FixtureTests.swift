@@ -1,6 +1,6 @@
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 
 /// Real Bareos configuration from `../shared/fixtures/` (read in place, never copied into the repository).
 final class FixtureTests: XCTestCase {

@@ -1,6 +1,6 @@
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 
 /// Each malformed input must fail with the exact `file:line:col: message` a user sees.
 final class MalformedConfigTests: XCTestCase {

@@ -1,4 +1,4 @@
-import Pipeline
+@testable import Pipeline
 import XCTest
 
 final class POSIXRegexTests: XCTestCase {

@@ -5,7 +5,7 @@ import XCTest
 import Glibc
 #endif
 
-import Pipeline
+@testable import Pipeline
 
 /// Volumes against real GNU tar: it lists and extracts ours, and we read what it writes.
 final class PaxGNUTarTests: XCTestCase {

@@ -5,7 +5,7 @@ import XCTest
 import Glibc
 #endif
 
-import Pipeline
+@testable import Pipeline
 
 /// Helpers for the volume tests: a scratch directory, running GNU tar and friends, raw file access.
 enum PaxTestSupport {

@@ -5,7 +5,7 @@ import XCTest
 import Glibc
 #endif
 
-import Pipeline
+@testable import Pipeline
 
 /// Writer → reader round trips, damaged volumes, name checks and volume modes.
 final class PaxVolumeTests: XCTestCase {

@@ -1,6 +1,6 @@
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 
 /// `bareos-python-fd-api.md` sections 1.2 and 1.3.
 final class PluginStringTests: XCTestCase {

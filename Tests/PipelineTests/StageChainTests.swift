@@ -1,7 +1,7 @@
 import PipelineTestSupport
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 
 /// Decision D2 on one chain, and single stages in isolation through `StageHarness`.
 final class StageChainTests: XCTestCase {

@@ -2,7 +2,7 @@ import Foundation
 import PipelineTestSupport
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 @testable import Stages
 
 /// The `checksum` stage through `StageHarness`, its log formats checked by the real tools (coreutils, hashdeep).

@@ -2,7 +2,7 @@ import Foundation
 import PipelineTestSupport
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 @testable import Stages
 
 /// Each example of `examples/plugins` through a real backup and restore.

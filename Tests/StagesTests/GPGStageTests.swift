@@ -2,7 +2,7 @@ import Foundation
 import PipelineTestSupport
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 @testable import Stages
 
 /// Keys for the `gpg` stage tests, made once per class: each person has a GnuPG home with their secret key, and

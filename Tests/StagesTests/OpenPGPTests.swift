@@ -2,7 +2,7 @@ import Foundation
 import PipelineTestSupport
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 import Stages
 
 /// Throwaway GnuPG homes with keys made once per test class (key generation is the slow part).

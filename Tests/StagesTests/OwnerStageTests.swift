@@ -2,7 +2,7 @@ import Foundation
 import PipelineTestSupport
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 @testable import Stages
 
 /// The `owner` stage: its id lists, its rules and their precedence, `prune_dirs`, and its errors.

@@ -2,7 +2,7 @@ import Foundation
 import PipelineTestSupport
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 @testable import Stages
 
 /// Backups and restores through real Python plugins: the embedded CPython, real files, real volumes and a real

@@ -2,7 +2,7 @@ import Foundation
 import PipelineTestSupport
 import XCTest
 
-import Pipeline
+@testable import Pipeline
 @testable import Stages
 
 /// The python-fd host: call order, return codes, errors, both API generations, isolation, `bareosfd` surface.

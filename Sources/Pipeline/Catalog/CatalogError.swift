@@ -11,7 +11,7 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
     /// The primary result code (`SQLITE_BUSY`, `SQLITE_NOTADB`, …).
     public var code: ResultCode
     /// The extended result code (equal to ``code`` when SQLite gave none).
-    public var extendedCode: ResultCode
+    var extendedCode: ResultCode
     /// SQLite's message (`sqlite3_errmsg`), or the catalog's own.
     public var message: String
     /// The SQL statement that failed, if any.

@@ -36,9 +36,9 @@ public struct FileRecord: Sendable, Hashable {
     public var atime: Timestamp
     public var mtime: Timestamp
     public var ctime: Timestamp
-    public var inode: UInt64
+    var inode: UInt64
     /// `st_dev` of the file system the entry was on.
-    public var device: UInt64
+    var device: UInt64
     /// `st_rdev`: the device number of a character or block device (needed to recreate it).
     public var rdev: UInt64
     public var nlink: UInt64
@@ -47,18 +47,18 @@ public struct FileRecord: Sendable, Hashable {
     /// SHA-256 of the bytes the source gave (what restore must reproduce), 32 bytes.
     public var sourceSHA256: [UInt8]?
     /// SHA-256 of the bytes written to the volume (what `verify` checks without keys), 32 bytes.
-    public var storedSHA256: [UInt8]?
+    var storedSHA256: [UInt8]?
     /// The Options `Signature` algorithm (`MD5`, `SHA1`, `SHA256`, `SHA512`, `XXH128`), if one was asked for.
-    public var signatureAlgorithm: String?
+    var signatureAlgorithm: String?
     public var signature: [UInt8]?
     /// The volume that holds the data (see ``VolumeRecord``).
-    public var volumeID: Int64?
+    var volumeID: Int64?
     /// Byte offset of the entry's first tar header in the volume.
-    public var headerOffset: Int64?
+    var headerOffset: Int64?
     /// Byte offset of the entry's data in the volume.
-    public var dataOffset: Int64?
+    var dataOffset: Int64?
     /// Bytes of data in the volume (after compression and encryption), without tar headers or padding.
-    public var storedLength: Int64?
+    var storedLength: Int64?
     /// The compression applied before storing, if any (`gzip`, `lz4`, …).
     public var compression: String?
     /// The data was stored sparse (holes omitted).
@@ -66,7 +66,7 @@ public struct FileRecord: Sendable, Hashable {
     /// The stage strings that processed the entry, in chain order.
     public var chain: [String]
     /// What stages recorded about the entry, keyed by stage name (e.g. an encryption key fingerprint).
-    public var stageMetadata: [String: String]
+    var stageMetadata: [String: String]
     /// Index of the Options block that matched, or nil when none matched.
     public var block: Int?
     /// Why the entry failed or was skipped.

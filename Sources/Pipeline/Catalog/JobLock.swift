@@ -24,7 +24,7 @@ public final class JobLock {
     /// The catalog file or archive directory.
     public let path: String
     /// The lock file.
-    public let lockFile: String
+    let lockFile: String
     public let resource: LockError.Resource
     private var descriptor: Int32
 
@@ -99,7 +99,7 @@ public final class JobLock {
     }
 
     /// True while this object holds the lock.
-    public var isHeld: Bool { descriptor >= 0 }
+    var isHeld: Bool { descriptor >= 0 }
 
     // MARK: - Helpers
 

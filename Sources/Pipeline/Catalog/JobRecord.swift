@@ -61,13 +61,13 @@ public struct JobRecord: Sendable, Hashable {
     /// (a changed FileSet makes the next Incremental a Full, as in Bareos).
     public var fileSetDigest: String
     /// The FileSet text the digest was computed from, kept for `list` and for rebuilding (optional).
-    public var fileSetText: String?
+    var fileSetText: String?
     /// The client (host) the files came from.
     public var clientName: String?
     public var startTime: Timestamp
     public var endTime: Timestamp?
     /// For Incremental and Differential jobs: files changed after this time were saved.
-    public var sinceTime: Timestamp?
+    var sinceTime: Timestamp?
     /// Regular files looked at.
     public var filesExamined: Int64
     /// Regular files stored.

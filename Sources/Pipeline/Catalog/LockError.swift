@@ -10,15 +10,15 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
     /// The catalog file or archive directory.
     public var path: String
     /// The lock file (`<catalog>.lock` or `<archive>/.optionhost.lock`).
-    public var lockFile: String
+    var lockFile: String
     /// The holder's job name, as its lock file says (nil when it could not be read, or for an open failure).
-    public var holderJob: String?
+    var holderJob: String?
     /// The holder's process id, as its lock file says.
-    public var holderPID: Int32?
+    var holderPID: Int32?
     /// When the holder took the lock (local time, `YYYY-MM-DD HH:MM:SS +ZZZZ`), as its lock file says.
-    public var holderSince: String?
+    var holderSince: String?
     /// For an open or lock failure other than "held by another job": the system's reason (`strerror`).
-    public var systemError: String?
+    var systemError: String?
 
     /// E.g. `catalog /x/cat.db is in use by job "nightly" (pid 1234) since 2025-06-01 02:00:00 +0000`.
     public var description: String {

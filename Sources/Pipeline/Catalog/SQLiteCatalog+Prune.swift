@@ -46,7 +46,7 @@ extension SQLiteCatalog {
 extension SQLiteCatalog: CatalogVolumeReferences {
     /// For each of `volumeIDs`, the jobs whose `files` rows point into it (one pass over `files`: `volume_id` has
     /// no index, and a prune runs rarely).
-    public func jobsReferencing(volumeIDs: [Int64]) throws(CatalogError) -> [Int64: Set<JobID>] {
+    func jobsReferencing(volumeIDs: [Int64]) throws(CatalogError) -> [Int64: Set<JobID>] {
         guard !volumeIDs.isEmpty else { return [:] }
         var result: [Int64: Set<JobID>] = [:]
         // The ids are integers from the catalog itself, so they go into the SQL text (no bind-variable limit).

@@ -18,7 +18,7 @@
 /// The schema is documented in `docs/catalog.md`.
 public final class SQLiteCatalog: CatalogStore {
     /// The schema version this build creates and migrates to (`PRAGMA user_version`).
-    public static let schemaVersion: Int = CatalogSchema.version
+    static let schemaVersion: Int = CatalogSchema.version
 
     /// The catalog file.
     public let path: String

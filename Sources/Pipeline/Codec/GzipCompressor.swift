@@ -3,7 +3,7 @@ internal import CZlib
 /// Compresses a byte stream into one gzip member (RFC 1952) with zlib's deflate, readable by `gunzip`.
 ///
 /// The header carries no file name and no time stamp, so equal input and level give equal output.
-public final class GzipCompressor: ByteTransform {
+final class GzipCompressor: ByteTransform {
     private let stream: UnsafeMutablePointer<z_stream>
     private var state = TransformState.open
 

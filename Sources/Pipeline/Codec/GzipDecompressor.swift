@@ -6,7 +6,7 @@ internal import CZlib
 /// Unlike `gunzip`, which warns and ignores them, trailing bytes that do not start a gzip member are an error.
 /// Corrupt input (bad header, bad deflate data, CRC-32 or length mismatch) throws from
 /// ``process(_:into:)``; input that ends inside a member, or no input at all, throws from ``finish(into:)``.
-public final class GzipDecompressor: ByteTransform {
+final class GzipDecompressor: ByteTransform {
     private let stream: UnsafeMutablePointer<z_stream>
     private var state = TransformState.open
     /// True between the end of a member and the first byte of the next one.

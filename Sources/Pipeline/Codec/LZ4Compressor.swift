@@ -5,7 +5,7 @@ internal import CLZ4
 ///
 /// Blocks are 64 KiB and linked (each may refer to the previous 64 KiB), liblz4's defaults; the content size is
 /// not recorded because a stream's length is not known in advance.
-public final class LZ4Compressor: ByteTransform {
+final class LZ4Compressor: ByteTransform {
     private let context: OpaquePointer
     private var preferences = LZ4F_preferences_t()
     private var state = TransformState.open

@@ -5,7 +5,7 @@ internal import CLZ4
 /// Like `lz4 -d`, it accepts several frames one after another (and skips skippable frames) and outputs the
 /// concatenated contents. Corrupt input throws from ``process(_:into:)``; input that ends inside a frame, or no
 /// input at all, throws from ``finish(into:)``. The legacy format (`lz4 -l`) is not supported.
-public final class LZ4Decompressor: ByteTransform {
+final class LZ4Decompressor: ByteTransform {
     private let context: OpaquePointer
     private var state = TransformState.open
     /// True when the input so far ends exactly at the end of a frame.

@@ -1,7 +1,7 @@
 /// A Bareos `Catalog` resource (decision D4): `DB Driver = sqlite3` and `DB Name = PATH` are what this host uses.
 public struct CatalogResource: Sendable {
     public var name: String
-    public var driver: String?
+    var driver: String?
     public var databaseName: String?
     public var location: SourceLocation
 

@@ -5,7 +5,7 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var location: SourceLocation?
     public var message: String
     /// The text of the line the error points into (without its newline), when known.
-    public var lineText: String?
+    var lineText: String?
 
     public init(_ message: String, at location: SourceLocation? = nil, lineText: String? = nil) {
         self.message = message
@@ -20,7 +20,7 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     }
 
     /// `file:line:col: message` (or just the message when there is no location).
-    public var headline: String {
+    var headline: String {
         if let location { return "\(location): \(message)" }
         return message
     }

@@ -29,7 +29,7 @@ public enum ConfigValues {
     /// `-` makes the value a range, split at the first `-`, and `<`/`>` must be the very first character.
     /// - Returns: The size match, or nil when the text (or either end of a range) is invalid. An empty side of a
     ///   range and a bare `<`/`>` are invalid here (Bareos reads them as 0).
-    public static func sizeMatch(_ text: String) -> OptionsBlock.SizeMatch? {
+    static func sizeMatch(_ text: String) -> OptionsBlock.SizeMatch? {
         let bytes = Array(text.utf8)
         func parse(_ part: ArraySlice<UInt8>) -> UInt64? {
             sum(part, units: sizeUnits, unitsArePrefixes: false, limit: UInt64.max)
@@ -66,7 +66,7 @@ public enum ConfigValues {
     ///
     /// Only the digits `0`–`7` are allowed (no sign, blanks or `0o` prefix); leading zeros are fine.
     /// - Returns: The mode, or nil when the text is not octal or the value exceeds `0o7777`.
-    public static func octalMode(_ text: String) -> UInt32? {
+    static func octalMode(_ text: String) -> UInt32? {
         var value: UInt32 = 0
         var sawDigit = false
         for byte in text.utf8 {

@@ -3,9 +3,9 @@ public struct FileSet: Sendable {
     public var name: String
     public var description: String?
     public var includes: [Include]
-    public var excludes: [ExcludeBlock]
-    public var ignoreFileSetChanges: Bool
-    public var enableVSS: Bool
+    var excludes: [ExcludeBlock]
+    var ignoreFileSetChanges: Bool
+    var enableVSS: Bool
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {
@@ -61,7 +61,7 @@ public struct Include: Sendable {
     public var files: [FileEntry] = []
     /// Include-level `Plugin =` lines: Bareos *command* plugins (D1: accepted by `check`, refused by `backup`).
     public var plugins: [PluginEntry] = []
-    public var excludeDirContaining: [[UInt8]] = []
+    var excludeDirContaining: [[UInt8]] = []
     /// Options blocks in config order; never empty after parsing (a default block is synthesised, as Bareos does).
     public var options: [OptionsBlock] = []
     public var location: SourceLocation
@@ -72,7 +72,7 @@ public struct Include: Sendable {
 }
 
 /// An `Exclude { }` block: wildcard patterns matched against full paths (section 2.3).
-public struct ExcludeBlock: Sendable {
+struct ExcludeBlock: Sendable {
     public var files: [FileEntry] = []
     public var location: SourceLocation
 

@@ -39,7 +39,7 @@ public struct Job: Sendable {
     public var fdPluginOptions: [String]
     public var location: SourceLocation
     /// Every directive of the job, inherited ones included (in JobDefs-first order).
-    public var directives: [Directive]
+    var directives: [Directive]
 
     public init(name: String, location: SourceLocation) {
         self.name = name

@@ -42,7 +42,7 @@ public struct OptionsBlock: Sendable {
         }
     }
 
-    public enum Shadowing: String, Sendable {
+    enum Shadowing: String, Sendable {
         case none, localwarn, localremove, globalwarn, globalremove
     }
 
@@ -54,23 +54,23 @@ public struct OptionsBlock: Sendable {
     public var index: Int
     public var location: SourceLocation
     /// True for the block synthesised when an Include has no Options block.
-    public var synthesized: Bool = false
+    var synthesized: Bool = false
 
     /// Signatures in the order written (Bareos keeps one bit per algorithm; see `effectiveSignature`).
     public var signatures: [Signature] = []
     public var compression: Compression?
     public var exclude: Bool = false
-    public var wild: [[UInt8]] = []
-    public var wildDir: [[UInt8]] = []
-    public var wildFile: [[UInt8]] = []
-    public var regex: [[UInt8]] = []
-    public var regexDir: [[UInt8]] = []
-    public var regexFile: [[UInt8]] = []
+    var wild: [[UInt8]] = []
+    var wildDir: [[UInt8]] = []
+    var wildFile: [[UInt8]] = []
+    var regex: [[UInt8]] = []
+    var regexDir: [[UInt8]] = []
+    var regexFile: [[UInt8]] = []
     public var ignoreCase: Bool = false
     public var recurse: Bool = true
     public var oneFS: Bool = true
-    public var fsTypes: [String] = []
-    public var driveTypes: [String] = []
+    var fsTypes: [String] = []
+    var driveTypes: [String] = []
     public var sparse: Bool = false
     public var readFifo: Bool = false
     public var portable: Bool = false
@@ -85,7 +85,7 @@ public struct OptionsBlock: Sendable {
     public var honorNoDumpFlag: Bool = false
     public var size: SizeMatch?
     public var stripPath: Int?
-    public var shadowing: Shadowing = .none
+    var shadowing: Shadowing = .none
     public var autoExclude: Bool = true
     public var forceEncryption: Bool = false
     /// `Accurate =` letters, nil when not set in this block.
@@ -93,9 +93,9 @@ public struct OptionsBlock: Sendable {
     public var verify: String?
     /// `Plugin =` lines of this block, in order: the block's stage chain before `pipeline:` expansion (D1).
     public var plugins: [PluginEntry] = []
-    public var meta: [String] = []
+    var meta: [String] = []
     public var replace: Replace?
-    public var enhancedWild: Bool?
+    var enhancedWild: Bool?
 
     public init(index: Int, location: SourceLocation) {
         self.index = index
@@ -103,7 +103,7 @@ public struct OptionsBlock: Sendable {
     }
 
     /// True when the block has at least one Wild/Regex pattern of any kind.
-    public var hasPatterns: Bool {
+    var hasPatterns: Bool {
         !(wild.isEmpty && wildDir.isEmpty && wildFile.isEmpty && regex.isEmpty && regexDir.isEmpty
             && regexFile.isEmpty)
     }

@@ -39,7 +39,7 @@ public enum PluginString {
     }
 
     /// `NAME` for `pipeline:NAME`, nil for any other string.
-    public static func pipelineName(_ string: String) -> String? {
+    static func pipelineName(_ string: String) -> String? {
         guard name(string) == "pipeline", let colon = string.firstIndex(of: ":") else { return nil }
         return String(string[string.index(after: colon)...])
     }

@@ -3,7 +3,7 @@ public struct Resource: Sendable {
     /// Canonical type name (`FileSet`, `Job`, `Director`, ...).
     public var type: String
     public var name: String
-    public var directives: [Directive]
+    var directives: [Directive]
     public var location: SourceLocation
 
     public init(type: String, name: String, directives: [Directive], location: SourceLocation) {
@@ -14,7 +14,7 @@ public struct Resource: Sendable {
     }
 
     /// The first directive with this normalised keyword (blanks removed, lower case).
-    public func directive(_ key: String) -> Directive? {
+    func directive(_ key: String) -> Directive? {
         directives.first { $0.key == key }
     }
 }
@@ -22,20 +22,20 @@ public struct Resource: Sendable {
 /// One `Keyword = value ...` line (or `Keyword { ... }` block) of a resource.
 public struct Directive: Sendable {
     /// The keyword as written, with its inner blanks removed (`ExcludeDirContaining`).
-    public var keyword: String
+    var keyword: String
     /// Lower-cased `keyword`, the form used for lookups.
     public var key: String
     /// The value tokens on the line, as text (quoted strings unquoted). Empty for blocks.
     public var values: [String]
     /// True when the first value was a quoted string (so `"1"` and `1` can be told apart).
-    public var firstValueQuoted: Bool
+    var firstValueQuoted: Bool
     /// True when the first value was an unquoted number token (Bareos refuses `Accurate = 1`).
-    public var firstValueIsNumber: Bool = false
+    var firstValueIsNumber: Bool = false
     /// Contents of a nested block (`RunScript { ... }`), nil for plain directives.
-    public var children: [Directive]?
+    var children: [Directive]?
     public var location: SourceLocation
     /// Where the value starts (for error carets).
-    public var valueLocation: SourceLocation
+    var valueLocation: SourceLocation
 
     public init(
         keyword: String, values: [String], firstValueQuoted: Bool = false, children: [Directive]? = nil,

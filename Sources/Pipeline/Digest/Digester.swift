@@ -49,7 +49,7 @@ public final class Digester {
     /// Whether this process can compute `algorithm`, without allocating a digester: configurations check the
     /// `Signature =` they name up front, so a job never starts with a digest it cannot compute.
     /// - Throws: `DigestError` when OpenSSL does not provide it (MD5 in FIPS mode).
-    public static func checkAvailable(_ algorithm: DigestAlgorithm) throws(DigestError) {
+    static func checkAvailable(_ algorithm: DigestAlgorithm) throws(DigestError) {
         if case .failure(let error) = OpenSSLDigestTypes.handle(for: algorithm) { throw error }
     }
 

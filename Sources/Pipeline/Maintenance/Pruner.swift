@@ -4,7 +4,7 @@ import Glibc
 
 /// Catalog queries a prune uses when the backend has them; without them ``Pruner`` falls back to reading every
 /// remaining job's rows (slow, but the same answer).
-public protocol CatalogVolumeReferences {
+protocol CatalogVolumeReferences {
     /// For each of `volumeIDs`, the jobs whose `files` rows point into it.
     func jobsReferencing(volumeIDs: [Int64]) throws -> [Int64: Set<JobID>]
     /// Every `volumes` row naming the file `path`, whichever job recorded it.
@@ -98,7 +98,7 @@ public final class Pruner {
         self.now = now
     }
 
-    public struct PruneError: Error, Sendable, CustomStringConvertible {
+    struct PruneError: Error, Sendable, CustomStringConvertible {
         public var message: String
         public var description: String { message }
     }

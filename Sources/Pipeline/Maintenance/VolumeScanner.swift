@@ -36,7 +36,7 @@ import Glibc
 /// that name the volume: the scan stops and nothing is kept (see ``scan(volumes:intoNewCatalog:replacing:progress:)``).
 public final class VolumeScanner {
     /// A volume that cannot be scanned, or volumes that do not fit together.
-    public struct ScanError: Error, Sendable, CustomStringConvertible {
+    struct ScanError: Error, Sendable, CustomStringConvertible {
         public var message: String
         public init(_ message: String) { self.message = message }
         public var description: String { message }
@@ -69,7 +69,7 @@ public final class VolumeScanner {
     let paths: [String]
     let catalog: any CatalogStore
     /// File rows per `insert` call (one transaction each).
-    public var batchSize = 2_000
+    var batchSize = 2_000
     public let progress: ProgressCounters
 
     public init(volumes: [String], catalog: any CatalogStore, progress: ProgressCounters = ProgressCounters()) {

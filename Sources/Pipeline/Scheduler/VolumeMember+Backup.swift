@@ -2,15 +2,15 @@
 /// `PipelineRecords`) that let `scan` rebuild a catalog from volumes alone.
 extension VolumeMember {
     /// The catalog key holding the SHA-256 of a member's extended attributes and ACLs (absent when it has none).
-    public static let metadataDigestKey = "host.metadata_sha256"
+    static let metadataDigestKey = "host.metadata_sha256"
 
     /// The catalog key naming the stage that took a file over at backup (its bytes are what that stage produced,
     /// not the file's content).
-    public static let sourceStageKey = "host.source_stage"
+    static let sourceStageKey = "host.source_stage"
 
     /// SHA-256 (hex) over the member's xattrs (sorted by name) and ACL texts: restore and verify compare it with the
     /// catalog, since these come from the volume header, which no data digest covers. Nil when there are none.
-    public var metadataDigest: String? {
+    var metadataDigest: String? {
         guard !xattrs.isEmpty || aclAccess != nil || aclDefault != nil else { return nil }
         // SHA-256 is in every OpenSSL provider (FIPS included): only an allocation failure, which would stop any
         // Swift code, can make this throw.
@@ -88,7 +88,7 @@ extension VolumeMember {
     }
 
     /// Stage metadata key of a member-name suffix that is not the compression's (`.gpg`).
-    public static let memberSuffixKey = "host.member_suffix"
+    static let memberSuffixKey = "host.member_suffix"
 
     /// The suffix the member of `record` carries after its name (`.gz`, `.gpg`), if any.
     static func memberSuffix(of record: FileRecord) -> [UInt8]? {

@@ -93,7 +93,7 @@ public final class AccurateState: @unchecked Sendable {
     }
 
     /// Paths of the previous state the walk did not see, with the kind of their previous entry, in path order.
-    public var unseen: [(path: [UInt8], kind: EntryKind)] {
+    var unseen: [(path: [UInt8], kind: EntryKind)] {
         var result: [(path: [UInt8], kind: EntryKind)] = []
         for position in entries.indices where !seen[position] {
             result.append((paths[position], entries[position].kind))

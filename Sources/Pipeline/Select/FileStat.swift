@@ -53,7 +53,7 @@ public struct FileStat: Sendable, Hashable {
     }
 
     /// The permission bits (`mode & 0o7777`).
-    public var permissions: UInt32 { mode & 0o7777 }
+    var permissions: UInt32 { mode & 0o7777 }
 }
 
 #if canImport(Glibc)

@@ -18,7 +18,7 @@
 /// takes a lock inside the compiled pattern for the duration of a search, so concurrent `matches` calls on one
 /// instance are safe (they are serialised per instance). Nothing mutates the `regex_t` between `init` and `deinit`,
 /// hence `@unchecked Sendable`.
-public final class POSIXRegex: @unchecked Sendable {
+final class POSIXRegex: @unchecked Sendable {
     /// The pattern exactly as given.
     public let pattern: [UInt8]
     /// Whether the pattern was compiled with `REG_ICASE`.
@@ -93,7 +93,7 @@ public final class POSIXRegex: @unchecked Sendable {
 }
 
 /// A regular expression that glibc's `regcomp` rejected.
-public struct RegexError: Error, Sendable, CustomStringConvertible {
+struct RegexError: Error, Sendable, CustomStringConvertible {
     /// The offending pattern (bytes that are not UTF-8 are shown as U+FFFD).
     public var pattern: String
     /// glibc's explanation, from `regerror` (for example `Unmatched ( or \(`).

@@ -20,7 +20,7 @@ public struct Wildcard: Sendable, Hashable {
     /// The pattern exactly as given.
     public let pattern: [UInt8]
     /// Whether ASCII letters compare case-insensitively (`IgnoreCase = yes`).
-    public let caseFold: Bool
+    let caseFold: Bool
 
     private let program: Program
 

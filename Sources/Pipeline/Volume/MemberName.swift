@@ -1,8 +1,8 @@
 /// Checks on member and catalog names before restore uses them as paths.
-public enum MemberName {
+enum MemberName {
     /// Validates a member or catalog name for restore: relative, no "." or ".." components, no empty components
     /// (so no "//" and no trailing "/"), no NUL byte. Returns the components.
-    public static func safeComponents(_ name: [UInt8]) throws(VolumeError) -> [[UInt8]] {
+    static func safeComponents(_ name: [UInt8]) throws(VolumeError) -> [[UInt8]] {
         func refuse(_ why: String) -> VolumeError {
             VolumeError(path: "", message: "unsafe member name \(display(name)): \(why)")
         }

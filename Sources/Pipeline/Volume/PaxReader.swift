@@ -7,7 +7,7 @@ import Glibc
 /// Names are returned as stored (bytes, not checked); use `MemberName.safeComponents` before turning one into a
 /// path. Besides our own volumes it reads what GNU tar writes in pax, ustar and GNU format ('g' global headers,
 /// 'L'/'K' long names), except the old GNU sparse formats.
-public final class PaxReader {
+final class PaxReader {
     let path: String
     private let fd: FileDescriptor
     private let fileSize: UInt64
@@ -74,7 +74,7 @@ public final class PaxReader {
 
     /// Reads the stored data of a member (`member.size` bytes at `location.dataOffset`) in chunks of at most
     /// `chunkSize` bytes, calling `body` with each; the chunk memory is reused between calls.
-    public func readData(
+    func readData(
         of member: VolumeMember, at location: MemberLocation, chunkSize: Int = 1 << 20,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {

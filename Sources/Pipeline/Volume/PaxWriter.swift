@@ -10,7 +10,7 @@ import Glibc
 ///
 /// Single-threaded use: one thread owns a writer. After an I/O error the writer refuses further work (the volume's
 /// tail is then unknown); a member refused for what it describes (bad name, socket, ...) leaves it usable.
-public final class PaxWriter {
+final class PaxWriter {
     let path: String
     private var fd: FileDescriptor
     /// Logical end of the volume: where the next header goes.
@@ -104,7 +104,7 @@ public final class PaxWriter {
     }
 
     /// False once an I/O error left the volume's tail unknown (a refused member leaves the writer usable).
-    public var isUsable: Bool { failure == nil && !closed }
+    var isUsable: Bool { failure == nil && !closed }
 
     /// Current end of the volume (the offset the next member's header gets).
     public var offset: UInt64 { end }
@@ -134,7 +134,7 @@ public final class PaxWriter {
 
     /// Starts a member whose stored size is not known yet: its headers carry a size placeholder (a zero-padded
     /// 20-digit pax `size` record and the ustar size field) that `finishMember()` patches. `member.size` is ignored.
-    public func beginMember(_ member: VolumeMember) throws(VolumeError) -> MemberLocation {
+    func beginMember(_ member: VolumeMember) throws(VolumeError) -> MemberLocation {
         try checkUsable()
         guard member.kind == .file else { throw refusal(member, "only regular files are written in pieces") }
         let plan = try buildHeaders(member, dataSize: nil)
@@ -197,7 +197,7 @@ public final class PaxWriter {
 
     /// Ends the member started by `beginMember` like `finishMember()`, first overwriting the values of some of its
     /// own records (written with placeholders of the same length, e.g. digests known only after the data).
-    public func finishMember(patching records: [VolumeMember.Record]) throws(VolumeError) -> UInt64 {
+    func finishMember(patching records: [VolumeMember.Record]) throws(VolumeError) -> UInt64 {
         try checkUsable(streaming: true)
         guard let member = open else { throw VolumeError(path: path, offset: end, message: "no member is open") }
         for record in records {
@@ -215,7 +215,7 @@ public final class PaxWriter {
     /// start of a volume, a job trailer at its end). Readers, GNU tar included, apply nothing from it.
     /// - Returns: the header's offset.
     @discardableResult
-    public func appendGlobalHeader(records: [VolumeMember.Record]) throws(VolumeError) -> UInt64 {
+    func appendGlobalHeader(records: [VolumeMember.Record]) throws(VolumeError) -> UInt64 {
         try checkUsable()
         guard open == nil else { throw VolumeError(path: path, offset: end, message: "a member is still open") }
         scratch.removeAll(keepingCapacity: true)
@@ -247,7 +247,7 @@ public final class PaxWriter {
 
     /// Ends the member started by `beginMember`: patches its size into the headers and pads the data.
     /// Returns the number of data bytes written (the member's `size`).
-    public func finishMember() throws(VolumeError) -> UInt64 {
+    func finishMember() throws(VolumeError) -> UInt64 {
         try checkUsable(streaming: true)
         guard var member = open else { throw VolumeError(path: path, offset: end, message: "no member is open") }
         var stored = member.mapLength + member.written
@@ -275,7 +275,7 @@ public final class PaxWriter {
 
     /// Drops the member started by `beginMember` (e.g. its source failed while read): the volume ends again where
     /// the member's headers began.
-    public func abandonMember() throws(VolumeError) {
+    func abandonMember() throws(VolumeError) {
         try checkUsable(streaming: true)
         guard let member = open else { throw VolumeError(path: path, offset: end, message: "no member is open") }
         let start = member.location.headerOffset

@@ -2,9 +2,9 @@
 ///
 /// Names and link targets are bytes (D7). A directory's name is kept without the trailing "/" that its ustar header
 /// carries; the reader strips it again.
-public struct VolumeMember: Sendable, Equatable {
+struct VolumeMember: Sendable, Equatable {
     /// One extended attribute, stored as a `SCHILY.xattr.<name>` record (the value as raw bytes).
-    public struct Xattr: Sendable, Equatable {
+    struct Xattr: Sendable, Equatable {
         public var name: [UInt8]
         public var value: [UInt8]
 
@@ -16,8 +16,8 @@ public struct VolumeMember: Sendable, Equatable {
 
     /// The data regions of a sparse file (GNU sparse format 1.0). The member data holds only the segments' bytes,
     /// in segment order; everything else up to `realSize` is a hole.
-    public struct SparseLayout: Sendable, Equatable {
-        public struct Segment: Sendable, Equatable {
+    struct SparseLayout: Sendable, Equatable {
+        struct Segment: Sendable, Equatable {
             public var offset: UInt64
             public var length: UInt64
 
@@ -28,9 +28,9 @@ public struct VolumeMember: Sendable, Equatable {
         }
 
         /// The apparent size of the file.
-        public var realSize: UInt64
+        var realSize: UInt64
         /// Data regions, ascending and not overlapping. Zero-length segments are not kept (the reader drops them).
-        public var segments: [Segment]
+        var segments: [Segment]
 
         public init(realSize: UInt64, segments: [Segment]) {
             self.realSize = realSize
@@ -38,11 +38,11 @@ public struct VolumeMember: Sendable, Equatable {
         }
 
         /// The number of data bytes the segments hold.
-        public var dataSize: UInt64 { segments.reduce(0) { $0 + $1.length } }
+        var dataSize: UInt64 { segments.reduce(0) { $0 + $1.length } }
     }
 
     /// One of our own pax records; `key` starts with `OPTIONPIPELINE.`.
-    public struct Record: Sendable, Equatable {
+    struct Record: Sendable, Equatable {
         public var key: String
         public var value: [UInt8]
 
@@ -53,7 +53,7 @@ public struct VolumeMember: Sendable, Equatable {
     }
 
     /// The prefix every key of `records` must carry.
-    public static let recordPrefix = "OPTIONPIPELINE."
+    static let recordPrefix = "OPTIONPIPELINE."
 
     /// Archive member name (no leading "/", no ".." component).
     public var name: [UInt8]
@@ -73,13 +73,13 @@ public struct VolumeMember: Sendable, Equatable {
     public var ctime: FileStat.Timestamp?
     /// Symlink target, or the member name a hard link points to.
     public var linkTarget: [UInt8]?
-    public var deviceMajor: UInt32
-    public var deviceMinor: UInt32
-    public var xattrs: [Xattr]
+    var deviceMajor: UInt32
+    var deviceMinor: UInt32
+    var xattrs: [Xattr]
     /// POSIX ACL in text form, entries separated by commas: `user::rw-,user:1000:r--,group::r--,mask::r--,other::r--`.
-    public var aclAccess: String?
+    var aclAccess: String?
     /// Default ACL of a directory, same form as `aclAccess`.
-    public var aclDefault: String?
+    var aclDefault: String?
     public var sparse: SparseLayout?
     public var records: [Record]
 
@@ -114,11 +114,11 @@ public struct VolumeMember: Sendable, Equatable {
 }
 
 /// Where a member sits in its volume.
-public struct MemberLocation: Sendable, Equatable {
+struct MemberLocation: Sendable, Equatable {
     /// Offset of the member's first header (its pax extended header).
-    public var headerOffset: UInt64
+    var headerOffset: UInt64
     /// Offset of the member's data (for a sparse file: of the segment bytes, after the sparse map).
-    public var dataOffset: UInt64
+    var dataOffset: UInt64
 
     public init(headerOffset: UInt64, dataOffset: UInt64) {
         self.headerOffset = headerOffset
@@ -127,7 +127,7 @@ public struct MemberLocation: Sendable, Equatable {
 }
 
 /// A volume could not be written or read, or a member cannot be stored as given.
-public struct VolumeError: Error, Sendable, CustomStringConvertible {
+struct VolumeError: Error, Sendable, CustomStringConvertible {
     /// The volume file (empty for problems with a name alone).
     public var path: String
     /// Where in the volume, when the problem is tied to a place.
