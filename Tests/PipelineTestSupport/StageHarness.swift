@@ -1,4 +1,4 @@
-@testable import Pipeline
+import Pipeline
 import Synchronization
 
 /// Tests one stage in isolation, in the spirit of swift-nio's `EmbeddedChannel`: no backup job, no files. Feed

@@ -1,4 +1,4 @@
-@testable import Pipeline
+import Pipeline
 import Synchronization
 
 #if canImport(Glibc)
