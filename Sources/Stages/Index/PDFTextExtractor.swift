@@ -97,11 +97,9 @@ enum ChildProcess {
             }
             var fds = [pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)]
             if writeFD >= 0 { fds.append(pollfd(fd: writeFD, events: Int16(POLLOUT), revents: 0)) }
-            let ready = poll(&fds, nfds_t(fds.count), Int32(min(remaining * 1000, 1000)) + 1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                break
-            }
+            let interval = Int32(min(remaining * 1000, 1000)) + 1
+            // An interrupted poll is retried with the same interval: at most a second past the deadline.
+            guard (try? SystemCall.retrying({ poll(&fds, nfds_t(fds.count), interval) })) != nil else { break }
             if writeFD >= 0 && fds.count > 1 && fds[1].revents != 0 {
                 let count = input.count - written
                 let sent = count == 0 ? 0 : send(writeFD, input.baseAddress! + written, count, Int32(MSG_NOSIGNAL))
