@@ -16,11 +16,15 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
 ///
 /// ```
 ///   walker ──batches──► workers ×N ──prepared batches──► writer (in walk order) ──records──► catalog thread
-///   (FileSelector)      hooks, small files read+hashed     pax volumes, large files          fsync volume, then
-///                       in memory                          streamed chunk by chunk           one transaction
+///   (FileSelector)      hooks, small files read+hashed     pax volumes; appends the          fsync volume, then
+///                       and transformed in memory          chunks of streamed files          one transaction
+///                                                                ▲ per-file chunk queues, in order
+///                                                     stream pool ×cores: large, sparse and taken-over files
+///                                                     read, hashed, compressed/encrypted chunk by chunk
 /// ```
-/// Blocking work (file I/O, SQLite, later Python and GPG) runs on these dedicated threads, never on the
-/// cooperative pool; memory is bounded by the queue capacities times the batch size.
+/// Blocking work (file I/O, SQLite, Python, GPG) runs on these dedicated threads, never on the cooperative pool;
+/// memory is bounded by the queue capacities times the batch size, plus the stream pool's chunks (`StreamPool`).
+/// What the threads share is one `JobCoordinator`; each thread counts in its own summary, merged when it ends.
 public final class BackupJob: @unchecked Sendable {
     // @unchecked Sendable: the thread bodies `runThreads` starts capture this job for its immutable inputs
     // (`fileSet`, `builder`, `settings`, ...), for the label/trailer records, the walk and the catalog thread.
@@ -540,30 +544,6 @@ public final class BackupJob: @unchecked Sendable {
                 fail("catalog write failed: \(error)")
             }
         }
-    }
-}
-
-/// Makes a volume's data durable through a second read-only descriptor, so the catalog thread can fsync while
-/// the writer keeps appending (fsync flushes the file, whichever descriptor asks).
-final class VolumeSync: @unchecked Sendable {
-    private let fd: Int32
-    let path: String
-
-    init(path: String) throws {
-        self.path = path
-        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw BackupError("cannot reopen volume \(path): \(String(cString: strerror(errno)))") }
-    }
-
-    deinit { close(fd) }
-
-    /// Starts writeback of the dirty pages written so far without waiting (so the final fsync is short).
-    func startWriteback() {
-        _ = clinux_start_writeback(fd)
-    }
-
-    func sync() throws {
-        if fsync(fd) != 0 { throw BackupError("fsync of volume \(path) failed: \(String(cString: strerror(errno)))") }
     }
 }
 
