@@ -1,5 +1,4 @@
 import Pipeline
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,8 +9,8 @@ import Glibc
 final class ProgressPrinter: Sendable {
     private let counters: ProgressCounters
     private let verb: String
-    private let running = Mutex(true)
-    private let thread = Mutex<WorkerThread?>(nil)
+    private let running = Locked(true)
+    private let thread = Locked<WorkerThread?>(nil)
     private let started = Clock.monotonic()
 
     static var enabled: Bool { isatty(2) == 1 }

@@ -1,5 +1,4 @@
 import Pipeline
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -13,13 +12,13 @@ final class ByteWriter: Sendable {
     static let standardError = ByteWriter(fd: 2)
 
     private let fd: Int32
-    private let buffer: Mutex<[UInt8]>
+    private let buffer: Locked<[UInt8]>
 
     init(fd: Int32) {
         self.fd = fd
         var storage: [UInt8] = []
         storage.reserveCapacity(1 << 16)
-        buffer = Mutex(storage)
+        buffer = Locked(storage)
     }
 
     deinit { flush() }

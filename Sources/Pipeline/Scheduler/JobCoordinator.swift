@@ -2,8 +2,8 @@ import Synchronization
 
 /// What the threads of one backup share, and only that: the settings, the live counters, cancellation, the fatal
 /// problem, the error policy, the decision turns, and the totals each thread merges in when it ends. Every member
-/// is immutable or behind a lock, so the compiler checks that it is `Sendable`; workers and the writer hold this
-/// instead of calling back into `BackupJob`.
+/// is immutable, atomic or behind a lock (`Locked`, which the thread sanitizer sees), so the compiler checks that it
+/// is `Sendable`; workers and the writer hold this instead of calling back into `BackupJob`.
 final class JobCoordinator: Sendable {
     let settings: BackupSettings
     let progress: ProgressCounters
@@ -27,7 +27,7 @@ final class JobCoordinator: Sendable {
         /// was in flight when it stopped is dropped, this row and message are not).
         var policyFailure: (records: [FileRecord], messages: [JobMessage]) = ([], [])
     }
-    private let outcome: Mutex<Outcome>
+    private let outcome: Locked<Outcome>
 
     private struct Turns: Sendable {
         /// The walk batch whose decision hooks may run next (with `orderedDecisions`).
@@ -42,7 +42,7 @@ final class JobCoordinator: Sendable {
         self.progress = progress
         self.cancellation = cancellation
         inFlight = BoundedQueue<Void>(capacity: settings.queueCapacity + settings.workers + 2)
-        outcome = Mutex(Outcome(totals: JobSummary(jobID: 0, jobName: "", level: "", status: .running)))
+        outcome = Locked(Outcome(totals: JobSummary(jobID: 0, jobName: "", level: "", status: .running)))
     }
 
     // MARK: - Failures
