@@ -1,3 +1,4 @@
+import PipelineTestSupport
 import Synchronization
 import XCTest
 
@@ -73,22 +74,51 @@ final class BoundedQueueTests: XCTestCase {
         XCTAssertEqual(total.load(ordering: .relaxed), 4 * 500_500)
     }
 
-    /// The writer gives up on a streamed file while its producer waits to send: the send fails at once and the
-    /// producer learns why.
+    /// The writer gives up on a streamed file while its producer waits for a buffer: the wait ends at once and
+    /// the producer learns why.
     func testAbandoningAStreamedFileReleasesItsProducer() throws {
-        let file = StreamedFile(chunkSize: 16, capacity: 1)
-        XCTAssertNotNil(file.emptyBuffer())
-        XCTAssertTrue(file.send(.data([UInt8](repeating: 1, count: 16), count: 16)))
-        let sent = Mutex<Bool?>(nil)
+        let file = StreamedFile(chunkSize: 16, buffers: 2, spillDirectory: "/nonexistent-spill-directory")
+        XCTAssertFalse(file.canSpill())
+        XCTAssertNotNil(file.freeBuffer())
+        XCTAssertNotNil(file.freeBuffer())
+        XCTAssertNil(file.freeBuffer(), "at most `buffers` chunk buffers")
+        let waited = Locked<(done: Bool, got: Bool)>((false, false))
         let producer = try WorkerThread(name: "test-producer") {
-            let result = file.send(.data([UInt8](repeating: 2, count: 16), count: 16))
-            sent.withLock { $0 = result }
+            let buffer = file.waitForBuffer()
+            waited.withLock { $0 = (true, buffer != nil) }
         }
         usleep(50_000)
-        XCTAssertNil(sent.withLock { $0 })
+        XCTAssertFalse(waited.withLock { $0.done }, "the producer waits for a buffer")
         file.abandon(reason: "cannot write volume: disk full")
         producer.join()
-        XCTAssertEqual(sent.withLock { $0 }, false)
+        XCTAssertEqual(waited.withLock { $0.got }, false)
         XCTAssertEqual(file.abandonReason, "cannot write volume: disk full")
+        XCTAssertFalse(file.send(.failed(message: "late", stage: nil)))
+    }
+
+    /// With every buffer taken the producer goes on into the spill file; the writer gets the bytes in order, a
+    /// run of spilled chunks as one range.
+    func testAProducerAheadOfItsTurnSpillsAndTheWriterReadsTheBytesInOrder() throws {
+        let directory = try TemporaryDirectory(prefix: "spill")
+        defer { directory.remove() }
+        let file = StreamedFile(chunkSize: 4, buffers: 2, spillDirectory: directory.path)
+        var first = try XCTUnwrap(file.freeBuffer())
+        first.replaceSubrange(0..<4, with: [1, 2, 3, 4])
+        XCTAssertTrue(file.send(.data(first, count: 4)))
+        XCTAssertNotNil(file.freeBuffer())
+        XCTAssertNil(file.freeBuffer())
+        XCTAssertTrue(file.canSpill())
+        try [UInt8]([5, 6, 7]).withUnsafeBytes { try file.spill($0) }
+        try [UInt8]([8, 9]).withUnsafeBytes { try file.spill($0) }
+        XCTAssertTrue(file.send(.failed(message: "end", stage: nil)))
+        guard case .data(let buffer, let count)? = file.next() else { return XCTFail("data first") }
+        XCTAssertEqual(Array(buffer[0..<count]), [1, 2, 3, 4])
+        guard case .spilled(let offset, let length)? = file.next() else { return XCTFail("then one spilled range") }
+        XCTAssertEqual([offset, length], [0, 5])
+        var bytes = [UInt8](repeating: 0, count: 5)
+        XCTAssertEqual(try bytes.withUnsafeMutableBytes { try file.readSpilled(at: offset, into: $0) }, 5)
+        XCTAssertEqual(bytes, [5, 6, 7, 8, 9])
+        guard case .failed(let message, _)? = file.next() else { return XCTFail("then the end") }
+        XCTAssertEqual(message, "end")
     }
 }

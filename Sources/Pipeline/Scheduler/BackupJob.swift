@@ -1,4 +1,3 @@
-import Synchronization
 internal import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -65,7 +64,7 @@ public final class BackupJob: @unchecked Sendable {
     private struct Shared: Sendable {
         var summary: JobSummary
     }
-    private let shared: Mutex<Shared>
+    private let shared: Locked<Shared>
 
     public init(
         job: Job, fileSet: FileSet, chains: [[[String]]], catalog: any CatalogStore, settings: BackupSettings,
@@ -84,7 +83,7 @@ public final class BackupJob: @unchecked Sendable {
         self.cancellation = cancellation
         self.requestedLevel = requested ?? job.effectiveLevel
         self.level = LevelDecision.jobLevel(requestedLevel)?.name ?? requestedLevel.rawValue
-        self.shared = Mutex(Shared(summary: JobSummary(jobID: 0, jobName: job.name, level: level, status: .running)))
+        self.shared = Locked(Shared(summary: JobSummary(jobID: 0, jobName: job.name, level: level, status: .running)))
         extraTrailerRecords = { [unowned self] in
             self.withLock { _ in self.deletedPaths }.map {
                 VolumeMember.Record(key: "OPTIONPIPELINE.deleted", value: $0)
@@ -317,8 +316,8 @@ public final class BackupJob: @unchecked Sendable {
             }
             let pool = try StreamPool(
                 threads: settings.streamThreads, chunkSize: settings.chunkSize,
-                chunksPerFile: settings.streamChunksPerFile, context: context, jobID: jobID,
-                cancellation: cancellation)
+                chunksPerFile: settings.streamChunksPerFile, spillDirectory: settings.archiveDirectory,
+                context: context, jobID: jobID, cancellation: cancellation)
             streams = pool
             let jobName = job.name
             threads.writer = try WorkerThread(name: "op-write") {

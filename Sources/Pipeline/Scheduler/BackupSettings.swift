@@ -15,9 +15,10 @@ public struct BackupSettings: Sendable {
     /// Threads that read and transform streamed files (compression, encryption) for the writer, which only
     /// appends their chunks. Default: the number of cores, so N large compressed or encrypted files use N cores.
     public var streamThreads: Int
-    /// Chunks of one streamed file that may wait for the writer. With `streamThreads + 1` files in flight and two
-    /// more buffers each (one being filled, one being written) the default bounds streamed data in flight to
-    /// (cores + 1) × 6 × `chunkSize`: 18 MiB on 2 cores, 54 MiB on 8 (see `StreamPool`).
+    /// Chunks of one streamed file that may wait in memory for the writer. With `streamThreads + 1` files in flight
+    /// and two more buffers each (one being filled, one being written) the default bounds streamed data in memory
+    /// to (cores + 1) × 6 × `chunkSize`: 18 MiB on 2 cores, 54 MiB on 8. What a file produces beyond that before
+    /// its turn goes to an unnamed spill file in the archive directory (see `StreamedFile`).
     public var streamChunksPerFile = 4
     /// File records per catalog transaction (the notes measure ~98k rows/s at 1,000 per transaction).
     public var catalogBatch = 2_000

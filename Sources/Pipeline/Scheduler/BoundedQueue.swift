@@ -39,6 +39,18 @@ final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         while count == 0 && !closed { lock.wait(Self.notEmpty) }
+        return removeFirst()
+    }
+
+    /// Removes the oldest item without waiting; nil when the queue is empty.
+    func tryTake() -> Element? {
+        lock.lock()
+        defer { lock.unlock() }
+        return removeFirst()
+    }
+
+    /// The oldest item, removed (nil when empty); the caller holds the lock.
+    private func removeFirst() -> Element? {
         if count == 0 { return nil }
         let element = items[head]
         items[head] = nil

@@ -8,7 +8,8 @@
 /// queues fill). Files a stage took over (a Python plugin's `plugin_io`) go to one serial lane instead: a plugin
 /// sees one file open at a time, as Bareos opens them.
 ///
-/// Memory: at most `window` files are in flight, each with at most `chunksPerFile + 2` chunk buffers.
+/// Memory: at most `window` files are in flight, each with at most `chunksPerFile + 2` chunk buffers; what a file
+/// produces beyond that before its turn goes to its spill file in `spillDirectory` (see `StreamedFile`).
 final class StreamPool: Sendable {
     struct Task: Sendable {
         var request: StreamRequest
@@ -22,16 +23,18 @@ final class StreamPool: Sendable {
     let window: Int
     let chunkSize: Int
     let chunksPerFile: Int
+    let spillDirectory: String
 
     /// Starts `threads` parallel producers and the serial lane.
     /// - Throws: `ThreadStartError` when a thread cannot start (the ones started are stopped first).
     init(
-        threads count: Int, chunkSize: Int, chunksPerFile: Int, context: StageContext, jobID: JobID,
-        cancellation: CancellationFlag
+        threads count: Int, chunkSize: Int, chunksPerFile: Int, spillDirectory: String, context: StageContext,
+        jobID: JobID, cancellation: CancellationFlag
     ) throws(ThreadStartError) {
         window = count + 1
         self.chunkSize = chunkSize
         self.chunksPerFile = chunksPerFile
+        self.spillDirectory = spillDirectory
         // The writer never has more than `window` files submitted, so a submit never waits.
         let parallel = BoundedQueue<Task>(capacity: count + 1)
         let serial = BoundedQueue<Task>(capacity: count + 1)
@@ -61,7 +64,7 @@ final class StreamPool: Sendable {
 
     /// Starts producing `request`; the writer takes its events from the returned file.
     func submit(_ request: StreamRequest) -> StreamedFile {
-        let file = StreamedFile(chunkSize: chunkSize, capacity: chunksPerFile)
+        let file = StreamedFile(chunkSize: chunkSize, buffers: chunksPerFile + 2, spillDirectory: spillDirectory)
         let queue = request.sourceStage == nil ? parallel : serial
         if !queue.put(Task(request: request, file: file)) {
             file.abandon(reason: "cancelled")

@@ -34,7 +34,7 @@ final class StreamProducer {
     }
 
     /// The writer abandoned the file (its volume refused the member, or the job stops).
-    private struct Abandoned: Error {}
+    struct Abandoned: Error {}
 
     /// Produces one file into `file`. Returns once the last event is sent (or the writer abandoned the file).
     func produce(_ request: StreamRequest, into file: StreamedFile) {
@@ -125,15 +125,24 @@ final class StreamProducer {
                     var offset = segment.offset
                     while left > 0 {
                         if cancellation.isCancelled { throw BackupError("cancelled") }
-                        guard var buffer = file.emptyBuffer() else { throw Abandoned() }
-                        let want = Int(min(left, UInt64(buffer.count)))
-                        let count = try buffer.withUnsafeMutableBytes { raw in
+                        // Into a free chunk buffer; with none free, into our own and then the spill file; without
+                        // a spill file, wait for the writer to give a buffer back.
+                        var buffer = file.freeBuffer()
+                        if buffer == nil && !file.canSpill() {
+                            guard let waited = file.waitForBuffer() else { throw Abandoned() }
+                            buffer = waited
+                        }
+                        let want = Int(min(left, UInt64(file.chunkSize)))
+                        func readChunk(_ raw: UnsafeMutableRawBufferPointer) throws -> Int {
                             let target = UnsafeMutableRawBufferPointer(rebasing: raw[0..<want])
                             if sparse != nil, let host = source as? FileByteSource {
                                 return try host.read(at: offset, into: target)
                             }
                             return try source.read(into: target)
                         }
+                        let count =
+                            try buffer != nil
+                            ? buffer!.withUnsafeMutableBytes(readChunk) : readBuffer.withUnsafeMutableBytes(readChunk)
                         if count == 0 {
                             if sparse != nil {
                                 throw NotStored(message: "changed while being read (shorter than its sparse map)")
@@ -145,11 +154,13 @@ final class StreamProducer {
                             throw NotStored(
                                 message: "changed while being read (grew beyond its size \(item.stat.size) at the walk)")
                         }
-                        buffer.withUnsafeBytes { hashSource(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-                        if !storedIsSource {
-                            buffer.withUnsafeBytes { storedDigester.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                        try (buffer ?? readBuffer).withUnsafeBytes { raw in
+                            let data = UnsafeRawBufferPointer(rebasing: raw[0..<count])
+                            hashSource(data)
+                            if !storedIsSource { storedDigester.update(data) }
+                            if buffer == nil { try file.spill(data) }
                         }
-                        guard file.send(.data(buffer, count: count)) else { throw Abandoned() }
+                        if let buffer { guard file.send(.data(buffer, count: count)) else { throw Abandoned() } }
                         left -= UInt64(count)
                         offset += UInt64(count)
                         sourceBytes += UInt64(count)
@@ -185,8 +196,17 @@ final class StreamProducer {
                     var offset = 0
                     while offset < bytes.count {
                         if pending == nil {
-                            guard let buffer = file.emptyBuffer() else { throw Abandoned() }
-                            pending = buffer
+                            // A free chunk buffer; with none free the rest goes to the spill file; without a
+                            // spill file, wait for the writer to give a buffer back.
+                            if let buffer = file.freeBuffer() {
+                                pending = buffer
+                            } else if file.canSpill() {
+                                try file.spill(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                                return
+                            } else {
+                                guard let buffer = file.waitForBuffer() else { throw Abandoned() }
+                                pending = buffer
+                            }
                         }
                         let take = min(bytes.count - offset, file.chunkSize - filled)
                         pending!.withUnsafeMutableBytes { target in

@@ -38,6 +38,8 @@ final class VolumeWriter {
     private static let catalogBatchTextBytes = 4 << 20
     /// Reads and transforms streamed files on other threads; this thread only appends their chunks.
     private let streams: StreamPool
+    /// Where chunks a streamed file spilled are copied through (allocated with the first one).
+    private var spillBuffer: [UInt8] = []
 
     init(
         coordinator: JobCoordinator, jobName: String, labels: Labels, context: StageContext, jobID: JobID,
@@ -261,6 +263,20 @@ final class VolumeWriter {
         failedEntry(request.record, stage.map { "stage \($0): \(message)" } ?? message, stage: stage)
     }
 
+    /// Appends the first `count` bytes of `buffer` to the open member of `file`. A volume that cannot be written
+    /// stops the job (and the file's producer): returns false then.
+    private func append(_ buffer: [UInt8], _ count: Int, of file: StreamedFile, to writer: PaxWriter) -> Bool {
+        do {
+            try buffer.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        } catch {
+            file.abandon(reason: "cannot write volume: \(error)")
+            coordinator.fail("cannot write volume: \(error)")
+            return false
+        }
+        wrote(UInt64(count))
+        return true
+    }
+
     /// Appends one streamed file, produced on a pool thread (`StreamProducer`): the member header as soon as the
     /// producer sends it (size and digests are placeholders), the chunks in order, then the patched values and the
     /// record. A member the producer could not finish is dropped from the volume and the file recorded as failed.
@@ -294,15 +310,34 @@ final class VolumeWriter {
         while true {
             switch file.next() {
             case .data(let buffer, let count)?:
-                do {
-                    try buffer.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-                } catch {
-                    file.abandon(reason: "cannot write volume: \(error)")
-                    coordinator.fail("cannot write volume: \(error)")
-                    return
-                }
-                wrote(UInt64(count))
+                guard append(buffer, count, of: file, to: writer) else { return }
                 file.recycle(buffer)
+            case .spilled(let offset, let length)?:
+                // Produced ahead of its turn: copied from the file's spill file.
+                if spillBuffer.isEmpty { spillBuffer = [UInt8](repeating: 0, count: coordinator.settings.chunkSize) }
+                var done: UInt64 = 0
+                while done < length {
+                    let want = Int(min(length - done, UInt64(spillBuffer.count)))
+                    var failure: Errno?
+                    let count = spillBuffer.withUnsafeMutableBytes { raw -> Int in
+                        do throws(Errno) {
+                            return try file.readSpilled(
+                                at: offset + done, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]))
+                        } catch {
+                            failure = error
+                            return 0
+                        }
+                    }
+                    if count == 0, failure == nil { failure = Errno(EIO) }  // shorter than what was spilled
+                    if let error = failure {
+                        try? writer.abandonMember()
+                        file.abandon(reason: error.message("cannot read the spill file"))
+                        failed(request, error.message("cannot read the spill file"), stage: nil)
+                        return
+                    }
+                    guard append(spillBuffer, count, of: file, to: writer) else { return }
+                    done += UInt64(count)
+                }
             case .finished(let result)?:
                 let headerMetadata = record.stageMetadata
                 let location = (record.volumeID, record.headerOffset, record.dataOffset)

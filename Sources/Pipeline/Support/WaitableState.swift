@@ -21,6 +21,17 @@ final class WaitableState<State: Sendable>: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Blocks until `ready` holds, then changes the value (and wakes every waiting thread) and returns what `body`
+    /// returns: a take from a queue.
+    func wait<R>(until ready: (State) -> Bool, then body: (inout State) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        while !ready(state) { lock.wait() }
+        let result = body(&state)
+        lock.broadcast()
+        return result
+    }
+
     /// Blocks until `ready` holds (checked under the lock, again after every `update`).
     func wait(until ready: (State) -> Bool) {
         lock.lock()
