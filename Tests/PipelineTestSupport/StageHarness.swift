@@ -1,5 +1,4 @@
 import Pipeline
-import Synchronization
 
 /// Tests one stage in isolation, in the spirit of swift-nio's `EmbeddedChannel`: no backup job, no files. Feed
 /// entries (`feed` does a whole file; `decide`, `read`, `stream`, `abandon` do one step each), read the decision,
@@ -53,7 +52,7 @@ public final class StageHarness {
     /// Job data by job id and key: what the stage recorded at job start (`recordJobData`), plus what a test put
     /// in; the harness context answers `jobData(job:key:)` from it, so `restore` works as in a real job.
     private final class JobDataBox: Sendable {
-        let data = Mutex<[Int64: [String: [UInt8]]]>([:])
+        let data = Locked<[Int64: [String: [UInt8]]]>([:])
     }
 
     private let jobDataBox = JobDataBox()

@@ -144,7 +144,7 @@ public final class RecordingStage: Stage {
     public let needsWalkOrder: Bool
     /// The first entry offered waits 100 ms before it is recorded (to show what walk order guarantees).
     private let slowFirst: Bool
-    private let state = Mutex<([JobEvent], [[UInt8]])>(([], []))
+    private let state = Locked<([JobEvent], [[UInt8]])>(([], []))
     private let started = Atomic<Bool>(false)
 
     public init(name: String = "recording", needsWalkOrder: Bool = false, slowFirst: Bool = false) {
@@ -171,7 +171,7 @@ public final class RecordingStage: Stage {
 /// A factory for tests: `xor`, `xor:plain` (not encrypting), `observe`, `observe:nobytes`, `broken:MARKER`, `keyed`, `skip:SUFFIX`, `failing:MARKER`, `takeover`,
 /// `recording`, `recording:slow`, `recording:ordered`; the same string gives the same instance within one factory (as the real registry does per job).
 public final class TestStageFactory: Sendable {
-    private let made = Mutex<[String: any Stage]>([:])
+    private let made = Locked<[String: any Stage]>([:])
 
     public init() {}
 
@@ -218,7 +218,7 @@ public final class ObservingStage: Stage {
 
     public let name: String
     public let needsBytes: Bool
-    private let seen = Mutex<[[UInt8]: Seen]>([:])
+    private let seen = Locked<[[UInt8]: Seen]>([:])
 
     public init(name: String = "observe", needsBytes: Bool = true) {
         self.name = name
@@ -290,7 +290,7 @@ public final class KeyedXORStage: Stage {
     public let name: String
     public var isEncrypting: Bool { true }
     public var memberSuffix: String? { ".kx" }
-    private let key = Mutex<UInt8?>(nil)
+    private let key = Locked<UInt8?>(nil)
 
     public init(name: String = "keyed") { self.name = name }
 

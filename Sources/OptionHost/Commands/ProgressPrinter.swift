@@ -6,12 +6,11 @@ import Glibc
 
 /// Progress on a terminal (files, bytes, MB/s, ETA, current path), redrawn four times a second on standard
 /// error; silent when standard error is not a terminal. Runs on its own thread and only reads counters.
-final class ProgressPrinter: @unchecked Sendable {
+final class ProgressPrinter: Sendable {
     private let counters: ProgressCounters
     private let verb: String
-    private var running = true
-    private var mutex = pthread_mutex_t()
-    private var thread: pthread_t?
+    private let running = Locked(true)
+    private let thread = Locked<WorkerThread?>(nil)
     private let started = Clock.monotonic()
 
     static var enabled: Bool { isatty(2) == 1 }
@@ -19,39 +18,26 @@ final class ProgressPrinter: @unchecked Sendable {
     init(counters: ProgressCounters, verb: String) {
         self.counters = counters
         self.verb = verb
-        pthread_mutex_init(&mutex, nil)
     }
 
+    /// Starts redrawing (when standard error is a terminal). Progress is a nicety: a thread that cannot start
+    /// leaves the job without a progress line, never without its result.
     func start() {
         guard ProgressPrinter.enabled else { return }
-        let unmanaged = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        pthread_create(&handle, nil, { raw in
-            let printer = Unmanaged<ProgressPrinter>.fromOpaque(raw!).takeRetainedValue()
-            printer.loop()
-            return nil
-        }, unmanaged)
-        thread = handle
-    }
-
-    private var isRunning: Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return running
+        let started = try? WorkerThread(name: "op-progress") { [self] in loop() }
+        thread.withLock { $0 = started }
     }
 
     private func loop() {
-        while isRunning {
+        while running.withLock({ $0 }) {
             draw()
             usleep(250_000)
         }
     }
 
     func stop() {
-        pthread_mutex_lock(&mutex)
-        running = false
-        pthread_mutex_unlock(&mutex)
-        if let thread { pthread_join(thread, nil) }
+        running.withLock { $0 = false }
+        thread.withLock { $0 }?.join()
         if ProgressPrinter.enabled { ByteWriter.raw(2, "\r\u{1B}[K") }
     }
 

@@ -1,4 +1,3 @@
-import Synchronization
 internal import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -16,21 +15,32 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
 ///
 /// ```
 ///   walker ──batches──► workers ×N ──prepared batches──► writer (in walk order) ──records──► catalog thread
-///   (FileSelector)      hooks, small files read+hashed     pax volumes, large files          fsync volume, then
-///                       in memory                          streamed chunk by chunk           one transaction
+///   (FileSelector)      hooks, small files read+hashed     pax volumes; appends the          fsync volume, then
+///                       and transformed in memory          chunks of streamed files          one transaction
+///                                                                ▲ per-file chunk queues, in order
+///                                                     stream pool ×cores: large, sparse and taken-over files
+///                                                     read, hashed, compressed/encrypted chunk by chunk
 /// ```
-/// Blocking work (file I/O, SQLite, later Python and GPG) runs on these dedicated threads, never on the
-/// cooperative pool; memory is bounded by the queue capacities times the batch size.
+/// Blocking work (file I/O, SQLite, Python, GPG) runs on these dedicated threads, never on the cooperative pool;
+/// memory is bounded by the queue capacities times the batch size, plus the stream pool's chunks (`StreamPool`).
+/// What the threads share is one `JobCoordinator`; each thread counts in its own summary, merged when it ends.
 public final class BackupJob: @unchecked Sendable {
+    // @unchecked Sendable: the thread bodies `runThreads` starts capture this job for its immutable inputs
+    // (`fileSet`, `builder`, `settings`, ...), for the label/trailer records, the walk and the catalog thread.
+    // Its `var`s (`level`, `since`, `decision`, `accurateState`, `jobData`) are written only by the caller of
+    // `run`, before `runThreads` starts any thread (pthread_create orders those writes before the threads' reads)
+    // and never while threads run; `deletedPaths` and the summary are behind the `shared` mutex. `catalog` (not
+    // Sendable) is used by the catalog thread only between its start and its join, and by the caller only
+    // before and after: never by two threads at once. Everything the threads change together is in
+    // `coordinator`, which the compiler checks.
     let job: Job
     let fileSet: FileSet
     let chains: [[[String]]]
     let options: [[OptionsBlock]]
     let catalog: any CatalogStore
     let settings: BackupSettings
-    /// One permit per batch between the walker and the writer: bounds the batches (and their data) in flight even
-    /// when one worker is slow and later batches wait in the writer's reorder buffer.
-    let inFlight: BoundedQueue<Void>
+    /// What the threads share: cancellation, the fatal problem, the error policy, decision turns, totals.
+    let coordinator: JobCoordinator
     let builder: StageChainBuilder
     public let progress: ProgressCounters
     public let cancellation: CancellationFlag
@@ -50,10 +60,11 @@ public final class BackupJob: @unchecked Sendable {
     /// Accurate mode: paths recorded as deleted (set when the walk ends, read by the trailer).
     private var deletedPaths: [[UInt8]] = []
 
-    // Shared state, guarded by `lock`.
-    private var lock = pthread_mutex_t()
-    private var summary: JobSummary
-    private var fatal: String?
+    /// The job's own part of the summary (id, level, since, volumes); the threads' counts are merged in at the end.
+    private struct Shared: Sendable {
+        var summary: JobSummary
+    }
+    private let shared: Locked<Shared>
 
     public init(
         job: Job, fileSet: FileSet, chains: [[[String]]], catalog: any CatalogStore, settings: BackupSettings,
@@ -66,15 +77,13 @@ public final class BackupJob: @unchecked Sendable {
         self.options = fileSet.includes.map(\.options)
         self.catalog = catalog
         self.settings = settings
-        self.inFlight = BoundedQueue<Void>(capacity: settings.queueCapacity + settings.workers + 2)
+        self.coordinator = JobCoordinator(settings: settings, progress: progress, cancellation: cancellation)
         self.builder = StageChainBuilder(factory: stageFactory)
         self.progress = progress
         self.cancellation = cancellation
         self.requestedLevel = requested ?? job.effectiveLevel
         self.level = LevelDecision.jobLevel(requestedLevel)?.name ?? requestedLevel.rawValue
-        self.summary = JobSummary(jobID: 0, jobName: job.name, level: level, status: .running)
-        pthread_mutex_init(&lock, nil)
-        pthread_cond_init(&decisionTurnChanged, nil)
+        self.shared = Locked(Shared(summary: JobSummary(jobID: 0, jobName: job.name, level: level, status: .running)))
         extraTrailerRecords = { [unowned self] in
             self.withLock { _ in self.deletedPaths }.map {
                 PipelineRecords.deleted($0)
@@ -124,70 +133,16 @@ public final class BackupJob: @unchecked Sendable {
         return .all
     }
 
-    deinit {
-        pthread_cond_destroy(&decisionTurnChanged)
-        pthread_mutex_destroy(&lock)
+    func withLock<R: Sendable>(_ body: (inout JobSummary) -> R) -> R {
+        shared.withLock { body(&$0.summary) }
     }
-
-    func withLock<R>(_ body: (inout JobSummary) -> R) -> R {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return body(&summary)
-    }
-
-    /// Set before the threads start when a stage needs its decision hooks in walk order (a Python plugin sees its
-    /// entries as Bareos offers them, a directory after its contents): batches then take turns for that phase.
-    private(set) var orderedDecisions = false
-    /// The walk batch whose decisions may run next (with `orderedDecisions`), guarded by `lock`.
-    private var decisionTurn = 0
-    private var decisionTurnChanged = pthread_cond_t()
-
-    /// Waits until every earlier walk batch has had its decision hooks run.
-    func awaitDecisionTurn(_ sequence: Int) {
-        guard orderedDecisions else { return }
-        pthread_mutex_lock(&lock)
-        while decisionTurn < sequence { pthread_cond_wait(&decisionTurnChanged, &lock) }
-        pthread_mutex_unlock(&lock)
-    }
-
-    /// The decision hooks of batch `sequence` are done (or the batch was dropped): the next batch's may run.
-    func endDecisionTurn(_ sequence: Int) {
-        guard orderedDecisions else { return }
-        pthread_mutex_lock(&lock)
-        decisionTurn = max(decisionTurn, sequence + 1)
-        pthread_cond_broadcast(&decisionTurnChanged)
-        pthread_mutex_unlock(&lock)
-    }
-
-    /// Walk batches whose decision hooks have run (the walker waits for all of them before asking stages about
-    /// Accurate deletions).
-    private let decidedBatches = Atomic<Int>(0)
 
     /// Records a fatal problem and stops the job.
     func fail(_ message: String) {
-        pthread_mutex_lock(&lock)
-        if fatal == nil { fatal = message }
-        pthread_mutex_unlock(&lock)
-        cancellation.cancel(reason: message)
+        coordinator.fail(message)
     }
 
-    /// `Stage Error Policy = fail`: the file error that stopped the job, recorded at the end of the job (what was
-    /// in flight when it stopped is dropped, this row and message are not).
-    private var policyFailure: (records: [FileRecord], messages: [JobMessage]) = ([], [])
-
-    func failByPolicy(_ record: FileRecord, _ message: JobMessage) {
-        pthread_mutex_lock(&lock)
-        policyFailure.records.append(record)
-        policyFailure.messages.append(message)
-        pthread_mutex_unlock(&lock)
-        fail("Stage Error Policy = fail: \(String(decoding: record.path, as: UTF8.self)): \(record.error ?? "")")
-    }
-
-    var fatalMessage: String? {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return fatal
-    }
+    var fatalMessage: String? { coordinator.fatalMessage }
 
     // MARK: - Run
 
@@ -208,7 +163,7 @@ public final class BackupJob: @unchecked Sendable {
         let selector: FileSelector
         do {
             try builder.prepare(chains: chains)
-            orderedDecisions = builder.allStages.contains { $0.needsWalkOrder }
+            coordinator.orderedDecisions = builder.allStages.contains { $0.needsWalkOrder }
             selector = try FileSelector(fileSet: fileSet, chains: chains)
         } catch let error as SelectionError {
             throw BackupError(error.description)
@@ -284,6 +239,7 @@ public final class BackupJob: @unchecked Sendable {
         }
 
         var final = withLock { $0 }
+        final.add(coordinator.totals)
         final.wallSeconds = Clock.monotonic() - started
         final.cpuSeconds = Clock.cpuSeconds() - cpuStarted
         final.peakRSSBytes = Clock.peakRSSBytes()
@@ -325,9 +281,7 @@ public final class BackupJob: @unchecked Sendable {
                         text: "stage \(stage) skipped \(count) file\(count == 1 ? "" : "s")"))
             }
             if !messages.isEmpty { try catalog.insert(files: [], messages: messages) }
-            pthread_mutex_lock(&lock)
-            let policy = policyFailure
-            pthread_mutex_unlock(&lock)
+            let policy = coordinator.policyFailure
             if !policy.records.isEmpty { try catalog.insert(files: policy.records, messages: policy.messages) }
             if let fatal = fatalMessage {
                 try catalog.insert(
@@ -346,43 +300,76 @@ public final class BackupJob: @unchecked Sendable {
         let walkQueue = BoundedQueue<WalkBatch>(capacity: settings.queueCapacity)
         let preparedQueue = BoundedQueue<PreparedBatch>(capacity: settings.workers + 2)
         let catalogQueue = BoundedQueue<CatalogBatch>(capacity: 2)
-
-        let walker = WorkerThread(name: "op-walk") { [self] in
-            walk(selector: selector, into: walkQueue, context: context)
-        }
-        var workers: [WorkerThread] = []
-        for index in 0..<settings.workers {
-            workers.append(
-                WorkerThread(name: "op-work\(index)") { [self] in
-                    let worker = BackupWorker(job: self, context: context, jobID: jobID)
-                    while let batch = walkQueue.take() {
-                        if cancellation.isCancelled {
-                            // In turn even when dropped, so no later batch passes one whose hooks still run.
-                            awaitDecisionTurn(batch.sequence)
-                            endDecisionTurn(batch.sequence)
-                            decidedBatches.add(1, ordering: .releasing)
-                            continue
+        let coordinator = self.coordinator
+        let labels = VolumeWriter.Labels(
+            label: { [self] volume in labelRecords(jobID: jobID, volumeSequence: volume) },
+            trailer: { [self] counts in trailerRecords(jobID: jobID, summary: counts) },
+            trailerHasExtras: { [self] in !extraTrailerRecords().isEmpty })
+        // Consumers start before producers, so a thread that cannot start leaves only threads that end once
+        // their queues are closed.
+        var streams: StreamPool?
+        var threads: (catalog: WorkerThread?, writer: WorkerThread?, workers: [WorkerThread], walker: WorkerThread?)
+        threads = (nil, nil, [], nil)
+        do {
+            threads.catalog = try WorkerThread(name: "op-catalog") { [self] in
+                writeCatalog(from: catalogQueue, jobID: jobID)
+            }
+            let pool = try StreamPool(
+                threads: settings.streamThreads, chunkSize: settings.chunkSize,
+                chunksPerFile: settings.streamChunksPerFile, spillDirectory: settings.archiveDirectory,
+                context: context, jobID: jobID, cancellation: cancellation)
+            streams = pool
+            let jobName = job.name
+            threads.writer = try WorkerThread(name: "op-write") {
+                VolumeWriter(
+                    coordinator: coordinator, jobName: jobName, labels: labels, context: context, jobID: jobID,
+                    catalogQueue: catalogQueue, streams: pool
+                ).run(from: preparedQueue)
+            }
+            let builder = self.builder
+            let options = self.options
+            for index in 0..<settings.workers {
+                threads.workers.append(
+                    try WorkerThread(name: "op-work\(index)") {
+                        let worker: BackupWorker?
+                        do {
+                            worker = try BackupWorker(
+                                coordinator: coordinator, builder: builder, options: options, context: context,
+                                jobID: jobID)
+                        } catch {
+                            coordinator.fail("\(error)")  // batches are still taken in turn below, and dropped
+                            worker = nil
                         }
-                        let prepared = worker.prepare(batch)
-                        decidedBatches.add(1, ordering: .releasing)
-                        preparedQueue.put(prepared)
-                    }
-                })
+                        while let batch = walkQueue.take() {
+                            guard let worker, !coordinator.cancellation.isCancelled else {
+                                // In turn even when dropped, so no later batch passes one whose hooks still run.
+                                coordinator.awaitDecisionTurn(batch.sequence)
+                                coordinator.endDecisionTurn(batch.sequence)
+                                coordinator.batchDecided()
+                                continue
+                            }
+                            let prepared = worker.prepare(batch)
+                            coordinator.batchDecided()
+                            preparedQueue.put(prepared)
+                        }
+                        if let worker { coordinator.merge(worker.summary) }
+                    })
+            }
+            threads.walker = try WorkerThread(name: "op-walk") { [self] in
+                walk(selector: selector, into: walkQueue, context: context)
+            }
+        } catch {
+            fail("\(error)")
+            walkQueue.close()
+            coordinator.inFlight.close()
         }
-        let catalogThread = WorkerThread(name: "op-catalog") { [self] in
-            writeCatalog(from: catalogQueue, jobID: jobID)
-        }
-        let writer = VolumeWriter(job: self, context: context, jobID: jobID, catalogQueue: catalogQueue)
-        let writerThread = WorkerThread(name: "op-write") {
-            writer.run(from: preparedQueue)
-        }
-        walker.join()
-        for worker in workers { worker.join() }
+        threads.walker?.join()
+        for worker in threads.workers { worker.join() }
         preparedQueue.close()
-        writerThread.join()
+        threads.writer?.join()
+        streams?.close()
         catalogQueue.close()
-        catalogThread.join()
-        withLock { $0.volumes = writer.volumeNames }
+        threads.catalog?.join()
     }
 
     // MARK: - Volume labels
@@ -410,8 +397,7 @@ public final class BackupJob: @unchecked Sendable {
     private(set) var jobData: [JobDatum] = []
 
     /// Records that end the job's last volume: end time, counts, and any extra ones (Accurate deletions).
-    func trailerRecords(jobID: JobID) -> [VolumeMember.Record] {
-        let summary = withLock { $0 }
+    func trailerRecords(jobID: JobID, summary: JobSummary) -> [VolumeMember.Record] {
         let end = Clock.realtime()
         func record(_ key: String, _ value: String) -> VolumeMember.Record {
             PipelineRecords.trailer(key, value)
@@ -475,7 +461,7 @@ public final class BackupJob: @unchecked Sendable {
         var batch = WalkBatch(sequence: 0, firstIndex: 0)
         var batchBytes: UInt64 = 0
         func flush() {
-            inFlight.put(())  // waits while the writer is `inFlight.capacity` batches behind
+            coordinator.inFlight.put(())  // waits while the writer is `inFlight.capacity` batches behind
             queue.put(batch)
             sequence += 1
             batch = WalkBatch(sequence: sequence, firstIndex: nextIndex)
@@ -506,9 +492,7 @@ public final class BackupJob: @unchecked Sendable {
                 // Stages are asked once every entry of the walk went through their decision hooks (Bareos calls
                 // check_file after the last handle_backup_file); the entries still being walked are flushed first.
                 if !batch.events.isEmpty { flush() }
-                while decidedBatches.load(ordering: .acquiring) < sequence && !cancellation.isCancelled {
-                    usleep(1000)
-                }
+                coordinator.awaitDecidedBatches(sequence)
                 // A job that failed meanwhile records no deletions (as above).
                 if cancellation.isCancelled || fatalMessage != nil { deletions = [] }
             }
@@ -566,30 +550,6 @@ public final class BackupJob: @unchecked Sendable {
                 fail("catalog write failed: \(error)")
             }
         }
-    }
-}
-
-/// Makes a volume's data durable through a second read-only descriptor, so the catalog thread can fsync while
-/// the writer keeps appending (fsync flushes the file, whichever descriptor asks).
-final class VolumeSync: @unchecked Sendable {
-    private let fd: Int32
-    let path: String
-
-    init(path: String) throws {
-        self.path = path
-        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw BackupError("cannot reopen volume \(path): \(String(cString: strerror(errno)))") }
-    }
-
-    deinit { close(fd) }
-
-    /// Starts writeback of the dirty pages written so far without waiting (so the final fsync is short).
-    func startWriteback() {
-        _ = clinux_start_writeback(fd)
-    }
-
-    func sync() throws {
-        if fsync(fd) != 0 { throw BackupError("fsync of volume \(path) failed: \(String(cString: strerror(errno)))") }
     }
 }
 

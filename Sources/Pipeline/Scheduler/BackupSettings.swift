@@ -12,6 +12,14 @@ public struct BackupSettings: Sendable {
     /// pieces (never a whole large file in memory).
     public var smallFileLimit: UInt64 = 1 << 20
     public var chunkSize = 1 << 20
+    /// Threads that read and transform streamed files (compression, encryption) for the writer, which only
+    /// appends their chunks. Default: the number of cores, so N large compressed or encrypted files use N cores.
+    public var streamThreads: Int
+    /// Chunks of one streamed file that may wait in memory for the writer. With `streamThreads + 1` files in flight
+    /// and two more buffers each (one being filled, one being written) the default bounds streamed data in memory
+    /// to (cores + 1) × 6 × `chunkSize`: 18 MiB on 2 cores, 54 MiB on 8. What a file produces beyond that before
+    /// its turn goes to an unnamed spill file in the archive directory (see `StreamedFile`).
+    public var streamChunksPerFile = 4
     /// File records per catalog transaction (the notes measure ~98k rows/s at 1,000 per transaction).
     public var catalogBatch = 2_000
     /// Batches waiting between stages; with `batchBytes` this bounds the data in flight.
@@ -29,6 +37,7 @@ public struct BackupSettings: Sendable {
     public init(archiveDirectory: String, workers: Int? = nil) {
         self.archiveDirectory = archiveDirectory
         self.workers = max(1, workers ?? BackupSettings.processorCount)
+        self.streamThreads = max(1, min(BackupSettings.processorCount, 8))
     }
 
     public static var processorCount: Int {

@@ -39,19 +39,32 @@ struct PreparedBatch {
 }
 
 /// One worker thread's state: runs the decision hooks of a batch and prepares each entry (small files are
-/// read, hashed and transformed here). Never shared between threads.
+/// read, hashed and transformed here). Never shared between threads: it counts what it did in its own `summary`,
+/// which the job merges when the thread ends.
 final class BackupWorker {
-    private unowned let job: BackupJob
+    private let coordinator: JobCoordinator
+    private let builder: StageChainBuilder
+    private let options: [[OptionsBlock]]
     private let context: StageContext
     private let jobID: JobID
-    private let sha256 = try! Digester(.sha256)
-    private let storedSHA256 = try! Digester(.sha256)
-    private var signatureDigesters: [DigestAlgorithm: Digester] = [:]
+    private let sha256: Digester
+    private let storedSHA256: Digester
+    private var signatureDigesters = SignatureDigesters()
     private var buffer: [UInt8] = []
     private let names = OwnerNames()
+    /// What this worker counted (examined, skipped, failed, warnings, deletions).
+    private(set) var summary = JobSummary(jobID: 0, jobName: "", level: "", status: .running)
 
-    init(job: BackupJob, context: StageContext, jobID: JobID) {
-        self.job = job
+    /// - Throws: `DigestError` when libcrypto cannot give this thread its SHA-256 states.
+    init(
+        coordinator: JobCoordinator, builder: StageChainBuilder, options: [[OptionsBlock]], context: StageContext,
+        jobID: JobID
+    ) throws(DigestError) {
+        sha256 = try Digester(.sha256)
+        storedSHA256 = try Digester(.sha256)
+        self.coordinator = coordinator
+        self.builder = builder
+        self.options = options
         self.context = context
         self.jobID = jobID
     }
@@ -75,14 +88,14 @@ final class BackupWorker {
                         path: problem.path, text: problem.message))
                 switch problem.severity {
                 case .error:
-                    job.progress.errors.add(1, ordering: .relaxed)
-                    job.withLock { $0.errors += 1 }
+                    coordinator.progress.errors.add(1, ordering: .relaxed)
+                    summary.errors += 1
                     var record = FileRecord(
                         jobID: jobID, fileIndex: fileIndex, path: problem.path, kind: .file, status: .failed)
                     record.error = problem.message
                     order.append(.record(record))
                 case .warning:
-                    job.withLock { $0.warnings += 1 }
+                    summary.warnings += 1
                     order.append(nil)
                 case .info:
                     order.append(nil)
@@ -99,7 +112,7 @@ final class BackupWorker {
         var groupOf: [[String]: Int] = [:]
         for index in items.indices where !items[index].entry.chain.isEmpty {
             let strings = items[index].entry.chain
-            if job.orderedDecisions {
+            if coordinator.orderedDecisions {
                 if groups.last?.strings == strings {
                     groups[groups.count - 1].indices.append(index)
                 } else {
@@ -112,16 +125,16 @@ final class BackupWorker {
                 groups.append((strings, [index]))
             }
         }
-        job.awaitDecisionTurn(batch.sequence)
-        if job.cancellation.isCancelled {
+        coordinator.awaitDecisionTurn(batch.sequence)
+        if coordinator.cancellation.isCancelled {
             // The writer drops what is in flight: no hooks (a plugin may read whole files in them), no reading.
-            job.endDecisionTurn(batch.sequence)
+            coordinator.endDecisionTurn(batch.sequence)
             prepared.messages += context.drainMessages().map { JobMessage(jobID: jobID, $0) }
             return prepared
         }
         for (strings, indices) in groups {
             do {
-                let chain = try job.builder.chain(for: strings)
+                let chain = try builder.chain(for: strings)
                 var subset = indices.map { items[$0] }
                 let results = chain.decide(batch: &subset, context: context)
                 for (position, index) in indices.enumerated() {
@@ -136,7 +149,7 @@ final class BackupWorker {
             }
         }
         // The turn ends with the decisions: reading and hashing the files goes on in parallel with the next batch.
-        job.endDecisionTurn(batch.sequence)
+        coordinator.endDecisionTurn(batch.sequence)
         for index in items.indices {
             order[itemSlots[index]] = prepare(items[index], outcome: outcomes[index], chain: chainOf[index])
         }
@@ -146,7 +159,7 @@ final class BackupWorker {
             prepared.entries.append(
                 .record(FileRecord(jobID: jobID, fileIndex: fileIndex, path: deletion.path, kind: deletion.kind, status: .deleted)))
         }
-        if !batch.deletions.isEmpty { job.withLock { $0.entriesDeleted += batch.deletions.count } }
+        summary.entriesDeleted += batch.deletions.count
         prepared.messages += context.drainMessages().map { JobMessage(jobID: jobID, $0) }
         return prepared
     }
@@ -177,41 +190,31 @@ final class BackupWorker {
     private func failed(_ item: FileItem, _ message: String, stage: String?) -> PreparedEntry {
         var record = baseRecord(item, status: .failed)
         record.error = stage.map { "stage \($0): \(message)" } ?? message
-        job.progress.errors.add(1, ordering: .relaxed)
-        job.withLock {
-            if item.kind == .file { $0.filesFailed += 1 } else { $0.errors += 1 }
-        }
-        if job.settings.stageErrorPolicy == .fail {
-            // The job stops here and drops what is in flight; this row and message still reach the catalog (D6).
-            job.failByPolicy(
-                record,
-                JobMessage(
-                    jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: item.path,
-                    text: record.error!))
-            return .record(record)
-        }
-        context.message(.error, record.error!, stage: stage, path: item.path)
+        if item.kind == .file { summary.filesFailed += 1 } else { summary.errors += 1 }
+        let message = JobMessage(
+            jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: item.path, text: record.error!)
+        // With `Stage Error Policy = fail` the job stops here and drops what is in flight; the funnel keeps this
+        // row and message for the catalog (D6).
+        if coordinator.fileFailed(record, message) { context.message(.error, record.error!, stage: stage, path: item.path) }
         return .record(record)
     }
 
     private func prepare(_ item: FileItem, outcome: StageChain.Outcome, chain: StageChain?) -> PreparedEntry {
-        if item.kind == .file { job.withLock { $0.filesExamined += 1 } }
+        if item.kind == .file { summary.filesExamined += 1 }
         switch outcome {
         case .skip(let stage, let reason):
             var record = baseRecord(item, status: .skipped)
             record.error = "skipped by stage \(stage)" + (reason.map { ": \($0)" } ?? "")
             context.message(.info, record.error!, stage: stage, path: item.path)
             if item.kind == .file {
-                job.withLock {
-                    $0.filesSkipped += 1
-                    $0.skippedByStage[stage, default: 0] += 1
-                }
+                summary.filesSkipped += 1
+                summary.skippedByStage[stage, default: 0] += 1
             }
             return .record(record)
         case .failed(let failure):
             return failed(item, failure.message, stage: failure.stage)
         case .store(let source):
-            let block = job.options[item.entry.includeIndex][item.entry.effectiveBlockIndex]
+            let block = options[item.entry.includeIndex][item.entry.effectiveBlockIndex]
             var member = VolumeMember.forEntry(item, names: names, block: block)
             var record = baseRecord(item, status: .stored)
             if let digest = member.metadataDigest { record.stageMetadata[VolumeMember.metadataDigestKey] = digest }
@@ -225,12 +228,12 @@ final class BackupWorker {
             // The data chain: the decision chain's stages with the block's compression placed among them.
             let dataChain: StageChain
             do {
-                dataChain = try job.builder.chain(for: item.entry.chain, compression: block.compression)
+                dataChain = try builder.chain(for: item.entry.chain, compression: block.compression)
             } catch {
                 return failed(item, "\(error)", stage: nil)
             }
             let streamed =
-                source != nil || item.stat.size > job.settings.smallFileLimit
+                source != nil || item.stat.size > coordinator.settings.smallFileLimit
                 || (item.stat.blocks * 512 < item.stat.size)
             if streamed {
                 return .stream(
@@ -248,6 +251,13 @@ final class BackupWorker {
             } catch {
                 return failed(item, "\(error)", stage: nil)
             }
+            let signatureDigester: Digester?
+            do {
+                signatureDigester = try signatureDigesters.digester(for: signature)
+            } catch {
+                path.abandon(reason: "\(error)")
+                return failed(item, "\(error)", stage: nil)
+            }
             do {
                 try FileReader.readWhole(item.path, expectedSize: item.stat.size, noAtime: block.noAtime, into: &buffer)
             } catch {
@@ -263,9 +273,7 @@ final class BackupWorker {
                 record.signatureAlgorithm = signature.rawValue
                 if signature == .sha256 {
                     record.signature = record.sourceSHA256  // the same digest, computed once
-                } else {
-                    let digester = try! signatureDigesters[signature] ?? Digester(signature)
-                    signatureDigesters[signature] = digester
+                } else if let digester = signatureDigester {
                     buffer.withUnsafeBytes { digester.update($0) }
                     record.signature = digester.finalize()
                 }

@@ -87,10 +87,11 @@ enum FileReader {
         var failure: Int32 = 0
         buffer = [UInt8](unsafeUninitializedCapacity: capacity) { raw, initialized in
             while total < capacity {
-                let count = read(fd, raw.baseAddress! + total, capacity - total)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
+                let count: Int
+                do throws(Errno) {
+                    count = try SystemCall.retrying { read(fd, raw.baseAddress! + total, capacity - total) }
+                } catch {
+                    failure = error.rawValue
                     break
                 }
                 if count == 0 { break }

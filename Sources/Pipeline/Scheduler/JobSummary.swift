@@ -49,3 +49,21 @@ extension JobLevel {
         }
     }
 }
+
+extension JobSummary {
+    /// Adds the counts of `other` (one thread's share of the job) to these.
+    mutating func add(_ other: JobSummary) {
+        filesExamined += other.filesExamined
+        filesStored += other.filesStored
+        filesSkipped += other.filesSkipped
+        filesFailed += other.filesFailed
+        skippedByStage.merge(other.skippedByStage, uniquingKeysWith: +)
+        entriesStored += other.entriesStored
+        bytesRead += other.bytesRead
+        bytesStored += other.bytesStored
+        errors += other.errors
+        warnings += other.warnings
+        entriesDeleted += other.entriesDeleted
+        volumes += other.volumes
+    }
+}

@@ -10,7 +10,7 @@ public final class ProgressCounters: Sendable {
     public let totalFiles = Atomic<Int>(0)
     public let totalBytes = Atomic<UInt64>(0)
     public let totalsKnown = Atomic<Bool>(false)
-    private let current = Mutex<[UInt8]>([])
+    private let current = Locked<[UInt8]>([])
 
     public init() {}
 
@@ -23,7 +23,7 @@ public final class ProgressCounters: Sendable {
 /// Set from a signal handler (Ctrl-C) or by an error policy; every thread of a job checks it between batches.
 public final class CancellationFlag: Sendable {
     private let flag = Atomic<Bool>(false)
-    private let reasonStore = Mutex<String?>(nil)
+    private let reasonStore = Locked<String?>(nil)
 
     public init() {}
 

@@ -3,10 +3,24 @@ import Glibc
 #endif
 
 /// The writer thread of a backup: takes prepared batches in walk order, appends members to the current volume
-/// (rotating at `Maximum Volume Bytes`; a member is never split), streams large and taken-over files chunk by
-/// chunk, and hands file records to the catalog thread together with the volume to fsync first.
-final class VolumeWriter: @unchecked Sendable {
-    private unowned let job: BackupJob
+/// (rotating at `Maximum Volume Bytes`; a member is never split), appends the chunks of large and taken-over
+/// files that `StreamPool` threads read and transform, in order, and hands file records to the catalog thread together with the volume to fsync first.
+///
+/// Confined to its thread: it counts what it stored in its own `summary` and merges it (with the volume names)
+/// into the coordinator when it ends.
+final class VolumeWriter {
+    /// The job's records for its volumes: a label at the start of each (by volume number), the trailer that ends
+    /// the last one (given the job's counts), and whether the trailer holds more than counts (Accurate deletions:
+    /// a job that stored nothing still writes a volume for them).
+    struct Labels: Sendable {
+        var label: @Sendable (_ volume: Int) -> [VolumeMember.Record]
+        var trailer: @Sendable (_ counts: JobSummary) -> [VolumeMember.Record]
+        var trailerHasExtras: @Sendable () -> Bool
+    }
+
+    private let coordinator: JobCoordinator
+    private let jobName: String
+    private let labels: Labels
     private let context: StageContext
     private let jobID: JobID
     private let catalogQueue: BoundedQueue<BackupJob.CatalogBatch>
@@ -15,26 +29,29 @@ final class VolumeWriter: @unchecked Sendable {
     private var volumeSync: VolumeSync?
     private var sequence = 0
     private var bytesSinceWriteback: UInt64 = 0
-    private(set) var volumeNames: [String] = []
+    /// What this thread stored, failed and wrote (volume names included).
+    private var summary = JobSummary(jobID: 0, jobName: "", level: "", status: .running)
     private var batch = BackupJob.CatalogBatch()
     /// Text for the search index in `batch`: a batch also goes to the catalog once it holds this much, so the
     /// batches queued for the catalog thread stay small however much text the `index` stage extracts.
     private var batchTextBytes = 0
     private static let catalogBatchTextBytes = 4 << 20
-    private let sourceDigester = try! Digester(.sha256)
-    private let storedDigester = try! Digester(.sha256)
-    private var signatureDigesters: [DigestAlgorithm: Digester] = [:]
-    private var chunk: [UInt8]
-    /// Hashes streamed files' chunks on its own thread; started with the job's first streamed file.
-    private var chunkHasher: ChunkHasher?
-    private static let zeros = [UInt8](repeating: 0, count: 1 << 16)
+    /// Reads and transforms streamed files on other threads; this thread only appends their chunks.
+    private let streams: StreamPool
+    /// Where chunks a streamed file spilled are copied through (allocated with the first one).
+    private var spillBuffer: [UInt8] = []
 
-    init(job: BackupJob, context: StageContext, jobID: JobID, catalogQueue: BoundedQueue<BackupJob.CatalogBatch>) {
-        self.job = job
+    init(
+        coordinator: JobCoordinator, jobName: String, labels: Labels, context: StageContext, jobID: JobID,
+        catalogQueue: BoundedQueue<BackupJob.CatalogBatch>, streams: StreamPool
+    ) {
+        self.coordinator = coordinator
+        self.jobName = jobName
+        self.labels = labels
         self.context = context
         self.jobID = jobID
         self.catalogQueue = catalogQueue
-        self.chunk = [UInt8](repeating: 0, count: job.settings.chunkSize)
+        self.streams = streams
     }
 
     func run(from queue: BoundedQueue<PreparedBatch>) {
@@ -43,49 +60,52 @@ final class VolumeWriter: @unchecked Sendable {
         while let prepared = queue.take() {
             waiting[prepared.sequence] = prepared
             while let ready = waiting.removeValue(forKey: next) {
-                if !job.cancellation.isCancelled { process(ready) }
+                if !coordinator.cancellation.isCancelled { process(ready) }
                 next += 1
-                _ = job.inFlight.take()  // the walker may start one more batch
+                _ = coordinator.inFlight.take()  // the walker may start one more batch
             }
         }
         do {
             // The last volume ends with the job trailer (end time, counts, Accurate deletions). A job that stored
             // nothing but recorded deletions still gets a volume, so `scan` can rebuild the deletions.
-            if !job.cancellation.isCancelled {
-                if writer == nil && !job.extraTrailerRecords().isEmpty { _ = try currentWriter() }
-                if let writer { try writer.appendGlobalHeader(records: job.trailerRecords(jobID: jobID)) }
+            if !coordinator.cancellation.isCancelled {
+                if writer == nil && labels.trailerHasExtras() { _ = try currentWriter() }
+                // The workers have all ended (and merged their counts) before the last batch reached this thread.
+                var counts = coordinator.totals
+                counts.add(summary)
+                if let writer { try writer.appendGlobalHeader(records: labels.trailer(counts)) }
             }
             try closeVolume(status: "closed")
         } catch {
-            job.fail("\(error)")
+            coordinator.fail("\(error)")
         }
-        chunkHasher?.close()
         flushCatalog()
+        coordinator.merge(summary)
     }
 
     // MARK: - Volumes
 
     private func volumePath(_ number: Int) -> (name: String, path: String) {
-        let safeJob = String(job.job.name.map { $0 == "/" ? "_" : $0 })
+        let safeJob = String(jobName.map { $0 == "/" ? "_" : $0 })
         let digits = String(number)
         let name = "\(safeJob)-\(jobID.rawValue)-\(String(repeating: "0", count: max(0, 4 - digits.count)))\(digits).tar"
-        let directory = job.settings.archiveDirectory
+        let directory = coordinator.settings.archiveDirectory
         return (name, directory.hasSuffix("/") ? directory + name : directory + "/" + name)
     }
 
     private func currentWriter() throws -> PaxWriter {
-        if let writer, let maximum = job.settings.maximumVolumeBytes, writer.offset >= maximum {
+        if let writer, let maximum = coordinator.settings.maximumVolumeBytes, writer.offset >= maximum {
             try closeVolume(status: "full")
         }
         if let writer { return writer }
         sequence += 1
         let (name, path) = volumePath(sequence)
-        let opened = try PaxWriter(path: path, mode: job.settings.volumeMode)
+        let opened = try PaxWriter(path: path, mode: coordinator.settings.volumeMode)
         // Each volume starts with a job label, so `scan` can rebuild the job from volumes alone.
-        try opened.appendGlobalHeader(records: job.labelRecords(jobID: jobID, volumeSequence: sequence))
+        try opened.appendGlobalHeader(records: labels.label(sequence))
         writer = opened
         volumeSync = try VolumeSync(path: path)
-        volumeNames.append(path)
+        summary.volumes.append(path)
         batch.newVolumes.append(
             (sequence, VolumeRecord(jobID: jobID, name: name, path: path, sequence: Int64(sequence))))
         return opened
@@ -110,7 +130,7 @@ final class VolumeWriter: @unchecked Sendable {
             do {
                 try writer.flush()
             } catch {
-                job.fail("cannot write volume: \(error)")
+                coordinator.fail("cannot write volume: \(error)")
             }
         }
         batch.sync = volumeSync
@@ -121,7 +141,7 @@ final class VolumeWriter: @unchecked Sendable {
 
     private func wrote(_ bytes: UInt64) {
         bytesSinceWriteback += bytes
-        if bytesSinceWriteback >= job.settings.writebackInterval {
+        if bytesSinceWriteback >= coordinator.settings.writebackInterval {
             volumeSync?.startWriteback()
             bytesSinceWriteback = 0
         }
@@ -131,8 +151,26 @@ final class VolumeWriter: @unchecked Sendable {
 
     private func process(_ prepared: PreparedBatch) {
         batch.messages += prepared.messages
-        for entry in prepared.entries {
-            if job.cancellation.isCancelled { break }
+        // Streamed files are submitted to the pool up to `streams.window` ahead of the one being appended.
+        let streamed = prepared.entries.indices.filter {
+            if case .stream = prepared.entries[$0] { return true } else { return false }
+        }
+        var submitted: [Int: StreamedFile] = [:]
+        var nextSubmit = 0
+        func submitAhead() {
+            while nextSubmit < streamed.count && submitted.count < streams.window {
+                if case .stream(let request) = prepared.entries[streamed[nextSubmit]] {
+                    submitted[streamed[nextSubmit]] = streams.submit(request)
+                }
+                nextSubmit += 1
+            }
+        }
+        defer {
+            // Files submitted and not appended (the job stops): their producers give up.
+            for file in submitted.values { file.abandon(reason: "cancelled") }
+        }
+        for (index, entry) in prepared.entries.enumerated() {
+            if coordinator.cancellation.isCancelled { break }
             switch entry {
             case .record(let record):
                 batch.files.append(record)
@@ -163,12 +201,14 @@ final class VolumeWriter: @unchecked Sendable {
                     // The writer refused this member (e.g. an xattr name it cannot encode): this file fails.
                     failedEntry(member.record, "cannot be stored: \(error.message)")
                 } catch {
-                    job.fail("cannot write volume: \(error)")
+                    coordinator.fail("cannot write volume: \(error)")
                 }
             case .stream(let request):
-                stream(request)
+                submitAhead()
+                if let file = submitted.removeValue(forKey: index) { stream(request, from: file) }
+                submitAhead()
             }
-            if batch.files.count >= job.settings.catalogBatch || batchTextBytes >= VolumeWriter.catalogBatchTextBytes {
+            if batch.files.count >= coordinator.settings.catalogBatch || batchTextBytes >= VolumeWriter.catalogBatchTextBytes {
                 flushCatalog()
             }
         }
@@ -182,18 +222,18 @@ final class VolumeWriter: @unchecked Sendable {
     /// Multiply-linked regular files whose data this job stored (hard links may point at them).
     private var storedLinkedFiles: Set<[UInt8]> = []
 
-    /// Records an entry that could not be stored (a file counts as failed, anything else as an error).
-    private func failedEntry(_ record: FileRecord, _ message: String) {
+    /// Records an entry that could not be stored (a file counts as failed, anything else as an error), through
+    /// the job's error policy.
+    private func failedEntry(_ record: FileRecord, _ message: String, stage: String? = nil) {
         var record = record
         record.status = .failed
         record.error = message
+        if record.kind == .file { summary.filesFailed += 1 } else { summary.errors += 1 }
+        let message = JobMessage(
+            jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: record.path, text: message)
+        guard coordinator.fileFailed(record, message) else { return }
         batch.files.append(record)
-        batch.messages.append(
-            JobMessage(jobID: jobID, time: Clock.realtime(), severity: "error", stage: nil, path: record.path, text: message))
-        job.progress.errors.add(1, ordering: .relaxed)
-        job.withLock {
-            if record.kind == .file { $0.filesFailed += 1 } else { $0.errors += 1 }
-        }
+        batch.messages.append(message)
     }
 
     private func noteRename(_ member: VolumeMember, record: FileRecord) {
@@ -206,273 +246,133 @@ final class VolumeWriter: @unchecked Sendable {
         batch.files.append(record)
         batchTextBytes += record.searchDocument?.text?.utf8.count ?? 0
         if record.kind == .file && record.nlink > 1 { storedLinkedFiles.insert(record.path) }
-        job.progress.entries.add(1, ordering: .relaxed)
+        coordinator.progress.entries.add(1, ordering: .relaxed)
         if record.kind == .file {
-            job.progress.files.add(1, ordering: .relaxed)
-            job.progress.bytes.add(sourceBytes, ordering: .relaxed)
+            coordinator.progress.files.add(1, ordering: .relaxed)
+            coordinator.progress.bytes.add(sourceBytes, ordering: .relaxed)
         }
-        job.withLock { summary in
-            summary.entriesStored += 1
-            if record.kind == .file {
-                summary.filesStored += 1
-                summary.bytesRead += sourceBytes
-            }
-            summary.bytesStored += storedBytes
+        summary.entriesStored += 1
+        if record.kind == .file {
+            summary.filesStored += 1
+            summary.bytesRead += sourceBytes
         }
+        summary.bytesStored += storedBytes
     }
 
     private func failed(_ request: StreamRequest, _ message: String, stage: String?) {
-        var record = request.record
-        record.status = .failed
-        record.error = stage.map { "stage \($0): \(message)" } ?? message
-        let message = JobMessage(
-            jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: record.path,
-            text: record.error!)
-        job.progress.errors.add(1, ordering: .relaxed)
-        job.withLock { $0.filesFailed += 1 }
-        if job.settings.stageErrorPolicy == .fail {
-            job.failByPolicy(record, message)
-            return
-        }
-        batch.files.append(record)
-        batch.messages.append(message)
+        failedEntry(request.record, stage.map { "stage \($0): \(message)" } ?? message, stage: stage)
     }
 
-    /// Streams one regular file: source (file or stage), digests, transforms, volume; never the whole file in
-    /// memory. The member header is written first; its size and digest records are patched at the end.
-    private func stream(_ request: StreamRequest) {
-        var record = request.record
-        var member = request.member
-        let item = request.item
-        // The data path first, so that observers hear of a file that cannot be opened.
-        var path: DataPath
+    /// Appends the first `count` bytes of `buffer` to the open member of `file`. A volume that cannot be written
+    /// stops the job (and the file's producer): returns false then.
+    private func append(_ buffer: [UInt8], _ count: Int, of file: StreamedFile, to writer: PaxWriter) -> Bool {
         do {
-            path = try request.chain.dataPath(for: item, context: context)
-        } catch let failure as StageFailure {
-            failed(request, failure.message, stage: failure.stage)
-            return
+            try buffer.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         } catch {
-            failed(request, "\(error)", stage: nil)
-            return
+            file.abandon(reason: "cannot write volume: \(error)")
+            coordinator.fail("cannot write volume: \(error)")
+            return false
         }
-        // The byte source: the stage that took the file over, or the file itself.
-        let source: any ByteSource
-        var sparse: [(offset: UInt64, length: UInt64)]?
-        do {
-            if let index = request.sourceStage {
-                source = try request.chain.stages[index].openSource(for: item, context: context)
-            } else {
-                let file = try FileByteSource(path: item.path, noAtime: request.noAtime)
-                source = file
-                sparse = FileReader.sparseSegments(fd: file.fd, size: item.stat.size)
+        wrote(UInt64(count))
+        return true
+    }
+
+    /// Appends one streamed file, produced on a pool thread (`StreamProducer`): the member header as soon as the
+    /// producer sends it (size and digests are placeholders), the chunks in order, then the patched values and the
+    /// record. A member the producer could not finish is dropped from the volume and the file recorded as failed.
+    private func stream(_ request: StreamRequest, from file: StreamedFile) {
+        let first = file.next()
+        guard case .header(let header)? = first else {
+            // Failed before any data (no data path or source), or abandoned because the job stops.
+            if case .failed(let message, let stage)? = first, !coordinator.cancellation.isCancelled {
+                failed(request, message, stage: stage)
             }
-        } catch let failure as StageFailure {
-            path.abandon(reason: "stage \(failure.stage): \(failure.message)")
-            failed(request, failure.message, stage: failure.stage)
-            return
-        } catch {
-            path.abandon(reason: "\(error)")
-            failed(request, "\(error)", stage: nil)
             return
         }
-        defer { try? source.close() }
-
-        if path.hasTransforms { sparse = nil }  // holes are kept only for untransformed data
-        if path.hasTransforms {
-            member.applyTransforms(suffix: path.memberSuffix, compression: path.compression, record: &record)
-        }
-        record.compression = member.compressionName
-        // What the transforms know before the data (a stage's wrapped key, its settings) goes into the header.
-        record.stageMetadata.merge(path.earlyMetadata) { _, new in new }
-        if let sparse {
-            member.sparse = VolumeMember.SparseLayout(
-                realSize: item.stat.size,
-                segments: sparse.map { VolumeMember.SparseLayout.Segment(offset: $0.offset, length: $0.length) })
-            record.sparse = true
-        }
-        member.records += VolumeMember.catalogRecords(record, jobID: jobID)
-        let headerMetadata = record.stageMetadata
-        member.records += VolumeMember.digestPlaceholders(signature: request.signature)
-
-        // The source SHA-256 doubles as a SHA256 signature, and as the stored digest when nothing transforms
-        // the bytes and no holes are left out: each is computed once. Observers do not change the bytes.
-        let storedIsSource = !path.hasTransforms && sparse == nil
-        let signature = request.signature.flatMap { algorithm -> Digester? in
-            if algorithm == .sha256 { return nil }
-            let digester = try! signatureDigesters[algorithm] ?? Digester(algorithm)
-            signatureDigesters[algorithm] = digester
-            return digester
-        }
-        sourceDigester.reset()
-        storedDigester.reset()
+        var record = header.record
         let writer: PaxWriter
         do {
             writer = try currentWriter()
-            noteRename(member, record: record)
-            let location = try writer.beginMember(member)
+            noteRename(header.member, record: record)
+            let location = try writer.beginMember(header.member)
             record.volumeID = Int64(sequence)
             record.headerOffset = Int64(location.headerOffset)
             record.dataOffset = Int64(location.dataOffset)
         } catch let error as VolumeError where self.writer?.isUsable ?? false {
-            path.abandon(reason: "cannot be stored: \(error.message)")
+            file.abandon(reason: "cannot be stored: \(error.message)")
             failed(request, "cannot be stored: \(error.message)", stage: nil)
             return
         } catch {
-            path.abandon(reason: "cannot write volume: \(error)")
-            job.fail("cannot write volume: \(error)")
+            file.abandon(reason: "cannot write volume: \(error)")
+            coordinator.fail("cannot write volume: \(error)")
             return
         }
-        var sourceBytes: UInt64 = 0
-        var storedBytes: UInt64 = 0
-        var readFailure: String?
-        var failingStage: String?
-        // The stored bytes' digest: on the hasher thread for a streamed file, here for a sparse one.
-        var hashStored: (UnsafeRawBufferPointer) -> Void = { [storedDigester] in storedDigester.update($0) }
-        func emit(_ bytes: UnsafeRawBufferPointer) throws {
-            if !storedIsSource { hashStored(bytes) }
-            try writer.write(bytes)
-            storedBytes += UInt64(bytes.count)
-            wrote(UInt64(bytes.count))
-        }
-        func hashZeros(_ count: UInt64) {
-            var left = count
-            while left > 0 {
-                let take = Int(min(left, UInt64(VolumeWriter.zeros.count)))
-                VolumeWriter.zeros.withUnsafeBytes { zeros in
-                    let slice = UnsafeRawBufferPointer(rebasing: zeros[0..<take])
-                    sourceDigester.update(slice)
-                    signature?.update(slice)
-                    path.observeSource(slice)
-                }
-                left -= UInt64(take)
-            }
-        }
-        do {
-            if let sparse, let file = source as? FileByteSource {
-                var position: UInt64 = 0
-                for segment in sparse {
-                    hashZeros(segment.offset - position)
-                    var left = segment.length
-                    var offset = segment.offset
-                    while left > 0 {
-                        let count = try chunk.withUnsafeMutableBytes { buffer in
-                            try file.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(left, UInt64(buffer.count)))]))
+        while true {
+            switch file.next() {
+            case .data(let buffer, let count)?:
+                guard append(buffer, count, of: file, to: writer) else { return }
+                file.recycle(buffer)
+            case .spilled(let offset, let length)?:
+                // Produced ahead of its turn: copied from the file's spill file.
+                if spillBuffer.isEmpty { spillBuffer = [UInt8](repeating: 0, count: coordinator.settings.chunkSize) }
+                var done: UInt64 = 0
+                while done < length {
+                    let want = Int(min(length - done, UInt64(spillBuffer.count)))
+                    var failure: Errno?
+                    let count = spillBuffer.withUnsafeMutableBytes { raw -> Int in
+                        do throws(Errno) {
+                            return try file.readSpilled(
+                                at: offset + done, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]))
+                        } catch {
+                            failure = error
+                            return 0
                         }
-                        if count == 0 { throw FileReader.FileProblem(message: "changed while being read (shorter than its sparse map)") }
-                        try chunk.withUnsafeBytes { buffer in
-                            let data = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-                            sourceDigester.update(data)
-                            signature?.update(data)
-                            path.observeSource(data)
-                            try emit(data)
-                        }
-                        left -= UInt64(count)
-                        offset += UInt64(count)
-                        sourceBytes += UInt64(count)
                     }
-                    position = segment.offset + segment.length
-                }
-                hashZeros(item.stat.size - position)
-                sourceBytes = item.stat.size
-                // Holes are not read: a file written to while its map was taken must not pass as unchanged.
-                var after = stat()
-                if fstat(file.fd, &after) != 0 || UInt64(after.st_size) != item.stat.size
-                    || Int64(after.st_mtim.tv_sec) != item.stat.mtime.seconds
-                    || Int32(after.st_mtim.tv_nsec) != item.stat.mtime.nanoseconds
-                {
-                    readFailure = "changed while being read (sparse file modified during the backup)"
-                }
-            } else {
-                // The source digests run on a hasher thread, overlapping the copy into the volume.
-                let hasher = chunkHasher ?? ChunkHasher(chunkSize: job.settings.chunkSize)
-                chunkHasher = hasher
-                hasher.start(
-                    digesters: [sourceDigester] + (signature.map { [$0] } ?? []), observers: path.sourceObservers,
-                    storedDigesters: storedIsSource ? [] : [storedDigester])
-                hashStored = { hasher.submitCopy($0) }
-                defer { hasher.wait() }
-                while true {
-                    if job.cancellation.isCancelled { throw BackupError("cancelled") }
-                    var buffer = hasher.buffer()
-                    let count = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
-                    if count == 0 {
-                        hasher.recycle(buffer)
-                        break
+                    if count == 0, failure == nil { failure = Errno(EIO) }  // shorter than what was spilled
+                    if let error = failure {
+                        try? writer.abandonMember()
+                        file.abandon(reason: error.message("cannot read the spill file"))
+                        failed(request, error.message("cannot read the spill file"), stage: nil)
+                        return
                     }
-                    if request.sourceStage == nil && sourceBytes + UInt64(count) > item.stat.size {
-                        // A file that keeps growing (a log being written) must not be read forever.
-                        throw FileReader.FileProblem(
-                            message: "changed while being read (grew beyond its size \(item.stat.size) at the walk)")
-                    }
-                    try buffer.withUnsafeBytes { raw in
-                        let data = UnsafeRawBufferPointer(rebasing: raw[0..<count])
-                        sourceBytes += UInt64(count)
-                        path.countSource(UInt64(count))
-                        if path.isEmpty { try emit(data) } else { try path.push(data, emit: emit) }
-                    }
-                    hasher.submit(buffer, count: count)
+                    guard append(spillBuffer, count, of: file, to: writer) else { return }
+                    done += UInt64(count)
                 }
-                try path.finish(emit: emit)
-                hasher.wait()
-                if request.sourceStage == nil && sourceBytes != item.stat.size {
-                    readFailure = "changed while being read (size \(item.stat.size) at the walk, \(sourceBytes) read)"
+            case .finished(let result)?:
+                let headerMetadata = record.stageMetadata
+                let location = (record.volumeID, record.headerOffset, record.dataOffset)
+                record = result.record
+                (record.volumeID, record.headerOffset, record.dataOffset) = location
+                do {
+                    let length = try writer.finishMember(patching: VolumeMember.digestRecords(record))
+                    record.storedLength = Int64(length)
+                    // Metadata that stages produced with or after the data follows the member, so `scan` rebuilds it.
+                    if record.stageMetadata != headerMetadata {
+                        _ = try writer.appendGlobalHeader(records: VolumeMember.lateMetadataRecords(record))
+                    }
+                } catch {
+                    coordinator.fail("cannot write volume: \(error)")
+                    return
                 }
-            }
-        } catch let failure as StageFailure {
-            readFailure = failure.message
-            failingStage = failure.stage
-        } catch let error as VolumeError {
-            path.abandon(reason: "cannot write volume: \(error)")
-            job.fail("cannot write volume: \(error)")
-            return
-        } catch {
-            readFailure = "\(error)"
-        }
-        if readFailure == nil {
-            do {
-                let digest = sourceDigester.finalize()
-                record.sourceSHA256 = digest
-                let observed = try path.finishObservers(sourceSHA256: digest)
-                record.stageMetadata.merge(observed.metadata) { _, new in new }
-                record.searchDocument = observed.searchDocument
-            } catch let failure as StageFailure {
-                readFailure = failure.message
-                failingStage = failure.stage
-            } catch {
-                readFailure = "\(error)"
-            }
-        }
-        if let readFailure {
-            path.abandon(reason: failingStage.map { "stage \($0): \(readFailure)" } ?? readFailure)
-            // Nothing half-written stays in the volume: the member is dropped and the file recorded as failed.
-            do {
-                try writer.abandonMember()
-            } catch {
-                job.fail("cannot write volume: \(error)")
+                stored(record, sourceBytes: result.sourceBytes, storedBytes: result.storedBytes)
+                return
+            case .failed(let message, let stage)?:
+                // Nothing half-written stays in the volume: the member is dropped and the file recorded as failed.
+                do {
+                    try writer.abandonMember()
+                } catch {
+                    coordinator.fail("cannot write volume: \(error)")
+                    return
+                }
+                // A file interrupted by Ctrl-C is neither stored nor failed: the job is marked cancelled.
+                if !coordinator.cancellation.isCancelled { failed(request, message, stage: stage) }
+                return
+            case .header?, nil:
+                try? writer.abandonMember()
+                if !coordinator.cancellation.isCancelled { coordinator.fail("streaming \(String(decoding: request.item.path, as: UTF8.self)) ended early") }
                 return
             }
-            // A file interrupted by Ctrl-C is neither stored nor failed: the job is marked cancelled.
-            if !job.cancellation.isCancelled { failed(request, readFailure, stage: failingStage) }
-            return
         }
-        do {
-            let sourceDigest = record.sourceSHA256 ?? sourceDigester.finalize()
-            record.storedSHA256 = storedIsSource ? sourceDigest : storedDigester.finalize()
-            if let algorithm = request.signature {
-                record.signatureAlgorithm = algorithm.rawValue
-                record.signature = signature?.finalize() ?? sourceDigest
-            }
-            let length = try writer.finishMember(patching: VolumeMember.digestRecords(record))
-            record.storedLength = Int64(length)
-            // Metadata that stages produced with or after the data follows the member, so `scan` rebuilds it.
-            if record.stageMetadata != headerMetadata {
-                _ = try writer.appendGlobalHeader(records: VolumeMember.lateMetadataRecords(record))
-            }
-        } catch {
-            job.fail("cannot write volume: \(error)")
-            return
-        }
-        stored(record, sourceBytes: sourceBytes, storedBytes: storedBytes)
     }
 }
 

@@ -96,7 +96,7 @@ struct DataPath {
         }
     }
 
-    /// Counts source bytes that the caller handed to `sourceObservers` itself (see `ChunkHasher`).
+    /// Counts source bytes that the caller handed to `sourceObservers` itself.
     mutating func countSource(_ count: UInt64) {
         for index in observers.indices where observers[index].seesSource { observers[index].bytes += count }
     }

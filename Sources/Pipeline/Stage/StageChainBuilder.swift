@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Builds the chains of a job: one stage instance per distinct stage string per job (decision D3), one
 /// `StageChain` per distinct list of strings. Stage instances are created through the factory the host passes
@@ -8,7 +7,7 @@ public final class StageChainBuilder: Sendable {
     public typealias Factory = @Sendable (_ string: String) throws -> any Stage
 
     private let factory: Factory
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
 
     private struct State {
         var stages: [String: any Stage] = [:]

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// How serious a job message is (Bareos' M_INFO, M_WARNING, M_ERROR, and debug messages).
 public enum MessageSeverity: String, Sendable, Comparable {
@@ -62,8 +61,8 @@ public final class StageContext: Sendable {
     /// Contents the catalog's search index already holds (backup with a catalog; nil elsewhere).
     public let contentIndex: (any ContentIndexLookup)?
 
-    private let pending = Mutex<[StageMessage]>([])
-    private let recorded = Mutex<[JobDatum]>([])
+    private let pending = Locked<[StageMessage]>([])
+    private let recorded = Locked<[JobDatum]>([])
     private let jobDataLookup: (@Sendable (_ job: Int64, _ key: String) -> [UInt8]?)?
     private let fatal: (@Sendable (String) -> Void)?
 

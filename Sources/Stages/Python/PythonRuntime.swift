@@ -14,6 +14,9 @@ import Glibc
 /// call that does not return within its timeout cannot be interrupted in-process: the waiting thread gives up,
 /// the runtime is marked *wedged* (every later request fails at once), and the job is aborted cleanly (D6).
 final class PythonRuntime: @unchecked Sendable {
+    // @unchecked Sendable: every stored `var` below is read and written only while `lock` is held (the Python
+    // thread included), and a request's `outcome` is written by the Python thread before it sets `done` under the
+    // lock and read by the waiter only after it saw `done` under the lock.
     static let shared = PythonRuntime()
 
     /// The interpreter binary the isolated configuration names as `sys.executable`; its prefix (`/usr`) is where
@@ -22,13 +25,15 @@ final class PythonRuntime: @unchecked Sendable {
 
     /// One unit of work for the Python thread.
     private final class Request: @unchecked Sendable {
+        // @unchecked Sendable: `body` runs on the Python thread only; `done` is guarded by the runtime's `lock`.
         let body: () -> Void
         var done = false
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
+    /// Guards the state below; its one condition signals "queue or request state changed". Timed waits use the
+    /// monotonic clock.
+    private let lock = ConditionLock(monotonicClock: true)
     private var queue: [Request] = []
     private var started = false
     private var initializationError: String?
@@ -38,68 +43,55 @@ final class PythonRuntime: @unchecked Sendable {
     /// calls. The description is only built when the call times out.
     private var runningCall: (started: Double, function: String, path: [UInt8]?)?
 
-    private init() {
-        pthread_mutex_init(&mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(&condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
+    private init() {}
 
     /// Runs `body` on the Python thread and waits for it. `timeout` bounds each plugin call `body` makes (marked by
     /// `beginCall`/`endCall`), not the time spent queued behind other work.
     func perform<T>(timeout: Double, _ body: @escaping () throws -> T) throws -> T {
         var outcome: Result<T, any Error>?
         let request = Request { outcome = Result { try body() } }
-        pthread_mutex_lock(&mutex)
+        lock.lock()
         if let wedgedCall {
-            pthread_mutex_unlock(&mutex)
+            lock.unlock()
             throw PythonPluginError.wedged(wedgedCall)
         }
         if !started {
-            started = true
-            startThread()
+            if let problem = startThread() {
+                lock.unlock()
+                throw PythonPluginError.unavailable(problem)
+            }
         }
         queue.append(request)
-        pthread_cond_broadcast(&condition)
+        lock.broadcast()
         while !request.done {
             if let wedgedCall {
-                pthread_mutex_unlock(&mutex)
+                lock.unlock()
                 throw PythonPluginError.wedged(wedgedCall)
             }
             if let running = runningCall, Clock.monotonic() - running.started > timeout {
                 let description =
                     running.path.map { "\(running.function)(\(String(decoding: $0, as: UTF8.self)))" } ?? running.function
                 wedgedCall = description
-                pthread_cond_broadcast(&condition)
-                pthread_mutex_unlock(&mutex)
+                lock.broadcast()
+                lock.unlock()
                 throw PythonPluginError.timeout(call: description, seconds: timeout)
             }
-            var deadline = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &deadline)
-            let slice = min(max(timeout / 4, 0.01), 0.25)
-            let nanoseconds = Int(deadline.tv_nsec) + Int(slice * 1e9)
-            deadline.tv_sec += nanoseconds / 1_000_000_000
-            deadline.tv_nsec = nanoseconds % 1_000_000_000
-            pthread_cond_timedwait(&condition, &mutex, &deadline)
+            lock.wait(seconds: min(max(timeout / 4, 0.01), 0.25))
         }
-        pthread_mutex_unlock(&mutex)
+        lock.unlock()
         return try outcome!.get()
     }
 
     /// Runs `body` on the Python thread without waiting for it (ending an interpreter whose owner went away).
     /// Dropped when the runtime is wedged: the work then never runs (the interpreter is leaked).
     func detach(_ body: @escaping () -> Void) {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        lock.lock()
+        defer { lock.unlock() }
         guard wedgedCall == nil else { return }
-        if !started {
-            started = true
-            startThread()
-        }
+        // No thread to run it: the work is dropped (the interpreter it would end is leaked).
+        if !started && startThread() != nil { return }
         queue.append(Request(body))
-        pthread_cond_broadcast(&condition)
+        lock.broadcast()
     }
 
     /// Marks the start of one plugin call (on the Python thread), for the per-call timeout. Returns false, and marks
@@ -107,61 +99,54 @@ final class PythonRuntime: @unchecked Sendable {
     @discardableResult
     func beginCall(_ function: String, path: [UInt8]? = nil) -> Bool {
         let entry = (Clock.monotonic(), function, path)
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        lock.lock()
+        defer { lock.unlock() }
         guard wedgedCall == nil else { return false }
         runningCall = entry
         return true
     }
 
     func endCall() {
-        pthread_mutex_lock(&mutex)
-        runningCall = nil
-        pthread_mutex_unlock(&mutex)
+        lock.withLock { runningCall = nil }
     }
 
     /// Initialization failure (on the Python thread), nil once Python runs.
-    var initializationProblem: String? { initializationError }
+    var initializationProblem: String? { lock.withLock { initializationError } }
 
-    private func startThread() {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        // Plugins may recurse deeply (json, re, their own code); give the thread the stack of a main thread.
-        pthread_attr_setstacksize(&attributes, 8 << 20)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, &attributes, { argument in
-            let runtime = Unmanaged<PythonRuntime>.fromOpaque(argument!).takeRetainedValue()
-            runtime.run()
+    /// Starts the Python thread (with the lock held; detached, with a main thread's 8 MiB stack: plugins may
+    /// recurse deeply). Returns why it could not start, nil once it runs; a later request tries again.
+    private func startThread() -> String? {
+        do {
+            _ = try WorkerThread(name: "op-python", detached: true) { [self] in run() }
+            started = true
             return nil
-        }, context)
-        pthread_attr_destroy(&attributes)
-        if result != 0 { fatalError("cannot start the Python thread: \(String(cString: strerror(result)))") }
+        } catch {
+            return "\(error)"
+        }
     }
 
     private func run() {
-        _ = clinux_set_thread_name("op-python")
         var error = opfd_error()
         var callbacks = PythonCallbacks.table
         if opfd_runtime_initialize(PythonRuntime.executable, &callbacks, &error) != 0 {
-            initializationError = error.text.map { String(cString: $0) } ?? "cannot initialize Python"
+            let problem = error.text.map { String(cString: $0) } ?? "cannot initialize Python"
+            lock.withLock { initializationError = problem }
         }
         opfd_error_clear(&error)
         while true {
-            pthread_mutex_lock(&mutex)
-            while queue.isEmpty { pthread_cond_wait(&condition, &mutex) }
+            lock.lock()
+            while queue.isEmpty { lock.wait() }
             let request = queue.removeFirst()
-            pthread_mutex_unlock(&mutex)
+            lock.unlock()
             request.body()
-            pthread_mutex_lock(&mutex)
+            lock.lock()
             request.done = true
             runningCall = nil
             // After a timeout every waiter has given up: what is still queued belongs to jobs that are gone.
             let dropped = wedgedCall != nil ? queue : []
             if wedgedCall != nil { queue.removeAll() }
-            pthread_cond_broadcast(&condition)
-            pthread_mutex_unlock(&mutex)
+            lock.broadcast()
+            lock.unlock()
             // `request` and `dropped` are released here, outside the lock: their captures' deinit may call
             // `detach`, which takes it.
             _ = dropped
