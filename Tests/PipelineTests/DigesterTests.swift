@@ -205,3 +205,35 @@ private final class ResultBox: @unchecked Sendable {
         return storage
     }
 }
+
+/// The Swift MD5 that stands in for OpenSSL's when a FIPS-mode OpenSSL refuses MD5 (the FileSet identity).
+final class PortableMD5Tests: XCTestCase {
+    private func md5(_ bytes: [UInt8], pieces: Int = 1) -> String {
+        var md5 = PortableMD5()
+        let size = max(1, bytes.count / pieces)
+        var start = 0
+        while start < bytes.count {
+            md5.update(bytes[start..<min(bytes.count, start + size)])
+            start += size
+        }
+        return Hex.encode(md5.finalize())
+    }
+
+    func testKnownAnswersFromRFC1321() {
+        XCTAssertEqual(md5([]), "d41d8cd98f00b204e9800998ecf8427e")
+        XCTAssertEqual(md5(Array("abc".utf8)), "900150983cd24fb0d6963f7d28e17f72")
+        XCTAssertEqual(md5(Array("message digest".utf8)), "f96b697d7cb7938d525a2f31aaf161d0")
+        XCTAssertEqual(
+            md5(Array("12345678901234567890123456789012345678901234567890123456789012345678901234567890".utf8)),
+            "57edf4a22be3c955ac49da2e2107b67a")
+    }
+
+    func testAgreesWithOpenSSLAtEveryLengthAroundABlock() throws {
+        for count in [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000, 100_003] {
+            let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ count) }
+            let openssl = try Digester(.md5)
+            openssl.update(bytes)
+            XCTAssertEqual(md5(bytes, pieces: 3), Hex.encode(openssl.finalize()), "length \(count)")
+        }
+    }
+}
