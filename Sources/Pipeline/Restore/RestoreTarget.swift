@@ -7,15 +7,6 @@ import Glibc
 /// volume or catalog can leave it (no `..`, no absolute names, no following a symlink that an earlier entry of
 /// the same restore planted).
 final class RestoreTarget {
-    struct Problem: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
-
-        static func errno(_ what: String, _ code: Int32 = Glibc.errno) -> Problem {
-            Problem(message: "\(what): \(String(cString: strerror(code)))")
-        }
-    }
-
     let root: String
     let rootFD: Int32
     /// The directory of the previous entry: restores walk the catalog in order, so most entries share it.
@@ -27,12 +18,26 @@ final class RestoreTarget {
         for component in root.split(separator: "/") {
             created += "/" + component
             if mkdir(created, 0o755) != 0 && errno != EEXIST {
-                throw Problem.errno("cannot create \(created)")
+                throw RestoreError("cannot create \(created)", Errno.current)
             }
         }
         self.root = root
         rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if rootFD < 0 { throw Problem.errno("cannot open --where directory \(root)") }
+        if rootFD < 0 { throw RestoreError("cannot open --where directory \(root)", Errno.current) }
+    }
+
+    /// The same tree for another thread, from a ``duplicateRoot()`` descriptor it takes over: the same root
+    /// directory (never its path opened again) with a directory cache of its own.
+    init(root: String, adopting descriptor: Int32) {
+        self.root = root
+        rootFD = descriptor
+    }
+
+    /// A new descriptor of the root directory, for ``init(root:adopting:)`` on another thread.
+    func duplicateRoot() throws -> Int32 {
+        let fd = fcntl(rootFD, F_DUPFD_CLOEXEC, 0)
+        if fd < 0 { throw RestoreError("cannot duplicate the --where directory's descriptor", Errno.current) }
+        return fd
     }
 
     deinit {
@@ -65,15 +70,15 @@ final class RestoreTarget {
         var result = FileReader.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         if result < 0 && errno == ENOENT && create {
             let made = FileReader.withCPath(name) { mkdirat(fd, $0, 0o700) }
-            if made != 0 && errno != EEXIST { throw Problem.errno("cannot create directory \(display(name))") }
+            if made != 0 && errno != EEXIST { throw RestoreError("cannot create directory \(display(name))", Errno.current) }
             result = FileReader.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         }
         if result < 0 {
-            let code = errno
-            if code == ELOOP || code == ENOTDIR {
-                throw Problem(message: "refusing to restore through \(display(name)): it is not a directory (a symlink?)")
+            let code = Errno.current
+            if code == .tooManyLinks || code == .notDirectory {
+                throw RestoreError("refusing to restore through \(display(name)): it is not a directory (a symlink?)")
             }
-            throw Problem.errno("cannot open directory \(display(name))", code)
+            throw RestoreError("cannot open directory \(display(name))", code)
         }
         return result
     }
