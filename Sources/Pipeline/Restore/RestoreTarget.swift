@@ -67,20 +67,36 @@ final class RestoreTarget {
     /// Opens (or creates, mode 0700 until its own record sets the real mode) one directory below `fd`, refusing
     /// to follow a symbolic link.
     func openDirectory(_ name: [UInt8], in fd: Int32, create: Bool) throws -> Int32 {
-        var result = FileReader.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-        if result < 0 && errno == ENOENT && create {
-            let made = FileReader.withCPath(name) { mkdirat(fd, $0, 0o700) }
-            if made != 0 && errno != EEXIST { throw RestoreError("cannot create directory \(display(name))", Errno.current) }
-            result = FileReader.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        let parent = FileDescriptor(rawValue: fd)
+        var failure: Errno
+        do {
+            return try FileDescriptor.open(name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, in: parent).rawValue
+        } catch {
+            failure = error
         }
-        if result < 0 {
-            let code = Errno.current
-            if code == .tooManyLinks || code == .notDirectory {
-                throw RestoreError("refusing to restore through \(display(name)): it is not a directory (a symlink?)")
+        if create && failure == .notFound {
+            if let made = RestoreTarget.makeDirectory(name, in: parent), made != .exists {  // EEXIST: made by another thread
+                throw RestoreError("cannot create directory \(display(name))", made)
             }
-            throw RestoreError("cannot open directory \(display(name))", code)
+            do {
+                return try FileDescriptor.open(name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, in: parent).rawValue
+            } catch {
+                failure = error
+            }
         }
-        return result
+        if failure == .tooManyLinks || failure == .notDirectory {
+            throw RestoreError("refusing to restore through \(display(name)): it is not a directory (a symlink?)")
+        }
+        throw RestoreError("cannot open directory \(display(name))", failure)
+    }
+
+    private static func makeDirectory(_ name: [UInt8], in parent: FileDescriptor) -> Errno? {
+        do {
+            try parent.makeDirectory(name, mode: 0o700)
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Forgets the cached directory (after something below it was renamed or removed).
