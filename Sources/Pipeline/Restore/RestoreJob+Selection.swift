@@ -38,22 +38,23 @@ extension RestoreJob {
         return try ordered(selected, state: state)
     }
 
-    static func restoreOrder(_ a: FileRecord, _ b: FileRecord) -> Bool {
-        (a.jobID, a.fileIndex) < (b.jobID, b.fileIndex)
+    /// Sorted by (JobId, file index), stably. Sorts the keys, not the records: moving a record retains and
+    /// releases every array and string in it, which made this sort a tenth of a 20,000-file restore.
+    static func inRestoreOrder(_ records: [FileRecord], where include: (FileRecord) -> Bool) -> [FileRecord] {
+        var keys: [(job: Int64, index: Int64, at: Int)] = []
+        for (at, record) in records.enumerated() where include(record) {
+            keys.append((record.jobID.rawValue, record.fileIndex, at))
+        }
+        keys.sort { ($0.job, $0.index, $0.at) < ($1.job, $1.index, $1.at) }
+        return keys.map { records[$0.at] }
     }
 
     /// Everything but hard links by (JobId, file index), then the hard links; a link whose first name is not
     /// restored as the same inode becomes a copy of that name's data (see the type's documentation).
     func ordered(_ records: [FileRecord], state: [[UInt8]: FileRecord]?) throws -> [FileRecord] {
-        var result: [FileRecord] = []
-        result.reserveCapacity(records.count)
-        var pendingLinks: [FileRecord] = []
-        for record in records {
-            if record.kind == .hardLink { pendingLinks.append(record) } else { result.append(record) }
-        }
-        result.sort(by: RestoreJob.restoreOrder)
+        var result = RestoreJob.inRestoreOrder(records) { $0.kind != .hardLink }
+        let pendingLinks = RestoreJob.inRestoreOrder(records) { $0.kind == .hardLink }
         if pendingLinks.isEmpty { return result }
-        pendingLinks.sort(by: RestoreJob.restoreOrder)
         var files: [[UInt8]: (device: UInt64, inode: UInt64)] = [:]
         for record in result where record.kind == .file { files[record.path] = (record.device, record.inode) }
         var links: [FileRecord] = []

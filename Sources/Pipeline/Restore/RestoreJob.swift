@@ -106,7 +106,7 @@ public final class RestoreJob {
         try builder.broadcast(.jobStarted, context: context)
         let environment = RestoreEnvironment(
             jobID: jobID, settings: settings, builder: builder, context: context, volumePaths: volumePaths,
-            progress: progress, cancellation: cancellation)
+            progress: progress, cancellation: cancellation, hasHardLinks: records.contains { $0.kind == .hardLink })
         if let fd = settings.outputFD {
             try restoreToStream(records, fd: fd, environment: environment)
         } else {

@@ -12,6 +12,8 @@ struct RestoreEnvironment: Sendable {
     let volumePaths: [Int64: String]
     let progress: ProgressCounters
     let cancellation: CancellationFlag
+    /// Whether the selection has hard links: only then are written paths remembered (hashing every path costs).
+    let hasHardLinks: Bool
     let isRoot = geteuid() == 0
     /// Read once: temporary names carry it (a per-file `getpid` was 20,000 system calls per 20,000 files).
     let processID = getpid()
