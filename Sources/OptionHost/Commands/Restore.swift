@@ -136,6 +136,12 @@ extension OptionHost {
         var stdout = false
 
         @Option(
+            help: ArgumentHelp(
+                "Threads that create files (default: one per core); 1 restores every entry in catalog order.",
+                valueName: "N"))
+        var workers: Int?
+
+        @Option(
             name: .customLong("passphrase-file"),
             help: ArgumentHelp(
                 "The passphrase of the secret key that opens gpg job keys: the file's first line (loopback pinentry); "
@@ -151,6 +157,7 @@ extension OptionHost {
         func validate() throws {
             if !stdout && !inPlace && `where` == nil { throw ValidationError("restore needs --where DIR (or --in-place)") }
             if inPlace && `where` != nil { throw ValidationError("--in-place and --where exclude each other") }
+            if let workers, workers < 1 { throw ValidationError("--workers needs at least 1 thread") }
             if let version {
                 if version < 1 { throw ValidationError("--version counts from 1 (the oldest version)") }
                 if select.count != 1 { throw ValidationError("--version needs exactly one --select PATH") }
@@ -178,6 +185,7 @@ extension OptionHost {
             var settings = RestoreSettings(whereDirectory: inPlace ? "/" : (`where` ?? "/"))
             settings.replace = replace
             settings.select = select
+            if let workers { settings.workers = workers }
             if let version {
                 (catalog, _) = try selection.openCatalog(selection.configuration())
                 settings.version = version

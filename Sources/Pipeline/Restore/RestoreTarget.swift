@@ -7,15 +7,6 @@ import Glibc
 /// volume or catalog can leave it (no `..`, no absolute names, no following a symlink that an earlier entry of
 /// the same restore planted).
 final class RestoreTarget {
-    struct Problem: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
-
-        static func errno(_ what: String, _ code: Int32 = Glibc.errno) -> Problem {
-            Problem(message: "\(what): \(String(cString: strerror(code)))")
-        }
-    }
-
     let root: String
     let rootFD: Int32
     /// The directory of the previous entry: restores walk the catalog in order, so most entries share it.
@@ -27,12 +18,26 @@ final class RestoreTarget {
         for component in root.split(separator: "/") {
             created += "/" + component
             if mkdir(created, 0o755) != 0 && errno != EEXIST {
-                throw Problem.errno("cannot create \(created)")
+                throw RestoreError("cannot create \(created)", Errno.current)
             }
         }
         self.root = root
         rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if rootFD < 0 { throw Problem.errno("cannot open --where directory \(root)") }
+        if rootFD < 0 { throw RestoreError("cannot open --where directory \(root)", Errno.current) }
+    }
+
+    /// The same tree for another thread, from a ``duplicateRoot()`` descriptor it takes over: the same root
+    /// directory (never its path opened again) with a directory cache of its own.
+    init(root: String, adopting descriptor: Int32) {
+        self.root = root
+        rootFD = descriptor
+    }
+
+    /// A new descriptor of the root directory, for ``init(root:adopting:)`` on another thread.
+    func duplicateRoot() throws -> Int32 {
+        let fd = fcntl(rootFD, F_DUPFD_CLOEXEC, 0)
+        if fd < 0 { throw RestoreError("cannot duplicate the --where directory's descriptor", Errno.current) }
+        return fd
     }
 
     deinit {
@@ -62,20 +67,36 @@ final class RestoreTarget {
     /// Opens (or creates, mode 0700 until its own record sets the real mode) one directory below `fd`, refusing
     /// to follow a symbolic link.
     func openDirectory(_ name: [UInt8], in fd: Int32, create: Bool) throws -> Int32 {
-        var result = FileReader.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-        if result < 0 && errno == ENOENT && create {
-            let made = FileReader.withCPath(name) { mkdirat(fd, $0, 0o700) }
-            if made != 0 && errno != EEXIST { throw Problem.errno("cannot create directory \(display(name))") }
-            result = FileReader.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        let parent = FileDescriptor(rawValue: fd)
+        var failure: Errno
+        do {
+            return try FileDescriptor.open(name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, in: parent).rawValue
+        } catch {
+            failure = error
         }
-        if result < 0 {
-            let code = errno
-            if code == ELOOP || code == ENOTDIR {
-                throw Problem(message: "refusing to restore through \(display(name)): it is not a directory (a symlink?)")
+        if create && failure == .notFound {
+            if let made = RestoreTarget.makeDirectory(name, in: parent), made != .exists {  // EEXIST: made by another thread
+                throw RestoreError("cannot create directory \(display(name))", made)
             }
-            throw Problem.errno("cannot open directory \(display(name))", code)
+            do {
+                return try FileDescriptor.open(name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, in: parent).rawValue
+            } catch {
+                failure = error
+            }
         }
-        return result
+        if failure == .tooManyLinks || failure == .notDirectory {
+            throw RestoreError("refusing to restore through \(display(name)): it is not a directory (a symlink?)")
+        }
+        throw RestoreError("cannot open directory \(display(name))", failure)
+    }
+
+    private static func makeDirectory(_ name: [UInt8], in parent: FileDescriptor) -> Errno? {
+        do {
+            try parent.makeDirectory(name, mode: 0o700)
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Forgets the cached directory (after something below it was renamed or removed).

@@ -24,9 +24,9 @@ public final class VerifyJob {
         guard let job = try catalog.job(jobID) else { throw BackupError("no job with JobId \(jobID.rawValue) in the catalog") }
         var summary = JobSummary(jobID: jobID.rawValue, jobName: job.name, level: job.level.name, status: .running)
         var mismatches: [Mismatch] = []
-        var readers: [Int64: PaxReader] = [:]
         var paths: [Int64: String] = [:]
         for volume in try catalog.volumes(job: jobID) { paths[volume.id] = volume.path }
+        var volumes = VolumeReaders(paths: paths)
         let digester = try Digester(.sha256)
         for record in try catalog.files(job: jobID) where record.status == .stored {
             progress.currentPath = record.path
@@ -35,14 +35,7 @@ public final class VerifyJob {
                 continue
             }
             do {
-                let reader: PaxReader
-                if let cached = readers[volumeID] {
-                    reader = cached
-                } else {
-                    guard let path = paths[volumeID] else { throw BackupError("volume \(volumeID) is not in the catalog") }
-                    reader = try PaxReader(path: path)
-                    readers[volumeID] = reader
-                }
+                let reader = try volumes.reader(volume: volumeID, job: jobID)
                 let (member, location) = try reader.member(at: UInt64(headerOffset))
                 var expectedName = VolumeMember.memberName(record.path)
                 if let suffix = VolumeMember.memberSuffix(of: record), member.name == expectedName + suffix {

@@ -1,0 +1,114 @@
+import Synchronization  // Atomic (TSan sees atomics; shared state under a lock uses `Locked`, which it also sees)
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The worker threads of a restore: plain threads (file creation blocks in the kernel; it never runs on the
+/// cooperative pool) that take batches by an atomic index into the ordered selection, each with a
+/// ``RestoreWorker`` of its own; their outcomes are merged when all are joined.
+enum RestoreThreads {
+    /// Entries one batch holds at most: large enough that taking a batch costs nothing per entry, small enough
+    /// that the threads stay busy to the end.
+    static let batchLimit = 256
+
+    /// Whether the worker threads restore this entry. Directories are the calling thread's (made before the
+    /// threads start), and so are files with a stage chain: a stage may take the file over and write it itself
+    /// (a Bareos plugin's `plugin_io` handles one file at a time, in catalog order).
+    static func isThreaded(_ record: FileRecord) -> Bool {
+        record.kind != .directory && record.chain.isEmpty
+    }
+
+    /// The batches of a selection: runs of threaded entries that share a parent directory, at most
+    /// ``batchLimit`` long. Only ranges are kept, not entries.
+    static func batches(_ records: ArraySlice<FileRecord>) -> [Range<Int>] {
+        var batches: [Range<Int>] = []
+        var start: Int?
+        var parent: ArraySlice<UInt8> = []
+        func close(at end: Int) {
+            if let first = start { batches.append(first..<end) }
+            start = nil
+        }
+        for index in records.indices {
+            let record = records[index]
+            if !isThreaded(record) {
+                close(at: index)
+                continue
+            }
+            let slash = record.path.lastIndex(of: UInt8(ascii: "/")) ?? 0
+            let directory = record.path[..<slash]
+            if let first = start, directory != parent || index - first >= batchLimit { close(at: index) }
+            if start == nil {
+                start = index
+                parent = directory
+            }
+        }
+        close(at: records.endIndex)
+        return batches
+    }
+
+    /// What the threads share: the next batch to take and the outcomes handed back.
+    private final class Shared: Sendable {
+        let next = Atomic<Int>(0)
+        let outcomes = Locked<[Int: RestoreOutcome]>([:])
+    }
+
+    /// Restores `batches` of `records` on `count` threads, running `meanwhile` on the calling thread; returns
+    /// each thread's outcome.
+    static func run(
+        _ records: [FileRecord], batches: [Range<Int>], count: Int, environment: RestoreEnvironment,
+        target: RestoreTarget, meanwhile: () -> Void
+    ) throws -> [RestoreOutcome] {
+        let shared = Shared()
+        let root = target.root
+        // Every descriptor first: a failure then starts no thread at all.
+        var descriptors: [Int32] = []
+        for _ in 0..<min(count, max(1, batches.count)) {
+            do {
+                descriptors.append(try target.duplicateRoot())
+            } catch {
+                for descriptor in descriptors { close(descriptor) }
+                throw error
+            }
+        }
+        var threads: [WorkerThread] = []
+        for (offset, descriptor) in descriptors.enumerated() {
+            let index = offset + 1
+            let started: WorkerThread
+            do {
+                started = try WorkerThread(name: "op-restore\(index)") {
+                    let worker: RestoreWorker
+                    do {
+                        worker = try RestoreWorker(
+                            environment: environment, target: RestoreTarget(root: root, adopting: descriptor),
+                            index: index)
+                    } catch {
+                        close(descriptor)
+                        environment.cancellation.cancel(reason: "\(error)")
+                        return
+                    }
+                    while !environment.cancellation.isCancelled {
+                        let taken = shared.next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        guard taken < batches.count else { break }
+                        for record in records[batches[taken]] where isThreaded(record) {
+                            if environment.cancellation.isCancelled { break }
+                            worker.restore(record)
+                        }
+                    }
+                    let outcome = worker.outcome
+                    shared.outcomes.withLock { $0[index] = outcome }
+                }
+            } catch {
+                // The process is out of threads: the ones started stop, nothing else is restored.
+                environment.cancellation.cancel(reason: "\(error)")
+                for unused in descriptors[offset...] { close(unused) }
+                for thread in threads { thread.join() }
+                throw RestoreError("\(error)")
+            }
+            threads.append(started)
+        }
+        meanwhile()
+        for thread in threads { thread.join() }
+        // In thread order, so messages come out the same way every time for the same interleaving of batches.
+        return shared.outcomes.withLock { outcomes in outcomes.keys.sorted().compactMap { outcomes[$0] } }
+    }
+}

@@ -1,0 +1,189 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What every restore thread reads and no thread changes.
+struct RestoreEnvironment: Sendable {
+    let jobID: JobID
+    let settings: RestoreSettings
+    let builder: StageChainBuilder
+    let context: StageContext
+    /// Every volume the restored entries name, looked up in the catalog before any thread starts.
+    let volumePaths: [Int64: String]
+    let progress: ProgressCounters
+    let cancellation: CancellationFlag
+    /// Whether the selection has hard links: only then are written paths remembered (hashing every path costs).
+    let hasHardLinks: Bool
+    let isRoot = geteuid() == 0
+    /// Read once: temporary names carry it (a per-file `getpid` was 20,000 system calls per 20,000 files).
+    let processID = getpid()
+}
+
+/// A directory whose metadata is applied after everything inside it was restored.
+struct PendingDirectory: Sendable {
+    var components: [[UInt8]]
+    var record: FileRecord
+    var member: VolumeMember?
+}
+
+/// What one restore thread did; the job merges the threads' outcomes when it has joined them.
+struct RestoreOutcome: Sendable {
+    var messages: [JobMessage] = []
+    var errors = 0
+    var warnings = 0
+    var filesStored = 0
+    var filesSkipped = 0
+    var filesFailed = 0
+    var entriesStored = 0
+    var bytesRead: UInt64 = 0
+    /// Regular files this run verified and gave their final name: the only ones a hard link may join.
+    var writtenFiles: Set<[UInt8]> = []
+    var directories: [PendingDirectory] = []
+
+    mutating func merge(_ other: RestoreOutcome) {
+        messages += other.messages
+        errors += other.errors
+        warnings += other.warnings
+        filesStored += other.filesStored
+        filesSkipped += other.filesSkipped
+        filesFailed += other.filesFailed
+        entriesStored += other.entriesStored
+        bytesRead += other.bytesRead
+        writtenFiles.formUnion(other.writtenFiles)
+        directories += other.directories
+    }
+}
+
+/// Restores entries on one thread: it owns its volume readers, digester, directory cache and outcome, and shares
+/// only the ``RestoreEnvironment`` (Sendable) with the other threads. Not Sendable: it lives and dies on its thread.
+final class RestoreWorker {
+    let environment: RestoreEnvironment
+    let target: RestoreTarget
+    /// Tells this thread's temporary names from another's.
+    let index: Int
+    var volumes: VolumeReaders
+    let decoder: MemberDecoder
+    var outcome = RestoreOutcome()
+    /// The directory (components) where `O_TMPFILE` was refused last: its other files go the temporary-name way
+    /// without asking again.
+    var unnamedRefusedIn: ArraySlice<[UInt8]>?
+
+    var settings: RestoreSettings { environment.settings }
+
+    /// - Throws: `DigestError` when libcrypto cannot give this thread a SHA-256 state.
+    init(environment: RestoreEnvironment, target: RestoreTarget, index: Int) throws(DigestError) {
+        self.environment = environment
+        self.target = target
+        self.index = index
+        self.volumes = VolumeReaders(paths: environment.volumePaths)
+        self.decoder = try MemberDecoder(
+            builder: environment.builder, chunkSize: environment.settings.chunkSize,
+            cancellation: environment.cancellation)
+    }
+
+    func problem(_ path: [UInt8], _ text: String, severity: String = "error") {
+        outcome.messages.append(
+            JobMessage(jobID: environment.jobID, time: Clock.realtime(), severity: severity, path: path, text: text))
+        if severity == "error" {
+            outcome.errors += 1
+            environment.progress.errors.add(1, ordering: .relaxed)
+        } else if severity == "warning" {
+            outcome.warnings += 1
+        }
+    }
+
+    /// Restores one entry; a problem with it becomes a job message and the restore goes on.
+    func restore(_ record: FileRecord) {
+        environment.progress.currentPath = record.path
+        let components: [[UInt8]]
+        do {
+            // The root directory itself (`File = /`) is the --where directory.
+            let name = VolumeMember.memberName(record.path)
+            components =
+                record.kind == .directory && name == [UInt8(ascii: ".")] ? [] : try MemberName.safeComponents(name)
+        } catch {
+            problem(record.path, "refusing to restore: \(error.message)")
+            if record.kind == .file { outcome.filesFailed += 1 }
+            return
+        }
+        do {
+            var written = true
+            switch record.kind {
+            case .directory:
+                try restoreDirectory(record, components: components)
+            case .file:
+                written = try restoreFile(record, components: components)
+            case .symlink, .hardLink, .fifo, .charDevice, .blockDevice:
+                written = try restoreSpecial(record, components: components)
+            case .socket:
+                return
+            }
+            if written {
+                outcome.entriesStored += 1
+                environment.progress.entries.add(1, ordering: .relaxed)
+            } else if record.kind == .file {
+                // Kept by --replace: counted as skipped, not as stored.
+                outcome.filesSkipped += 1
+            }
+        } catch let failure as StageFailure {
+            problem(record.path, "stage \(failure.stage): \(failure.message)")
+            if record.kind == .file { outcome.filesFailed += 1 }
+        } catch {
+            problem(record.path, "\(error)")
+            if record.kind == .file { outcome.filesFailed += 1 }
+        }
+    }
+
+    /// Creates (or opens) the directory now; its metadata waits for ``applyDirectoryMetadata()``.
+    private func restoreDirectory(_ record: FileRecord, components: [[UInt8]]) throws {
+        let fd = try target.parent(of: components)
+        if let name = components.last {
+            close(try target.openDirectory(name, in: fd, create: true))
+        }
+        let member = try record.headerOffset.flatMap { $0 >= 0 ? UInt64($0) : nil }.map {
+            try volumes.reader(for: record).member(at: $0).0
+        }
+        outcome.directories.append(PendingDirectory(components: components, record: record, member: member))
+    }
+
+    /// Directory metadata last (restoring their contents changed their times), deepest first.
+    func applyDirectoryMetadata() {
+        target.invalidate()
+        for directory in outcome.directories.sorted(by: { $0.components.count > $1.components.count }) {
+            do {
+                let fd: Int32
+                if directory.components.isEmpty {
+                    fd = dup(target.rootFD)
+                } else {
+                    let parent = try target.parent(of: directory.components)
+                    fd = try target.openDirectory(directory.components.last!, in: parent, create: false)
+                }
+                defer { close(fd) }
+                applyMetadata(fd: fd, record: directory.record, member: directory.member, path: directory.record.path)
+            } catch {
+                problem(directory.record.path, "\(error)")
+            }
+        }
+    }
+
+    /// Whether an existing entry may be replaced, per `--replace`.
+    func mayReplace(_ existing: stat, with record: FileRecord) -> Bool {
+        switch settings.replace {
+        case .always: return true
+        case .never: return false
+        case .ifnewer: return record.mtime.seconds > Int64(existing.st_mtim.tv_sec)
+        case .ifolder: return record.mtime.seconds < Int64(existing.st_mtim.tv_sec)
+        }
+    }
+
+    func notReplaced(_ record: FileRecord) -> Bool {
+        problem(record.path, "not replaced (--replace \(settings.replace.rawValue))", severity: "info")
+        return false
+    }
+
+    /// A name no other entry or thread of this restore uses, hidden (leading dot) and recognisable.
+    func temporaryName(_ record: FileRecord) -> [UInt8] {
+        Array(
+            ".optionhost-restore-\(environment.processID)-\(index)-\(record.jobID.rawValue)-\(record.fileIndex)".utf8)
+    }
+}
