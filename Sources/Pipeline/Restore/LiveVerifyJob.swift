@@ -46,7 +46,8 @@ public final class LiveVerifyJob {
     let fileSet: FileSet?
     public let progress: ProgressCounters
     public let cancellation: CancellationFlag
-    private let digester = try! Digester(.sha256)
+    /// Made on the first file read (a libcrypto that cannot make one fails that file, not the process).
+    private var sha256State: Digester?
     private var buffer = [UInt8](repeating: 0, count: 1 << 20)
 
     /// - Parameter fileSet: the job's FileSet (absolute `File =` entries), to find new entries exactly as a backup
@@ -239,6 +240,8 @@ public final class LiveVerifyJob {
         // the lstat must not block or feed the digest forever.
         let fd = try FileReader.open(path, noAtime: true)
         defer { close(fd) }
+        let digester = try sha256State ?? Digester(.sha256)
+        sha256State = digester
         digester.reset()
         while true {
             if cancellation.isCancelled { throw BackupError("cancelled") }

@@ -1,4 +1,3 @@
-
 /// Restores the tree as it was at one job (decision D5): the ``JobChain`` state of the job (its Full, the newest
 /// Differential, the Incrementals, minus Accurate deletions), each entry read from the volume of the job that stored
 /// it — or, with ``RestoreSettings/version``, one stored version of one path.
