@@ -5,32 +5,32 @@ public struct BackupSettings: Sendable {
     public var workers: Int
     /// Entries per batch handed between threads: hand-offs cost ~8 µs each (engineering notes), batching makes
     /// them negligible; 256 keeps a batch of small files well under a few MiB.
-    public var batchEntries = 256
+    var batchEntries = 256
     /// A batch is also closed once its files add up to this many bytes, so memory stays flat with big files.
     public var batchBytes = 2 << 20
     /// Files up to this size are read whole by a worker; larger ones are streamed by the writer in `chunkSize`
     /// pieces (never a whole large file in memory).
-    public var smallFileLimit: UInt64 = 1 << 20
+    var smallFileLimit: UInt64 = 1 << 20
     public var chunkSize = 1 << 20
     /// Threads that read and transform streamed files (compression, encryption) for the writer, which only
     /// appends their chunks. Default: the number of cores, so N large compressed or encrypted files use N cores.
-    public var streamThreads: Int
+    var streamThreads: Int
     /// Chunks of one streamed file that may wait in memory for the writer. With `streamThreads + 1` files in flight
     /// and two more buffers each (one being filled, one being written) the default bounds streamed data in memory
     /// to (cores + 1) × 6 × `chunkSize`: 18 MiB on 2 cores, 54 MiB on 8. What a file produces beyond that before
     /// its turn goes to an unnamed spill file in the archive directory (see `StreamedFile`).
-    public var streamChunksPerFile = 4
+    var streamChunksPerFile = 4
     /// File records per catalog transaction (the notes measure ~98k rows/s at 1,000 per transaction).
-    public var catalogBatch = 2_000
+    var catalogBatch = 2_000
     /// Batches waiting between stages; with `batchBytes` this bounds the data in flight.
-    public var queueCapacity = 4
+    var queueCapacity = 4
     /// Where volumes go and how they are created (Archive resource or `--archive`).
     public var archiveDirectory: String
     public var maximumVolumeBytes: UInt64?
     public var volumeMode: UInt32 = 0o600
     public var stageErrorPolicy: Job.StageErrorPolicy = .continue
     /// Start writeback of volume data every this many bytes (sync_file_range), so the final fsync is short.
-    public var writebackInterval: UInt64 = 8 << 20
+    var writebackInterval: UInt64 = 8 << 20
     /// Stage debug messages up to this level are kept (`-d N`; Bareos' debug level).
     public var debugLevel = 0
 
@@ -40,7 +40,7 @@ public struct BackupSettings: Sendable {
         self.streamThreads = max(1, min(BackupSettings.processorCount, 8))
     }
 
-    public static var processorCount: Int {
+    static var processorCount: Int {
         Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }
 }

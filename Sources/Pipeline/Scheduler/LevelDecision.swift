@@ -11,20 +11,20 @@
 ///   Job and FileSet name is used whatever its digest, and the job is recorded under that Full's digest so that
 ///   its backup chain (`JobChain`) stays whole.
 public struct LevelDecision: Sendable, Equatable {
-    public var requested: JobLevel
+    var requested: JobLevel
     public var level: JobLevel
     /// Entries unchanged since this time are not saved (Incremental/Differential).
     public var since: FileStat.Timestamp?
     /// Why the level was raised to Full, e.g. "no usable Full: upgraded to Full".
-    public var upgradeReason: String?
+    var upgradeReason: String?
     /// The FileSet digest the job is recorded under.
     public var fileSetDigest: String
     /// The job whose tree this one extends: the newest job of the chain (Incremental) or the Full (Differential).
     /// Accurate mode compares with `JobChain.state(asOf:)` of this job.
-    public var baseJob: JobID?
+    var baseJob: JobID?
 
-    public static let noFullReason = "no usable Full: upgraded to Full"
-    public static let fileSetChangedReason = "FileSet changed since the last Full: upgraded to Full"
+    static let noFullReason = "no usable Full: upgraded to Full"
+    static let fileSetChangedReason = "FileSet changed since the last Full: upgraded to Full"
 
     public init(
         requested: JobLevel, level: JobLevel, since: FileStat.Timestamp?, upgradeReason: String?,

@@ -23,14 +23,14 @@ public final class StageChain: Sendable {
     /// The stages of `strings`, in order (decision hooks run over these; `Outcome.store(source:)` indexes them).
     public let stages: [any Stage]
     /// The stages that see a regular file's bytes, in order: `stages` with the compression stage placed.
-    public let dataStages: [any Stage]
+    let dataStages: [any Stage]
     /// The Options block's compression this chain applies, if any.
-    public let compression: CompressionStage?
+    let compression: CompressionStage?
     /// True when a data stage encrypts.
     let encrypts: Bool
 
     /// A chain of `stages`; `compression` goes before the first encrypting stage, or at the end.
-    public init(strings: [String], stages: [any Stage], compression: CompressionStage? = nil) {
+    init(strings: [String], stages: [any Stage], compression: CompressionStage? = nil) {
         precondition(strings.count == stages.count)
         self.strings = strings
         self.stages = stages
@@ -103,7 +103,7 @@ public final class StageChain: Sendable {
     }
 
     /// The inverse transforms for restore, in the order they apply (the reverse of the data stages).
-    public func inverseTransforms(
+    func inverseTransforms(
         for item: RestoreItem, context: StageContext
     ) throws -> [(stage: String, transform: any ByteTransform)] {
         var forward: [(String, any ByteTransform)] = []

@@ -63,13 +63,13 @@ public final class StageChainBuilder: Sendable {
     }
 
     /// Every stage created so far, in creation order (job events go to each once).
-    public var allStages: [any Stage] {
+    var allStages: [any Stage] {
         state.withLock { state in state.order.compactMap { state.stages[$0] } }
     }
 
     /// Creates the chains of every block of a FileSet up front, so that job-start failures (unknown stage,
     /// plugin import error) happen before any file is read (D3, D6).
-    public func prepare(chains: [[[String]]]) throws {
+    func prepare(chains: [[[String]]]) throws {
         for include in chains {
             for strings in include where !strings.isEmpty { _ = try chain(for: strings) }
         }
