@@ -27,7 +27,7 @@ final class BoundedQueueTests: XCTestCase {
     func testAPutWaitsForRoomAndCloseReleasesBlockedThreads() throws {
         let queue = BoundedQueue<Int>(capacity: 1)
         queue.put(1)
-        let accepted = Mutex<Bool?>(nil)
+        let accepted = Locked<Bool?>(nil)
         let putter = try WorkerThread(name: "test-put") {
             let result = queue.put(2)  // outside the mutex the test reads
             accepted.withLock { $0 = result }
@@ -39,7 +39,7 @@ final class BoundedQueueTests: XCTestCase {
         XCTAssertEqual(accepted.withLock { $0 }, true)
         XCTAssertEqual(queue.take(), 2)
 
-        let taken = Mutex<(done: Bool, value: Int?)>((false, nil))
+        let taken = Locked<(done: Bool, value: Int?)>((false, nil))
         let taker = try WorkerThread(name: "test-take") {
             let value = queue.take()
             taken.withLock { $0 = (true, value) }

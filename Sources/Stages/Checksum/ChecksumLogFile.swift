@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Pipeline
-import Synchronization
 
 /// A checksum log being written by one job, shared by the job's worker threads.
 ///
@@ -35,7 +34,7 @@ final class ChecksumLogFile: Sendable {
         var freshSize: UInt64?
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// Pending bytes that trigger a write.
     static let batchBytes = 64 << 10
 
@@ -68,7 +67,7 @@ final class ChecksumLogFile: Sendable {
             _ = Glibc.close(descriptor)
             throw error
         }
-        state = Mutex(State(descriptor: descriptor, freshSize: freshSize))
+        state = Locked(State(descriptor: descriptor, freshSize: freshSize))
     }
 
     deinit {

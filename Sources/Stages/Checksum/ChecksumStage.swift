@@ -1,5 +1,4 @@
 import Pipeline
-import Synchronization
 
 /// `checksum`: a per-file checksum log written during the backup from the bytes the host reads (never a second
 /// read), in a format the standard tools check: `sha256sum -c` (and `sha512sum`, `sha1sum`, `md5sum`, `b2sum`),
@@ -28,7 +27,7 @@ public final class ChecksumStage: Stage {
     /// `log=` before substitutions.
     let template: String
     /// The log of the running backup job (nil outside a backup).
-    private let log = Mutex<ChecksumLogFile?>(nil)
+    private let log = Locked<ChecksumLogFile?>(nil)
 
     public init(string: String, environment: StageEnvironment = StageEnvironment()) throws(StageOptions.Problem) {
         let options = try StageOptions(string, valid: Self.optionNames)

@@ -1,5 +1,4 @@
 import Pipeline
-import Synchronization
 
 /// The `gpg` stage: every regular file of its chain becomes one standard OpenPGP message (PKESKs + SEIPD v1,
 /// AES-256) that stock `gpg --decrypt` reads alone, and restore decrypts it again with one private-key operation
@@ -34,9 +33,9 @@ public final class GPGStage: Stage {
     /// The keyring restore decrypts job keys with: `restore --keyring`, else the string's `keyring=`.
     private let restoreKeyring: String?
     /// The keys of the running backup job (from job start to job end).
-    private let backup = Mutex<BackupKeys?>(nil)
+    private let backup = Locked<BackupKeys?>(nil)
     /// Restore: job keys by "job/setid", decrypted once; a failure is kept so it is reported once, not per file.
-    private let jobKeys = Mutex<[String: Result<JobKey, GPGStageError>]>([:])
+    private let jobKeys = Locked<[String: Result<JobKey, GPGStageError>]>([:])
 
     /// Parses the stage string, and reads `owner_keys=FILE` (a problem of the map is thrown by ``validateKeys()``
     /// and at backup job start, not here: restore creates this stage too and needs no map). Reads no keyring.

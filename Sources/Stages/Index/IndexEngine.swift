@@ -1,5 +1,5 @@
+import Synchronization  // Atomic
 import Pipeline
-import Synchronization
 
 /// What one `index` stage shares between the files of a job, across worker threads: its options, the PDF and
 /// libmagic helpers, and the digests this job has already claimed for extraction (so two files with the same
@@ -10,7 +10,7 @@ final class IndexEngine: Sendable {
     let magic = MagicPool()
     /// The stage string, for job messages.
     let stageName: String
-    private let claimed = Mutex<Set<[UInt8]>>([])
+    private let claimed = Locked<Set<[UInt8]>>([])
     private let pdfNoticeGiven = Atomic<Bool>(false)
 
     /// `pdfTool`: the `pdftotext` to run, `.some(nil)` for none (tests); by default the one in `PATH`.

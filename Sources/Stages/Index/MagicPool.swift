@@ -1,5 +1,6 @@
 internal import CMagic
-import Synchronization
+import Pipeline
+import Synchronization  // Atomic
 
 /// libmagic cookies (`magic_t`) for what the built-in sniffer cannot tell. A cookie is not safe to use from two
 /// threads at once, so each call borrows one from the pool (or opens a new one, loading the default database,
@@ -24,7 +25,7 @@ final class MagicPool: Sendable {
     }
 
     /// Idle cookies. `Cookie` is not Sendable; the mutex hands each one to a single thread at a time.
-    private let idle = Mutex<[UnsafeSendable<Cookie>]>([])
+    private let idle = Locked<[UnsafeSendable<Cookie>]>([])
     /// Set once a cookie could not be opened (no database): later calls answer nil at once.
     private let unavailable = Atomic<Bool>(false)
 

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Pipeline
-import Synchronization
 
 /// `owner`: keeps or skips entries by their owner and group.
 ///
@@ -38,9 +37,9 @@ public final class OwnerStage: Stage {
     private let includeOptions: String
 
     /// Names of ids met in skip reasons.
-    private let names = Mutex<[OwnerIDSet.Kind: [UInt32: String]]>([:])
+    private let names = Locked<[OwnerIDSet.Kind: [UInt32: String]]>([:])
     /// `prune_dirs=yes`: for each directory seen as an ancestor, the reason it is excluded (nil: not excluded).
-    private let ancestors = Mutex<[[UInt8]: String?]>([:])
+    private let ancestors = Locked<[[UInt8]: String?]>([:])
 
     public init(string: String, environment: StageEnvironment = StageEnvironment()) throws(StageOptions.Problem) {
         let options = try StageOptions(string, valid: Self.optionNames)

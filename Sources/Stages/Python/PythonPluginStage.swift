@@ -1,6 +1,5 @@
 import BareosFD
 import Pipeline
-import Synchronization
 
 /// A Bareos python-fd option plugin as a stage: `Plugin = "python3:module_path=DIR:module_name=NAME:k=v"`.
 ///
@@ -14,9 +13,9 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
     public let name: String
     let definition: PluginString.PythonDefinition
     let settings: PythonPluginSettings
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
     /// Bytes of taken files, read during `decide` and handed to the writer by `openSource` (by file index).
-    private let taken = Mutex<[Int64: PythonByteSource]>([:])
+    private let taken = Locked<[Int64: PythonByteSource]>([:])
 
     /// At most this much of one taken file stays in memory (the rest is spilled to a temporary file), and at most
     /// `batchMemory` per batch, so memory stays flat whatever plugins produce.
