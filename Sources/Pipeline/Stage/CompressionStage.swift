@@ -12,6 +12,8 @@ final class CompressionStage: Stage {
 
     /// Compressing has no side effect, and nothing to decide.
     public var hasSideEffects: Bool { false }
+    /// Restore makes one decompressor per file, sharing nothing.
+    public var restoresConcurrently: Bool { true }
 
     public var memberSuffix: String? { CompressionStage.memberSuffix(compression) }
 

@@ -42,6 +42,12 @@ public protocol Stage: AnyObject, Sendable {
     /// then runs it and lists its decisions. Python plugins are never run by `estimate` (D3).
     var hasSideEffects: Bool { get }
 
+    /// True when restore may call `makeInverseTransform` and `openRestoreSink` for different files on different
+    /// threads at once (the stage keeps no per-file state between calls outside a lock). Files whose chain has a
+    /// stage answering false are restored on one thread, in catalog order (a Bareos plugin's `plugin_io` handles
+    /// one file at a time). The default is false.
+    var restoresConcurrently: Bool { get }
+
     /// Job events (start before any file is read, end of the file set, end of the job).
     func handle(_ event: JobEvent, context: StageContext) throws
 
@@ -90,6 +96,8 @@ extension Stage {
     public var memberSuffix: String? { nil }
 
     public var hasSideEffects: Bool { true }
+
+    public var restoresConcurrently: Bool { false }
 
     public func handle(_ event: JobEvent, context: StageContext) throws {}
 

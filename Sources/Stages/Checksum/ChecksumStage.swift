@@ -28,6 +28,8 @@ public final class ChecksumStage: Stage {
     let template: String
     /// The log of the running backup job (nil outside a backup).
     private let log = Locked<ChecksumLogFile?>(nil)
+    /// No restore role (no inverse transform, no sink).
+    public var restoresConcurrently: Bool { true }
 
     public init(string: String, environment: StageEnvironment = StageEnvironment()) throws(StageOptions.Problem) {
         let options = try StageOptions(string, valid: Self.optionNames)

@@ -25,6 +25,8 @@ public final class GPGStage: Stage {
     public var isEncrypting: Bool { true }
     /// The stage makes no decision: `estimate` may run it (it does nothing there).
     public var hasSideEffects: Bool { false }
+    /// Restore makes one decryptor per file; the job keys are decrypted once, under the `jobKeys` lock.
+    public var restoresConcurrently: Bool { true }
     /// Members of files this stage encrypted end in `.gpg`: `tar -xf` gives files `gpg --decrypt` reads.
     public var memberSuffix: String? { ".gpg" }
 

@@ -24,6 +24,8 @@ public final class IndexStage: Stage {
     }
 
     public var hasSideEffects: Bool { false }
+    /// No restore role (no inverse transform, no sink).
+    public var restoresConcurrently: Bool { true }
 
     public func handle(_ event: JobEvent, context: StageContext) throws {
         if case .jobStarted = event { engine.resetJob() }

@@ -66,6 +66,8 @@ public final class OwnerStage: Stage {
     }
 
     public var hasSideEffects: Bool { false }
+    /// No restore role (no inverse transform, no sink).
+    public var restoresConcurrently: Bool { true }
 
     public func handle(_ event: JobEvent, context: StageContext) throws {
         if case .jobStarted = event { ancestors.withLock { $0.removeAll() } }
