@@ -139,6 +139,19 @@ final class LevelTests: XCTestCase {
         return tree
     }
 
+    /// `forEachStateEntry` streams what `JobChain.state` holds (restore plans with it), in (JobId, file index) order.
+    func assertStreamedState(asOf id: JobID, file: StaticString = #filePath, line: UInt = #line) throws {
+        let state = try JobChain.state(asOf: id, in: catalog)
+        var streamed: [[UInt8]: StateEntry] = [:]
+        var keys: [[Int64]] = []
+        try catalog.forEachStateEntry(jobs: try JobChain.jobs(asOf: id, in: catalog).map(\.id)) { entry in
+            XCTAssertNil(streamed.updateValue(entry, forKey: entry.path), file: file, line: line)
+            keys.append([entry.jobID.rawValue, entry.fileIndex])
+        }
+        XCTAssertEqual(streamed, state.mapValues(StateEntry.init), file: file, line: line)
+        XCTAssertEqual(keys, keys.sorted { $0.lexicographicallyPrecedes($1) }, file: file, line: line)
+    }
+
     // MARK: - Incremental
 
     func testIncrementalStoresExactlyTheThreeChangedAndTheAddedFile() throws {
@@ -394,6 +407,7 @@ final class LevelTests: XCTestCase {
 
         // The catalog's tree as of the Incremental is the live tree: gone.txt is gone.
         XCTAssertEqual(try stateTree(asOf: incremental.id), try liveTree(source))
+        try assertStreamedState(asOf: incremental.id)
 
         // Deleting the rest of sub/ is recorded the same way, with nothing else stored but the directories.
         XCTAssertEqual(unlink(source + "/sub/x.txt"), 0)
@@ -402,6 +416,7 @@ final class LevelTests: XCTestCase {
         XCTAssertEqual(next.stored(under: source), ["directory ."])
         XCTAssertEqual(next.deleted(under: source), ["file sub/x.txt", "directory sub"])
         XCTAssertEqual(try stateTree(asOf: next.id), try liveTree(source))
+        try assertStreamedState(asOf: next.id)
     }
 
     func testAccurateCatchesAMovedInDirectoryTheSinceTestMisses() throws {

@@ -163,6 +163,82 @@ final class RestoreWorkersTests: XCTestCase {
         }
     }
 
+    // MARK: - A chain larger than a batch
+
+    /// One Accurate backup of `source` at `level` into the catalog at `work/catalog.db` (settling before and after,
+    /// so files changed between two jobs are newer than the first one's start).
+    func backup(level: Job.Level, into catalog: SQLiteCatalog) throws -> JobID {
+        usleep(50_000)
+        let text = """
+            FileSet { Name = fs; Include { Options { Hard Links = yes } File = "\(source)" } }
+            Job { Name = j; Type = Backup; Level = Incremental; FileSet = fs; Accurate = yes }
+            """
+        let configuration = try Configuration.parse(text: text, fileName: "t.conf")
+        let fileSet = try XCTUnwrap(configuration.fileSets["fs"])
+        try FileManager.default.createDirectory(atPath: work.path + "/volumes", withIntermediateDirectories: true)
+        let job = BackupJob(
+            job: configuration.job(named: "j")!, fileSet: fileSet, chains: configuration.chains(for: fileSet),
+            catalog: catalog, settings: BackupSettings(archiveDirectory: work.path + "/volumes", workers: 2),
+            stageFactory: TestStageFactory().factory, level: level)
+        let summary = try job.run()
+        XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
+        usleep(50_000)
+        return JobID(rawValue: summary.jobID)
+    }
+
+    /// A Full and an Incremental that changes, adds and (Accurate) deletes files: both jobs hold more entries than
+    /// one batch of catalog rows (``RestorePlan/batchLimit``), the hard link's first name is in the Full; the
+    /// restored tree is the live tree exactly, with 1 and 3 workers.
+    func testChainLargerThanABatchRestoresTheLiveTreeExactly() throws {
+        let count = RestorePlan.batchLimit * 3
+        for index in 0..<count {
+            XCTAssertTrue(try Shell.writeFile(source, "d\(index % 5)/f\(index)", Array("full \(index)\n".utf8)))
+        }
+        XCTAssertEqual(link(source + "/d0/f0", source + "/d4/hard-link"), 0)
+        let catalog = try SQLiteCatalog.open(path: work.path + "/catalog.db", create: true)
+        defer { try? catalog.close() }
+        let full = try backup(level: .full, into: catalog)
+
+        var changed = 0
+        var deleted = 0
+        for index in 1..<count {
+            let path = "d\(index % 5)/f\(index)"
+            if index % 3 == 0 {
+                XCTAssertTrue(try Shell.writeFile(source, path, Array("incremental \(index), longer\n".utf8)))
+                changed += 1
+            } else if index % 7 == 1 {
+                XCTAssertEqual(unlink(source + "/" + path), 0)
+                deleted += 1
+            }
+        }
+        for index in 0..<RestorePlan.batchLimit + 10 {
+            XCTAssertTrue(try Shell.writeFile(source, "new/n\(index)", Array("new \(index)\n".utf8)))
+        }
+        let incremental = try backup(level: .incremental, into: catalog)
+        let rows = try catalog.files(job: incremental)
+        XCTAssertEqual(try catalog.job(incremental)?.level, .incremental)
+        XCTAssertEqual(rows.filter { $0.status == .deleted }.count, deleted)
+        XCTAssertGreaterThan(rows.filter { $0.status == .stored }.count, RestorePlan.batchLimit)
+        XCTAssertGreaterThan(try catalog.files(job: full).count, RestorePlan.batchLimit)
+
+        let expected = try listing(source)
+        let files = count - deleted + RestorePlan.batchLimit + 10
+        for workers in [1, 3] {
+            let target = work.path + "/restore-\(workers)"
+            let (summary, problems) = try restore(catalog, incremental, to: target) { $0.workers = workers }
+            XCTAssertEqual(summary.status, .ok, "\(problems)")
+            XCTAssertEqual(summary.filesStored, files, "\(workers) workers")
+            XCTAssertEqual(try listing(target + source), expected, "\(workers) workers")
+            _ = try shell("diff -r --no-dereference '\(source)' '\(target + source)'")
+            var first = stat()
+            var second = stat()
+            XCTAssertEqual(lstat(target + source + "/d0/f0", &first), 0)
+            XCTAssertEqual(lstat(target + source + "/d4/hard-link", &second), 0)
+            XCTAssertEqual(first.st_ino, second.st_ino, "\(workers) workers")
+        }
+        XCTAssertGreaterThan(changed, RestorePlan.batchLimit / 2)
+    }
+
     /// The batches: runs of one directory's plain entries, cut at directories, chained files and the limit.
     func testBatchesFollowDirectoriesAndLeaveOutDirectoriesAndChainedFiles() throws {
         func record(_ path: String, _ kind: EntryKind = .file, chain: [String] = []) -> FileRecord {

@@ -226,7 +226,7 @@ extension OptionHost {
                     keyring: keyring, forRestore: true))
             if stdout {
                 // A usage error, not a failed job: --stdout writes exactly one file.
-                let files = try job.selectedRecords().filter { $0.kind == .file }.count
+                let files = try job.selectedFileCount()
                 if files != 1 {
                     throw CommandFailure.usage("--stdout needs exactly one selected regular file; the selection has \(files)")
                 }

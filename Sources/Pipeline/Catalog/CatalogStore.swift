@@ -20,6 +20,8 @@
 /// - ``jobs(name:)``
 /// - ``files(job:)``
 /// - ``forEachFile(job:_:)``
+/// - ``forEachStateEntry(jobs:_:)``
+/// - ``files(job:indexes:)``
 /// - ``messages(job:)``
 /// - ``volumes(job:)``
 public protocol CatalogStore: AnyObject {
@@ -58,10 +60,20 @@ public protocol CatalogStore: AnyObject {
     /// An error thrown by `body` stops the iteration and is rethrown.
     func forEachFile(job: JobID, _ body: (FileRecord) throws -> Void) throws
 
-    /// The job's messages in the order they were inserted.
+    /// Calls `body` with the entry of every path in the state of a chain (``JobChain/state(asOf:in:)``: per path
+    /// the newest `stored` or `deleted` row of `jobs`, newest meaning the later job, then the higher file index;
+    /// kept only when it is `stored`), in (JobId, file index) order, without holding them in memory. `jobs` are
+    /// the chain's, oldest first (ascending JobIds, as ``JobChain/jobs(asOf:in:)`` gives them). An error thrown
+    /// by `body` stops the iteration and is rethrown.
+    func forEachStateEntry(jobs: [JobID], _ body: (StateEntry) throws -> Void) throws
+
+    /// The job's rows with these file indexes, ascending, in file index order (indexes with no row are left out).
+    func files(job: JobID, indexes: [Int64]) throws -> [FileRecord]
+
     /// Every row of one path in any job, oldest job first (`list versions`).
     func versions(of path: [UInt8]) throws -> [FileRecord]
 
+    /// The job's messages in the order they were inserted.
     func messages(job: JobID) throws -> [JobMessage]
 
     /// The job's volumes by sequence.

@@ -82,6 +82,63 @@ extension SQLiteCatalog {
         return result
     }
 
+    /// The state of a chain, streamed: a `stored` row is in it unless a later row of the same path (a later job
+    /// of the chain, or the same job at a higher file index) is `stored` or `deleted` (uses the `files_path`
+    /// index per row; the rows come in the order of the `(job_id, file_index)` key).
+    public func forEachStateEntry(jobs: [JobID], _ body: (StateEntry) throws -> Void) throws {
+        guard !jobs.isEmpty else { return }
+        let list = (1...jobs.count).map { "?\($0)" }.joined(separator: ", ")
+        let select = try connection.prepare(
+            """
+            SELECT f.job_id, f.file_index, f.path, f.type, f.chain, f.device, f.inode, f.link_target
+            FROM files AS f
+            WHERE f.job_id IN (\(list)) AND f.status = 'stored' AND NOT EXISTS (
+                SELECT 1 FROM files AS g
+                WHERE g.path = f.path AND g.job_id IN (\(list)) AND g.status IN ('stored', 'deleted')
+                    AND (g.job_id > f.job_id OR (g.job_id = f.job_id AND g.file_index > f.file_index)))
+            ORDER BY f.job_id, f.file_index
+            """)
+        for (offset, job) in jobs.enumerated() { try select.bind(job.rawValue, at: Int32(offset + 1)) }
+        while try select.step() {
+            let jobID = JobID(rawValue: select.int64(0))
+            let fileIndex = select.int64(1)
+            let what = "file \(fileIndex) of job \(jobID)"
+            guard let kind = EntryKind(rawValue: select.text(3)) else {
+                throw CatalogError.invalidValue("type of \(what)", select.text(3))
+            }
+            let chain = try select.withTextBytes(4) { (bytes) throws(CatalogError) in
+                try CatalogJSON.decodeArray(bytes, what: "chain of \(what)")
+            }
+            try body(
+                StateEntry(
+                    jobID: jobID, fileIndex: fileIndex, path: select.blob(2) ?? [], kind: kind,
+                    chained: !chain.isEmpty, device: UInt64(bitPattern: select.int64(5)),
+                    inode: UInt64(bitPattern: select.int64(6)), linkTarget: select.blob(7)))
+        }
+    }
+
+    /// Rows of one job by file index: one statement per 500 indexes (under SQLite's bound-parameter limit), so
+    /// the rows come in file index order when the indexes are ascending.
+    public func files(job: JobID, indexes: [Int64]) throws(CatalogError) -> [FileRecord] {
+        var result: [FileRecord] = []
+        result.reserveCapacity(indexes.count)
+        var start = 0
+        while start < indexes.count {
+            let part = indexes[start..<min(start + 500, indexes.count)]
+            start = part.endIndex
+            let list = (2...(part.count + 1)).map { "?\($0)" }.joined(separator: ", ")
+            let select = try connection.prepare(
+                "SELECT \(Self.fileColumns.joined(separator: ", ")) FROM files WHERE job_id = ?1 AND file_index IN ("
+                    + list + ") ORDER BY file_index")
+            try select.bind(job.rawValue, at: 1)
+            for (offset, index) in part.enumerated() { try select.bind(index, at: Int32(offset + 2)) }
+            while try select.step() {
+                result.append(try Self.decodeFile(select))
+            }
+        }
+        return result
+    }
+
     /// Every row of `path` in any job, oldest job first (uses the `files_path` index).
     public func versions(of path: [UInt8]) throws(CatalogError) -> [FileRecord] {
         let select = try connection.prepare(

@@ -8,13 +8,17 @@
 /// rename): a mismatch, a failure or a kill leaves no file under the final name. Links, directories, fifos and
 /// devices are recreated; directory metadata is applied last, deepest first.
 ///
+/// Memory: the selection is a ``RestorePlan`` of compact keys (16 bytes an entry), streamed from the catalog
+/// (``CatalogStore/forEachStateEntry(jobs:_:)``); the full rows are read back in batches on the calling thread
+/// (the catalog connection is not shared) as the restore goes, so at most a few batches of them are in memory
+/// whatever the selection's size.
+///
 /// Threads (``RestoreSettings/workers``): with one, every entry is restored on the calling thread in the order
-/// below. With more, the calling thread creates the directories first, then the worker threads restore the other
-/// entries but hard links and files with a stage chain (those stay on the calling thread, in order, meanwhile: a
-/// stage may take such a file over, and plugins handle one file at a time), taking batches of one directory's entries (creates in one directory wait for each other
-/// on its lock, in different directories they do not) by an atomic index into the ordered selection — no queue,
-/// nothing copied, so memory is the selection's whatever the thread count; then the calling thread links the hard
-/// links and sets directory metadata.
+/// below. With more, the calling thread creates the directories first, then reads the other rows in batches and
+/// hands runs of one directory's entries (creates in one directory wait for each other on its lock, in different
+/// directories they do not) to the worker threads through a bounded queue, restoring meanwhile itself, in order,
+/// the files with a stage chain (a stage may take such a file over, and plugins handle one file at a time); then
+/// it links the hard links and sets directory metadata.
 ///
 /// Order: every entry but hard links first, by (JobId, file index) — so within a job a directory's own record still
 /// comes after its contents — then the hard links, by the same key. A hard link of a later job may name a first name
@@ -71,7 +75,7 @@ public final class RestoreJob {
         if settings.version == nil, settings.exactVersions == nil, try catalog.job(jobID) == nil {
             throw RestoreError("no job with JobId \(jobID.rawValue) in the catalog")
         }
-        let records = try selectedRecords()
+        let plan = try selection()
         guard let job = chain.last else { throw RestoreError("no job to restore") }
         summary.jobID = job.id.rawValue
         summary.jobName = job.name
@@ -79,19 +83,19 @@ public final class RestoreJob {
         for member in chain {
             for volume in try catalog.volumes(job: member.id) { volumePaths[volume.id] = volume.path }
         }
-        summary.filesExamined = records.filter { $0.kind == .file }.count
+        summary.filesExamined = plan.fileCount
         summary.volumes = volumePaths.keys.sorted().compactMap { volumePaths[$0] }
-        if records.isEmpty {
+        if plan.isEmpty {
             throw RestoreError("nothing selected: job \(jobID.rawValue) has no stored entry matching the selection")
         }
         // Volumes of entries stored by jobs outside the chain (exact versions): no thread reads the catalog.
-        for id in Set(records.map(\.jobID)).subtracting(chain.map(\.id)) {
+        for id in Set(plan.jobs).subtracting(chain.map(\.id)) {
             for volume in try catalog.volumes(job: id) { volumePaths[volume.id] = volume.path }
         }
         let fatal = Locked<String?>(nil)
         // What stages kept with the jobs whose files are restored (e.g. the gpg stage's encrypted job keys).
         var jobData: [Int64: [String: [UInt8]]] = [:]
-        for id in Set(records.map(\.jobID)).union(chain.map(\.id)) { jobData[id.rawValue] = try catalog.jobData(job: id) }
+        for id in Set(plan.jobs).union(chain.map(\.id)) { jobData[id.rawValue] = try catalog.jobData(job: id) }
         let loaded = jobData
         let context = StageContext(
             mode: .restore, jobID: jobID.rawValue, jobName: job.name, level: job.level.rawValue,
@@ -104,11 +108,11 @@ public final class RestoreJob {
         try builder.broadcast(.jobStarted, context: context)
         let environment = RestoreEnvironment(
             jobID: jobID, settings: settings, builder: builder, context: context, volumePaths: volumePaths,
-            progress: progress, cancellation: cancellation, hasHardLinks: records.contains { $0.kind == .hardLink })
+            progress: progress, cancellation: cancellation, linkTargets: plan.linkTargets)
         if let fd = settings.outputFD {
-            try restoreToStream(records, fd: fd, environment: environment)
+            try restoreToStream(plan, fd: fd, environment: environment)
         } else {
-            try restoreTree(records, environment: environment)
+            try restoreTree(plan, environment: environment)
         }
         let failure = fatal.withLock { $0 }
         try? builder.broadcast(
@@ -128,10 +132,13 @@ public final class RestoreJob {
 
     // MARK: - --stdout
 
-    private func restoreToStream(_ records: [FileRecord], fd: Int32, environment: RestoreEnvironment) throws {
-        let files = records.filter { $0.kind == .file }
-        guard files.count == 1, let record = files.first else {
-            throw RestoreError("--stdout needs exactly one selected regular file; the selection has \(files.count)")
+    private func restoreToStream(_ plan: RestorePlan, fd: Int32, environment: RestoreEnvironment) throws {
+        var files: [FileRecord] = []
+        if plan.fileCount == 1 {
+            try forEachBatch(of: plan, including: { $0.kind == .file }, copies: true) { files += $0 }
+        }
+        guard plan.fileCount == 1, let record = files.first else {
+            throw RestoreError("--stdout needs exactly one selected regular file; the selection has \(plan.fileCount)")
         }
         var volumes = VolumeReaders(paths: volumePaths)
         let decoder = try MemberDecoder(builder: builder, chunkSize: settings.chunkSize, cancellation: cancellation)
@@ -165,38 +172,44 @@ public final class RestoreJob {
 
     // MARK: - Tree
 
-    private func restoreTree(_ records: [FileRecord], environment: RestoreEnvironment) throws {
+    private func restoreTree(_ plan: RestorePlan, environment: RestoreEnvironment) throws {
         let target = try RestoreTarget(root: settings.whereDirectory)
         let main = try RestoreWorker(environment: environment, target: target, index: 0)
-        // Hard links come last in the selection's order (see `ordered`).
-        let links = records.firstIndex { $0.kind == .hardLink } ?? records.count
         if settings.workers <= 1 {
-            for record in records[..<links] {
-                if cancellation.isCancelled { break }
-                main.restore(record)
+            try forEachBatch(of: plan, copies: true) { batch in
+                for record in batch {
+                    if cancellation.isCancelled { break }
+                    main.restore(record)
+                }
             }
         } else {
-            for record in records[..<links] where record.kind == .directory {
-                if cancellation.isCancelled { break }
-                main.restore(record)
+            try forEachBatch(of: plan, including: { $0.kind == .directory }, copies: false) { batch in
+                for record in batch {
+                    if cancellation.isCancelled { break }
+                    main.restore(record)
+                }
             }
             if !cancellation.isCancelled {
-                let entries = records[..<links]
                 let outcomes = try RestoreThreads.run(
-                    records, batches: RestoreThreads.batches(entries), count: settings.workers,
-                    environment: environment, target: target
-                ) {
-                    for record in entries where record.kind != .directory && !RestoreThreads.isThreaded(record) {
-                        if cancellation.isCancelled { break }
-                        main.restore(record)
+                    count: settings.workers, environment: environment, target: target
+                ) { queue in
+                    try forEachBatch(of: plan, including: { $0.kind != .directory }, copies: true) { batch in
+                        for range in RestoreThreads.batches(batch[...]) { queue.put(Array(batch[range])) }
+                        for record in batch where !RestoreThreads.isThreaded(record) {
+                            if cancellation.isCancelled { break }
+                            main.restore(record)
+                        }
                     }
                 }
                 for outcome in outcomes { main.outcome.merge(outcome) }
             }
         }
-        for record in records[links...] {
-            if cancellation.isCancelled { break }
-            main.restore(record)
+        // Hard links last (see the type's documentation).
+        try forEachBatch(of: plan, including: { _ in false }, copies: false, links: true) { batch in
+            for record in batch {
+                if cancellation.isCancelled { break }
+                main.restore(record)
+            }
         }
         main.applyDirectoryMetadata()
         target.syncFileSystem()

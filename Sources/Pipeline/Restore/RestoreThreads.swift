@@ -1,15 +1,18 @@
-import Synchronization  // Atomic (TSan sees atomics; shared state under a lock uses `Locked`, which it also sees)
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The worker threads of a restore: plain threads (file creation blocks in the kernel; it never runs on the
-/// cooperative pool) that take batches by an atomic index into the ordered selection, each with a
-/// ``RestoreWorker`` of its own; their outcomes are merged when all are joined.
+/// cooperative pool) that take batches of full rows from a bounded queue the calling thread fills from the
+/// catalog (so at most a few batches of rows are in memory), each with a ``RestoreWorker`` of its own; their
+/// outcomes are merged when all are joined.
 enum RestoreThreads {
     /// Entries one batch holds at most: large enough that taking a batch costs nothing per entry, small enough
     /// that the threads stay busy to the end.
     static let batchLimit = 256
+    /// Batches queued for the threads, per thread: enough that none waits while the calling thread reads the
+    /// next rows from the catalog.
+    static let queuedPerThread = 2
 
     /// Whether the worker threads restore this entry. Directories are the calling thread's (made before the
     /// threads start), and so are files with a stage chain: a stage may take the file over and write it itself
@@ -46,23 +49,19 @@ enum RestoreThreads {
         return batches
     }
 
-    /// What the threads share: the next batch to take and the outcomes handed back.
-    private final class Shared: Sendable {
-        let next = Atomic<Int>(0)
-        let outcomes = Locked<[Int: RestoreOutcome]>([:])
-    }
-
-    /// Restores `batches` of `records` on `count` threads, running `meanwhile` on the calling thread; returns
-    /// each thread's outcome.
+    /// Restores the batches `feed` puts into the queue on `count` threads (`feed` runs on the calling thread and
+    /// may restore entries itself meanwhile); returns each thread's outcome. The queue is closed and the threads
+    /// joined whatever `feed` does; an error it throws is rethrown after that.
     static func run(
-        _ records: [FileRecord], batches: [Range<Int>], count: Int, environment: RestoreEnvironment,
-        target: RestoreTarget, meanwhile: () -> Void
+        count: Int, environment: RestoreEnvironment, target: RestoreTarget,
+        feed: (BoundedQueue<[FileRecord]>) throws -> Void
     ) throws -> [RestoreOutcome] {
-        let shared = Shared()
+        let queue = BoundedQueue<[FileRecord]>(capacity: count * queuedPerThread)
+        let outcomes = Locked<[Int: RestoreOutcome]>([:])
         let root = target.root
         // Every descriptor first: a failure then starts no thread at all.
         var descriptors: [Int32] = []
-        for _ in 0..<min(count, max(1, batches.count)) {
+        for _ in 0..<max(1, count) {
             do {
                 descriptors.append(try target.duplicateRoot())
             } catch {
@@ -84,31 +83,40 @@ enum RestoreThreads {
                     } catch {
                         close(descriptor)
                         environment.cancellation.cancel(reason: "\(error)")
+                        while queue.take() != nil {}  // the calling thread never waits on a full queue
                         return
                     }
-                    while !environment.cancellation.isCancelled {
-                        let taken = shared.next.wrappingAdd(1, ordering: .relaxed).oldValue
-                        guard taken < batches.count else { break }
-                        for record in records[batches[taken]] where isThreaded(record) {
+                    // Once cancelled, batches are still taken (and dropped) until the queue is closed.
+                    while let batch = queue.take() {
+                        for record in batch {
                             if environment.cancellation.isCancelled { break }
                             worker.restore(record)
                         }
                     }
                     let outcome = worker.outcome
-                    shared.outcomes.withLock { $0[index] = outcome }
+                    outcomes.withLock { $0[index] = outcome }
                 }
             } catch {
                 // The process is out of threads: the ones started stop, nothing else is restored.
                 environment.cancellation.cancel(reason: "\(error)")
+                queue.close()
                 for unused in descriptors[offset...] { close(unused) }
                 for thread in threads { thread.join() }
                 throw RestoreError("\(error)")
             }
             threads.append(started)
         }
-        meanwhile()
+        let failure: (any Error)?
+        do {
+            try feed(queue)
+            failure = nil
+        } catch {
+            failure = error
+        }
+        queue.close()
         for thread in threads { thread.join() }
+        if let failure { throw failure }
         // In thread order, so messages come out the same way every time for the same interleaving of batches.
-        return shared.outcomes.withLock { outcomes in outcomes.keys.sorted().compactMap { outcomes[$0] } }
+        return outcomes.withLock { outcomes in outcomes.keys.sorted().compactMap { outcomes[$0] } }
     }
 }

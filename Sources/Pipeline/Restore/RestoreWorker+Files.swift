@@ -73,7 +73,9 @@ extension RestoreWorker {
             named = try link(file, as: name, in: parent, record: record)
         }
         guard named else { return notReplaced(record) }
-        if environment.hasHardLinks { outcome.writtenFiles.insert(record.path) }
+        if !environment.linkTargets.isEmpty && environment.linkTargets.contains(record.path) {
+            outcome.writtenFiles.insert(record.path)
+        }
         outcome.filesStored += 1
         outcome.bytesRead += written
         environment.progress.files.add(1, ordering: .relaxed)

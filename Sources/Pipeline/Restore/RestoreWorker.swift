@@ -12,8 +12,9 @@ struct RestoreEnvironment: Sendable {
     let volumePaths: [Int64: String]
     let progress: ProgressCounters
     let cancellation: CancellationFlag
-    /// Whether the selection has hard links: only then are written paths remembered (hashing every path costs).
-    let hasHardLinks: Bool
+    /// The first names the selection's hard links name: only these written paths are remembered (hashing every
+    /// path costs, and remembering every path grows with the selection).
+    let linkTargets: Set<[UInt8]>
     let isRoot = geteuid() == 0
     /// Read once: temporary names carry it (a per-file `getpid` was 20,000 system calls per 20,000 files).
     let processID = getpid()
@@ -36,7 +37,8 @@ struct RestoreOutcome: Sendable {
     var filesFailed = 0
     var entriesStored = 0
     var bytesRead: UInt64 = 0
-    /// Regular files this run verified and gave their final name: the only ones a hard link may join.
+    /// Regular files this run verified and gave their final name that a hard link names: the only ones a hard
+    /// link may join.
     var writtenFiles: Set<[UInt8]> = []
     var directories: [PendingDirectory] = []
 
