@@ -290,6 +290,8 @@ public final class KeyedXORStage: Stage {
     public let name: String
     public var isEncrypting: Bool { true }
     public var memberSuffix: String? { ".kx" }
+    /// Like gpg: one inverse transform per file from a job key behind a lock.
+    public var restoresConcurrently: Bool { true }
     private let key = Locked<UInt8?>(nil)
 
     public init(name: String = "keyed") { self.name = name }

@@ -239,8 +239,12 @@ final class RestoreWorkersTests: XCTestCase {
         XCTAssertGreaterThan(changed, RestorePlan.batchLimit / 2)
     }
 
-    /// The batches: runs of one directory's plain entries, cut at directories, chained files and the limit.
+    /// The batches: runs of one directory's plain entries, cut at directories, files whose chain does not restore
+    /// concurrently (`xor`, like a Python plugin) and the limit; files of a chain that does (`keyed`, like gpg)
+    /// stay in.
     func testBatchesFollowDirectoriesAndLeaveOutDirectoriesAndChainedFiles() throws {
+        let factory = TestStageFactory()
+        let builder = StageChainBuilder(factory: { try factory.stage($0) })
         func record(_ path: String, _ kind: EntryKind = .file, chain: [String] = []) -> FileRecord {
             var record = FileRecord(jobID: JobID(rawValue: 1), fileIndex: 0, path: Array(path.utf8), kind: kind)
             record.chain = chain
@@ -248,10 +252,10 @@ final class RestoreWorkersTests: XCTestCase {
         }
         let records = [
             record("/a", .directory), record("/a/1"), record("/a/2"), record("/b/1"), record("/b/2", chain: ["x"]),
-            record("/b/3"), record("/b/4"),
+            record("/b/3"), record("/b/4", chain: ["keyed"]), record("/b/5", chain: ["nosuchstage"]),
         ]
-        XCTAssertEqual(RestoreThreads.batches(records[...]), [1..<3, 3..<4, 5..<7])
+        XCTAssertEqual(RestoreThreads.batches(records[...], builder: builder), [1..<3, 3..<4, 5..<7])
         let many = (0..<600).map { record("/c/\($0)") }
-        XCTAssertEqual(RestoreThreads.batches(many[...]).map(\.count), [256, 256, 88])
+        XCTAssertEqual(RestoreThreads.batches(many[...], builder: builder).map(\.count), [256, 256, 88])
     }
 }

@@ -193,7 +193,7 @@ struct RestorePlan {
         var fileIndex: Int64
         var job: UInt32
         var kind: EntryKind
-        /// A stage chain processed it: restored on the calling thread (see ``RestoreThreads/isThreaded(_:)``).
+        /// A stage chain processed it (see ``RestoreThreads/isThreaded(_:builder:)``).
         var chained: Bool
     }
 

@@ -194,8 +194,10 @@ public final class RestoreJob {
                     count: settings.workers, environment: environment, target: target
                 ) { queue in
                     try forEachBatch(of: plan, including: { $0.kind != .directory }, copies: true) { batch in
-                        for range in RestoreThreads.batches(batch[...]) { queue.put(Array(batch[range])) }
-                        for record in batch where !RestoreThreads.isThreaded(record) {
+                        for range in RestoreThreads.batches(batch[...], builder: builder) {
+                            queue.put(Array(batch[range]))
+                        }
+                        for record in batch where !RestoreThreads.isThreaded(record, builder: builder) {
                             if cancellation.isCancelled { break }
                             main.restore(record)
                         }

@@ -15,15 +15,20 @@ enum RestoreThreads {
     static let queuedPerThread = 2
 
     /// Whether the worker threads restore this entry. Directories are the calling thread's (made before the
-    /// threads start), and so are files with a stage chain: a stage may take the file over and write it itself
-    /// (a Bareos plugin's `plugin_io` handles one file at a time, in catalog order).
-    static func isThreaded(_ record: FileRecord) -> Bool {
-        record.kind != .directory && record.chain.isEmpty
+    /// threads start), and so are files whose chain has a stage that does not restore concurrently: it may take
+    /// the file over and write it itself (a Bareos plugin's `plugin_io` handles one file at a time, in catalog
+    /// order). Compressed and gpg-encrypted files go to the threads. A chain that cannot be built stays on the
+    /// calling thread, which reports why.
+    static func isThreaded(_ record: FileRecord, builder: StageChainBuilder) -> Bool {
+        guard record.kind != .directory else { return false }
+        if record.chain.isEmpty { return true }
+        guard let chain = try? builder.chain(for: record.chain) else { return false }
+        return chain.stages.allSatisfy(\.restoresConcurrently)
     }
 
     /// The batches of a selection: runs of threaded entries that share a parent directory, at most
     /// ``batchLimit`` long. Only ranges are kept, not entries.
-    static func batches(_ records: ArraySlice<FileRecord>) -> [Range<Int>] {
+    static func batches(_ records: ArraySlice<FileRecord>, builder: StageChainBuilder) -> [Range<Int>] {
         var batches: [Range<Int>] = []
         var start: Int?
         var parent: ArraySlice<UInt8> = []
@@ -33,7 +38,7 @@ enum RestoreThreads {
         }
         for index in records.indices {
             let record = records[index]
-            if !isThreaded(record) {
+            if !isThreaded(record, builder: builder) {
                 close(at: index)
                 continue
             }
