@@ -26,8 +26,17 @@ public enum Clock {
             + Double(usage.ru_stime.tv_usec) / 1e6
     }
 
-    /// Peak resident set size of this process in bytes.
+    /// Peak resident set size of this process in bytes: `VmHWM` of /proc/self/status, the high-water mark of this
+    /// program's own memory. Not `getrusage`'s `ru_maxrss`: Linux carries the high-water mark of the memory a
+    /// process had before `exec` into it, so an optionhost started by a large parent through `vfork`/`posix_spawn`
+    /// (a test runner of 200 MiB) reported the parent's peak as its own. `ru_maxrss` only where /proc is missing.
     public static func peakRSSBytes() -> UInt64 {
+        if let status = SelectIO.readWholeFile("/proc/self/status") {
+            for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmHWM:") {
+                let digits = line.dropFirst(6).filter(\.isNumber)
+                if let kibibytes = UInt64(digits) { return kibibytes * 1024 }
+            }
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return UInt64(usage.ru_maxrss) * 1024
