@@ -217,13 +217,7 @@ public final class RestoreJob {
         target.syncFileSystem()
         let outcome = main.outcome
         messages += outcome.messages
-        summary.errors += outcome.errors
-        summary.warnings += outcome.warnings
-        summary.filesStored += outcome.filesStored
-        summary.filesSkipped += outcome.filesSkipped
-        summary.filesFailed += outcome.filesFailed
-        summary.entriesStored += outcome.entriesStored
-        summary.bytesRead += outcome.bytesRead
+        summary.add(outcome.counts)
     }
 }
 

@@ -76,8 +76,8 @@ extension RestoreWorker {
         if !environment.linkTargets.isEmpty && environment.linkTargets.contains(record.path) {
             outcome.writtenFiles.insert(record.path)
         }
-        outcome.filesStored += 1
-        outcome.bytesRead += written
+        outcome.counts.filesStored += 1
+        outcome.counts.bytesRead += written
         environment.progress.files.add(1, ordering: .relaxed)
         environment.progress.bytes.add(written, ordering: .relaxed)
         return true
@@ -174,8 +174,8 @@ extension RestoreWorker {
                 throw RestoreError("the bytes handed to the stage did not verify on the second read")
             }
             try sink.close(success: true)
-            outcome.filesStored += 1
-            outcome.bytesRead += record.size
+            outcome.counts.filesStored += 1
+            outcome.counts.bytesRead += record.size
             return true
         }
         return nil

@@ -30,13 +30,9 @@ struct PendingDirectory: Sendable {
 /// What one restore thread did; the job merges the threads' outcomes when it has joined them.
 struct RestoreOutcome: Sendable {
     var messages: [JobMessage] = []
-    var errors = 0
-    var warnings = 0
-    var filesStored = 0
-    var filesSkipped = 0
-    var filesFailed = 0
-    var entriesStored = 0
-    var bytesRead: UInt64 = 0
+    /// What this thread counted (errors, warnings, files stored/skipped/failed, entries, bytes), added to the
+    /// job's summary when the threads are joined.
+    var counts = JobSummary(jobID: 0, jobName: "", level: "", status: .running)
     /// Regular files this run verified and gave their final name that a hard link names: the only ones a hard
     /// link may join.
     var writtenFiles: Set<[UInt8]> = []
@@ -44,13 +40,7 @@ struct RestoreOutcome: Sendable {
 
     mutating func merge(_ other: RestoreOutcome) {
         messages += other.messages
-        errors += other.errors
-        warnings += other.warnings
-        filesStored += other.filesStored
-        filesSkipped += other.filesSkipped
-        filesFailed += other.filesFailed
-        entriesStored += other.entriesStored
-        bytesRead += other.bytesRead
+        counts.add(other.counts)
         writtenFiles.formUnion(other.writtenFiles)
         directories += other.directories
     }
@@ -87,10 +77,10 @@ final class RestoreWorker {
         outcome.messages.append(
             JobMessage(jobID: environment.jobID, time: Clock.realtime(), severity: severity, path: path, text: text))
         if severity == "error" {
-            outcome.errors += 1
+            outcome.counts.errors += 1
             environment.progress.errors.add(1, ordering: .relaxed)
         } else if severity == "warning" {
-            outcome.warnings += 1
+            outcome.counts.warnings += 1
         }
     }
 
@@ -105,7 +95,7 @@ final class RestoreWorker {
                 record.kind == .directory && name == [UInt8(ascii: ".")] ? [] : try MemberName.safeComponents(name)
         } catch {
             problem(record.path, "refusing to restore: \(error.message)")
-            if record.kind == .file { outcome.filesFailed += 1 }
+            if record.kind == .file { outcome.counts.filesFailed += 1 }
             return
         }
         do {
@@ -121,18 +111,18 @@ final class RestoreWorker {
                 return
             }
             if written {
-                outcome.entriesStored += 1
+                outcome.counts.entriesStored += 1
                 environment.progress.entries.add(1, ordering: .relaxed)
             } else if record.kind == .file {
                 // Kept by --replace: counted as skipped, not as stored.
-                outcome.filesSkipped += 1
+                outcome.counts.filesSkipped += 1
             }
         } catch let failure as StageFailure {
             problem(record.path, "stage \(failure.stage): \(failure.message)")
-            if record.kind == .file { outcome.filesFailed += 1 }
+            if record.kind == .file { outcome.counts.filesFailed += 1 }
         } catch {
             problem(record.path, "\(error)")
-            if record.kind == .file { outcome.filesFailed += 1 }
+            if record.kind == .file { outcome.counts.filesFailed += 1 }
         }
     }
 
