@@ -11,6 +11,7 @@ extern int pthread_setname_np(pthread_t thread, const char *name);
 
 static const int clinux_O_NOATIME = 01000000;
 static const int clinux_O_TMPFILE = 020200000;
+static const int clinux_AT_EMPTY_PATH = 0x1000;
 static const int clinux_SEEK_DATA = 3;
 static const int clinux_SEEK_HOLE = 4;
 static const unsigned int clinux_SYNC_FILE_RANGE_WRITE = 2;

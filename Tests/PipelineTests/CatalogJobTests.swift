@@ -251,6 +251,31 @@ final class CatalogJobTests: CatalogTestCase {
         try catalog.close()
     }
 
+    /// Rows by file index: a dense run is read as one range and filtered, a sparse set with `IN`; both give
+    /// exactly the rows asked for that exist, in file index order.
+    func testFilesByIndexDenseAndSparse() throws {
+        let catalog = try openCatalog()
+        let id = try catalog.beginJob(sampleJob())
+        let other = try catalog.beginJob(sampleJob())
+        let present = (1...1_200).filter { $0 % 7 != 0 }.map(Int64.init)
+        try catalog.insert(files: present.map { fullFile(job: id, index: $0, volume: nil) }, messages: [])
+        try catalog.insert(files: (1...50).map { fullFile(job: other, index: Int64($0), volume: nil) }, messages: [])
+        let cases: [[Int64]] = [
+            Array(1...256),  // dense, with holes (multiples of 7 are missing)
+            Array(stride(from: 3, through: 1_200, by: 5)),  // sparse: more than 500 indexes
+            [5, 6, 7, 8, 1_000],  // neither: one far index
+            [42],
+            [],
+            [1_199, 1_200, 1_201],  // past the last row
+        ]
+        for indexes in cases {
+            let rows = try catalog.files(job: id, indexes: indexes)
+            XCTAssertEqual(rows.map(\.fileIndex), indexes.filter { $0 <= 1_200 && $0 % 7 != 0 }, "\(indexes.prefix(5))")
+            XCTAssertEqual(rows, rows.map { fullFile(job: id, index: $0.fileIndex, volume: nil) })
+        }
+        try catalog.close()
+    }
+
     func testReaderConnectionSeesCommittedBatchesOnly() throws {
         let writer = try openCatalog()
         let id = try writer.beginJob(sampleJob())

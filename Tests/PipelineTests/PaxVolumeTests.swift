@@ -229,6 +229,53 @@ final class PaxVolumeTests: XCTestCase {
         }
     }
 
+    /// Restore and verify read members without our records: everything else (xattrs, ACLs, times) is the same
+    /// as a full read, and the data comes back identical whether it is served from the header window (chunk
+    /// size above the member's size) or read apart (chunk size below it).
+    func testMemberWithoutOurRecordsAndDataFromTheWindow() throws {
+        let (members, data) = PaxFixtures.everyKind(devices: false)
+        let path = directory + "/window.tar"
+        let locations = try PaxTestSupport.writeVolume(path, members, data: data)
+        for (index, location) in locations.enumerated() {
+            let (full, fullLocation) = try PaxReader(path: path).member(at: location.headerOffset)
+            let (lean, leanLocation) = try PaxReader(path: path).member(at: location.headerOffset, ourRecords: false)
+            XCTAssertEqual(fullLocation, leanLocation)
+            XCTAssertEqual(full.records, members[index].records)
+            var withoutRecords = full
+            withoutRecords.records = []
+            XCTAssertEqual(lean, withoutRecords)
+            guard full.kind == .file else { continue }
+            let reader = try PaxReader(path: path)
+            let (member, at) = try reader.member(at: location.headerOffset, ourRecords: false)
+            for chunkSize in [1 << 20, 100] {
+                var bytes: [UInt8] = []
+                try reader.readData(of: member, at: at, chunkSize: chunkSize) { bytes.append(contentsOf: $0) }
+                XCTAssertEqual(bytes, data[members[index].name] ?? [], "\(index) \(chunkSize)")
+            }
+        }
+    }
+
+    /// Old writers summed the header bytes as signed chars: such a header is accepted, a wrong sum is not.
+    func testSignedChecksumIsAccepted() throws {
+        let path = directory + "/signed.tar"
+        let name = Array("caf".utf8) + [0xE9]  // a byte above 127 makes the signed and unsigned sums differ
+        let locations = try PaxTestSupport.writeVolume(path, [VolumeMember(name: name, kind: .file, mode: 0o644)])
+        var bytes = try XCTUnwrap(PaxTestSupport.readFile(PaxTestSupport.path(directory, Array("signed.tar".utf8))))
+        let header = Int(locations[0].dataOffset) - 512
+        XCTAssertTrue(bytes[header..<(header + 100)].contains(0xE9), "the ustar name field holds the byte")
+        var signed = 8 * 32
+        for index in 0..<512 where !(148..<156).contains(index) { signed += Int(Int8(bitPattern: bytes[header + index])) }
+        let field = Array(String(format: "%06o", signed).utf8) + [0, 32]
+        bytes.replaceSubrange((header + 148)..<(header + 156), with: field)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(try PaxReader(path: path).member(at: locations[0].headerOffset).0.name, name)
+        bytes.replaceSubrange((header + 148)..<(header + 156), with: Array(String(format: "%06o", signed + 1).utf8) + [0, 32])
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try PaxReader(path: path).member(at: locations[0].headerOffset)) { error in
+            XCTAssertTrue("\(error)".contains("header checksum mismatch"), "\(error)")
+        }
+    }
+
     func testMalformedRecordsAreAnError() throws {
         let path = directory + "/records.tar"
         let locations = try PaxTestSupport.writeVolume(path, [VolumeMember(name: Array("f".utf8), kind: .file)])

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineTestSupport
+import Synchronization
 import XCTest
 
 @testable import Pipeline
@@ -92,7 +93,11 @@ final class RestoreWorkersTests: XCTestCase {
         for line in ["user.note=\"kept\"", "user:nobody:r--", "default:user:nobody:r-x", "./d4/sparse.img f 644 67108864"] {
             XCTAssertTrue(expected.contains(line), line + " in\n" + expected)
         }
-        for workers in [1, 4] {
+        // 1 and 4 workers, and 2 naming files through /proc/self/fd (the path taken where the kernel refuses
+        // linkat with AT_EMPTY_PATH).
+        defer { FileDescriptor.emptyPathLinks.store(true, ordering: .relaxed) }
+        for (workers, emptyPath) in [(1, true), (4, true), (2, false)] {
+            FileDescriptor.emptyPathLinks.store(emptyPath, ordering: .relaxed)
             let target = work.path + "/restore-\(workers)"
             let (summary, problems) = try restore(catalog, jobID, to: target) { $0.workers = workers }
             XCTAssertEqual(summary.status, .ok, "\(problems)")

@@ -63,8 +63,12 @@ enum CatalogJSON {
     // MARK: - Decoding
 
     /// Decodes `["a","b"]`.
-    static func decodeArray(_ bytes: UnsafeBufferPointer<UInt8>, what: String) throws(CatalogError) -> [String] {
-        var parser = Parser(bytes: bytes, what: what)
+    static func decodeArray(_ bytes: UnsafeBufferPointer<UInt8>, what: @autoclosure () -> String) throws(CatalogError)
+        -> [String]
+    {
+        // Most rows have no chain: no parser, and no description built for an error that cannot happen.
+        if bytes.count == 2 && bytes[0] == UInt8(ascii: "[") && bytes[1] == UInt8(ascii: "]") { return [] }
+        var parser = Parser(bytes: bytes, what: what())
         var result: [String] = []
         try parser.expect(UInt8(ascii: "["))
         if try !parser.consume(UInt8(ascii: "]")) {
@@ -78,9 +82,11 @@ enum CatalogJSON {
     }
 
     /// Decodes `{"k":"v"}`; a repeated key keeps its last value.
-    static func decodeObject(_ bytes: UnsafeBufferPointer<UInt8>, what: String) throws(CatalogError) -> [String: String]
+    static func decodeObject(_ bytes: UnsafeBufferPointer<UInt8>, what: @autoclosure () -> String)
+        throws(CatalogError) -> [String: String]
     {
-        var parser = Parser(bytes: bytes, what: what)
+        if bytes.count == 2 && bytes[0] == UInt8(ascii: "{") && bytes[1] == UInt8(ascii: "}") { return [:] }
+        var parser = Parser(bytes: bytes, what: what())
         var result: [String: String] = [:]
         try parser.expect(UInt8(ascii: "{"))
         if try !parser.consume(UInt8(ascii: "}")) {

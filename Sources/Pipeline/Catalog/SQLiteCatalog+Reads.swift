@@ -117,11 +117,30 @@ extension SQLiteCatalog {
         }
     }
 
-    /// Rows of one job by file index: one statement per 500 indexes (under SQLite's bound-parameter limit), so
-    /// the rows come in file index order when the indexes are ascending.
+    /// Rows of one job by file index (ascending indexes give rows in file index order). Dense runs of indexes
+    /// (a Full restored whole) are read as one range with a cached statement and filtered here; sparse ones
+    /// with one `IN` statement per 500 indexes (under SQLite's bound-parameter limit).
     public func files(job: JobID, indexes: [Int64]) throws(CatalogError) -> [FileRecord] {
         var result: [FileRecord] = []
         result.reserveCapacity(indexes.count)
+        if let first = indexes.first, let last = indexes.last, first <= last,
+            last - first < 2 * Int64(indexes.count), zip(indexes, indexes.dropFirst()).allSatisfy({ $0 < $1 })
+        {
+            let select = try connection.cachedStatement(Self.fileRangeSQL)
+            defer { select.reset() }
+            try select.bind(job.rawValue, at: 1)
+            try select.bind(first, at: 2)
+            try select.bind(last, at: 3)
+            var next = 0
+            while next < indexes.count, try select.step() {
+                let index = select.int64(1)
+                while next < indexes.count && indexes[next] < index { next += 1 }
+                guard next < indexes.count, indexes[next] == index else { continue }
+                result.append(try Self.decodeFile(select))
+                next += 1
+            }
+            return result
+        }
         var start = 0
         while start < indexes.count {
             let part = indexes[start..<min(start + 500, indexes.count)]
@@ -139,6 +158,10 @@ extension SQLiteCatalog {
         return result
     }
 
+    private static let fileRangeSQL =
+        "SELECT \(fileColumns.joined(separator: ", ")) FROM files WHERE job_id = ?1 AND file_index BETWEEN ?2 AND ?3 "
+        + "ORDER BY file_index"
+
     /// Every row of `path` in any job, oldest job first (uses the `files_path` index).
     public func versions(of path: [UInt8]) throws(CatalogError) -> [FileRecord] {
         let select = try connection.prepare(
@@ -154,7 +177,8 @@ extension SQLiteCatalog {
     private static func decodeFile(_ s: SQLiteStatement) throws(CatalogError) -> FileRecord {
         let jobID = JobID(rawValue: s.int64(0))
         let fileIndex = s.int64(1)
-        let what = "file \(fileIndex) of job \(jobID)"
+        // Built only for an error message (a string per row was a measurable part of a restore's reads).
+        var what: String { "file \(fileIndex) of job \(jobID)" }
         guard let kind = EntryKind(rawValue: s.text(3)) else {
             throw CatalogError.invalidValue("type of \(what)", s.text(3))
         }

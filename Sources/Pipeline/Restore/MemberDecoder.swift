@@ -26,7 +26,7 @@ struct VolumeReaders {
     /// The member a catalog row points at, refused when the catalog has no valid offset for it.
     mutating func member(of record: FileRecord) throws -> (PaxReader, VolumeMember, MemberLocation) {
         let reader = try reader(for: record)
-        let (member, location) = try reader.member(at: try MemberDecoder.offset(record))
+        let (member, location) = try reader.member(at: try MemberDecoder.offset(record), ourRecords: false)
         return (reader, member, location)
     }
 }

@@ -133,7 +133,7 @@ final class RestoreWorker {
             close(try target.openDirectory(name, in: fd, create: true))
         }
         let member = try record.headerOffset.flatMap { $0 >= 0 ? UInt64($0) : nil }.map {
-            try volumes.reader(for: record).member(at: $0).0
+            try volumes.reader(for: record).member(at: $0, ourRecords: false).0
         }
         outcome.directories.append(PendingDirectory(components: components, record: record, member: member))
     }

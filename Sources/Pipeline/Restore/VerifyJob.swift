@@ -36,7 +36,7 @@ public final class VerifyJob {
             }
             do {
                 let reader = try volumes.reader(volume: volumeID, job: jobID)
-                let (member, location) = try reader.member(at: UInt64(headerOffset))
+                let (member, location) = try reader.member(at: UInt64(headerOffset), ourRecords: false)
                 var expectedName = VolumeMember.memberName(record.path)
                 if let suffix = VolumeMember.memberSuffix(of: record), member.name == expectedName + suffix {
                     expectedName = member.name
