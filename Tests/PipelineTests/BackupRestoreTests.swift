@@ -44,15 +44,16 @@ final class BackupRestoreTests: XCTestCase {
         settings: ((inout BackupSettings) -> Void)? = nil
     ) throws -> (JobSummary, SQLiteCatalog) {
         let (configuration, fileSet) = try fileSet(body ?? "  Include {\n    Options { Hard Links = yes }\n    File = \"\(source)\"\n  }")
-        let catalog = try SQLiteCatalog.open(path: catalogPath, create: true)
         var backupSettings = BackupSettings(archiveDirectory: archive, workers: 2)
         backupSettings.batchEntries = 16
         settings?(&backupSettings)
         try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
         let job = BackupJob(
             job: configuration.job(named: "j")!, fileSet: fileSet, chains: configuration.chains(for: fileSet),
-            catalog: catalog, settings: backupSettings, stageFactory: factory.factory)
-        return (try job.run(), catalog)
+            catalog: try SQLiteCatalog.open(path: catalogPath, create: true), settings: backupSettings,
+            stageFactory: factory.factory)
+        let summary = try job.run()
+        return (summary, try XCTUnwrap(job.releaseCatalog(as: SQLiteCatalog.self)))
     }
 
     func restore(
@@ -370,17 +371,43 @@ final class BackupRestoreTests: XCTestCase {
         }
     }
 
+    /// The job owns its catalog while it runs (the catalog thread writes into it) and hands it back once, as
+    /// the type it was given as; a job whose catalog was handed back cannot run.
+    func testJobHandsItsCatalogBackOnce() throws {
+        try write("f", [1, 2, 3])
+        let (configuration, fileSet) = try fileSet("  Include {\n    File = \"\(source)\"\n  }")
+        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
+        func job() throws -> BackupJob {
+            BackupJob(
+                job: configuration.job(named: "j")!, fileSet: fileSet, chains: configuration.chains(for: fileSet),
+                catalog: try SQLiteCatalog.open(path: catalogPath, create: true),
+                settings: BackupSettings(archiveDirectory: archive, workers: 1), stageFactory: TestStageFactory().factory)
+        }
+        let first = try job()
+        XCTAssertEqual(try first.run().status, .ok)
+        let catalog = try XCTUnwrap(first.releaseCatalog(as: SQLiteCatalog.self))
+        XCTAssertNil(first.releaseCatalog(as: SQLiteCatalog.self))
+        XCTAssertEqual(try catalog.files(job: JobID(rawValue: 1)).map(\.status), [.stored, .stored])
+        try catalog.close()
+
+        let second = try job()
+        try second.releaseCatalog(as: SQLiteCatalog.self)?.close()
+        XCTAssertThrowsError(try second.run()) { error in
+            XCTAssertTrue("\(error)".hasSuffix("the job's catalog was already handed back"), "\(error)")
+        }
+    }
+
     func testCancelledJobIsMarkedAndRecordsNothingHalfWritten() throws {
         for index in 0..<200 { try write("f\(index)", [UInt8](repeating: 1, count: 1000)) }
         let (configuration, fileSet) = try fileSet("  Include {\n    File = \"\(source)\"\n  }")
-        let catalog = try SQLiteCatalog.open(path: catalogPath, create: true)
         try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
         let job = BackupJob(
             job: configuration.job(named: "j")!, fileSet: fileSet, chains: configuration.chains(for: fileSet),
-            catalog: catalog, settings: BackupSettings(archiveDirectory: archive, workers: 1),
-            stageFactory: TestStageFactory().factory)
+            catalog: try SQLiteCatalog.open(path: catalogPath, create: true),
+            settings: BackupSettings(archiveDirectory: archive, workers: 1), stageFactory: TestStageFactory().factory)
         job.cancellation.cancel(reason: "test")
         let summary = try job.run()
+        let catalog = try XCTUnwrap(job.releaseCatalog(as: SQLiteCatalog.self))
         XCTAssertEqual(summary.status, .cancelled)
         XCTAssertEqual(try catalog.job(JobID(rawValue: summary.jobID))?.status, .cancelled)
         for record in try catalog.files(job: JobID(rawValue: summary.jobID)) where record.status == .stored {

@@ -100,9 +100,10 @@ final class LevelTests: XCTestCase {
         var settings = BackupSettings(archiveDirectory: archive, workers: 2)
         settings.batchEntries = 8
         let backup = BackupJob(
-            job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: catalog,
-            settings: settings, stageFactory: TestStageFactory().factory, level: level)
-        let summary = try backup.run()
+            job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet),
+            catalog: try SQLiteCatalog.open(path: catalogPath, create: false), settings: settings,
+            stageFactory: TestStageFactory().factory, level: level)
+        let summary = try backup.runClosingCatalog()
         XCTAssertEqual(summary.status, status, summary.failure ?? "", file: file, line: line)
         let id = JobID(rawValue: summary.jobID)
         let record = try XCTUnwrap(try catalog.job(id), file: file, line: line)

@@ -34,13 +34,14 @@ final class RestoreWorkersTests: XCTestCase {
             """
         let configuration = try Configuration.parse(text: text, fileName: "t.conf")
         let fileSet = try XCTUnwrap(configuration.fileSets["fs"])
-        let catalog = try SQLiteCatalog.open(path: work.path + "/catalog.db", create: true)
         try FileManager.default.createDirectory(atPath: work.path + "/volumes", withIntermediateDirectories: true)
         let job = BackupJob(
             job: configuration.job(named: "j")!, fileSet: fileSet, chains: configuration.chains(for: fileSet),
-            catalog: catalog, settings: BackupSettings(archiveDirectory: work.path + "/volumes", workers: 2),
+            catalog: try SQLiteCatalog.open(path: work.path + "/catalog.db", create: true),
+            settings: BackupSettings(archiveDirectory: work.path + "/volumes", workers: 2),
             stageFactory: TestStageFactory().factory)
         let summary = try job.run()
+        let catalog = try XCTUnwrap(job.releaseCatalog(as: SQLiteCatalog.self))
         XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
         return (catalog, JobID(rawValue: summary.jobID))
     }
@@ -183,9 +184,10 @@ final class RestoreWorkersTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: work.path + "/volumes", withIntermediateDirectories: true)
         let job = BackupJob(
             job: configuration.job(named: "j")!, fileSet: fileSet, chains: configuration.chains(for: fileSet),
-            catalog: catalog, settings: BackupSettings(archiveDirectory: work.path + "/volumes", workers: 2),
+            catalog: try SQLiteCatalog.open(path: catalog.path, create: false),
+            settings: BackupSettings(archiveDirectory: work.path + "/volumes", workers: 2),
             stageFactory: TestStageFactory().factory, level: level)
-        let summary = try job.run()
+        let summary = try job.runClosingCatalog()
         XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
         usleep(50_000)
         return JobID(rawValue: summary.jobID)

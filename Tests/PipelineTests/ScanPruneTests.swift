@@ -64,13 +64,15 @@ final class ScanPruneTests: XCTestCase {
         let configuration = try Configuration.parse(text: text, fileName: "t.conf")
         let fileSet = try XCTUnwrap(configuration.fileSets["fs"])
         let store = try catalog ?? SQLiteCatalog.open(path: catalogPath, create: true)
+        // The job gets its own connection (it owns it while it runs); the caller reads through `store`.
         var settings = BackupSettings(archiveDirectory: archive, workers: 2)
         settings.batchEntries = 16
         settings.maximumVolumeBytes = maximumVolumeBytes
         let job = BackupJob(
             job: configuration.job(named: "j")!, fileSet: fileSet, chains: configuration.chains(for: fileSet),
-            catalog: store, settings: settings, stageFactory: TestStageFactory().factory, level: level)
-        let summary = try job.run()
+            catalog: try SQLiteCatalog.open(path: store.path, create: false), settings: settings,
+            stageFactory: TestStageFactory().factory, level: level)
+        let summary = try job.runClosingCatalog()
         XCTAssertTrue(summary.status == .ok || summary.status == .warnings, "\(summary)")
         return (summary, store)
     }

@@ -99,9 +99,10 @@ final class VersionsTests: XCTestCase {
         var settings = BackupSettings(archiveDirectory: archive, workers: 2)
         settings.batchEntries = 16
         let summary = try BackupJob(
-            job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: catalog,
-            settings: settings, stageFactory: TestStageFactory().factory
-        ).run()
+            job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet),
+            catalog: try SQLiteCatalog.open(path: catalog.path, create: false), settings: settings,
+            stageFactory: TestStageFactory().factory
+        ).runClosingCatalog()
         XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
         return JobID(rawValue: summary.jobID)
     }

@@ -224,22 +224,25 @@ final class IndexStageTests: XCTestCase {
             """
         let configuration = try Configuration.parse(text: text, fileName: "t.conf")
         let fileSet = try XCTUnwrap(configuration.fileSets["fs"])
-        let catalog = try SQLiteCatalog.open(path: work.path + "/catalog.db", create: true)
-        defer { try? catalog.close() }
         try FileManager.default.createDirectory(atPath: work.path + "/volumes", withIntermediateDirectories: true)
         func backup() throws -> JobSummary {
             let tests = TestStageFactory()
             let job = BackupJob(
                 job: try XCTUnwrap(configuration.job(named: "j")), fileSet: fileSet,
-                chains: configuration.chains(for: fileSet), catalog: catalog,
+                chains: configuration.chains(for: fileSet),
+                catalog: try SQLiteCatalog.open(path: work.path + "/catalog.db", create: true),
                 settings: BackupSettings(archiveDirectory: work.path + "/volumes", workers: 2),
                 stageFactory: { string in
                     PluginString.name(string) == "index" ? try IndexStage(string: string) : try tests.stage(string)
                 })
-            return try job.run()
+            let summary = try job.run()
+            try job.releaseCatalog(as: SQLiteCatalog.self)?.close()
+            return summary
         }
         let summary = try backup()
         XCTAssertEqual(summary.status, .ok, "\(summary)")
+        let catalog = try SQLiteCatalog.open(path: work.path + "/catalog.db", create: false)
+        defer { try? catalog.close() }
         let hits = try catalog.search(["\"albatross\""], filter: SearchFilter(), limit: nil)
         XCTAssertEqual(hits.map { String(decoding: $0.file.path, as: UTF8.self) }, [source + "/plain/memo.txt"])
         var exported: [SearchExportRecord] = []

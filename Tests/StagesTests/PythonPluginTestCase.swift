@@ -89,15 +89,16 @@ class PythonPluginTestCase: XCTestCase {
         let configuration = try Configuration.parse(text: text, fileName: "t.conf")
         let job = try XCTUnwrap(configuration.job(named: "j"))
         let fileSet = try XCTUnwrap(configuration.fileSets["fs"])
-        let catalog = try SQLiteCatalog.open(path: catalogPath, create: true)
         var settings = BackupSettings(archiveDirectory: archive, workers: workers)
         settings.batchEntries = 16
         settings.debugLevel = debugLevel
         settings.stageErrorPolicy = job.stageErrorPolicy
         let backup = BackupJob(
-            job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: catalog,
-            settings: settings, stageFactory: Self.factory(job), level: level)
-        return (try backup.run(), catalog)
+            job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet),
+            catalog: try SQLiteCatalog.open(path: catalogPath, create: true), settings: settings,
+            stageFactory: Self.factory(job), level: level)
+        let summary = try backup.run()
+        return (summary, try XCTUnwrap(backup.releaseCatalog(as: SQLiteCatalog.self)))
     }
 
     static func factory(_ job: Job?) -> StageChainBuilder.Factory {

@@ -113,20 +113,20 @@ extension OptionHost {
                 archiveLock.release()
                 catalogLock.release()
             }
-            let catalog: SQLiteCatalog
+            let opened: SQLiteCatalog
             do {
-                catalog = try SQLiteCatalog.open(path: catalogPath, create: true)
+                opened = try SQLiteCatalog.open(path: catalogPath, create: true)
                 // The catalog names every file: readable by its owner only, like the volumes.
                 if catalogIsNew { chmod(catalogPath, 0o600) }
             } catch {
                 throw CommandFailure.failed("cannot open catalog \(catalogPath): \(error)")
             }
-            defer { try? catalog.close() }
-
+            // The job owns the catalog from here (its catalog thread writes into it) and hands it back after run.
             let backup = BackupJob(
-                job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: catalog,
+                job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: opened,
                 settings: settings,
                 stageFactory: CommandSupport.stageFactory(job: job, configurationPath: options.config), level: requestedLevel)
+            defer { try? backup.releaseCatalog(as: SQLiteCatalog.self)?.close() }
             CommandSupport.installInterruptHandler(backup.cancellation)
             let decision: LevelDecision
             do {
@@ -150,7 +150,9 @@ extension OptionHost {
                 throw CommandFailure.failed("\(error)")
             }
             printer.stop()
-            let messages = (try? catalog.messages(job: JobID(rawValue: summary.jobID))) ?? []
+            let finished = backup.releaseCatalog(as: SQLiteCatalog.self)
+            defer { try? finished?.close() }
+            let messages = (try? finished?.messages(job: JobID(rawValue: summary.jobID))) ?? []
             print(summary, messages: messages, catalogPath: catalogPath, job: job)
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
         }

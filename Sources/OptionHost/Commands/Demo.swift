@@ -154,16 +154,26 @@ extension OptionHost {
             var settings = BackupSettings(archiveDirectory: workPath + "/volumes")
             settings.volumeMode = 0o600
             try CommandSupport.makeDirectories(settings.archiveDirectory)
-            let catalog = try SQLiteCatalog.open(path: catalogPath, create: true)
-            defer { try? catalog.close() }
 
             out.line("")
             out.line("== backup --job demo")
             out.flush()
             let backup = BackupJob(
-                job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: catalog,
-                settings: settings, stageFactory: CommandSupport.stageFactory(job: job, configurationPath: nil))
-            let backupSummary = try backup.run()
+                job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet),
+                catalog: try SQLiteCatalog.open(path: catalogPath, create: true), settings: settings,
+                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: nil))
+            let backupSummary: JobSummary
+            do {
+                backupSummary = try backup.run()
+            } catch {
+                try? backup.releaseCatalog(as: SQLiteCatalog.self)?.close()
+                throw error
+            }
+            // The job hands its catalog back once it has run.
+            guard let catalog = backup.releaseCatalog(as: SQLiteCatalog.self) else {
+                throw CommandFailure.failed("the backup job did not hand its catalog back")
+            }
+            defer { try? catalog.close() }
             out.line(
                 "JobId \(backupSummary.jobID): \(CommandSupport.statusWord(backupSummary.status)); "
                     + "\(backupSummary.filesStored) files and \(backupSummary.entriesStored) entries stored, "

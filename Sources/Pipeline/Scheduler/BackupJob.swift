@@ -29,15 +29,17 @@ public final class BackupJob: @unchecked Sendable {
     // (`fileSet`, `builder`, `settings`, ...), for the label/trailer records, the walk and the catalog thread.
     // Its `var`s (`level`, `since`, `decision`, `accurateState`, `jobData`) are written only by the caller of
     // `run`, before `runThreads` starts any thread (pthread_create orders those writes before the threads' reads)
-    // and never while threads run; `deletedPaths` and the summary are behind the `shared` mutex. `catalog` (not
-    // Sendable) is used by the catalog thread only between its start and its join, and by the caller only
-    // before and after: never by two threads at once. Everything the threads change together is in
-    // `coordinator`, which the compiler checks.
+    // and never while threads run; `deletedPaths` and the summary are behind the `shared` mutex. The catalog is
+    // not among them: it moves between the caller and the catalog thread through `catalogSlot` as a `sending`
+    // value, which the compiler checks. Everything the threads change together is in `coordinator`, also checked.
     let job: Job
     let fileSet: FileSet
     let chains: [[[String]]]
     let options: [[OptionsBlock]]
-    let catalog: any CatalogStore
+    /// The catalog (not Sendable). The caller's thread uses it before and after the threads run, the catalog
+    /// thread in between; it moves between them through this slot as a `sending` value, so the compiler checks
+    /// that no two threads ever hold it at once. ``releaseCatalog(as:)`` hands it back after the job.
+    private let catalogSlot: Locked<Parcel<any CatalogStore>>
     let settings: BackupSettings
     /// What the threads share: cancellation, the fatal problem, the error policy, decision turns, totals.
     let coordinator: JobCoordinator
@@ -67,7 +69,7 @@ public final class BackupJob: @unchecked Sendable {
     private let shared: Locked<Shared>
 
     public init(
-        job: Job, fileSet: FileSet, chains: [[[String]]], catalog: any CatalogStore, settings: BackupSettings,
+        job: Job, fileSet: FileSet, chains: [[[String]]], catalog: sending any CatalogStore, settings: BackupSettings,
         stageFactory: @escaping StageChainBuilder.Factory, level requested: Job.Level? = nil,
         progress: ProgressCounters = ProgressCounters(), cancellation: CancellationFlag = CancellationFlag()
     ) {
@@ -75,7 +77,7 @@ public final class BackupJob: @unchecked Sendable {
         self.fileSet = fileSet
         self.chains = chains
         self.options = fileSet.includes.map(\.options)
-        self.catalog = catalog
+        self.catalogSlot = Locked(Parcel(catalog))
         self.settings = settings
         self.coordinator = JobCoordinator(settings: settings, progress: progress, cancellation: cancellation)
         self.builder = StageChainBuilder(factory: stageFactory)
@@ -88,6 +90,22 @@ public final class BackupJob: @unchecked Sendable {
             self.withLock { _ in self.deletedPaths }.map {
                 PipelineRecords.deleted($0)
             }
+        }
+    }
+
+    /// The catalog back from a job that has returned from ``run()`` (or was never run), as the type it was given
+    /// as; nil when it is another type or was already taken.
+    public func releaseCatalog<Catalog: CatalogStore>(as type: Catalog.Type = Catalog.self) -> sending Catalog? {
+        let parcel = catalogSlot.withLock { $0 }
+        guard parcel.withValue({ $0 is Catalog }) else { return nil }
+        return parcel.take() as? Catalog
+    }
+
+    /// Runs `body` with the catalog on the calling thread: the caller's, while no thread of the job runs.
+    private func withCatalog<T: Sendable>(_ body: (any CatalogStore) throws -> T) throws -> T {
+        try catalogSlot.withLock { $0 }.withValue { (catalog) throws -> T in
+            guard let catalog else { throw BackupError("the job's catalog was already handed back") }
+            return try body(catalog)
         }
     }
 
@@ -110,8 +128,10 @@ public final class BackupJob: @unchecked Sendable {
         }
         let decided: LevelDecision
         do {
-            decided = try LevelDecision.resolve(
+            decided = try withCatalog { catalog in
+                try LevelDecision.resolve(
                 requested: requested, jobName: job.name, fileSet: fileSet, catalog: catalog)
+            }
         } catch {
             throw BackupError("cannot read the previous jobs from the catalog: \(error)")
         }
@@ -175,7 +195,7 @@ public final class BackupJob: @unchecked Sendable {
         // Accurate (Incremental/Differential only): the tree as of the job this one extends.
         if job.accurate, decision.level != .full, let base = decision.baseJob {
             do {
-                accurateState = AccurateState(records: try JobChain.state(asOf: base, in: catalog).values)
+                accurateState = AccurateState(records: try withCatalog { try JobChain.state(asOf: base, in: $0).values })
             } catch {
                 throw BackupError("cannot build the Accurate file list from JobId \(base.rawValue): \(error)")
             }
@@ -186,7 +206,7 @@ public final class BackupJob: @unchecked Sendable {
         var contentIndex: IndexedContentSet?
         if builder.allStages.contains(where: { PluginString.name($0.name) == "index" }) {
             do {
-                contentIndex = try catalog.indexedContent()
+                contentIndex = try withCatalog { try $0.indexedContent() }
             } catch {
                 throw BackupError("cannot read the search index of the catalog: \(error)")
             }
@@ -197,7 +217,7 @@ public final class BackupJob: @unchecked Sendable {
             sinceTime: decision.since)
         let jobID: JobID
         do {
-            jobID = try catalog.beginJob(record)
+            jobID = try withCatalog { [record] in try $0.beginJob(record) }
         } catch {
             throw BackupError("cannot record the job in the catalog: \(error)")
         }
@@ -208,7 +228,8 @@ public final class BackupJob: @unchecked Sendable {
             since: decision.since, debugLevel: settings.debugLevel, options: options, startTime: startTime,
             fileRoots: fileSet.fileRoots, contentIndex: contentIndex, onFatal: { [weak self] reason in self?.fail(reason) })
         do {
-            try catalog.insert(files: [], messages: levelMessages(decision, jobID: jobID))
+            let messages = levelMessages(decision, jobID: jobID)
+            try withCatalog { try $0.insert(files: [], messages: messages) }
         } catch {
             fail("catalog write failed: \(error)")
         }
@@ -221,7 +242,8 @@ public final class BackupJob: @unchecked Sendable {
         // What stages keep with the job goes into the catalog now and into every volume's label.
         jobData = context.takeRecordedJobData()
         do {
-            try catalog.insertJobData(job: jobID, jobData)
+            let jobData = self.jobData
+            try withCatalog { try $0.insertJobData(job: jobID, jobData) }
         } catch {
             fail("catalog write failed: \(error)")
         }
@@ -280,15 +302,16 @@ public final class BackupJob: @unchecked Sendable {
                         jobID: jobID, time: Clock.realtime(), severity: "info", stage: nil, path: nil,
                         text: "stage \(stage) skipped \(count) file\(count == 1 ? "" : "s")"))
             }
-            if !messages.isEmpty { try catalog.insert(files: [], messages: messages) }
             let policy = coordinator.policyFailure
-            if !policy.records.isEmpty { try catalog.insert(files: policy.records, messages: policy.messages) }
-            if let fatal = fatalMessage {
-                try catalog.insert(
-                    files: [],
-                    messages: [JobMessage(jobID: jobID, time: Clock.realtime(), severity: "error", stage: nil, path: nil, text: fatal)])
+            let fatal = fatalMessage.map {
+                [JobMessage(jobID: jobID, time: Clock.realtime(), severity: "error", stage: nil, path: nil, text: $0)]
             }
-            try catalog.finishJob(record)
+            try withCatalog { [messages, record] catalog in
+                if !messages.isEmpty { try catalog.insert(files: [], messages: messages) }
+                if !policy.records.isEmpty { try catalog.insert(files: policy.records, messages: policy.messages) }
+                if let fatal { try catalog.insert(files: [], messages: fatal) }
+                try catalog.finishJob(record)
+            }
         } catch {
             final.status = .failed
             final.failure = (final.failure.map { $0 + "; " } ?? "") + "cannot finish the catalog record: \(error)"
@@ -312,7 +335,10 @@ public final class BackupJob: @unchecked Sendable {
         threads = (nil, nil, [], nil)
         do {
             threads.catalog = try WorkerThread(name: "op-catalog") { [self] in
-                writeCatalog(from: catalogQueue, jobID: jobID)
+                // The catalog thread owns the catalog until it ends; the caller gets it back after the join.
+                guard let catalog = catalogSlot.withLock({ $0 }).take() else { return }
+                let back = Parcel(writeCatalog(catalog, from: catalogQueue, jobID: jobID))
+                catalogSlot.withLock { $0 = back }
             }
             let pool = try StreamPool(
                 threads: settings.streamThreads, chunkSize: settings.chunkSize,
@@ -528,7 +554,10 @@ public final class BackupJob: @unchecked Sendable {
         var sync: VolumeSync?
     }
 
-    private func writeCatalog(from queue: BoundedQueue<CatalogBatch>, jobID: JobID) {
+    /// Writes the batches into the catalog it owns until the queue closes, then hands the catalog back.
+    private func writeCatalog(
+        _ catalog: sending any CatalogStore, from queue: BoundedQueue<CatalogBatch>, jobID: JobID
+    ) -> sending any CatalogStore {
         var volumeIDs: [Int: Int64] = [:]
         while var batch = queue.take() {
             if fatalMessage != nil { continue }
@@ -550,6 +579,7 @@ public final class BackupJob: @unchecked Sendable {
                 fail("catalog write failed: \(error)")
             }
         }
+        return catalog
     }
 }
 
