@@ -186,7 +186,7 @@ public final class StageHarness {
         if let observer {
             openObservers[name, default: 1] -= 1
             let file = ObservedFile(
-                sourceSHA256: placement.seesSourceBytes ? digester.finalize() : nil, bytesObserved: UInt64(contents.count))
+                sourceSHA256: placement.seesSourceBytes ? try digester.finalize() : nil, bytesObserved: UInt64(contents.count))
             let result = try observer.finish(file)
             metadata.merge(result.metadata) { _, new in new }
             observed = result

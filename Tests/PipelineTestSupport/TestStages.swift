@@ -243,7 +243,7 @@ public final class ObservingStage: Stage {
         func observe(_ bytes: UnsafeRawBufferPointer) { digester.update(bytes) }
         func finish(_ file: ObservedFile) throws -> ObserverResult {
             let seen = Seen(
-                bytesSHA256: needsBytes ? digester.finalize() : nil, hostSHA256: file.sourceSHA256,
+                bytesSHA256: needsBytes ? try digester.finalize() : nil, hostSHA256: file.sourceSHA256,
                 bytesObserved: file.bytesObserved, placement: placement, abandoned: nil)
             stage.seen.withLock { $0[path] = seen }
             return ObserverResult(metadata: ["\(stage.name).bytes": String(file.bytesObserved)])

@@ -397,6 +397,32 @@ final class BackupRestoreTests: XCTestCase {
         }
     }
 
+    /// A thread that cannot start (`pthread_create` fails for real: a stack larger than the address space) is a
+    /// job error naming the thread (a failed backup, a restore error), never a crash; the catalog stays usable.
+    func testThreadsThatCannotStartFailTheJobCleanly() throws {
+        for index in 0..<5 { try write("f\(index)", Array("file \(index)\n".utf8)) }
+        let (first, catalog) = try backup()
+        XCTAssertEqual(first.status, .ok)
+        defer { WorkerThread.stackBytes.store(8 << 20, ordering: .relaxed) }
+        WorkerThread.stackBytes.store(1 << 60, ordering: .relaxed)
+        XCTAssertThrowsError(try WorkerThread(name: "probe") {}) { error in
+            XCTAssertTrue("\(error)".hasPrefix("cannot start thread probe: "), "\(error)")
+        }
+        try catalog.close()
+        let (second, reopened) = try backup()
+        XCTAssertEqual(second.status, .failed)
+        XCTAssertTrue(second.failure?.contains("cannot start thread op-") == true, second.failure ?? "")
+        XCTAssertEqual(try reopened.job(JobID(rawValue: second.jobID))?.status, .failed)
+        // Restore stops before any file (its threads start first), closing what it opened and joining the
+        // threads that did start.
+        XCTAssertThrowsError(try restore(reopened, jobID: first.jobID)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("cannot start thread op-restore"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: restored("f0")))
+        WorkerThread.stackBytes.store(8 << 20, ordering: .relaxed)
+        XCTAssertEqual(try restore(reopened, jobID: first.jobID).status, .ok)
+    }
+
     func testCancelledJobIsMarkedAndRecordsNothingHalfWritten() throws {
         for index in 0..<200 { try write("f\(index)", [UInt8](repeating: 1, count: 1000)) }
         let (configuration, fileSet) = try fileSet("  Include {\n    File = \"\(source)\"\n  }")

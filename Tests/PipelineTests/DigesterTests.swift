@@ -71,9 +71,9 @@ final class DigesterTests: XCTestCase {
             let digester = try Digester(algorithm)
             XCTAssertEqual(digester.algorithm, algorithm)
             for byte in "abc".utf8 { digester.update([byte]) }
-            XCTAssertEqual(Hex.encode(digester.finalize()), Self.abcVectors[algorithm], "\(algorithm) bytewise")
+            XCTAssertEqual(Hex.encode(try digester.finalize()), Self.abcVectors[algorithm], "\(algorithm) bytewise")
             Array("abc".utf8).withUnsafeBytes { digester.update($0) }
-            XCTAssertEqual(Hex.encode(digester.finalize()), Self.abcVectors[algorithm], "\(algorithm) raw buffer")
+            XCTAssertEqual(Hex.encode(try digester.finalize()), Self.abcVectors[algorithm], "\(algorithm) raw buffer")
         }
     }
 
@@ -101,7 +101,7 @@ final class DigesterTests: XCTestCase {
                             offset = end
                         }
                     }
-                    XCTAssertEqual(digester.finalize(), expected, "\(algorithm) length \(length) chunk \(chunk)")
+                    XCTAssertEqual(try digester.finalize(), expected, "\(algorithm) length \(length) chunk \(chunk)")
                 }
             }
         }
@@ -115,21 +115,21 @@ final class DigesterTests: XCTestCase {
             digester.update(Array(repeating: 0x55, count: 10_000))
             digester.reset()
             digester.update(abc)
-            XCTAssertEqual(Hex.encode(digester.finalize()), Self.abcVectors[algorithm], "\(algorithm) after reset")
+            XCTAssertEqual(Hex.encode(try digester.finalize()), Self.abcVectors[algorithm], "\(algorithm) after reset")
             // finalize() leaves the digester empty: a second finalize gives the empty digest.
-            XCTAssertEqual(Hex.encode(digester.finalize()), Self.emptyVectors[algorithm], "\(algorithm) empty")
+            XCTAssertEqual(Hex.encode(try digester.finalize()), Self.emptyVectors[algorithm], "\(algorithm) empty")
             // Repeated reset() calls and reuse many times, as a worker does per file.
             digester.reset()
             digester.reset()
             for _ in 0..<100 {
                 digester.update(abc)
-                XCTAssertEqual(Hex.encode(digester.finalize()), Self.abcVectors[algorithm], "\(algorithm) reuse")
+                XCTAssertEqual(Hex.encode(try digester.finalize()), Self.abcVectors[algorithm], "\(algorithm) reuse")
             }
             // An empty update changes nothing.
             [UInt8]().withUnsafeBytes { digester.update($0) }
             digester.update([])
             digester.update(abc)
-            XCTAssertEqual(Hex.encode(digester.finalize()), Self.abcVectors[algorithm], "\(algorithm) empty updates")
+            XCTAssertEqual(Hex.encode(try digester.finalize()), Self.abcVectors[algorithm], "\(algorithm) empty updates")
         }
     }
 
@@ -150,7 +150,7 @@ final class DigesterTests: XCTestCase {
                     chunk = chunk * 3 % 1_048_573 + 1
                 }
             }
-            XCTAssertEqual(Hex.encode(digester.finalize()), Self.patternVectors[algorithm], "\(algorithm) streamed")
+            XCTAssertEqual(Hex.encode(try digester.finalize()), Self.patternVectors[algorithm], "\(algorithm) streamed")
         }
     }
 
@@ -167,7 +167,7 @@ final class DigesterTests: XCTestCase {
                         continue
                     }
                     digester.update(Array("abc".utf8))
-                    ok = ok && Hex.encode(digester.finalize()) == expected[position]
+                    ok = ok && ((try? digester.finalize()).map { Hex.encode($0) }) == expected[position]
                 }
             }
             results.set(index, ok)
@@ -233,7 +233,7 @@ final class PortableMD5Tests: XCTestCase {
             let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ count) }
             let openssl = try Digester(.md5)
             openssl.update(bytes)
-            XCTAssertEqual(md5(bytes, pieces: 3), Hex.encode(openssl.finalize()), "length \(count)")
+            XCTAssertEqual(md5(bytes, pieces: 3), Hex.encode(try openssl.finalize()), "length \(count)")
         }
     }
 }

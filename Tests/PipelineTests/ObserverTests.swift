@@ -11,7 +11,7 @@ extension BackupRestoreTests {
     fileprivate func sha256(_ bytes: [UInt8]) -> [UInt8] {
         let digester = try! Digester(.sha256)
         bytes.withUnsafeBytes { digester.update($0) }
-        return digester.finalize()
+        return try! digester.finalize()  // a test helper: a failure here fails the test run
     }
 
     fileprivate func record(_ catalog: SQLiteCatalog, _ summary: JobSummary, _ name: String) throws -> FileRecord {

@@ -16,7 +16,7 @@ public enum FileSetIdentity {
         // the same value, so a job never stops over it and hosts agree.
         if let digester = try? Digester(.md5) {
             for string in strings { digester.update(string) }
-            return Hex.encode(digester.finalize())
+            if let digest = try? digester.finalize() { return Hex.encode(digest) }
         }
         var md5 = PortableMD5()
         for string in strings { md5.update(string) }

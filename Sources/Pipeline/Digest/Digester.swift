@@ -23,6 +23,10 @@ public final class Digester {
     private let state: State
     /// True when the C state must be initialised before it is used (after creation, `finalize()` or `reset()`).
     private var needsInitialization = true
+    /// The first failure of the C library in the message in progress (a FIPS module that failed its self-test
+    /// refuses every operation): `update` keeps going quietly, and ``finalize()`` throws it rather than return
+    /// a digest of bytes that were not all hashed.
+    private var failure: DigestError?
 
     /// Creates a digester for `algorithm`.
     ///
@@ -66,11 +70,11 @@ public final class Digester {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         switch state {
         case .evp(let context, _):
-            if EVP_DigestUpdate(context, base, bytes.count) != 1 {
-                fatalError(OpenSSLDigestTypes.failure("EVP_DigestUpdate"))
+            if failure == nil && EVP_DigestUpdate(context, base, bytes.count) != 1 {
+                fail(OpenSSLDigestTypes.failure("EVP_DigestUpdate"))
             }
         case .xxh3(let xxh):
-            Self.check(XXH3_128bits_update(xxh, base, bytes.count), "XXH3_128bits_update")
+            check(XXH3_128bits_update(xxh, base, bytes.count), "XXH3_128bits_update")
         }
     }
 
@@ -83,19 +87,25 @@ public final class Digester {
     ///
     /// XXH128 is returned in its canonical form (`XXH128_canonicalFromHash`): the high 64 bits then the low
     /// 64 bits, each big-endian. That is the byte order `xxhsum -H2` prints.
-    public func finalize() -> [UInt8] {
+    /// - Throws: `DigestError` when the C library failed at any step of this message.
+    public func finalize() throws(DigestError) -> [UInt8] {
         if needsInitialization { initialize() }
         needsInitialization = true
+        defer { failure = nil }
+        if let failure { throw failure }
         let length = algorithm.length
         switch state {
         case .evp(let context, _):
-            return [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
-                var written: UInt32 = 0
-                guard EVP_DigestFinal_ex(context, buffer.baseAddress, &written) == 1, Int(written) == length else {
-                    fatalError(OpenSSLDigestTypes.failure("EVP_DigestFinal_ex"))
+            var written: UInt32 = 0
+            let digest = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+                if EVP_DigestFinal_ex(context, buffer.baseAddress, &written) == 1 && Int(written) == length {
+                    count = length
                 }
-                count = length
             }
+            guard digest.count == length else {
+                throw DigestError(algorithm: algorithm, reason: OpenSSLDigestTypes.failure("EVP_DigestFinal_ex"))
+            }
+            return digest
         case .xxh3(let xxh):
             var canonical = XXH128_canonical_t()
             XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(xxh))
@@ -106,13 +116,14 @@ public final class Digester {
     /// Discards the message in progress; the next update starts a new message.
     public func reset() {
         needsInitialization = true
+        failure = nil
     }
 
     /// The digest of `bytes` computed by a temporary digester.
     public static func digest(_ algorithm: DigestAlgorithm, of bytes: [UInt8]) throws(DigestError) -> [UInt8] {
         let digester = try Digester(algorithm)
         digester.update(bytes)
-        return digester.finalize()
+        return try digester.finalize()
     }
 
     private func initialize() {
@@ -120,19 +131,21 @@ public final class Digester {
         case .evp(let context, let type):
             // With the same EVP_MD as before, OpenSSL 3 re-initialises the provider context in place.
             if EVP_DigestInit_ex2(context, type, nil) != 1 {
-                fatalError(OpenSSLDigestTypes.failure("EVP_DigestInit_ex2"))
+                fail(OpenSSLDigestTypes.failure("EVP_DigestInit_ex2"))
             }
         case .xxh3(let xxh):
-            Self.check(XXH3_128bits_reset(xxh), "XXH3_128bits_reset")
+            check(XXH3_128bits_reset(xxh), "XXH3_128bits_reset")
         }
         needsInitialization = false
     }
 
-    /// The one place that handles libxxhash failures (which only a null or corrupt state can cause).
-    private static func check(_ code: XXH_errorcode, _ operation: StaticString) {
-        if code != XXH_OK {
-            fatalError("libxxhash: \(operation) failed")
-        }
+    /// The one place that keeps a C library failure for ``finalize()`` (the first of the message wins).
+    private func fail(_ reason: String) {
+        if failure == nil { failure = DigestError(algorithm: algorithm, reason: reason) }
+    }
+
+    private func check(_ code: XXH_errorcode, _ operation: StaticString) {
+        if code != XXH_OK { fail("libxxhash: \(operation) failed") }
     }
 }
 

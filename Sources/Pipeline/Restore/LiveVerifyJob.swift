@@ -255,7 +255,7 @@ public final class LiveVerifyJob {
             summary.bytesRead += UInt64(count)
             progress.bytes.add(UInt64(count), ordering: .relaxed)
         }
-        return digester.finalize()
+        return try digester.finalize()
     }
 
     // MARK: - New entries

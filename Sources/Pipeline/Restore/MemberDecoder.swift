@@ -128,6 +128,6 @@ struct MemberDecoder {
         }
         try pipeline.finish(emit: deliver)
         if let sparse = member.sparse, segments != nil { try zeros(upTo: sparse.realSize) }
-        return digester.finalize()
+        return try digester.finalize()
     }
 }

@@ -63,7 +63,7 @@ public final class VerifyJob {
                         digester.update(bytes)
                         length += Int64(bytes.count)
                     }
-                    let digest = digester.finalize()
+                    let digest = try digester.finalize()
                     if let expected = record.storedLength, expected != length {
                         mismatches.append(Mismatch(path: record.path, message: "stored length \(length), catalog says \(expected)"))
                     } else if digest != record.storedSHA256 {

@@ -268,15 +268,20 @@ final class BackupWorker {
                 sha256.update(bytes)
                 path.observeSource(bytes)
             }
-            record.sourceSHA256 = sha256.finalize()
-            if let signature {
-                record.signatureAlgorithm = signature.rawValue
-                if signature == .sha256 {
-                    record.signature = record.sourceSHA256  // the same digest, computed once
-                } else if let digester = signatureDigester {
-                    buffer.withUnsafeBytes { digester.update($0) }
-                    record.signature = digester.finalize()
+            do {
+                record.sourceSHA256 = try sha256.finalize()
+                if let signature {
+                    record.signatureAlgorithm = signature.rawValue
+                    if signature == .sha256 {
+                        record.signature = record.sourceSHA256  // the same digest, computed once
+                    } else if let digester = signatureDigester {
+                        buffer.withUnsafeBytes { digester.update($0) }
+                        record.signature = try digester.finalize()
+                    }
                 }
+            } catch {
+                path.abandon(reason: "\(error)")
+                return failed(item, "\(error)", stage: nil)
             }
             var stored: [UInt8]
             do {
@@ -291,7 +296,7 @@ final class BackupWorker {
                 }
                 if path.hasTransforms {
                     stored.withUnsafeBytes { storedSHA256.update($0) }
-                    record.storedSHA256 = storedSHA256.finalize()
+                    record.storedSHA256 = try storedSHA256.finalize()
                     member.applyTransforms(suffix: path.memberSuffix, compression: path.compression, record: &record)
                 } else {
                     record.storedSHA256 = record.sourceSHA256

@@ -246,15 +246,15 @@ final class StreamProducer {
                 throw NotStored(
                     message: "changed while being read (size \(item.stat.size) at the walk, \(sourceBytes) read)")
             }
-            let digest = sourceDigester.finalize()
+            let digest = try sourceDigester.finalize()
             record.sourceSHA256 = digest
             let observed = try path.finishObservers(sourceSHA256: digest)
             record.stageMetadata.merge(observed.metadata) { _, new in new }
             record.searchDocument = observed.searchDocument
-            record.storedSHA256 = storedIsSource ? digest : storedDigester.finalize()
+            record.storedSHA256 = storedIsSource ? digest : try storedDigester.finalize()
             if let algorithm = request.signature {
                 record.signatureAlgorithm = algorithm.rawValue
-                record.signature = signature?.finalize() ?? digest
+                record.signature = try signature?.finalize() ?? digest
             }
         } catch is Abandoned {
             path.abandon(reason: file.abandonReason ?? "cancelled")

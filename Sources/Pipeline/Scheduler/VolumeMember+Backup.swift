@@ -12,9 +12,10 @@ extension VolumeMember {
     /// catalog, since these come from the volume header, which no data digest covers. Nil when there are none.
     var metadataDigest: String? {
         guard !xattrs.isEmpty || aclAccess != nil || aclDefault != nil else { return nil }
-        // SHA-256 is in every OpenSSL provider (FIPS included): only an allocation failure, which would stop any
-        // Swift code, can make this throw.
-        let digester = try! Digester(.sha256)
+        // Where libcrypto refuses, the value names that instead: it then matches no catalog value, so restore
+        // and verify report the metadata as not verified rather than the backup stopping here.
+        let unavailable = "unavailable: libcrypto refused SHA-256"
+        guard let digester = try? Digester(.sha256) else { return unavailable }
         func field(_ bytes: [UInt8]) {
             var length = UInt64(bytes.count).bigEndian
             withUnsafeBytes(of: &length) { digester.update($0) }
@@ -27,12 +28,13 @@ extension VolumeMember {
         }
         if let acl = aclAccess { field(Array("acl.access".utf8)); field(Array(acl.utf8)) }
         if let acl = aclDefault { field(Array("acl.default".utf8)); field(Array(acl.utf8)) }
-        return Hex.encode(digester.finalize())
+        return (try? digester.finalize()).map { Hex.encode($0) } ?? unavailable
     }
 
     /// Whether the member's xattrs and ACLs are the ones the catalog recorded.
     func metadataMatches(_ record: FileRecord) -> Bool {
-        metadataDigest == record.stageMetadata[VolumeMember.metadataDigestKey]
+        let digest = metadataDigest
+        return digest == record.stageMetadata[VolumeMember.metadataDigestKey] && digest?.hasPrefix("unavailable") != true
     }
 
     /// Member name for an absolute or relative path: the leading `/` is dropped (as tar does); `/` itself is `.`.

@@ -406,7 +406,7 @@ final class SelectionRun {
         if contentBuffer.isEmpty { contentBuffer = [UInt8](repeating: 0, count: 1 << 16) }
         while true {
             guard let count = contentBuffer.withUnsafeMutableBytes({ try? file.read(into: $0) }) else { return nil }
-            if count == 0 { return digester.finalize() }
+            if count == 0 { return try? digester.finalize() }
             contentBuffer.withUnsafeBytes { digester.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         }
     }

@@ -1,4 +1,5 @@
 internal import CLinux
+import Synchronization
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -34,7 +35,7 @@ package final class WorkerThread: Sendable {
         let box = Unmanaged.passRetained(Box(name: name, body)).toOpaque()
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
-        pthread_attr_setstacksize(&attributes, 8 << 20)
+        pthread_attr_setstacksize(&attributes, WorkerThread.stackBytes.load(ordering: .relaxed))
         if detached { pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED)) }
         var handle = pthread_t()
         let result = pthread_create(&handle, &attributes, { raw in
@@ -51,6 +52,10 @@ package final class WorkerThread: Sendable {
         thread = handle
         self.detached = detached
     }
+
+    /// The stack size of new threads: 8 MiB. Tests raise it past what the address space holds to make
+    /// `pthread_create` fail for real.
+    package static let stackBytes = Atomic<Int>(8 << 20)
 
     /// Waits for the thread to end (not for detached threads).
     package func join() {

@@ -120,7 +120,7 @@ final class ChecksumObserver: ByteObserver {
     func finish(_ file: ObservedFile) throws -> ObserverResult {
         let digest: [UInt8]
         if let digester {
-            digest = digester.finalize()
+            digest = try digester.finalize()
         } else if let source = file.sourceSHA256 {
             digest = source
         } else {

@@ -251,7 +251,7 @@ public final class OpenPGPDecryptor: ByteTransform {
             throw OpenPGPError(.integrity, "the encrypted data has no modification detection code: it was changed or cut")
         }
         mdc.update([0xD3, 0x14])
-        let expected = mdc.finalize()
+        let expected = try mdc.finalize()
         // Not secret, but compare without an early exit anyway.
         let difference = zip(expected, tail[2...]).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) }
         guard difference == 0, !quickCheckFailed else {
