@@ -31,6 +31,7 @@ extension RestoreWorker {
             }
         }
         if fd == nil {
+            if sweptDirectories.insert(directory).inserted { removeStaleTemporaries(in: parent, of: record) }
             let name = temporaryName(record)
             do {
                 fd = try FileDescriptor.open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, in: parent)
