@@ -60,7 +60,7 @@ enum CommandSupport {
             ByteWriter.standardOutput.write(summary.line)
             ByteWriter.standardOutput.flush()
         } else {
-            ByteWriter.standardError.line("optionhost: \(failure.message)")
+            ByteWriter.standardError.line("optionhost: \(TerminalText.escapeKeepingNewlines(failure.message))")
             ByteWriter.standardError.flush()
         }
         return failure.code
@@ -235,8 +235,11 @@ enum CommandSupport {
 
     static func messageText(_ message: JobMessage) -> [UInt8] {
         var bytes = Array("\(message.severity): ".utf8)
-        if let path = message.path { bytes += path + Array(": ".utf8) }
-        if let stage = message.stage, !message.text.hasPrefix("stage ") { bytes += Array("stage \(stage): ".utf8) }
-        return bytes + Array(message.text.utf8) + [UInt8(ascii: "\n")]
+        if let path = message.path { bytes += TerminalText.escape(path) + Array(": ".utf8) }
+        if let stage = message.stage, !message.text.hasPrefix("stage ") {
+            bytes += Array("stage \(TerminalText.escape(stage)): ".utf8)
+        }
+        // A traceback keeps its lines; any other control byte (a plugin's message, a path inside it) is escaped.
+        return bytes + Array(TerminalText.escapeKeepingNewlines(message.text).utf8) + [UInt8(ascii: "\n")]
     }
 }

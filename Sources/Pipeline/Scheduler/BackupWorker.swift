@@ -88,14 +88,13 @@ final class BackupWorker {
                         path: problem.path, text: problem.message))
                 switch problem.severity {
                 case .error:
+                    // Counted in the summary's errors where messages reach the catalog (BackupJob.writeCatalog).
                     coordinator.progress.errors.add(1, ordering: .relaxed)
-                    summary.errors += 1
                     var record = FileRecord(
                         jobID: jobID, fileIndex: fileIndex, path: problem.path, kind: .file, status: .failed)
                     record.error = problem.message
                     order.append(.record(record))
                 case .warning:
-                    summary.warnings += 1
                     order.append(nil)
                 case .info:
                     order.append(nil)
@@ -190,7 +189,8 @@ final class BackupWorker {
     private func failed(_ item: FileItem, _ message: String, stage: String?) -> PreparedEntry {
         var record = baseRecord(item, status: .failed)
         record.error = stage.map { "stage \($0): \(message)" } ?? message
-        if item.kind == .file { summary.filesFailed += 1 } else { summary.errors += 1 }
+        // Its error message is counted in the summary's errors where messages reach the catalog.
+        if item.kind == .file { summary.filesFailed += 1 }
         let message = JobMessage(
             jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: item.path, text: record.error!)
         // With `Stage Error Policy = fail` the job stops here and drops what is in flight; the funnel keeps this

@@ -67,3 +67,26 @@ extension JobSummary {
         volumes += other.volumes
     }
 }
+
+extension JobSummary {
+    /// Adds error and warning message counts (``JobMessage/severityCounts(_:)``).
+    mutating func count(_ counts: (errors: Int, warnings: Int)) {
+        errors += counts.errors
+        warnings += counts.warnings
+    }
+}
+
+extension JobMessage {
+    /// How many of `messages` are errors and how many warnings: the summary's `errors` and `warnings`.
+    static func severityCounts(_ messages: [JobMessage]) -> (errors: Int, warnings: Int) {
+        var counts = (errors: 0, warnings: 0)
+        for message in messages {
+            if message.severity == "error" {
+                counts.errors += 1
+            } else if message.severity == "warning" {
+                counts.warnings += 1
+            }
+        }
+        return counts
+    }
+}

@@ -228,7 +228,8 @@ final class VolumeWriter {
         var record = record
         record.status = .failed
         record.error = message
-        if record.kind == .file { summary.filesFailed += 1 } else { summary.errors += 1 }
+        // Its error message is counted in the summary's errors where messages reach the catalog.
+        if record.kind == .file { summary.filesFailed += 1 }
         let message = JobMessage(
             jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: record.path, text: message)
         guard coordinator.fileFailed(record, message) else { return }
