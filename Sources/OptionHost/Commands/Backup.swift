@@ -199,6 +199,9 @@ extension OptionHost {
                 for (stage, count) in summary.skippedByStage.sorted(by: { $0.key < $1.key }) {
                     out.line("  skipped by \(stage): \(count)")
                 }
+                if summary.filesReread > 0 {
+                    out.line("  changed while read: \(summary.filesReread) files stored as read a second time")
+                }
                 if summary.errors > 0 || summary.warnings > 0 {
                     out.line("  messages: \(summary.errors) errors, \(summary.warnings) warnings (optionhost list messages)")
                 }

@@ -192,6 +192,7 @@ enum CommandSupport {
             line.addObject("skipped_by_stage", summary.skippedByStage.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
         }
         line.add("files_failed", summary.filesFailed)
+        if summary.filesReread > 0 { line.add("files_reread", summary.filesReread) }
         line.add("entries_stored", summary.entriesStored)
         line.add("bytes_read", summary.bytesRead)
         line.add("bytes_stored", summary.bytesStored)

@@ -249,7 +249,7 @@ public final class BackupJob: @unchecked Sendable {
         } else if cancellation.isCancelled {
             final.status = .cancelled
             final.failure = cancellation.reason ?? "cancelled"
-        } else if final.filesFailed > 0 || final.errors > 0 {
+        } else if final.filesFailed > 0 || final.errors > 0 || final.filesReread > 0 {
             final.status = .warnings
         } else {
             final.status = .ok

@@ -30,6 +30,7 @@ struct StreamRequest {
     var compression: OptionsBlock.Compression?
     var signature: DigestAlgorithm?
     var noAtime: Bool
+    var readHook: BackupSettings.ReadHook?
 }
 
 struct PreparedBatch {
@@ -239,7 +240,8 @@ final class BackupWorker {
                 return .stream(
                     StreamRequest(
                         item: item, record: record, member: member, chain: dataChain, sourceStage: source,
-                        compression: block.compression, signature: signature, noAtime: block.noAtime))
+                        compression: block.compression, signature: signature, noAtime: block.noAtime,
+                        readHook: coordinator.settings.readHook))
             }
             // The data path first, so that observers hear of a file that cannot be read (a checksum log records
             // it as failed).
@@ -258,11 +260,32 @@ final class BackupWorker {
                 path.abandon(reason: "\(error)")
                 return failed(item, "\(error)", stage: nil)
             }
+            // A small file that changed while it was read is read once more: what the second read finds, if the file
+            // holds still meanwhile, is a version that existed; the first read may be a mix of two.
+            let hook = coordinator.settings.readHook
+            var reread: String?
             do {
-                try FileReader.readWhole(item.path, expectedSize: item.stat.size, noAtime: block.noAtime, into: &buffer)
+                do {
+                    try FileReader.readWhole(
+                        item.path, expectedSize: item.stat.size, noAtime: block.noAtime, into: &buffer, hook: hook)
+                } catch where error.changedWhileRead {
+                    reread = error.message
+                    let stamp = try FileReader.readWhole(
+                        item.path, expectedSize: item.stat.size, noAtime: block.noAtime, into: &buffer, attempt: 2,
+                        hook: hook)
+                    // The times of the version stored, not of the one the walk saw.
+                    (record.mtime, record.ctime) = (stamp.mtime, stamp.ctime)
+                    (member.mtime, member.ctime) = (stamp.mtime, stamp.ctime)
+                }
             } catch {
                 path.abandon(reason: error.message)
                 return failed(item, error.message, stage: nil)
+            }
+            if let reread {
+                summary.filesReread += 1
+                context.message(
+                    .warning, "\(reread); stored as read a second time, during which it did not change",
+                    path: item.path)
             }
             buffer.withUnsafeBytes { bytes in
                 sha256.update(bytes)

@@ -9,6 +9,8 @@ public struct JobSummary: Sendable {
     public var filesStored = 0
     public var filesSkipped = 0
     public var filesFailed = 0
+    /// Regular files that changed while they were read and were stored from a second read (small files only).
+    public var filesReread = 0
     /// Regular files each stage skipped (`bRC_Skip`), by stage string.
     public var skippedByStage: [String: Int] = [:]
     /// Every stored entry, directories and links included.
@@ -57,6 +59,7 @@ extension JobSummary {
         filesStored += other.filesStored
         filesSkipped += other.filesSkipped
         filesFailed += other.filesFailed
+        filesReread += other.filesReread
         skippedByStage.merge(other.skippedByStage, uniquingKeysWith: +)
         entriesStored += other.entriesStored
         bytesRead += other.bytesRead

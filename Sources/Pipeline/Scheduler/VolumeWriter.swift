@@ -380,9 +380,11 @@ final class VolumeWriter {
 /// The host reading a regular file (when no stage took it over).
 final class FileByteSource: ByteSource {
     let fd: Int32
+    /// The file's size and times at the open (``ReadStamp``).
+    let stamp: ReadStamp
 
     init(path: [UInt8], noAtime: Bool) throws {
-        fd = try FileReader.open(path, noAtime: noAtime)
+        (fd, stamp) = try FileReader.openStamped(path, noAtime: noAtime)
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
