@@ -138,10 +138,15 @@ final class RestoreWorkersTests: XCTestCase {
         try gone.run()
         gone.waitUntilExit()
         let dead = gone.processIdentifier
-        let stale = ["d0/.optionhost-restore-\(dead)-0-1-3", "d1/.optionhost-restore-\(dead)-1-1-4"]
+        let stale = [
+            "d0/.optionhost-restore-\(dead)-0-1-3", "d1/.optionhost-restore-\(dead)-1-1-4",
+            "d1/.optionhost-restore-\(dead)-0-1-9",
+        ]
         // Process 1 always exists: its names are a live restore's.
         let kept = ["d0/.optionhost-restore-1-0-1-3", "d1/.optionhost-restore-notes", "d1/.optionhost-restore-x-1"]
-        for name in stale + kept { XCTAssertTrue(try Shell.writeFile(target + source, name, [])) }
+        for name in stale.dropLast() + kept { XCTAssertTrue(try Shell.writeFile(target + source, name, [])) }
+        // A symbolic link of a killed restore (links and specials are made under temporary names too).
+        XCTAssertEqual(symlink("f1", target + source + "/" + stale[2]), 0)
         try FileManager.default.createDirectory(
             atPath: target + source + "/d0/.optionhost-restore-\(dead)-9-9-9", withIntermediateDirectories: false)
         let (summary, problems) = try restore(catalog, jobID, to: target) {
@@ -156,8 +161,10 @@ final class RestoreWorkersTests: XCTestCase {
             ["d0/.optionhost-restore-\(dead)-9-9-9", "d0/.optionhost-restore-1-0-1-3", "d1/.optionhost-restore-notes",
              "d1/.optionhost-restore-x-1"].sorted().map { "./\($0)\n" }.joined())
         XCTAssertEqual(
-            problems.filter { $0.severity == "info" }.map { String(decoding: $0.path ?? [], as: UTF8.self) + ": " + $0.text },
-            stale.map { source + "/" + $0 + ": removed a temporary file left by restore process \(dead), which is gone" })
+            problems.filter { $0.severity == "info" }.map { String(decoding: $0.path ?? [], as: UTF8.self) + ": " + $0.text }
+                .sorted(),
+            stale.map { source + "/" + $0 + ": removed a temporary file left by restore process \(dead), which is gone" }
+                .sorted())
         _ = try shell("diff -r -x '.optionhost-restore-*' '\(source)' '\(target + source)'")
     }
 

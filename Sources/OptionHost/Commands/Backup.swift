@@ -210,8 +210,8 @@ extension OptionHost {
                     "  bytes: \(OptionHost.Estimate.grouped(summary.bytesRead)) read, \(OptionHost.Estimate.grouped(summary.bytesStored)) "
                         + "stored; \(formatted(summary.wallSeconds)) s, \(Int(rate.rounded())) MB/s, "
                         + "\(Int((Double(summary.filesStored) / max(summary.wallSeconds, 0.001)).rounded())) files/s")
-                out.line("  catalog: \(catalogPath)")
-                for volume in summary.volumes { out.line("  volume: \(volume)") }
+                out.line("  catalog: \(TerminalText.escape(catalogPath))")
+                for volume in summary.volumes { out.line("  volume: \(TerminalText.escape(volume))") }
                 if let failure = summary.failure { out.line("  reason: \(TerminalText.escapeKeepingNewlines(failure))") }
             }
             out.flush()

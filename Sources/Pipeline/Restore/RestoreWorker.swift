@@ -185,9 +185,19 @@ final class RestoreWorker {
             + Array("\(environment.processID)-\(index)-\(record.jobID.rawValue)-\(record.fileIndex)".utf8)
     }
 
+    /// ``temporaryName(_:)`` for an entry of the directory `parent` (`directory`, its components): the first time
+    /// this thread uses a temporary name there, it first removes the ones killed restores left
+    /// (``removeStaleTemporaries(in:of:)``). Only directories where a temporary name is needed are looked through:
+    /// those are the ones where a killed restore can have left one (file systems without `O_TMPFILE`, replaced
+    /// entries, links and special files), and a restore onto `O_TMPFILE` pays nothing for new files.
+    func temporaryName(_ record: FileRecord, in parent: FileDescriptor, directory: ArraySlice<[UInt8]>) -> [UInt8] {
+        if sweptDirectories.insert(directory).inserted { removeStaleTemporaries(in: parent, of: record) }
+        return temporaryName(record)
+    }
+
     /// Removes, from the directory that is about to get a temporary name, the temporary names a restore killed
     /// before it could clean up left behind (SIGKILL, power loss): only names of ours (``temporaryPrefix``, a process
-    /// id, then the rest of ``temporaryName(_:)``), only regular files, only when that process is gone. A live
+    /// id, then the rest of ``temporaryName(_:)``), never a directory, only when that process is gone. A live
     /// restore's names (this one's, or a concurrent one's) stay. Reported as `info` messages.
     func removeStaleTemporaries(in parent: FileDescriptor, of record: FileRecord) {
         guard let names = try? parent.names(startingWith: RestoreWorker.temporaryPrefix) else { return }
@@ -198,7 +208,7 @@ final class RestoreWorker {
                 name[digits.endIndex] == UInt8(ascii: "-"),
                 let pid = pid_t(String(decoding: digits, as: UTF8.self)),
                 pid != environment.processID, !SystemCall.processExists(pid),
-                let info = try? parent.status(of: name), info.st_mode & S_IFMT == S_IFREG
+                let info = try? parent.status(of: name), info.st_mode & S_IFMT != S_IFDIR
             else { continue }
             if (try? parent.unlink(name)) != nil {
                 problem(
