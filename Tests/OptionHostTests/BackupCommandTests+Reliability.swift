@@ -7,20 +7,25 @@ import Glibc
 /// Issue 14, defects 7 and 10: names with control characters are escaped in every human-readable output, a
 /// restore that restored nothing fails, and every catalog a command creates is private.
 extension BackupCommandTests {
-    /// A tree whose names hold an OSC title sequence (`ESC ] 0 ; ... BEL`), a newline, a C1 CSI (U+009B) and
-    /// printable UTF-8.
+    /// A tree whose names hold an OSC title sequence (`ESC ] 0 ; ... BEL`), a newline, a C1 CSI (U+009B),
+    /// printable UTF-8, and a lone byte 0x9B (not UTF-8).
     func makeHostileTree() throws -> String {
         try makeFile("hostile/esc\u{1B}]0;PWNED\u{07}", "x")
         try makeFile("hostile/new\nline", "y")
         try makeFile("hostile/c1\u{9B}31m", "z")
         try makeFile("hostile/ok-é", "w")
+        // Not UTF-8: a lone 0x9B, which a terminal in an 8-bit mode reads as CSI.
+        let lone = Array(work.appendingPathComponent("hostile").path.utf8) + Array("/lone".utf8) + [0x9B] + Array("31m".utf8)
+        let fd = open((lone + [0]).map { CChar(bitPattern: $0) }, O_CREAT | O_WRONLY, 0o644)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        close(fd)
         return work.appendingPathComponent("hostile").path
     }
 
     /// No byte of `bytes` is a control character other than the newlines that end lines, nor a C1 control.
     func assertNoRawControls(_ bytes: [UInt8], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         let raw = bytes.enumerated().filter { index, byte in
-            (byte < 0x20 && byte != 0x0A) || byte == 0x7F
+            (byte < 0x20 && byte != 0x0A) || byte == 0x7F || (byte == 0x9B && (index == 0 || bytes[index - 1] != 0xC2))
                 || (byte == 0xC2 && index + 1 < bytes.count && (0x80...0x9F).contains(bytes[index + 1]))
         }
         XCTAssertEqual(raw.count, 0, "\(what): raw control bytes in \(String(decoding: bytes, as: UTF8.self).debugDescription)", file: file, line: line)
@@ -36,7 +41,7 @@ extension BackupCommandTests {
         let list = try optionhost(["list", "files", "--catalog", catalogPath, "--jobid", "1"])
         XCTAssertEqual(list.status, 0, list.stderr)
         assertNoRawControls(list.stdout, "list files")
-        XCTAssertEqual(list.lines.count, 5, list.output)
+        XCTAssertEqual(list.lines.count, 6, list.output)
         let names = list.lines.map { line -> String in
             guard let start = line.range(of: "  /") else { return line }
             return String(line[line.index(start.lowerBound, offsetBy: 2)...])
@@ -45,7 +50,7 @@ extension BackupCommandTests {
             names.sorted(),
             [
                 "\(root)  [stored]", "\(root)/c1\\xc2\\x9b31m  [stored]", "\(root)/esc\\e]0;PWNED\\a  [stored]",
-                "\(root)/new\\nline  [stored]", "\(root)/ok-é  [stored]",
+                "\(root)/new\\nline  [stored]", "\(root)/ok-é  [stored]", "\(root)/lone\\x9b31m  [stored]",
             ].sorted())
 
         // JSON is exact, as before: JSON escapes, not terminal escapes.
@@ -79,6 +84,21 @@ extension BackupCommandTests {
         let verify = try optionhost(["verify", "--catalog", catalogPath, "--jobid", "1", "--against-live"])
         assertNoRawControls(verify.stdout, "verify")
         XCTAssertTrue(verify.output.hasPrefix("missing: \(root)/esc\\e]0;PWNED\\a\n"), verify.output)
+    }
+
+    // MARK: - Defect 4
+
+    /// `check` of a config whose `File =` holds a NUL byte: exit 2, `file:line:col`, the line with the NUL escaped.
+    func testCheckRefusesANULByteInAFileValue() throws {
+        let path = work.appendingPathComponent("nul.conf").path
+        let text = "FileSet {\n  Name = \"a\"\n  Include {\n    File = \"/etc/pass\u{0}wd\"\n  }\n}\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let check = try optionhost(["check", path])
+        XCTAssertEqual(check.status, 2, check.output + check.stderr)
+        XCTAssertEqual(
+            check.stderr,
+            "\(path):4:22: NUL byte in the configuration (a value cannot contain one)\n"
+                + "    File = \"/etc/pass\\x00wd\"\n                     ^\n")
     }
 
     // MARK: - Defect 10
