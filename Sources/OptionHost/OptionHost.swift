@@ -24,7 +24,7 @@ struct OptionHost: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                ByteWriter.standardError.line(fullMessage(for: error))
+                ByteWriter.standardError.line(TerminalText.escapeKeepingNewlines(fullMessage(for: error)))
                 ByteWriter.standardError.flush()
                 Glibc.exit(ExitStatus.usage.rawValue)
             }

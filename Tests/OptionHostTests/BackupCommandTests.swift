@@ -787,7 +787,7 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(records.map { $0["job_id"] as? Int }, [2, 1, nil], "newest first, then the summary")
         let keys: Set<String> = [
             "type", "job_id", "job", "level", "status", "fileset", "start", "end", "files_stored", "bytes_read", "bytes_stored",
-            "files_failed",
+            "files_failed", "errors", "warnings",
         ]
         for (index, record) in records.dropLast().enumerated() {
             XCTAssertEqual(Set(record.keys), keys)

@@ -214,7 +214,8 @@ final class GPGCommandTests: CommandLineTestCase {
         let failed = try optionhost(
             ["restore", "--jobid", "1", "--where", work.appendingPathComponent("r1").path, "--catalog", catalogPath,
              "--passphrase-file", wrong, "--json"])
-        XCTAssertEqual(failed.status, 1, failed.stderr + failed.output)
+        // No file could be decrypted: the restore restored nothing, which is a failure (exit 3), not a warning.
+        XCTAssertEqual(failed.status, 3, failed.stderr + failed.output)
         let errors = failed.lines.filter { $0.contains("\"type\":\"error\"") }
         XCTAssertEqual(errors.filter { $0.contains("cannot decrypt the job key") }.count, 1, failed.output)
 

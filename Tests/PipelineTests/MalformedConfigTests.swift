@@ -45,6 +45,32 @@ final class MalformedConfigTests: XCTestCase {
             "m.conf:4:12: backslash in an unquoted File value; use forward slashes or quote the value")
     }
 
+    func testNULInQuotedFileIsAnErrorAtItsColumn() {
+        assertError(
+            "FileSet {\n  Name = \"a\"\n  Include {\n    File = \"/etc/pass\u{0}wd\"\n  }\n}",
+            "m.conf:4:22: NUL byte in the configuration (a value cannot contain one)")
+    }
+
+    func testNULInUnquotedFileIsAnError() {
+        assertError(
+            "FileSet {\n  Name = \"a\"\n  Include {\n    File = /etc\u{0}/x\n  }\n}",
+            "m.conf:4:16: NUL byte in the configuration (a value cannot contain one)")
+    }
+
+    func testNULInOtherPathDirectivesIsAnError() {
+        assertError(
+            "Archive {\n  Name = a\n  Directory = \"/srv/ar\u{0}chive\"\n}",
+            "m.conf:3:23: NUL byte in the configuration (a value cannot contain one)")
+        assertError(
+            "Catalog {\n  Name = c\n  DB Driver = sqlite3\n  DB Name = /var/c\u{0}.db\n}",
+            "m.conf:4:19: NUL byte in the configuration (a value cannot contain one)")
+        assertError("@/etc/x\u{0}y\n", "m.conf:1:8: NUL byte in the configuration (a value cannot contain one)")
+    }
+
+    func testNULInACommentIsIgnored() throws {
+        _ = try Configuration.parse(text: "# a \u{0} comment\nFileSet { Name = \"a\" }\n", fileName: "m.conf")
+    }
+
     func testNumericName() {
         assertError("FileSet {\n  Name = 123\n}", "m.conf:2:10: expected a name, got number 123 (quote it: \"123\")")
     }

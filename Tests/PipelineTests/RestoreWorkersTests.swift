@@ -131,6 +131,49 @@ final class RestoreWorkersTests: XCTestCase {
         XCTAssertEqual(try shell("find '\(target)' -name '.optionhost-restore-*'"), "")
     }
 
+    /// Temporary names left by a restore killed with SIGKILL on the temporary-name path (file systems without
+    /// `O_TMPFILE`) go at the next restore into that tree: only names of ours whose process is gone, only regular
+    /// files; a live process's name, a directory of that name and other hidden files stay.
+    func testNextRestoreRemovesTemporaryNamesOfDeadRestores() throws {
+        for index in 0..<6 { XCTAssertTrue(try Shell.writeFile(source, "d\(index % 2)/f\(index)", Array("file \(index)\n".utf8))) }
+        let (catalog, jobID) = try backup()
+        let target = work.path + "/restore"
+        // A process that has exited and been reaped: its id names no process.
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let dead = gone.processIdentifier
+        let stale = [
+            "d0/.optionhost-restore-\(dead)-0-1-3", "d1/.optionhost-restore-\(dead)-1-1-4",
+            "d1/.optionhost-restore-\(dead)-0-1-9",
+        ]
+        // Process 1 always exists: its names are a live restore's.
+        let kept = ["d0/.optionhost-restore-1-0-1-3", "d1/.optionhost-restore-notes", "d1/.optionhost-restore-x-1"]
+        for name in stale.dropLast() + kept { XCTAssertTrue(try Shell.writeFile(target + source, name, [])) }
+        // A symbolic link of a killed restore (links and specials are made under temporary names too).
+        XCTAssertEqual(symlink("f1", target + source + "/" + stale[2]), 0)
+        try FileManager.default.createDirectory(
+            atPath: target + source + "/d0/.optionhost-restore-\(dead)-9-9-9", withIntermediateDirectories: false)
+        let (summary, problems) = try restore(catalog, jobID, to: target) {
+            $0.unnamedFiles = false
+            $0.workers = 1
+        }
+        XCTAssertEqual(summary.status, .ok, "\(problems)")
+        XCTAssertEqual(summary.filesStored, 6)
+        XCTAssertEqual(summary.warnings, 0)
+        XCTAssertEqual(
+            try shell("cd '\(target + source)' && find . -name '.optionhost-restore-*' | LC_ALL=C sort"),
+            ["d0/.optionhost-restore-\(dead)-9-9-9", "d0/.optionhost-restore-1-0-1-3", "d1/.optionhost-restore-notes",
+             "d1/.optionhost-restore-x-1"].sorted().map { "./\($0)\n" }.joined())
+        XCTAssertEqual(
+            problems.filter { $0.severity == "info" }.map { String(decoding: $0.path ?? [], as: UTF8.self) + ": " + $0.text }
+                .sorted(),
+            stale.map { source + "/" + $0 + ": removed a temporary file left by restore process \(dead), which is gone" }
+                .sorted())
+        _ = try shell("diff -r -x '.optionhost-restore-*' '\(source)' '\(target + source)'")
+    }
+
     // MARK: - --replace never against a racing creator
 
     /// Someone creates the file between the restore's look and its naming of the verified file: `linkat` (or,

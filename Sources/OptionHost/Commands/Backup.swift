@@ -99,7 +99,6 @@ extension OptionHost {
             if let slash = catalogPath.lastIndex(of: "/") {
                 try CommandSupport.makeDirectories(String(catalogPath[..<slash]))
             }
-            let catalogIsNew = access(catalogPath, F_OK) != 0
 
             let catalogLock: JobLock
             let archiveLock: JobLock
@@ -115,9 +114,8 @@ extension OptionHost {
             }
             let opened: SQLiteCatalog
             do {
+                // A new catalog is created 0600 (SQLiteConnection): it names every file.
                 opened = try SQLiteCatalog.open(path: catalogPath, create: true)
-                // The catalog names every file: readable by its owner only, like the volumes.
-                if catalogIsNew { chmod(catalogPath, 0o600) }
             } catch {
                 throw CommandFailure.failed("cannot open catalog \(catalogPath): \(error)")
             }
@@ -203,14 +201,20 @@ extension OptionHost {
                 for (stage, count) in summary.skippedByStage.sorted(by: { $0.key < $1.key }) {
                     out.line("  skipped by \(stage): \(count)")
                 }
+                if summary.filesReread > 0 {
+                    out.line("  changed while read: \(summary.filesReread) files stored as read a second time")
+                }
+                if summary.errors > 0 || summary.warnings > 0 {
+                    out.line("  messages: \(summary.errors) errors, \(summary.warnings) warnings (optionhost list messages)")
+                }
                 let rate = summary.wallSeconds > 0 ? Double(summary.bytesRead) / 1e6 / summary.wallSeconds : 0
                 out.line(
                     "  bytes: \(OptionHost.Estimate.grouped(summary.bytesRead)) read, \(OptionHost.Estimate.grouped(summary.bytesStored)) "
                         + "stored; \(formatted(summary.wallSeconds)) s, \(Int(rate.rounded())) MB/s, "
                         + "\(Int((Double(summary.filesStored) / max(summary.wallSeconds, 0.001)).rounded())) files/s")
-                out.line("  catalog: \(catalogPath)")
-                for volume in summary.volumes { out.line("  volume: \(volume)") }
-                if let failure = summary.failure { out.line("  reason: \(failure)") }
+                out.line("  catalog: \(TerminalText.escape(catalogPath))")
+                for volume in summary.volumes { out.line("  volume: \(TerminalText.escape(volume))") }
+                if let failure = summary.failure { out.line("  reason: \(TerminalText.escapeKeepingNewlines(failure))") }
             }
             out.flush()
         }

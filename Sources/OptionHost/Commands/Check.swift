@@ -166,7 +166,7 @@ extension OptionHost {
                 out.line("No warnings.")
             } else {
                 out.line("\(warnings.count) warning\(warnings.count == 1 ? "" : "s"):")
-                for warning in warnings { out.line(warning.description) }
+                for warning in warnings { out.line(TerminalText.escapeKeepingNewlines(warning.description)) }
             }
         }
 

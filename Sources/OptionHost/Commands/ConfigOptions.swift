@@ -33,7 +33,7 @@ struct ConfigOptions: ParsableArguments {
                 line.add("message", error.message)
                 ByteWriter.standardOutput.write(line.line)
             } else {
-                ByteWriter.standardError.line(error.description)
+                ByteWriter.standardError.line(TerminalText.escapeKeepingNewlines(error.description))
             }
         }
         if json {

@@ -9,15 +9,15 @@ extension EntryFormatter {
         text += EntryFormatter.pad(record.groupName ?? String(record.gid), 8) + " "
         text += EntryFormatter.pad(String(record.size), 12, right: true) + " "
         text += EntryFormatter.time(record.mtime.seconds) + "  "
-        var bytes = Array(text.utf8) + record.path
+        var bytes = Array(text.utf8) + TerminalText.escape(record.path)
         if let target = record.linkTarget {
-            bytes += Array((record.kind == .hardLink ? " => " : " -> ").utf8) + target
+            bytes += Array((record.kind == .hardLink ? " => " : " -> ").utf8) + TerminalText.escape(target)
         }
         var suffix = "  [\(record.status.rawValue)"
         if !record.chain.isEmpty { suffix += "; chain " + record.chain.joined(separator: " | ") }
         if let compression = record.compression { suffix += "; \(compression)" }
         suffix += "]"
-        if let error = record.error { suffix += " (\(error))" }
+        if let error = record.error { suffix += " (\(TerminalText.escape(error)))" }
         return bytes + Array(suffix.utf8) + [UInt8(ascii: "\n")]
     }
 }

@@ -182,7 +182,7 @@ extension OptionHost {
                     ByteWriter.standardOutput.write(line.line)
                     ByteWriter.standardOutput.flush()
                 } else {
-                    ByteWriter.standardError.line("optionhost: \(message)")
+                    ByteWriter.standardError.line("optionhost: \(TerminalText.escapeKeepingNewlines(message))")
                     ByteWriter.standardError.flush()
                 }
             }
@@ -197,8 +197,9 @@ extension OptionHost {
                     ByteWriter.standardOutput.write(line.line)
                 } else {
                     var bytes = Array("\(severity): ".utf8)
-                    if let path { bytes += path + Array(": ".utf8) }
-                    ByteWriter.standardError.write(bytes + Array(message.utf8) + [UInt8(ascii: "\n")])
+                    if let path { bytes += TerminalText.escape(path) + Array(": ".utf8) }
+                    ByteWriter.standardError.write(
+                        bytes + Array(TerminalText.escapeKeepingNewlines(message).utf8) + [UInt8(ascii: "\n")])
                 }
             }
 

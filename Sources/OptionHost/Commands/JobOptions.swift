@@ -60,7 +60,7 @@ enum CommandSupport {
             ByteWriter.standardOutput.write(summary.line)
             ByteWriter.standardOutput.flush()
         } else {
-            ByteWriter.standardError.line("optionhost: \(failure.message)")
+            ByteWriter.standardError.line("optionhost: \(TerminalText.escapeKeepingNewlines(failure.message))")
             ByteWriter.standardError.flush()
         }
         return failure.code
@@ -192,6 +192,7 @@ enum CommandSupport {
             line.addObject("skipped_by_stage", summary.skippedByStage.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
         }
         line.add("files_failed", summary.filesFailed)
+        if summary.filesReread > 0 { line.add("files_reread", summary.filesReread) }
         line.add("entries_stored", summary.entriesStored)
         line.add("bytes_read", summary.bytesRead)
         line.add("bytes_stored", summary.bytesStored)
@@ -235,8 +236,11 @@ enum CommandSupport {
 
     static func messageText(_ message: JobMessage) -> [UInt8] {
         var bytes = Array("\(message.severity): ".utf8)
-        if let path = message.path { bytes += path + Array(": ".utf8) }
-        if let stage = message.stage, !message.text.hasPrefix("stage ") { bytes += Array("stage \(stage): ".utf8) }
-        return bytes + Array(message.text.utf8) + [UInt8(ascii: "\n")]
+        if let path = message.path { bytes += TerminalText.escape(path) + Array(": ".utf8) }
+        if let stage = message.stage, !message.text.hasPrefix("stage ") {
+            bytes += Array("stage \(TerminalText.escape(stage)): ".utf8)
+        }
+        // A traceback keeps its lines; any other control byte (a plugin's message, a path inside it) is escaped.
+        return bytes + Array(TerminalText.escapeKeepingNewlines(message.text).utf8) + [UInt8(ascii: "\n")]
     }
 }

@@ -54,6 +54,8 @@ extension OptionHost {
                             line.add("bytes_read", record.bytesRead)
                             line.add("bytes_stored", record.bytesStored)
                             line.add("files_failed", record.filesFailed)
+                            line.add("errors", record.errors)
+                            line.add("warnings", record.warnings)
                             out.write(line.line)
                         } else {
                             out.line(
@@ -262,7 +264,8 @@ extension OptionHost {
                         summary.add("versions", versions.count)
                         out.write(summary.line)
                     } else if versions.isEmpty {
-                        ByteWriter.standardError.write(Array("no version of ".utf8) + absolute + Array(" in the catalog\n".utf8))
+                        ByteWriter.standardError.write(
+                            Array("no version of ".utf8) + TerminalText.escape(absolute) + Array(" in the catalog\n".utf8))
                         ByteWriter.standardError.flush()
                     }
                     out.flush()

@@ -66,7 +66,7 @@ final class ProgressPrinter: Sendable {
         }
         let errors = counters.errors.load(ordering: .relaxed)
         if errors > 0 { line += ", \(errors) errors" }
-        let path = String(decoding: counters.currentPath, as: UTF8.self)
+        let path = String(decoding: TerminalText.escape(counters.currentPath), as: UTF8.self)
         var columns = 100
         var size = winsize()
         if ioctl(2, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 20 { columns = Int(size.ws_col) }

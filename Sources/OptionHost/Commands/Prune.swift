@@ -182,7 +182,7 @@ extension OptionHost {
                 summary.add("bytes_freed", bytes)
                 out.write(summary.line)
             } else {
-                for warning in plan.warnings { ByteWriter.standardError.line("warning: \(warning)") }
+                for warning in plan.warnings { ByteWriter.standardError.line("warning: \(TerminalText.escapeKeepingNewlines(warning))") }
                 ByteWriter.standardError.flush()
                 out.line(
                     "Prune of Job \"\(plan.jobName)\" (\(plan.policy)): "
@@ -197,16 +197,16 @@ extension OptionHost {
                     let size = OptionHost.Estimate.grouped(action.volume.bytes)
                     if !action.delete {
                         out.line(
-                            "  keep    \(action.volume.path): recorded for JobId "
+                            "  keep    \(TerminalText.escape(action.volume.path)): recorded for JobId "
                                 + action.keptFor.map { String($0.rawValue) }.joined(separator: ", "))
                     } else if dryRun {
-                        out.line("  would delete \(action.volume.path) (\(size) bytes)")
+                        out.line("  would delete \(TerminalText.escape(action.volume.path)) (\(size) bytes)")
                     } else if failed.contains(action.volume.path) {
                         let reason = result.failures.first { $0.path == action.volume.path }?.reason ?? ""
-                        out.line("  cannot delete \(action.volume.path): \(reason)")
+                        out.line("  cannot delete \(TerminalText.escape(action.volume.path)): \(reason)")
                     } else {
                         out.line(
-                            "  delete  \(action.volume.path) (\(size) bytes)"
+                            "  delete  \(TerminalText.escape(action.volume.path)) (\(size) bytes)"
                                 + (missing.contains(action.volume.path) ? ": already gone" : ""))
                     }
                 }

@@ -41,7 +41,7 @@ struct JobSelection: ParsableArguments {
         do {
             return try Configuration.load(path: config)
         } catch {
-            ByteWriter.standardError.line(error.description)
+            ByteWriter.standardError.line(TerminalText.escapeKeepingNewlines(error.description))
             ByteWriter.standardError.flush()
             throw ExitStatus.usage
         }
@@ -263,11 +263,13 @@ extension OptionHost {
                 for message in problems { ByteWriter.standardError.write(CommandSupport.messageText(message)) }
                 ByteWriter.standardError.flush()
                 let rate = Double(summary.filesStored) / max(summary.wallSeconds, 0.001)
-                let what = version.map { "Restore of version \($0) of \(settings.select[0]) (JobId \(summary.jobID), " }
+                let what =
+                    version.map { "Restore of version \($0) of \(TerminalText.escape(settings.select[0])) (JobId \(summary.jobID), " }
                     ?? fromSearch.map { "Restore of the search hits for \($0.debugDescription) (JobId \(summary.jobID), " }
                     ?? "Restore of JobId \(summary.jobID) ("
                 out.line(
-                    what + "\(summary.jobName)) to \(settings.whereDirectory): " + CommandSupport.statusWord(summary.status))
+                    what + "\(summary.jobName)) to \(TerminalText.escape(settings.whereDirectory)): "
+                        + CommandSupport.statusWord(summary.status))
                 if job.chain.count > 1 && fromSearch == nil {
                     out.line(
                         "  tree as of JobId \(summary.jobID): "
@@ -277,6 +279,7 @@ extension OptionHost {
                     "  \(summary.filesStored) files verified and restored, \(summary.entriesStored) entries, "
                         + "\(summary.filesFailed) failed, \(OptionHost.Estimate.grouped(summary.bytesRead)) bytes; "
                         + "\(Int((summary.wallSeconds * 1000).rounded())) ms, \(Int(rate.rounded())) files/s")
+                if let failure = summary.failure { out.line("  reason: \(TerminalText.escapeKeepingNewlines(failure))") }
             }
             out.flush()
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
@@ -351,7 +354,8 @@ extension OptionHost {
                 } else {
                     for mismatch in mismatches {
                         ByteWriter.standardError.write(
-                            Array("mismatch: ".utf8) + mismatch.path + Array(": \(mismatch.message)\n".utf8))
+                            Array("mismatch: ".utf8) + TerminalText.escape(mismatch.path)
+                                + Array(": \(TerminalText.escapeKeepingNewlines(mismatch.message))\n".utf8))
                     }
                     ByteWriter.standardError.flush()
                     out.line(
@@ -428,9 +432,9 @@ extension OptionHost {
                 for difference in differences {
                     var text = Array(difference.kind.rawValue.utf8)
                     if difference.kind == .changed { text += Array(" (\(difference.fields.joined(separator: ", ")))".utf8) }
-                    text += Array(": ".utf8) + difference.path
+                    text += Array(": ".utf8) + TerminalText.escape(difference.path)
                     if difference.kind != .new && difference.kind != .missing {
-                        text += Array(": \(difference.message)".utf8)
+                        text += Array(": \(TerminalText.escapeKeepingNewlines(difference.message))".utf8)
                     }
                     out.write(text + [UInt8(ascii: "\n")])
                 }

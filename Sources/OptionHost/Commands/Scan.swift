@@ -107,7 +107,7 @@ extension OptionHost {
                 out.write(summary.line)
             } else {
                 out.line(
-                    "Scan of \(result.volumes) volume\(result.volumes == 1 ? "" : "s") into \(catalog): ok")
+                    "Scan of \(result.volumes) volume\(result.volumes == 1 ? "" : "s") into \(TerminalText.escape(catalog)): ok")
                 for job in result.jobs {
                     out.line(
                         "  JobId \(job.job.id.rawValue) (\(job.job.name), \(job.job.level.name)): status "

@@ -183,12 +183,12 @@ extension OptionHost {
                 if json {
                     out.write(Self.hitJSON(hit, rank: offset + 1, exactPhrase: parsed.groups.count > 1 && hit.group == 0))
                 } else {
-                    var text = Array("\(offset + 1). ".utf8) + file.path + [UInt8(ascii: "\n")]
+                    var text = Array("\(offset + 1). ".utf8) + TerminalText.escape(file.path) + [UInt8(ascii: "\n")]
                     var details = "   JobId \(file.jobID.rawValue) (\(file.jobName)), \(EntryFormatter.time(file.jobStart.seconds))"
                     details += ", \(file.mimeType)"
                     if let mtime = file.mtime { details += ", modified \(EntryFormatter.time(mtime.seconds))" }
                     if let size = file.size { details += ", \(size) bytes" }
-                    text += Array((details + "\n   " + Self.oneLine(hit.snippet) + "\n").utf8)
+                    text += Array((details + "\n   " + TerminalText.escape(Self.oneLine(hit.snippet)) + "\n").utf8)
                     out.write(text)
                 }
             }

@@ -60,7 +60,7 @@ final class EntryFormatter {
         return right ? padding + text : text + padding
     }
 
-    /// One listing line (raw name bytes, so names that are not UTF-8 come out as they are).
+    /// One listing line (names escaped by ``TerminalText``).
     func line(_ entry: SelectedEntry, decision: String? = nil) -> [UInt8] {
         let stat = entry.stat
         var text = EntryFormatter.modeString(stat.mode, kind: entry.kind) + " "
@@ -68,15 +68,15 @@ final class EntryFormatter {
         text += EntryFormatter.pad(user(stat.uid), 8) + " " + EntryFormatter.pad(group(stat.gid), 8) + " "
         text += EntryFormatter.pad(String(stat.size), 12, right: true) + " "
         text += EntryFormatter.time(stat.mtime.seconds) + "  "
-        var bytes = Array(text.utf8) + entry.path
+        var bytes = Array(text.utf8) + TerminalText.escape(entry.path)
         if let target = entry.linkTarget {
-            bytes += Array((entry.kind == .hardLink ? " => " : " -> ").utf8) + target
+            bytes += Array((entry.kind == .hardLink ? " => " : " -> ").utf8) + TerminalText.escape(target)
         }
         var suffix = "  [" + (entry.blockIndex.map { "block \($0)" } ?? "no block matched")
         if !entry.chain.isEmpty { suffix += "; chain " + entry.chain.joined(separator: " | ") }
         suffix += "]"
         if let note = entry.note { suffix += " (\(note))" }
-        if let decision { suffix += " " + decision }
+        if let decision { suffix += " " + TerminalText.escape(decision) }
         return bytes + Array(suffix.utf8) + [UInt8(ascii: "\n")]
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 internal import CSQLite
 
 /// One open SQLite database handle (`sqlite3 *`), owned.
@@ -22,7 +25,10 @@ final class SQLiteConnection {
     init(path: String, create: Bool) throws(CatalogError) {
         self.path = path
         var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
-        if create { flags |= SQLITE_OPEN_CREATE }
+        if create {
+            flags |= SQLITE_OPEN_CREATE
+            SQLiteConnection.createPrivateFile(path)
+        }
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         // "Whether or not an error occurs when it is opened, resources associated with the database connection
@@ -35,6 +41,17 @@ final class SQLiteConnection {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
+    }
+
+    /// Creates a missing catalog file with mode 0600 before SQLite opens it: the catalog names every file, so it is
+    /// readable by its owner only, like the volumes, whoever creates it (backup, scan, tests) and whatever the umask.
+    /// Created here rather than chmod-ed after the open so that it is never readable by others, not even briefly.
+    /// SQLite gives its `-wal` and `-journal` files the mode of the database file. An existing file is left alone
+    /// (its owner may have chosen another mode); failures are left for `sqlite3_open_v2` to report.
+    private static func createPrivateFile(_ path: String) {
+        if path.isEmpty || path == ":memory:" || path.hasPrefix("file:") { return }
+        guard let file = try? FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) else { return }
+        file.closeAfter { _ = fchmod(file.rawValue, 0o600) }
     }
 
     deinit {

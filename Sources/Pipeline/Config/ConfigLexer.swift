@@ -243,6 +243,13 @@ final class ConfigLexer {
             popFinishedIncludes()
             let here = location
             let ch = getChar()
+            // A NUL byte would cut a path or value where it reaches C (open, stat, regcomp); Bareos' C reader
+            // silently ends the string there. Refused wherever it could end up in a value; comments may hold it.
+            if ch == 0 && state != .comment {
+                throw ConfigError(
+                    "NUL byte in the configuration (a value cannot contain one)", at: here,
+                    lineText: lineText(for: here))
+            }
             switch state {
             case .none:
                 if ConfigLexer.isSpace(ch) { continue }

@@ -117,15 +117,25 @@ public final class RestoreJob {
         let failure = fatal.withLock { $0 }
         try? builder.broadcast(
             .jobEnded(succeeded: summary.errors == 0 && failure == nil && !cancellation.isCancelled), context: context)
-        for message in context.drainMessages() { messages.append(JobMessage(jobID: jobID, message)) }
+        // A plugin's messages (its stderr lines are warnings, as at backup) count in the summary like the restore's own.
+        let stageMessages = context.drainMessages().map { JobMessage(jobID: jobID, $0) }
+        messages += stageMessages
+        summary.count(JobMessage.severityCounts(stageMessages))
         summary.wallSeconds = Clock.monotonic() - started
         summary.cpuSeconds = Clock.cpuSeconds() - cpuStarted
         summary.peakRSSBytes = Clock.peakRSSBytes()
         if let failure {
             summary.status = .failed
             summary.failure = failure
+        } else if cancellation.isCancelled {
+            summary.status = .cancelled
+        } else if summary.filesExamined > 0, summary.filesStored == 0, summary.errors > 0 {
+            // Nothing of what was asked for came back: "ok with warnings" (exit 1) would let a script go on as if
+            // the data were there.
+            summary.status = .failed
+            summary.failure = "no selected file could be restored (\(summary.errors) errors)"
         } else {
-            summary.status = cancellation.isCancelled ? .cancelled : (summary.errors > 0 ? .warnings : .ok)
+            summary.status = summary.errors > 0 ? .warnings : .ok
         }
         return summary
     }

@@ -31,7 +31,7 @@ extension RestoreWorker {
             }
         }
         if fd == nil {
-            let name = temporaryName(record)
+            let name = temporaryName(record, in: parent, directory: directory)
             do {
                 fd = try FileDescriptor.open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, in: parent)
             } catch {
@@ -70,7 +70,7 @@ extension RestoreWorker {
         if let temporary {
             named = try place(temporary, as: name, in: parent, record: record)
         } else {
-            named = try link(file, as: name, in: parent, record: record)
+            named = try link(file, as: name, in: parent, directory: directory, record: record)
         }
         guard named else { return notReplaced(record) }
         if !environment.linkTargets.isEmpty && environment.linkTargets.contains(record.path) {
@@ -85,9 +85,10 @@ extension RestoreWorker {
 
     /// Gives a verified unnamed file its final name; false when `--replace` keeps an entry that is there (also
     /// one that appeared while the file was written: `linkat` never replaces).
-    private func link(_ file: FileDescriptor, as name: [UInt8], in parent: FileDescriptor, record: FileRecord) throws
-        -> Bool
-    {
+    private func link(
+        _ file: FileDescriptor, as name: [UInt8], in parent: FileDescriptor, directory: ArraySlice<[UInt8]>,
+        record: FileRecord
+    ) throws -> Bool {
         do {
             try file.link(as: name, in: parent)
             return true
@@ -97,7 +98,7 @@ extension RestoreWorker {
             throw RestoreError("cannot move the restored file into place", error)
         }
         // Replacing: a temporary name first, then one rename over the existing entry.
-        let temporary = temporaryName(record)
+        let temporary = temporaryName(record, in: parent, directory: directory)
         do {
             try file.link(as: temporary, in: parent)
         } catch {

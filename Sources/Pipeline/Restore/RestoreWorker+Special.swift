@@ -14,7 +14,7 @@ extension RestoreWorker {
         {
             return notReplaced(record)
         }
-        let temporary = temporaryName(record)
+        let temporary = temporaryName(record, in: FileDescriptor(rawValue: parent), directory: components.dropLast())
         var created: Int32
         var withMetadata = true
         switch record.kind {

@@ -59,6 +59,8 @@ final class RestoreWorker {
     /// The directory (components) where `O_TMPFILE` was refused last: its other files go the temporary-name way
     /// without asking again.
     var unnamedRefusedIn: ArraySlice<[UInt8]>?
+    /// Directories this thread already cleared of temporary names left by killed restores.
+    var sweptDirectories: Set<ArraySlice<[UInt8]>> = []
 
     var settings: RestoreSettings { environment.settings }
 
@@ -173,9 +175,46 @@ final class RestoreWorker {
         return false
     }
 
-    /// A name no other entry or thread of this restore uses, hidden (leading dot) and recognisable.
+    static let temporaryPrefix = Array(".optionhost-restore-".utf8)
+
+    /// A name no other entry or thread of this restore uses, hidden (leading dot) and recognisable: it starts with
+    /// ``temporaryPrefix`` and this process's id, which is how a later restore knows it as a leftover (see
+    /// ``removeStaleTemporaries(in:of:)``).
     func temporaryName(_ record: FileRecord) -> [UInt8] {
-        Array(
-            ".optionhost-restore-\(environment.processID)-\(index)-\(record.jobID.rawValue)-\(record.fileIndex)".utf8)
+        RestoreWorker.temporaryPrefix
+            + Array("\(environment.processID)-\(index)-\(record.jobID.rawValue)-\(record.fileIndex)".utf8)
+    }
+
+    /// ``temporaryName(_:)`` for an entry of the directory `parent` (`directory`, its components): the first time
+    /// this thread uses a temporary name there, it first removes the ones killed restores left
+    /// (``removeStaleTemporaries(in:of:)``). Only directories where a temporary name is needed are looked through:
+    /// those are the ones where a killed restore can have left one (file systems without `O_TMPFILE`, replaced
+    /// entries, links and special files), and a restore onto `O_TMPFILE` pays nothing for new files.
+    func temporaryName(_ record: FileRecord, in parent: FileDescriptor, directory: ArraySlice<[UInt8]>) -> [UInt8] {
+        if sweptDirectories.insert(directory).inserted { removeStaleTemporaries(in: parent, of: record) }
+        return temporaryName(record)
+    }
+
+    /// Removes, from the directory that is about to get a temporary name, the temporary names a restore killed
+    /// before it could clean up left behind (SIGKILL, power loss): only names of ours (``temporaryPrefix``, a process
+    /// id, then the rest of ``temporaryName(_:)``), never a directory, only when that process is gone. A live
+    /// restore's names (this one's, or a concurrent one's) stay. Reported as `info` messages.
+    func removeStaleTemporaries(in parent: FileDescriptor, of record: FileRecord) {
+        guard let names = try? parent.names(startingWith: RestoreWorker.temporaryPrefix) else { return }
+        let directory = record.path[..<(record.path.lastIndex(of: UInt8(ascii: "/")) ?? 0)]
+        for name in names {
+            let digits = name[RestoreWorker.temporaryPrefix.count...].prefix { $0 >= 0x30 && $0 <= 0x39 }
+            guard !digits.isEmpty, digits.count < 10, digits.endIndex < name.endIndex,
+                name[digits.endIndex] == UInt8(ascii: "-"),
+                let pid = pid_t(String(decoding: digits, as: UTF8.self)),
+                pid != environment.processID, !SystemCall.processExists(pid),
+                let info = try? parent.status(of: name), info.st_mode & S_IFMT != S_IFDIR
+            else { continue }
+            if (try? parent.unlink(name)) != nil {
+                problem(
+                    Array(directory) + [UInt8(ascii: "/")] + name,
+                    "removed a temporary file left by restore process \(pid), which is gone", severity: "info")
+            }
+        }
     }
 }

@@ -271,12 +271,11 @@ public final class BackupJob: @unchecked Sendable {
         } else if cancellation.isCancelled {
             final.status = .cancelled
             final.failure = cancellation.reason ?? "cancelled"
-        } else if final.filesFailed > 0 || final.errors > 0 {
+        } else if final.filesFailed > 0 || final.errors > 0 || final.filesReread > 0 {
             final.status = .warnings
         } else {
             final.status = .ok
         }
-        record.status = final.status
         record.endTime = Clock.realtime()
         record.filesExamined = Int64(final.filesExamined)
         record.filesStored = Int64(final.filesStored)
@@ -285,10 +284,17 @@ public final class BackupJob: @unchecked Sendable {
         record.entriesStored = Int64(final.entriesStored)
         record.bytesRead = Int64(final.bytesRead)
         record.bytesStored = Int64(final.bytesStored)
+        var messages = context.drainMessages().map { JobMessage(jobID: jobID, $0) }
+        let policy = coordinator.policyFailure
+        // The summary's errors and warnings are the job's error and warning messages, wherever they came from (the
+        // walk, a stage's failure or traceback, a plugin's JobMessage or stderr): what `list messages` shows.
+        final.count(JobMessage.severityCounts(messages + policy.messages))
+        if fatalMessage != nil { final.errors += 1 }
+        if final.status == .ok && final.errors > 0 { final.status = .warnings }
+        record.status = final.status
         record.errors = Int64(final.errors)
         record.warnings = Int64(final.warnings)
         do {
-            var messages = context.drainMessages().map { JobMessage(jobID: jobID, $0) }
             if accurateState != nil && final.entriesDeleted > 0 {
                 messages.append(
                     JobMessage(
@@ -302,7 +308,6 @@ public final class BackupJob: @unchecked Sendable {
                         jobID: jobID, time: Clock.realtime(), severity: "info", stage: nil, path: nil,
                         text: "stage \(stage) skipped \(count) file\(count == 1 ? "" : "s")"))
             }
-            let policy = coordinator.policyFailure
             let fatal = fatalMessage.map {
                 [JobMessage(jobID: jobID, time: Clock.realtime(), severity: "error", stage: nil, path: nil, text: $0)]
             }
@@ -578,6 +583,8 @@ public final class BackupJob: @unchecked Sendable {
             } catch {
                 fail("catalog write failed: \(error)")
             }
+            let counts = JobMessage.severityCounts(batch.messages)
+            if counts != (0, 0) { withLock { $0.count(counts) } }
         }
         return catalog
     }

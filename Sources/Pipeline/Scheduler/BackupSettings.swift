@@ -33,6 +33,8 @@ public struct BackupSettings: Sendable {
     var writebackInterval: UInt64 = 8 << 20
     /// Stage debug messages up to this level are kept (`-d N`; Bareos' debug level).
     public var debugLevel = 0
+    /// Tests only: see ``ReadHook``.
+    var readHook: ReadHook?
 
     public init(archiveDirectory: String, workers: Int? = nil) {
         self.archiveDirectory = archiveDirectory

@@ -30,6 +30,7 @@ struct StreamRequest {
     var compression: OptionsBlock.Compression?
     var signature: DigestAlgorithm?
     var noAtime: Bool
+    var readHook: BackupSettings.ReadHook?
 }
 
 struct PreparedBatch {
@@ -88,14 +89,13 @@ final class BackupWorker {
                         path: problem.path, text: problem.message))
                 switch problem.severity {
                 case .error:
+                    // Counted in the summary's errors where messages reach the catalog (BackupJob.writeCatalog).
                     coordinator.progress.errors.add(1, ordering: .relaxed)
-                    summary.errors += 1
                     var record = FileRecord(
                         jobID: jobID, fileIndex: fileIndex, path: problem.path, kind: .file, status: .failed)
                     record.error = problem.message
                     order.append(.record(record))
                 case .warning:
-                    summary.warnings += 1
                     order.append(nil)
                 case .info:
                     order.append(nil)
@@ -190,7 +190,8 @@ final class BackupWorker {
     private func failed(_ item: FileItem, _ message: String, stage: String?) -> PreparedEntry {
         var record = baseRecord(item, status: .failed)
         record.error = stage.map { "stage \($0): \(message)" } ?? message
-        if item.kind == .file { summary.filesFailed += 1 } else { summary.errors += 1 }
+        // Its error message is counted in the summary's errors where messages reach the catalog.
+        if item.kind == .file { summary.filesFailed += 1 }
         let message = JobMessage(
             jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: item.path, text: record.error!)
         // With `Stage Error Policy = fail` the job stops here and drops what is in flight; the funnel keeps this
@@ -239,7 +240,8 @@ final class BackupWorker {
                 return .stream(
                     StreamRequest(
                         item: item, record: record, member: member, chain: dataChain, sourceStage: source,
-                        compression: block.compression, signature: signature, noAtime: block.noAtime))
+                        compression: block.compression, signature: signature, noAtime: block.noAtime,
+                        readHook: coordinator.settings.readHook))
             }
             // The data path first, so that observers hear of a file that cannot be read (a checksum log records
             // it as failed).
@@ -258,11 +260,32 @@ final class BackupWorker {
                 path.abandon(reason: "\(error)")
                 return failed(item, "\(error)", stage: nil)
             }
+            // A small file that changed while it was read is read once more: what the second read finds, if the file
+            // holds still meanwhile, is a version that existed; the first read may be a mix of two.
+            let hook = coordinator.settings.readHook
+            var reread: String?
             do {
-                try FileReader.readWhole(item.path, expectedSize: item.stat.size, noAtime: block.noAtime, into: &buffer)
+                do {
+                    try FileReader.readWhole(
+                        item.path, expectedSize: item.stat.size, noAtime: block.noAtime, into: &buffer, hook: hook)
+                } catch where error.changedWhileRead {
+                    reread = error.message
+                    let stamp = try FileReader.readWhole(
+                        item.path, expectedSize: item.stat.size, noAtime: block.noAtime, into: &buffer, attempt: 2,
+                        hook: hook)
+                    // The times of the version stored, not of the one the walk saw.
+                    (record.mtime, record.ctime) = (stamp.mtime, stamp.ctime)
+                    (member.mtime, member.ctime) = (stamp.mtime, stamp.ctime)
+                }
             } catch {
                 path.abandon(reason: error.message)
                 return failed(item, error.message, stage: nil)
+            }
+            if let reread {
+                summary.filesReread += 1
+                context.message(
+                    .warning, "\(reread); stored as read a second time, during which it did not change",
+                    path: item.path)
             }
             buffer.withUnsafeBytes { bytes in
                 sha256.update(bytes)

@@ -8,7 +8,13 @@ import Glibc
 enum FileReader {
     struct FileProblem: Error, CustomStringConvertible {
         var message: String
+        /// The file changed while it was read (a small file is then read once more).
+        var changedWhileRead = false
         var description: String { message }
+
+        static func changed(_ what: String) -> FileProblem {
+            FileProblem(message: "changed while being read (\(what))", changedWhileRead: true)
+        }
 
         static func errno(_ what: String, _ code: Int32 = Glibc.errno) -> FileProblem {
             FileProblem(message: Errno(code).message(what))
@@ -26,6 +32,11 @@ enum FileReader {
 
     /// Opens a regular file for reading (refusing anything else, without blocking on FIFOs).
     static func open(_ path: [UInt8], noAtime: Bool) throws(FileProblem) -> Int32 {
+        try openStamped(path, noAtime: noAtime).fd
+    }
+
+    /// ``open(_:noAtime:)``, with the file's ``ReadStamp`` at the open.
+    static func openStamped(_ path: [UInt8], noAtime: Bool) throws(FileProblem) -> (fd: Int32, stamp: ReadStamp) {
         var flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
         if noAtime { flags |= clinux_O_NOATIME }
         var fd = withCPath(path) { Glibc.open($0, flags) }
@@ -48,7 +59,7 @@ enum FileReader {
             close(fd)
             throw FileProblem(message: "changed while being read (no longer a regular file)")
         }
-        return fd
+        return (fd, ReadStamp(st))
     }
 
     /// Opens a path longer than PATH_MAX one directory at a time (the walker reaches such trees with openat too).
@@ -74,11 +85,15 @@ enum FileReader {
         return fd
     }
 
-    /// Reads a whole small file into `buffer` (replacing its contents). Detects a size change while reading.
-    static func readWhole(_ path: [UInt8], expectedSize: UInt64, noAtime: Bool, into buffer: inout [UInt8])
-        throws(FileProblem)
-    {
-        let fd = try open(path, noAtime: noAtime)
+    /// Reads a whole small file into `buffer` (replacing its contents). Detects a change while reading: a size other
+    /// than the walk's, or a size, mtime or ctime that moved between the open and the end of the read (see
+    /// ``ReadStamp``); such a problem has `changedWhileRead` set. Returns the stamp the file kept during the read.
+    @discardableResult
+    static func readWhole(
+        _ path: [UInt8], expectedSize: UInt64, noAtime: Bool, into buffer: inout [UInt8], attempt: Int = 1,
+        hook: BackupSettings.ReadHook? = nil
+    ) throws(FileProblem) -> ReadStamp {
+        let (fd, stamp) = try openStamped(path, noAtime: noAtime)
         defer { close(fd) }
         let capacity = Int(expectedSize) + 1
         buffer.removeAll(keepingCapacity: true)
@@ -100,9 +115,12 @@ enum FileReader {
             initialized = total
         }
         if failure != 0 { throw FileProblem.errno("read error", failure) }
+        hook?(path, attempt)
         if UInt64(total) != expectedSize {
-            throw FileProblem(message: "changed while being read (size \(expectedSize) at the walk, \(total)+ read)")
+            throw FileProblem.changed("size \(expectedSize) at the walk, \(total)+ read")
         }
+        if let change = stamp.change(of: fd) { throw FileProblem.changed(change) }
+        return stamp
     }
 
     /// Data segments of a sparse file (SEEK_DATA/SEEK_HOLE); nil when the file has no holes.

@@ -9,6 +9,8 @@ public struct JobSummary: Sendable {
     public var filesStored = 0
     public var filesSkipped = 0
     public var filesFailed = 0
+    /// Regular files that changed while they were read and were stored from a second read (small files only).
+    public var filesReread = 0
     /// Regular files each stage skipped (`bRC_Skip`), by stage string.
     public var skippedByStage: [String: Int] = [:]
     /// Every stored entry, directories and links included.
@@ -57,6 +59,7 @@ extension JobSummary {
         filesStored += other.filesStored
         filesSkipped += other.filesSkipped
         filesFailed += other.filesFailed
+        filesReread += other.filesReread
         skippedByStage.merge(other.skippedByStage, uniquingKeysWith: +)
         entriesStored += other.entriesStored
         bytesRead += other.bytesRead
@@ -65,5 +68,28 @@ extension JobSummary {
         warnings += other.warnings
         entriesDeleted += other.entriesDeleted
         volumes += other.volumes
+    }
+}
+
+extension JobSummary {
+    /// Adds error and warning message counts (``JobMessage/severityCounts(_:)``).
+    mutating func count(_ counts: (errors: Int, warnings: Int)) {
+        errors += counts.errors
+        warnings += counts.warnings
+    }
+}
+
+extension JobMessage {
+    /// How many of `messages` are errors and how many warnings: the summary's `errors` and `warnings`.
+    static func severityCounts(_ messages: [JobMessage]) -> (errors: Int, warnings: Int) {
+        var counts = (errors: 0, warnings: 0)
+        for message in messages {
+            if message.severity == "error" {
+                counts.errors += 1
+            } else if message.severity == "warning" {
+                counts.warnings += 1
+            }
+        }
+        return counts
     }
 }

@@ -68,12 +68,15 @@ final class StreamProducer {
         // The byte source: the stage that took the file over, or the file itself.
         let source: any ByteSource
         var sparse: [(offset: UInt64, length: UInt64)]?
+        /// The file's stamp at its open, when the host reads it: checked again after the last byte.
+        var stamp: ReadStamp?
         do {
             if let index = request.sourceStage {
                 source = try request.chain.stages[index].openSource(for: item, context: context)
             } else {
                 let opened = try FileByteSource(path: item.path, noAtime: request.noAtime)
                 source = opened
+                stamp = opened.stamp
                 sparse = FileReader.sparseSegments(fd: opened.fd, size: item.stat.size)
             }
         } catch let failure as StageFailure {
@@ -167,6 +170,7 @@ final class StreamProducer {
                             if buffer == nil { try file.spill(data) }
                         }
                         if let buffer { guard file.send(.data(buffer, count: count)) else { throw Abandoned() } }
+                        if sourceBytes == 0, stamp != nil { request.readHook?(item.path, 1) }
                         left -= UInt64(count)
                         offset += UInt64(count)
                         sourceBytes += UInt64(count)
@@ -232,6 +236,7 @@ final class StreamProducer {
                         throw NotStored(
                             message: "changed while being read (grew beyond its size \(item.stat.size) at the walk)")
                     }
+                    if sourceBytes == 0, stamp != nil { request.readHook?(item.path, 1) }
                     sourceBytes += UInt64(count)
                     try readBuffer.withUnsafeBytes { raw in
                         let data = UnsafeRawBufferPointer(rebasing: raw[0..<count])
@@ -245,6 +250,11 @@ final class StreamProducer {
             if request.sourceStage == nil && sparse == nil && sourceBytes != item.stat.size {
                 throw NotStored(
                     message: "changed while being read (size \(item.stat.size) at the walk, \(sourceBytes) read)")
+            }
+            // Too large to read again: a file written to during its read is not stored (the member is dropped), so
+            // no restore can hand back a mix of two versions as verified.
+            if let stamp, let host = source as? FileByteSource, let change = stamp.change(of: host.fd) {
+                throw NotStored(message: "changed while being read (\(change))")
             }
             let digest = try sourceDigester.finalize()
             record.sourceSHA256 = digest

@@ -228,7 +228,8 @@ final class VolumeWriter {
         var record = record
         record.status = .failed
         record.error = message
-        if record.kind == .file { summary.filesFailed += 1 } else { summary.errors += 1 }
+        // Its error message is counted in the summary's errors where messages reach the catalog.
+        if record.kind == .file { summary.filesFailed += 1 }
         let message = JobMessage(
             jobID: jobID, time: Clock.realtime(), severity: "error", stage: stage, path: record.path, text: message)
         guard coordinator.fileFailed(record, message) else { return }
@@ -379,9 +380,11 @@ final class VolumeWriter {
 /// The host reading a regular file (when no stage took it over).
 final class FileByteSource: ByteSource {
     let fd: Int32
+    /// The file's size and times at the open (``ReadStamp``).
+    let stamp: ReadStamp
 
     init(path: [UInt8], noAtime: Bool) throws {
-        fd = try FileReader.open(path, noAtime: noAtime)
+        (fd, stamp) = try FileReader.openStamped(path, noAtime: noAtime)
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

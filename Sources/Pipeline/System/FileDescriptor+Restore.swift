@@ -93,3 +93,33 @@ extension FileDescriptor {
         _ = try SystemCall.retrying { ftruncate(rawValue, off_t(size)) }
     }
 }
+
+extension FileDescriptor {
+    /// The names in this directory that start with `prefix`, read through a descriptor of its own (`openat(".")`),
+    /// so this one's position is untouched. The corresponding C functions are `fdopendir` and `readdir`.
+    func names(startingWith prefix: [UInt8]) throws(Errno) -> [[UInt8]] {
+        let own = try FileDescriptor.open([UInt8(ascii: ".")], O_RDONLY | O_DIRECTORY, in: self)
+        guard let stream = fdopendir(own.rawValue) else {
+            let error = Errno.current
+            _ = try? own.close()
+            throw error
+        }
+        defer { closedir(stream) }  // closes `own` too
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        var found: [[UInt8]] = []
+        while let entry = readdir(stream) {
+            let name = (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: UInt8.self)
+            let length = strlen(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self))
+            guard length >= prefix.count, memcmp(name, prefix, prefix.count) == 0 else { continue }
+            found.append(Array(UnsafeBufferPointer(start: name, count: length)))
+        }
+        return found
+    }
+}
+
+extension SystemCall {
+    /// Whether a process with this id exists (`kill(pid, 0)`: `EPERM` means it exists under another user).
+    static func processExists(_ pid: Int32) -> Bool {
+        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+    }
+}
