@@ -37,6 +37,7 @@ extension OptionHost {
                     guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
                     let catalog = try SQLiteCatalog.open(path: path, create: false)
                     defer { try? catalog.close() }
+                    CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
                     let jobs = try catalog.jobs(name: job)
                     let out = ByteWriter.standardOutput
                     for record in jobs {
@@ -87,9 +88,11 @@ extension OptionHost {
             }
 
             func run() throws {
+                var catalogPath = "(catalog)"
                 do {
-                    let (catalog, jobID, _) = try selection.open()
+                    let (catalog, jobID, path) = try selection.open()
                     defer { try? catalog.close() }
+                    catalogPath = path
                     let out = ByteWriter.standardOutput
                     let formatter = EntryFormatter()
                     var count = 0
@@ -129,6 +132,9 @@ extension OptionHost {
                     out.flush()
                 } catch let failure as CommandFailure {
                     throw CommandSupport.report(failure, json: selection.json)
+                } catch let error as CatalogError {
+                    // A page SQLite cannot read mid-listing: a failure (3), with the way back.
+                    throw CommandSupport.report(CatalogUpkeep.failure(error, path: catalogPath), json: selection.json)
                 }
             }
         }

@@ -27,7 +27,8 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
 public final class BackupJob: @unchecked Sendable {
     // @unchecked Sendable: the thread bodies `runThreads` starts capture this job for its immutable inputs
     // (`fileSet`, `builder`, `settings`, ...), for the label/trailer records, the walk and the catalog thread.
-    // Its `var`s (`level`, `since`, `decision`, `accurateState`, `jobData`) are written only by the caller of
+    // Its `var`s (`level`, `since`, `decision`, `accurateState`, `jobData`,
+    // `chainJobs`) are written only by the caller of
     // `run`, before `runThreads` starts any thread (pthread_create orders those writes before the threads' reads)
     // and never while threads run; `deletedPaths` and the summary are behind the `shared` mutex. `catalog` (not
     // Sendable) is used by the catalog thread only between its start and its join, and by the caller only
@@ -195,6 +196,14 @@ public final class BackupJob: @unchecked Sendable {
             id: JobID(rawValue: 0), name: job.name, type: "B", level: decision.level, status: .running,
             fileSetName: fileSet.name, fileSetDigest: decision.fileSetDigest, startTime: startTime,
             sinceTime: decision.since)
+        // The jobs a restore of this one will need: recorded in the catalog and in every volume's label, so a
+        // restore from a catalog that lacks one of them (a partial `scan`) can name it.
+        do {
+            record.chainJobs = try decision.baseJob.map { try JobChain.jobs(asOf: $0, in: catalog).map(\.id) } ?? []
+        } catch {
+            throw BackupError("cannot read the restore chain of JobId \(decision.baseJob?.rawValue ?? 0): \(error)")
+        }
+        chainJobs = record.chainJobs ?? []
         let jobID: JobID
         do {
             jobID = try catalog.beginJob(record)
@@ -287,6 +296,25 @@ public final class BackupJob: @unchecked Sendable {
                 try catalog.insert(
                     files: [],
                     messages: [JobMessage(jobID: jobID, time: Clock.realtime(), severity: "error", stage: nil, path: nil, text: fatal)])
+            }
+            if final.status == .failed || final.status == .cancelled {
+                // Rows that never reached the catalog (the catalog thread stops at a fatal error) are not counted:
+                // the summary and the job row say what the catalog holds.
+                let counts = try catalog.fileCounts(job: jobID)
+                final.filesExamined = Int(counts.filesExamined)
+                final.filesStored = Int(counts.filesStored)
+                final.filesSkipped = Int(counts.filesSkipped)
+                final.filesFailed = Int(counts.filesFailed)
+                final.entriesStored = Int(counts.entriesStored)
+                final.bytesRead = UInt64(counts.bytesRead)
+                final.bytesStored = UInt64(counts.bytesStored)
+                record.filesExamined = counts.filesExamined
+                record.filesStored = counts.filesStored
+                record.filesSkipped = counts.filesSkipped
+                record.filesFailed = counts.filesFailed
+                record.entriesStored = counts.entriesStored
+                record.bytesRead = counts.bytesRead
+                record.bytesStored = counts.bytesStored
             }
             try catalog.finishJob(record)
         } catch {
@@ -387,6 +415,7 @@ public final class BackupJob: @unchecked Sendable {
             record("start", BackupJob.decimalTime(startTime)), record("volume", String(volumeSequence)),
         ]
         if let since { records.append(record("since", BackupJob.decimalTime(since))) }
+        if !chainJobs.isEmpty { records.append(record("chain", JobRecord.encodeChainJobs(chainJobs))) }
         for datum in jobData {
             records.append(VolumeMember.Record(key: VolumeMember.jobDataPrefix + datum.key, value: datum.value))
         }
@@ -395,6 +424,8 @@ public final class BackupJob: @unchecked Sendable {
 
     /// What stages recorded with the job at its start (set before the worker threads start, read by the writer).
     private(set) var jobData: [JobDatum] = []
+    /// The jobs this job's restore chain needs (set before the worker threads start, read by the writer).
+    private(set) var chainJobs: [JobID] = []
 
     /// Records that end the job's last volume: end time, counts, and any extra ones (Accurate deletions).
     func trailerRecords(jobID: JobID, summary: JobSummary) -> [VolumeMember.Record] {
@@ -526,12 +557,17 @@ public final class BackupJob: @unchecked Sendable {
         var volumeUpdates: [(sequence: Int, bytes: Int64, status: String)] = []
         /// Volume to make durable before the rows that point into it are committed.
         var sync: VolumeSync?
+        /// Told whether the batch was committed (the writer waits for a new volume's row before writing into it).
+        var recorded: BoundedQueue<Bool>?
     }
 
     private func writeCatalog(from queue: BoundedQueue<CatalogBatch>, jobID: JobID) {
         var volumeIDs: [Int: Int64] = [:]
         while var batch = queue.take() {
-            if fatalMessage != nil { continue }
+            if fatalMessage != nil {
+                _ = batch.recorded?.put(false)
+                continue
+            }
             do {
                 if let sync = batch.sync { try sync.sync() }
                 for (sequence, record) in batch.newVolumes {
@@ -546,8 +582,10 @@ public final class BackupJob: @unchecked Sendable {
                     if let local = batch.files[index].volumeID { batch.files[index].volumeID = volumeIDs[Int(local)] }
                 }
                 try catalog.insert(files: batch.files, messages: batch.messages)
+                _ = batch.recorded?.put(true)
             } catch {
                 fail("catalog write failed: \(error)")
+                _ = batch.recorded?.put(false)
             }
         }
     }
