@@ -29,9 +29,15 @@ extension SQLiteCatalog {
     public func quickCheck(limit: Int = 10) throws(CatalogError) -> [String] {
         let select = try connection.prepare("PRAGMA quick_check(\(max(1, limit)))")
         var problems: [String] = []
-        while try select.step() {
-            let line = select.text(0)
-            if line != "ok" { problems.append(line) }
+        do {
+            while try select.step() {
+                // The first row starts with a "*** in database main ***" line (there is one database).
+                let lines = select.text(0).split(separator: "\n").filter { !$0.hasPrefix("*** in database") }
+                problems += lines.filter { $0 != "ok" }.map(String.init)
+            }
+        } catch {
+            // A page too damaged to go on ends the check with SQLITE_CORRUPT after the rows that name it.
+            if problems.isEmpty { throw error }
         }
         return problems
     }
