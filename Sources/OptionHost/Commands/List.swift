@@ -28,6 +28,7 @@ extension OptionHost {
             var json = false
 
             func run() throws {
+                var catalogPath = "(catalog)"
                 do {
                     let selection = try JobSelection.parse(
                         (config.map { [$0] } ?? []) + (catalogOptions.catalog.map { ["--catalog", $0] } ?? [])
@@ -35,6 +36,7 @@ extension OptionHost {
                     let configuration = try selection.configuration()
                     let path = try selection.catalogPath(configuration)
                     guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
+                    catalogPath = path
                     let catalog = try SQLiteCatalog.open(path: path, create: false)
                     defer { try? catalog.close() }
                     CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
@@ -73,7 +75,7 @@ extension OptionHost {
                 } catch let failure as CommandFailure {
                     throw CommandSupport.report(failure, json: json)
                 } catch let error as CatalogError {
-                    throw CommandSupport.report(.failed("\(error)"), json: json)
+                    throw CommandSupport.report(CatalogUpkeep.failure(error, path: catalogPath), json: json)
                 }
             }
         }
@@ -211,12 +213,14 @@ extension OptionHost {
             }
 
             func run() throws {
+                var catalogPath = "(catalog)"
                 do {
                     let selection = try JobSelection.parse(
                         (config.map { [$0] } ?? []) + (catalogOptions.catalog.map { ["--catalog", $0] } ?? [])
                             + (job.map { ["--job", $0] } ?? []))
-                    let (catalog, _) = try selection.openCatalog(selection.configuration())
+                    let (catalog, path) = try selection.openCatalog(selection.configuration())
                     defer { try? catalog.close() }
+                    catalogPath = path
                     let absolute = FileVersions.absolutePath(path)
                     let versions = try FileVersions.list(absolute, jobName: job, in: catalog)
                     let out = ByteWriter.standardOutput
@@ -275,7 +279,7 @@ extension OptionHost {
                 } catch let failure as CommandFailure {
                     throw CommandSupport.report(failure, json: json)
                 } catch let error as CatalogError {
-                    throw CommandSupport.report(.failed("\(error)"), json: json)
+                    throw CommandSupport.report(CatalogUpkeep.failure(error, path: catalogPath), json: json)
                 }
             }
         }

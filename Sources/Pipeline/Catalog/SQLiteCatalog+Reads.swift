@@ -207,6 +207,11 @@ extension SQLiteCatalog {
         let select = try connection.prepare(
             "SELECT id, job_id, name, path, sequence, bytes, status FROM volumes WHERE job_id = ?1 ORDER BY sequence")
         try select.bind(job.rawValue, at: 1)
+        return try Self.volumeRecords(select)
+    }
+
+    /// The rows of a statement that selects `id, job_id, name, path, sequence, bytes, status` of `volumes`.
+    static func volumeRecords(_ select: SQLiteStatement) throws(CatalogError) -> [VolumeRecord] {
         var result: [VolumeRecord] = []
         while try select.step() {
             result.append(

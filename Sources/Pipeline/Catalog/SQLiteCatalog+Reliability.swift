@@ -99,14 +99,7 @@ extension SQLiteCatalog {
             ORDER BY v.job_id, v.sequence
             """)
         try select.bind(jobName, at: 1)
-        var result: [VolumeRecord] = []
-        while try select.step() {
-            result.append(
-                VolumeRecord(
-                    id: select.int64(0), jobID: JobID(rawValue: select.int64(1)), name: select.text(2),
-                    path: select.text(3), sequence: select.int64(4), bytes: select.int64(5), status: select.text(6)))
-        }
-        return result
+        return try Self.volumeRecords(select)
     }
 
     /// Forgets an orphan volume before its file is deleted: the rows that point into it become `failed` (their

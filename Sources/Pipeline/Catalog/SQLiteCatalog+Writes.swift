@@ -25,9 +25,9 @@ extension SQLiteCatalog {
                 INSERT INTO jobs (id, name, type, level, status, fileset_id, client_name,
                     start_time, start_time_ns, end_time, end_time_ns, since_time, since_time_ns,
                     files_examined, files_stored, files_skipped, files_failed, entries_stored,
-                    bytes_read, bytes_stored, errors, warnings, chain_jobs)
+                    bytes_read, bytes_stored, errors, warnings)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                    ?21, ?22, ?23)
+                    ?21, ?22)
                 """)
             try insert.bind(job.id == .unassigned ? nil : job.id.rawValue, at: 1)
             try insert.bind(job.name, at: 2)
@@ -43,9 +43,16 @@ extension SQLiteCatalog {
             try insert.bind(job.sinceTime?.seconds, at: 12)
             try insert.bind(job.sinceTime.map { Int64($0.nanoseconds) }, at: 13)
             try bindCounts(of: job, to: insert, from: 14)
-            try insert.bind(job.chainJobs.map(JobRecord.encodeChainJobs), at: 23)
             try insert.run()
-            return JobID(rawValue: connection.lastInsertRowID)
+            let id = JobID(rawValue: connection.lastInsertRowID)
+            // Only when known (schema 4): NULL means "not recorded", as for every job of an older build.
+            if let chainJobs = job.chainJobs {
+                let chain = try connection.cachedStatement("UPDATE jobs SET chain_jobs = ?1 WHERE id = ?2")
+                try chain.bind(JobRecord.encodeChainJobs(chainJobs), at: 1)
+                try chain.bind(id.rawValue, at: 2)
+                try chain.run()
+            }
+            return id
         }
     }
 

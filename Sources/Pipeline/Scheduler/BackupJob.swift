@@ -265,15 +265,7 @@ public final class BackupJob: @unchecked Sendable {
         }
         record.status = final.status
         record.endTime = Clock.realtime()
-        record.filesExamined = Int64(final.filesExamined)
-        record.filesStored = Int64(final.filesStored)
-        record.filesSkipped = Int64(final.filesSkipped)
-        record.filesFailed = Int64(final.filesFailed)
-        record.entriesStored = Int64(final.entriesStored)
-        record.bytesRead = Int64(final.bytesRead)
-        record.bytesStored = Int64(final.bytesStored)
-        record.errors = Int64(final.errors)
-        record.warnings = Int64(final.warnings)
+        record.setCounts(from: final)
         do {
             var messages = context.drainMessages().map { JobMessage(jobID: jobID, $0) }
             if accurateState != nil && final.entriesDeleted > 0 {
@@ -300,21 +292,8 @@ public final class BackupJob: @unchecked Sendable {
             if final.status == .failed || final.status == .cancelled {
                 // Rows that never reached the catalog (the catalog thread stops at a fatal error) are not counted:
                 // the summary and the job row say what the catalog holds.
-                let counts = try catalog.fileCounts(job: jobID)
-                final.filesExamined = Int(counts.filesExamined)
-                final.filesStored = Int(counts.filesStored)
-                final.filesSkipped = Int(counts.filesSkipped)
-                final.filesFailed = Int(counts.filesFailed)
-                final.entriesStored = Int(counts.entriesStored)
-                final.bytesRead = UInt64(counts.bytesRead)
-                final.bytesStored = UInt64(counts.bytesStored)
-                record.filesExamined = counts.filesExamined
-                record.filesStored = counts.filesStored
-                record.filesSkipped = counts.filesSkipped
-                record.filesFailed = counts.filesFailed
-                record.entriesStored = counts.entriesStored
-                record.bytesRead = counts.bytesRead
-                record.bytesStored = counts.bytesStored
+                final.setCounts(from: try catalog.fileCounts(job: jobID))
+                record.setCounts(from: final)
             }
             try catalog.finishJob(record)
         } catch {
@@ -596,5 +575,33 @@ extension JobMessage {
         self.init(
             jobID: jobID, time: message.time, severity: message.severity.rawValue, stage: message.stage,
             path: message.path, text: message.text)
+    }
+}
+
+extension JobRecord {
+    /// The job row's counters from a backup's summary.
+    mutating func setCounts(from summary: JobSummary) {
+        filesExamined = Int64(summary.filesExamined)
+        filesStored = Int64(summary.filesStored)
+        filesSkipped = Int64(summary.filesSkipped)
+        filesFailed = Int64(summary.filesFailed)
+        entriesStored = Int64(summary.entriesStored)
+        bytesRead = Int64(summary.bytesRead)
+        bytesStored = Int64(summary.bytesStored)
+        errors = Int64(summary.errors)
+        warnings = Int64(summary.warnings)
+    }
+}
+
+extension JobSummary {
+    /// The file and byte counters from what the catalog's rows hold (errors and warnings are kept).
+    mutating func setCounts(from counts: CatalogFileCounts) {
+        filesExamined = Int(counts.filesExamined)
+        filesStored = Int(counts.filesStored)
+        filesSkipped = Int(counts.filesSkipped)
+        filesFailed = Int(counts.filesFailed)
+        entriesStored = Int(counts.entriesStored)
+        bytesRead = UInt64(max(0, counts.bytesRead))
+        bytesStored = UInt64(max(0, counts.bytesStored))
     }
 }
