@@ -111,6 +111,17 @@ extension BackupCommandTests {
         XCTAssertEqual(planned.first?["reason"] as? String, "left open by a job that did not finish")
         XCTAssertEqual(tarFiles(archivePath), volumes)
 
+        // A process holding the archive directory's lock (a job of another catalog writing there) keeps the file.
+        let archiveHolder = try holdLock(archivePath + "/.optionhost.lock")
+        let blocked = try optionhost(
+            ["prune", "--catalog", catalogPath, "--job", "Nightly", "--older-than", "1 day", "--json"])
+        release(archiveHolder)
+        XCTAssertEqual(blocked.status, 1, blocked.stderr + blocked.output)
+        let kept = try objects(blocked).filter { $0["type"] as? String == "volume" }
+        XCTAssertEqual(kept.first?["action"] as? String, "delete_failed", blocked.output)
+        XCTAssertTrue((kept.first?["message"] as? String ?? "").hasPrefix("archive \(archivePath) is in use"), blocked.output)
+        XCTAssertEqual(tarFiles(archivePath), volumes)
+
         let prune = try optionhost(["prune", "--catalog", catalogPath, "--job", "Nightly", "--older-than", "1 day", "--json"])
         XCTAssertEqual(prune.status, 0, prune.stderr + prune.output)
         XCTAssertEqual(try summary(prune)["volumes_deleted"] as? Int, 1)
@@ -120,7 +131,7 @@ extension BackupCommandTests {
         // Restore and verify of the failed job: refused, then allowed with what is missing said.
         let refused = try optionhost(["restore", "--catalog", catalogPath, "--jobid", "1", "--where", target])
         XCTAssertEqual(refused.status, 3, refused.stderr)
-        let kept = try storedFiles(1)
+        let restorable = try storedFiles(1)
         let holds = "JobId 1 did not finish (status f, failed): the catalog holds \(try storedEntryCount(1)) stored entries of "
             + "it; the entries it had not reached are missing"
         XCTAssertEqual(
@@ -130,12 +141,12 @@ extension BackupCommandTests {
             ["restore", "--catalog", catalogPath, "--jobid", "1", "--where", target, "--allow-incomplete"])
         XCTAssertEqual(allowed.status, 1, allowed.stderr + allowed.output)
         XCTAssertTrue(allowed.stderr.hasPrefix("warning: incomplete: \(holds)\n"), allowed.stderr)
-        for path in kept { XCTAssertEqual(contents(target + path), contents(path), path) }
+        for path in restorable { XCTAssertEqual(contents(target + path), contents(path), path) }
         let verify = try optionhost(["verify", "--catalog", catalogPath, "--jobid", "1"])
         XCTAssertEqual(verify.status, 3, verify.stderr)
         let verifyAllowed = try optionhost(["verify", "--catalog", catalogPath, "--jobid", "1", "--allow-incomplete"])
         XCTAssertEqual(verifyAllowed.status, 1, verifyAllowed.stderr + verifyAllowed.output)
-        XCTAssertTrue(verifyAllowed.output.hasPrefix("Verify of JobId 1 (Nightly): OK; \(kept.count) files"), verifyAllowed.output)
+        XCTAssertTrue(verifyAllowed.output.hasPrefix("Verify of JobId 1 (Nightly): OK; \(restorable.count) files"), verifyAllowed.output)
     }
 
     // MARK: - Defects 2 and 5: a full archive disk

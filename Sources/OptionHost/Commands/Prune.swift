@@ -198,6 +198,9 @@ extension OptionHost {
                     line.add("bytes", volume.bytes)
                     line.add("action", orphanAction(volume.path, orphans).json)
                     line.add("reason", "left open by a job that did not finish")
+                    if let failure = orphans.failures.first(where: { $0.path == volume.path }) {
+                        line.add("message", failure.reason)
+                    }
                     out.write(line.line)
                 }
                 var summary = JSONLine()
