@@ -27,9 +27,8 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
 public final class BackupJob: @unchecked Sendable {
     // @unchecked Sendable: the thread bodies `runThreads` starts capture this job for its immutable inputs
     // (`fileSet`, `builder`, `settings`, ...), for the label/trailer records, the walk and the catalog thread.
-    // Its `var`s (`level`, `since`, `decision`, `accurateState`, `jobData`,
-    // `chainJobs`) are written only by the caller of
-    // `run`, before `runThreads` starts any thread (pthread_create orders those writes before the threads' reads)
+    // Its `var`s (`level`, `since`, `decision`, `accurateState`, `jobData`, `chainJobs`) are written only by the
+    // caller of `run`, before `runThreads` starts any thread (pthread_create orders those writes before the threads' reads)
     // and never while threads run; `deletedPaths` and the summary are behind the `shared` mutex. `catalog` (not
     // Sendable) is used by the catalog thread only between its start and its join, and by the caller only
     // before and after: never by two threads at once. Everything the threads change together is in

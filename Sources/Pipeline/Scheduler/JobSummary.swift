@@ -84,9 +84,9 @@ extension JobRecord {
 }
 
 extension JobSummary {
-    /// The file and byte counters from what the catalog's rows hold (errors and warnings are kept).
+    /// The stored, skipped and failed counters from what the catalog's rows hold. Files examined, errors and
+    /// warnings are kept: the walk did examine those files, whether or not their rows were committed.
     mutating func setCounts(from counts: CatalogFileCounts) {
-        filesExamined = Int(counts.filesExamined)
         filesStored = Int(counts.filesStored)
         filesSkipped = Int(counts.filesSkipped)
         filesFailed = Int(counts.filesFailed)
