@@ -22,7 +22,7 @@ final class CatalogSchemaTests: CatalogTestCase {
 
     func testCreateSetsVersionWALAndPragmas() throws {
         let catalog = try openCatalog()
-        XCTAssertEqual(SQLiteCatalog.schemaVersion, 3)
+        XCTAssertEqual(SQLiteCatalog.schemaVersion, 4)
         XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), Int64(SQLiteCatalog.schemaVersion))
         XCTAssertEqual(try catalog.connection.scalar("PRAGMA application_id"), 0x4F50_4354)
         XCTAssertEqual(try catalog.connection.scalar("PRAGMA foreign_keys"), 1)
@@ -50,7 +50,7 @@ final class CatalogSchemaTests: CatalogTestCase {
 
         let again = try openCatalog(create: false)
         XCTAssertEqual(try again.job(id)?.name, "nightly")
-        XCTAssertEqual(try again.connection.scalar("PRAGMA user_version"), 3)
+        XCTAssertEqual(try again.connection.scalar("PRAGMA user_version"), 4)
         try again.close()
     }
 
@@ -72,7 +72,7 @@ final class CatalogSchemaTests: CatalogTestCase {
             "cannot open catalog \(empty): not an optionhost catalog (it is empty; open it with create to make a new "
                 + "catalog) (SQLITE_NOTADB)")
         let catalog = try SQLiteCatalog.open(path: empty, create: true)
-        XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), 3)
+        XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), 4)
         try catalog.close()
     }
 
@@ -85,8 +85,8 @@ final class CatalogSchemaTests: CatalogTestCase {
         XCTAssertEqual(error?.code, .error)
         XCTAssertEqual(
             error?.description,
-            "cannot open catalog \(path("catalog.db")): its schema version is 4, but this build of optionhost knows "
-                + "versions up to 3; open it with a newer optionhost")
+            "cannot open catalog \(path("catalog.db")): its schema version is 5, but this build of optionhost knows "
+                + "versions up to 4; open it with a newer optionhost")
     }
 
     func testCorruptFileIsNotADatabase() throws {
@@ -125,6 +125,29 @@ final class CatalogSchemaTests: CatalogTestCase {
         XCTAssertEqual(
             stamped?.description,
             "cannot open catalog \(other): not an optionhost catalog (its application_id is 0) (SQLITE_NOTADB)")
+    }
+
+    /// Step 4 (issue 14): a version 3 catalog gets `jobs.chain_jobs` (NULL: not recorded for its jobs) and its
+    /// `writing` volumes become `open`; jobs recorded after it keep their chain.
+    func testVersionFourAddsChainJobsAndRenamesWritingVolumesOpen() throws {
+        let old = try SQLiteCatalog.open(
+            path: path("catalog.db"), create: true, migrations: Array(CatalogSchema.migrations.prefix(3)))
+        let first = try old.beginJob(sampleJob())
+        try old.connection.execute(
+            "INSERT INTO volumes (job_id, name, path, sequence, status) VALUES (\(first.rawValue), 'v', '/v', 1, 'writing')")
+        try old.close()
+
+        let catalog = try openCatalog(create: false)
+        XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), 4)
+        XCTAssertEqual(try catalog.volumes(job: first).map(\.status), ["open"])
+        XCTAssertNil(try catalog.job(first)?.chainJobs)
+        var incremental = sampleJob(start: 1_700_000_100)
+        incremental.level = .incremental
+        incremental.chainJobs = [first, JobID(rawValue: 9)]
+        let second = try catalog.beginJob(incremental)
+        XCTAssertEqual(try catalog.job(second)?.chainJobs, [first, JobID(rawValue: 9)])
+        XCTAssertEqual(try catalog.connection.scalarText("SELECT chain_jobs FROM jobs WHERE id = \(second.rawValue)"), "1 9")
+        try catalog.close()
     }
 
     func testMigrationStepsApplyInOrder() throws {

@@ -117,7 +117,13 @@ extension OptionHost {
                 // A new catalog is created 0600 (SQLiteConnection): it names every file.
                 opened = try SQLiteCatalog.open(path: catalogPath, create: true)
             } catch {
-                throw CommandFailure.failed("cannot open catalog \(catalogPath): \(error)")
+                throw CatalogUpkeep.failure(error, path: catalogPath)
+            }
+            do {
+                try prepare(opened, path: catalogPath, job: job, archive: settings.archiveDirectory)
+            } catch {
+                try? opened.close()
+                throw error
             }
             // The job owns the catalog from here (its catalog thread writes into it) and hands it back after run.
             let backup = BackupJob(
@@ -153,6 +159,43 @@ extension OptionHost {
             let messages = (try? finished?.messages(job: JobID(rawValue: summary.jobID))) ?? []
             print(summary, messages: messages, catalogPath: catalogPath, job: job)
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
+        }
+
+        /// Before the job, holding the catalog and archive locks: refuses a damaged catalog, marks jobs whose
+        /// process is gone as failed and removes the volumes they left open (each said on standard error, or as a
+        /// JSON warning).
+        private func prepare(_ catalog: SQLiteCatalog, path: String, job: Job, archive: String) throws {
+            try CatalogUpkeep.requireSound(catalog, path: path)
+            let finder = "backup of Job \"\(job.name)\""
+            var notes: [String] = []
+            do {
+                for id in try catalog.markAbandonedJobs(finder: finder) {
+                    notes.append("JobId \(id.rawValue) was still marked running with no process: marked failed")
+                }
+                let orphans = try OrphanVolumes.remove(
+                    from: catalog, jobName: nil, finder: finder, heldArchive: archive, dryRun: false)
+                for path in orphans.deleted + orphans.missing {
+                    let owner = orphans.volumes.first { $0.path == path }?.jobID.rawValue ?? 0
+                    notes.append("removed volume \(path) that JobId \(owner) left unfinished")
+                }
+                for failure in orphans.failures {
+                    notes.append("cannot remove unfinished volume \(failure.path): \(failure.reason)")
+                }
+            } catch let error as CatalogError {
+                throw CatalogUpkeep.failure(error, path: path)
+            }
+            for note in notes {
+                if options.json {
+                    var line = JSONLine()
+                    line.add("type", "warning")
+                    line.add("message", note)
+                    ByteWriter.standardOutput.write(line.line)
+                } else {
+                    ByteWriter.standardError.line("note: \(note)")
+                }
+            }
+            ByteWriter.standardOutput.flush()
+            ByteWriter.standardError.flush()
         }
 
         /// `2024-11-27 03:16:05.123456789 UTC (1732677365.123456789)`.

@@ -28,6 +28,7 @@ extension OptionHost {
             var json = false
 
             func run() throws {
+                var catalogPath = "(catalog)"
                 do {
                     let selection = try JobSelection.parse(
                         (config.map { [$0] } ?? []) + (catalogOptions.catalog.map { ["--catalog", $0] } ?? [])
@@ -35,8 +36,10 @@ extension OptionHost {
                     let configuration = try selection.configuration()
                     let path = try selection.catalogPath(configuration)
                     guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
+                    catalogPath = path
                     let catalog = try SQLiteCatalog.open(path: path, create: false)
                     defer { try? catalog.close() }
+                    CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
                     let jobs = try catalog.jobs(name: job)
                     let out = ByteWriter.standardOutput
                     for record in jobs {
@@ -74,7 +77,7 @@ extension OptionHost {
                 } catch let failure as CommandFailure {
                     throw CommandSupport.report(failure, json: json)
                 } catch let error as CatalogError {
-                    throw CommandSupport.report(.failed("\(error)"), json: json)
+                    throw CommandSupport.report(CatalogUpkeep.failure(error, path: catalogPath), json: json)
                 }
             }
         }
@@ -89,9 +92,11 @@ extension OptionHost {
             }
 
             func run() throws {
+                var catalogPath = "(catalog)"
                 do {
-                    let (catalog, jobID, _) = try selection.open()
+                    let (catalog, jobID, path) = try selection.open()
                     defer { try? catalog.close() }
+                    catalogPath = path
                     let out = ByteWriter.standardOutput
                     let formatter = EntryFormatter()
                     var count = 0
@@ -131,6 +136,9 @@ extension OptionHost {
                     out.flush()
                 } catch let failure as CommandFailure {
                     throw CommandSupport.report(failure, json: selection.json)
+                } catch let error as CatalogError {
+                    // A page SQLite cannot read mid-listing: a failure (3), with the way back.
+                    throw CommandSupport.report(CatalogUpkeep.failure(error, path: catalogPath), json: selection.json)
                 }
             }
         }
@@ -207,12 +215,14 @@ extension OptionHost {
             }
 
             func run() throws {
+                var catalogPath = "(catalog)"
                 do {
                     let selection = try JobSelection.parse(
                         (config.map { [$0] } ?? []) + (catalogOptions.catalog.map { ["--catalog", $0] } ?? [])
                             + (job.map { ["--job", $0] } ?? []))
-                    let (catalog, _) = try selection.openCatalog(selection.configuration())
+                    let (catalog, path) = try selection.openCatalog(selection.configuration())
                     defer { try? catalog.close() }
+                    catalogPath = path
                     let absolute = FileVersions.absolutePath(path)
                     let versions = try FileVersions.list(absolute, jobName: job, in: catalog)
                     let out = ByteWriter.standardOutput
@@ -272,7 +282,7 @@ extension OptionHost {
                 } catch let failure as CommandFailure {
                     throw CommandSupport.report(failure, json: json)
                 } catch let error as CatalogError {
-                    throw CommandSupport.report(.failed("\(error)"), json: json)
+                    throw CommandSupport.report(CatalogUpkeep.failure(error, path: catalogPath), json: json)
                 }
             }
         }

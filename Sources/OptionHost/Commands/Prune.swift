@@ -91,9 +91,18 @@ extension OptionHost {
             do {
                 catalog = try SQLiteCatalog.open(path: path, create: false)
             } catch {
-                throw CommandFailure.failed("cannot open catalog \(path): \(error)")
+                throw CatalogUpkeep.failure(error, path: path)
             }
             defer { try? catalog.close() }
+            try CatalogUpkeep.requireSound(catalog, path: path)
+            // Volumes this Job's failed or killed jobs left open go first (a dry run lists them).
+            let orphans: OrphanVolumes.Result
+            do {
+                if !dryRun { try catalog.markAbandonedJobs(finder: "prune") }
+                orphans = try OrphanVolumes.remove(from: catalog, jobName: job, finder: "prune", dryRun: dryRun)
+            } catch let error as CatalogError {
+                throw CatalogUpkeep.failure(error, path: path)
+            }
 
             let pruner = Pruner(catalog: catalog, jobName: job, policy: policy)
             let plan: PrunePlan
@@ -102,18 +111,20 @@ extension OptionHost {
             } catch {
                 throw CommandFailure.failed("prune: \(error)")
             }
-            if plan.kept.isEmpty && plan.removed.isEmpty {
+            if plan.kept.isEmpty && plan.removed.isEmpty && orphans.volumes.isEmpty {
                 throw CommandFailure.usage("no job named \"\(job)\" in catalog \(path)")
             }
             var result = PruneResult(plan: plan)
+            result.failures = orphans.failures
             if !dryRun {
                 do {
                     result = try pruner.execute(plan)
+                    result.failures = orphans.failures + result.failures
                 } catch {
                     throw CommandFailure.failed("prune: \(error)")
                 }
             }
-            print(result, catalogPath: path)
+            print(result, orphans: orphans, catalogPath: path)
             if !result.failures.isEmpty { throw ExitStatus.warnings }
         }
 
@@ -127,11 +138,21 @@ extension OptionHost {
             }
         }
 
-        private func print(_ result: PruneResult, catalogPath: String) {
+        /// What happens to a volume a job left open, in words (`would delete`, `delete`, `cannot delete`).
+        private func orphanAction(_ path: String, _ orphans: OrphanVolumes.Result) -> (json: String, text: String) {
+            if dryRun { return ("would_delete", "would delete") }
+            if let failure = orphans.failures.first(where: { $0.path == path }) {
+                return ("delete_failed", "cannot delete (\(failure.reason))")
+            }
+            return orphans.missing.contains(path) ? ("already_gone", "delete (already gone)") : ("delete", "delete ")
+        }
+
+        private func print(_ result: PruneResult, orphans: OrphanVolumes.Result, catalogPath: String) {
             let plan = result.plan
             let out = ByteWriter.standardOutput
             let deletedVolumes = plan.volumes.filter(\.delete)
-            let bytes = deletedVolumes.reduce(Int64(0)) { $0 + $1.volume.bytes }
+            let orphanBytes = orphans.volumes.reduce(Int64(0)) { $0 + $1.bytes }
+            let bytes = deletedVolumes.reduce(Int64(0)) { $0 + $1.volume.bytes } + orphanBytes
             let failed = Set(result.failures.map(\.path))
             let missing = Set(result.missing)
             if json {
@@ -169,6 +190,19 @@ extension OptionHost {
                     }
                     out.write(line.line)
                 }
+                for volume in orphans.volumes {
+                    var line = JSONLine()
+                    line.add("type", "volume")
+                    line.add("path", volume.path)
+                    line.add("job_id", volume.jobID.rawValue)
+                    line.add("bytes", volume.bytes)
+                    line.add("action", orphanAction(volume.path, orphans).json)
+                    line.add("reason", "left open by a job that did not finish")
+                    if let failure = orphans.failures.first(where: { $0.path == volume.path }) {
+                        line.add("message", failure.reason)
+                    }
+                    out.write(line.line)
+                }
                 var summary = JSONLine()
                 summary.add("type", "summary")
                 summary.add("status", result.failures.isEmpty ? "ok" : "warnings")
@@ -177,7 +211,11 @@ extension OptionHost {
                 summary.add("catalog", catalogPath)
                 summary.add("jobs_kept", plan.kept.count)
                 summary.add("jobs_removed", plan.removed.count)
-                summary.add("volumes_deleted", dryRun ? deletedVolumes.count : result.deleted.count + result.missing.count)
+                summary.add(
+                    "volumes_deleted",
+                    dryRun
+                        ? deletedVolumes.count + orphans.volumes.count
+                        : result.deleted.count + result.missing.count + orphans.deleted.count + orphans.missing.count)
                 summary.add("volumes_failed", result.failures.count)
                 summary.add("bytes_freed", bytes)
                 out.write(summary.line)
@@ -210,9 +248,16 @@ extension OptionHost {
                                 + (missing.contains(action.volume.path) ? ": already gone" : ""))
                     }
                 }
+                for volume in orphans.volumes {
+                    out.line(
+                        "  \(orphanAction(volume.path, orphans).text) \(volume.path) "
+                            + "(\(OptionHost.Estimate.grouped(volume.bytes)) bytes): left open by JobId \(volume.jobID.rawValue), "
+                            + "which did not finish")
+                }
+                let volumeCount = deletedVolumes.count + orphans.volumes.count
                 out.line(
                     "  \(plan.removed.count) job\(plan.removed.count == 1 ? "" : "s") \(dryRun ? "would be " : "")removed, "
-                        + "\(plan.kept.count) kept; \(deletedVolumes.count) volume\(deletedVolumes.count == 1 ? "" : "s") "
+                        + "\(plan.kept.count) kept; \(volumeCount) volume\(volumeCount == 1 ? "" : "s") "
                         + "(\(OptionHost.Estimate.grouped(bytes)) bytes) \(dryRun ? "would be " : "")deleted")
             }
             out.flush()

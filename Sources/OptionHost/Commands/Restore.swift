@@ -52,15 +52,59 @@ struct JobSelection: ParsableArguments {
         return try catalogOptions.catalogPath(configuration: configuration, job: configuredJob)
     }
 
-    /// Opens the catalog (it must exist).
+    /// Opens the catalog (it must exist). When no job holds its lock, jobs still marked running lost their
+    /// process: they are marked failed first (``CatalogUpkeep/markAbandonedJobs(_:path:finder:)``).
     func openCatalog(_ configuration: Configuration?) throws -> (SQLiteCatalog, String) {
         let path = try catalogPath(configuration)
         guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
+        let catalog: SQLiteCatalog
         do {
-            return (try SQLiteCatalog.open(path: path, create: false), path)
+            catalog = try SQLiteCatalog.open(path: path, create: false)
         } catch {
-            throw CommandFailure.failed("cannot open catalog \(path): \(error)")
+            throw CatalogUpkeep.failure(error, path: path)
         }
+        let command = CommandLine.arguments.dropFirst().first.map { "optionhost \($0)" } ?? "optionhost"
+        CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: command)
+        return (catalog, path)
+    }
+
+    @Flag(
+        help: ArgumentHelp(
+            "Restore or verify a job that did not finish, or whose restore chain lacks jobs, saying what is missing."))
+    var allowIncomplete = false
+
+    /// Refuses (exit 3) a job whose restore or verify would be incomplete: the job did not finish, or (`chain`)
+    /// a job of its restore chain is not in the catalog or did not finish. With `--allow-incomplete` the same
+    /// problems are returned, to be reported as warnings.
+    func incompleteness(of job: JobID, in catalog: SQLiteCatalog, chain: Bool) throws -> [String] {
+        let problems: [String]
+        if chain {
+            problems = try JobChain.gaps(asOf: job, in: catalog)
+        } else {
+            problems = try catalog.job(job).flatMap { try JobChain.unfinished($0, in: catalog) }.map { [$0] } ?? []
+        }
+        if !problems.isEmpty && !allowIncomplete {
+            throw CommandFailure.failed(
+                "refusing JobId \(job.rawValue): " + problems.joined(separator: "; ")
+                    + "; pass --allow-incomplete to use what the catalog holds")
+        }
+        return problems
+    }
+
+    /// Reports what an incomplete restore or verify lacks, as warnings (text on standard error, or JSON objects).
+    func warnIncomplete(_ problems: [String]) {
+        for problem in problems {
+            if json {
+                var line = JSONLine()
+                line.add("type", "warning")
+                line.add("message", "incomplete: " + problem)
+                ByteWriter.standardOutput.write(line.line)
+            } else {
+                ByteWriter.standardError.line("warning: incomplete: \(problem)")
+            }
+        }
+        ByteWriter.standardOutput.flush()
+        ByteWriter.standardError.flush()
     }
 
     /// Opens the catalog (it must exist) and resolves the job id.
@@ -176,6 +220,9 @@ extension OptionHost {
                 try restore()
             } catch let failure as CommandFailure {
                 throw CommandSupport.report(failure, json: selection.json)
+            } catch let error as CatalogError {
+                let path = (try? selection.catalogPath(selection.configuration())) ?? "(catalog)"
+                throw CommandSupport.report(CatalogUpkeep.failure(error, path: path), json: selection.json)
             }
         }
 
@@ -212,6 +259,11 @@ extension OptionHost {
                 (catalog, jobID, _) = try selection.open()
             }
             defer { try? catalog.close() }
+            var incomplete: [String] = []
+            if version == nil && fromSearch == nil {
+                incomplete = try selection.incompleteness(of: jobID, in: catalog, chain: true)
+                selection.warnIncomplete(incomplete)
+            }
             if stdout { settings.outputFD = 1 }
             settings.debugLevel = debugLevel
             // Python plugins that took files at backup restore them with the Job's plugin settings (Plugin
@@ -244,6 +296,7 @@ extension OptionHost {
             printer.stop()
             if stdout {
                 if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
+                if !incomplete.isEmpty { throw ExitStatus.warnings }
                 return
             }
             let out = ByteWriter.standardOutput
@@ -283,6 +336,8 @@ extension OptionHost {
             }
             out.flush()
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
+            // What was asked for is not all there: a warning, never "ok".
+            if !incomplete.isEmpty { throw ExitStatus.warnings }
         }
     }
 
@@ -338,9 +393,18 @@ extension OptionHost {
         func run() throws {
             do {
                 if againstLive { return try verifyLive() }
-                let (catalog, jobID, _) = try selection.open()
+                let (catalog, jobID, path) = try selection.open()
                 defer { try? catalog.close() }
-                let (summary, mismatches) = try VerifyJob(catalog: catalog, jobID: jobID).run()
+                // A verify that says OK must mean the catalog itself is sound, not only the volumes.
+                try CatalogUpkeep.requireSound(catalog, path: path)
+                let incomplete = try selection.incompleteness(of: jobID, in: catalog, chain: false)
+                selection.warnIncomplete(incomplete)
+                let (summary, mismatches): (JobSummary, [VerifyJob.Mismatch])
+                do {
+                    (summary, mismatches) = try VerifyJob(catalog: catalog, jobID: jobID).run()
+                } catch let error as CatalogError {
+                    throw CatalogUpkeep.failure(error, path: path)
+                }
                 let out = ByteWriter.standardOutput
                 if selection.json {
                     for mismatch in mismatches {
@@ -366,12 +430,16 @@ extension OptionHost {
                 }
                 out.flush()
                 if !mismatches.isEmpty { throw ExitStatus.mismatch }
+                if !incomplete.isEmpty { throw ExitStatus.warnings }
             } catch let failure as CommandFailure {
                 throw CommandSupport.report(failure, json: selection.json)
             } catch let error as BackupError {
                 throw CommandSupport.report(.failed(error.message), json: selection.json)
             } catch let error as JobChain.ChainError {
                 throw CommandSupport.report(.failed(error.message), json: selection.json)
+            } catch let error as CatalogError {
+                let path = (try? selection.catalogPath(selection.configuration())) ?? "(catalog)"
+                throw CommandSupport.report(CatalogUpkeep.failure(error, path: path), json: selection.json)
             }
         }
 
@@ -402,6 +470,7 @@ extension OptionHost {
             let configuration = try selection.configuration()
             let (catalog, jobID, _) = try selection.open(configuration)
             defer { try? catalog.close() }
+            selection.warnIncomplete(try selection.incompleteness(of: jobID, in: catalog, chain: true))
             guard let record = try catalog.job(jobID) else {
                 throw CommandFailure.failed("no job with JobId \(jobID.rawValue) in the catalog")
             }

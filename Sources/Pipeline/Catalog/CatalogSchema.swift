@@ -24,6 +24,7 @@ enum CatalogSchema {
         CatalogMigration(version: 1, sql: version1),
         CatalogMigration(version: 2, sql: version2),
         CatalogMigration(version: 3, sql: version3),
+        CatalogMigration(version: 4, sql: version4),
     ]
 
     private static let version1 = """
@@ -181,5 +182,14 @@ enum CatalogSchema {
             value           BLOB NOT NULL,
             PRIMARY KEY (job_id, key)
         );
+        """
+
+    /// Reliability (issue 14): `jobs.chain_jobs` names the jobs a backup's restore chain needed when it started
+    /// (JobIds separated by spaces; NULL for jobs recorded before, whose volumes do not say), so a restore can
+    /// name the jobs a partial `scan` left out. Volumes are recorded `open` before the first byte is written
+    /// (`writing` was the old name of that state).
+    private static let version4 = """
+        ALTER TABLE jobs ADD COLUMN chain_jobs TEXT;
+        UPDATE volumes SET status = 'open' WHERE status = 'writing';
         """
 }

@@ -32,7 +32,7 @@ public protocol CatalogStore: AnyObject {
     /// Records a new volume of a job and returns its id.
     func addVolume(_ volume: VolumeRecord) throws -> Int64
 
-    /// Sets a volume's size and status (`writing`, `full`, `closed`).
+    /// Sets a volume's size and status (`open`, `full`, `closed`).
     func updateVolume(id: Int64, bytes: Int64, status: String) throws
 
     /// Adds file records and job messages in ONE transaction: all of them or none. Callers batch (≥ 1,000 rows
@@ -41,6 +41,9 @@ public protocol CatalogStore: AnyObject {
 
     /// Records what stages keep with a job (`StageContext.recordJobData`), in one transaction.
     func insertJobData(job: JobID, _ data: [JobDatum]) throws
+
+    /// What the job's `files` rows count (a failed job's summary says what the catalog holds).
+    func fileCounts(job: JobID) throws -> CatalogFileCounts
 
     /// Records the job's final status, counts and end time (the fields of `job` other than its identity).
     func finishJob(_ job: JobRecord) throws

@@ -58,4 +58,57 @@ public enum JobChain {
         }
         return state
     }
+
+    // MARK: - Completeness (issue 14)
+
+    /// What the catalog lacks for a complete restore of `job`, in words for the user; empty when nothing.
+    ///
+    /// - The job itself did not finish: it is running (`R`), failed (`f`) or was cancelled (`A`), so the entries
+    ///   its walk had not reached are missing.
+    /// - A job its restore chain needs (recorded as `chain_jobs` when it ran, and in its volumes' labels) is not
+    ///   in the catalog (a `scan` that left out its volumes, a prune of another catalog), or is there but did not
+    ///   finish. Jobs whose chain was not recorded (older builds) can be checked for the first point only.
+    public static func gaps(asOf job: JobID, in catalog: any CatalogStore) throws -> [String] {
+        guard let target = try catalog.job(job) else {
+            throw ChainError(message: "no job with JobId \(job.rawValue) in the catalog")
+        }
+        var problems: [String] = []
+        if let unfinished = try unfinished(target, in: catalog) { problems.append(unfinished) }
+        guard let needed = target.chainJobs, !needed.isEmpty else { return problems }
+        let present = Set(((try? jobs(asOf: job, in: catalog)) ?? []).map(\.id))
+        var absent: [JobID] = []
+        var notFinished: [String] = []
+        for id in needed where !present.contains(id) {
+            if let record = try catalog.job(id) {
+                notFinished.append("JobId \(id.rawValue) (\(record.level.name), status \(record.status.rawValue))")
+            } else {
+                absent.append(id)
+            }
+        }
+        let what = "the tree as of JobId \(job.rawValue) needs"
+        if !absent.isEmpty {
+            let ids = absent.map { String($0.rawValue) }.joined(separator: ", ")
+            problems.append(
+                "\(what) JobId\(absent.count == 1 ? "" : "s") \(ids), which the catalog does not hold (were all "
+                    + "volumes scanned?)")
+        }
+        if !notFinished.isEmpty {
+            problems.append("\(what) \(notFinished.joined(separator: ", ")), which did not finish")
+        }
+        return problems
+    }
+
+    /// Why `job` did not finish, with what the catalog holds of it; nil when it finished (`T` or `W`).
+    public static func unfinished(_ job: JobRecord, in catalog: any CatalogStore) throws -> String? {
+        let state: String
+        switch job.status {
+        case .ok, .warnings: return nil
+        case .running: state = "is still running (status R)"
+        case .failed: state = "did not finish (status f, failed)"
+        case .cancelled: state = "did not finish (status A, cancelled)"
+        }
+        let entries = try catalog.fileCounts(job: job.id).entriesStored
+        return "JobId \(job.id.rawValue) \(state): the catalog holds \(entries) stored "
+            + "entr\(entries == 1 ? "y" : "ies") of it; the entries it had not reached are missing"
+    }
 }

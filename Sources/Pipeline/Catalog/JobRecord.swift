@@ -84,6 +84,9 @@ public struct JobRecord: Sendable, Hashable {
     public var bytesStored: Int64
     public var errors: Int64
     public var warnings: Int64
+    /// The jobs this job's restore chain needed when it started (its Full, Differential, Incrementals), oldest
+    /// first; nil when not recorded (jobs of older builds, and volumes written by them).
+    public var chainJobs: [JobID]?
 
     public init(
         id: JobID = .unassigned, name: String, type: String = "B", level: JobLevel, status: JobStatus = .running,
@@ -114,5 +117,17 @@ public struct JobRecord: Sendable, Hashable {
         self.bytesStored = bytesStored
         self.errors = errors
         self.warnings = warnings
+    }
+}
+
+extension JobRecord {
+    /// `jobs.chain_jobs` and the `chain` label record: JobIds in decimal, separated by spaces.
+    static func encodeChainJobs(_ jobs: [JobID]) -> String {
+        jobs.map { String($0.rawValue) }.joined(separator: " ")
+    }
+
+    /// The inverse of ``encodeChainJobs(_:)``; words that are not JobIds are left out.
+    static func decodeChainJobs(_ text: String) -> [JobID] {
+        text.split(separator: " ").compactMap { Int64($0) }.map { JobID(rawValue: $0) }
     }
 }

@@ -41,7 +41,7 @@ public struct ResultCode: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let mismatch = ResultCode(rawValue: 20)
     public static let misuse = ResultCode(rawValue: 21)
     public static let range = ResultCode(rawValue: 25)
-    static let notADatabase = ResultCode(rawValue: 26)
+    public static let notADatabase = ResultCode(rawValue: 26)
     public static let row = ResultCode(rawValue: 100)
     public static let done = ResultCode(rawValue: 101)
 

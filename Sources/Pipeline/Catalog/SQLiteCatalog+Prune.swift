@@ -32,14 +32,7 @@ extension SQLiteCatalog {
         let select = try connection.prepare(
             "SELECT id, job_id, name, path, sequence, bytes, status FROM volumes WHERE path = ?1 ORDER BY job_id, sequence")
         try select.bind(path, at: 1)
-        var result: [VolumeRecord] = []
-        while try select.step() {
-            result.append(
-                VolumeRecord(
-                    id: select.int64(0), jobID: JobID(rawValue: select.int64(1)), name: select.text(2),
-                    path: select.text(3), sequence: select.int64(4), bytes: select.int64(5), status: select.text(6)))
-        }
-        return result
+        return try Self.volumeRecords(select)
     }
 }
 

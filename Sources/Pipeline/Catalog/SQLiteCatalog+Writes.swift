@@ -44,7 +44,15 @@ extension SQLiteCatalog {
             try insert.bind(job.sinceTime.map { Int64($0.nanoseconds) }, at: 13)
             try bindCounts(of: job, to: insert, from: 14)
             try insert.run()
-            return JobID(rawValue: connection.lastInsertRowID)
+            let id = JobID(rawValue: connection.lastInsertRowID)
+            // Only when known (schema 4): NULL means "not recorded", as for every job of an older build.
+            if let chainJobs = job.chainJobs {
+                let chain = try connection.cachedStatement("UPDATE jobs SET chain_jobs = ?1 WHERE id = ?2")
+                try chain.bind(JobRecord.encodeChainJobs(chainJobs), at: 1)
+                try chain.bind(id.rawValue, at: 2)
+                try chain.run()
+            }
+            return id
         }
     }
 

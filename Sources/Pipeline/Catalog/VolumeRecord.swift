@@ -11,12 +11,13 @@ public struct VolumeRecord: Sendable, Hashable {
     public var sequence: Int64
     /// Bytes written so far.
     public var bytes: Int64
-    /// `writing`, `full` (the writer moved on to the next volume) or `closed`.
+    /// `open` (recorded before its first byte; the job is still writing it, or died while it did), `full` (the
+    /// writer moved on to the next volume) or `closed`. Catalogs of older builds may say `writing` for `open`.
     public var status: String
 
     public init(
         id: Int64 = 0, jobID: JobID, name: String, path: String, sequence: Int64, bytes: Int64 = 0,
-        status: String = "writing"
+        status: String = "open"
     ) {
         self.id = id
         self.jobID = jobID

@@ -27,6 +27,8 @@ extension VolumeScanner {
             id: label.jobID, name: label.name, type: "B", level: label.jobLevel, status: .running,
             fileSetName: label.fileSetName, fileSetDigest: label.fileSetDigest, startTime: label.start,
             sinceTime: label.since)
+        // A Full needs no other job; volumes of older builds do not say what an Incremental or Differential needed.
+        job.chainJobs = label.jobLevel == .full ? [] : label.chainJobs
         do {
             _ = try catalog.beginJob(job)
         } catch {

@@ -27,11 +27,12 @@ public struct BackupError: Error, Sendable, CustomStringConvertible {
 public final class BackupJob: @unchecked Sendable {
     // @unchecked Sendable: the thread bodies `runThreads` starts capture this job for its immutable inputs
     // (`fileSet`, `builder`, `settings`, ...), for the label/trailer records, the walk and the catalog thread.
-    // Its `var`s (`level`, `since`, `decision`, `accurateState`, `jobData`) are written only by the caller of
-    // `run`, before `runThreads` starts any thread (pthread_create orders those writes before the threads' reads)
-    // and never while threads run; `deletedPaths` and the summary are behind the `shared` mutex. The catalog is
-    // not among them: it moves between the caller and the catalog thread through `catalogSlot` as a `sending`
-    // value, which the compiler checks. Everything the threads change together is in `coordinator`, also checked.
+    // Its `var`s (`level`, `since`, `decision`, `accurateState`, `jobData`, `chainJobs`) are written only by the
+    // caller of `run`, before `runThreads` starts any thread (pthread_create orders those writes before the
+    // threads' reads) and never while threads run; `deletedPaths` and the summary are behind the `shared` mutex.
+    // The catalog is not among them: it moves between the caller and the catalog thread through `catalogSlot`
+    // as a `sending` value, which the compiler checks. Everything the threads change together is in
+    // `coordinator`, also checked.
     let job: Job
     let fileSet: FileSet
     let chains: [[[String]]]
@@ -215,6 +216,14 @@ public final class BackupJob: @unchecked Sendable {
             id: JobID(rawValue: 0), name: job.name, type: "B", level: decision.level, status: .running,
             fileSetName: fileSet.name, fileSetDigest: decision.fileSetDigest, startTime: startTime,
             sinceTime: decision.since)
+        // The jobs a restore of this one will need: recorded in the catalog and in every volume's label, so a
+        // restore from a catalog that lacks one of them (a partial `scan`) can name it.
+        do {
+            record.chainJobs = try decision.baseJob.map { base in try withCatalog { try JobChain.jobs(asOf: base, in: $0).map(\.id) } } ?? []
+        } catch {
+            throw BackupError("cannot read the restore chain of JobId \(decision.baseJob?.rawValue ?? 0): \(error)")
+        }
+        chainJobs = record.chainJobs ?? []
         let jobID: JobID
         do {
             jobID = try withCatalog { [record] in try $0.beginJob(record) }
@@ -277,13 +286,6 @@ public final class BackupJob: @unchecked Sendable {
             final.status = .ok
         }
         record.endTime = Clock.realtime()
-        record.filesExamined = Int64(final.filesExamined)
-        record.filesStored = Int64(final.filesStored)
-        record.filesSkipped = Int64(final.filesSkipped)
-        record.filesFailed = Int64(final.filesFailed)
-        record.entriesStored = Int64(final.entriesStored)
-        record.bytesRead = Int64(final.bytesRead)
-        record.bytesStored = Int64(final.bytesStored)
         var messages = context.drainMessages().map { JobMessage(jobID: jobID, $0) }
         let policy = coordinator.policyFailure
         // The summary's errors and warnings are the job's error and warning messages, wherever they came from (the
@@ -292,8 +294,7 @@ public final class BackupJob: @unchecked Sendable {
         if fatalMessage != nil { final.errors += 1 }
         if final.status == .ok && final.errors > 0 { final.status = .warnings }
         record.status = final.status
-        record.errors = Int64(final.errors)
-        record.warnings = Int64(final.warnings)
+        record.setCounts(from: final)
         do {
             if accurateState != nil && final.entriesDeleted > 0 {
                 messages.append(
@@ -311,12 +312,20 @@ public final class BackupJob: @unchecked Sendable {
             let fatal = fatalMessage.map {
                 [JobMessage(jobID: jobID, time: Clock.realtime(), severity: "error", stage: nil, path: nil, text: $0)]
             }
-            try withCatalog { [messages, record] catalog in
+            let unfinished = final.status == .failed || final.status == .cancelled
+            let counts = try withCatalog { [messages] catalog -> CatalogFileCounts? in
                 if !messages.isEmpty { try catalog.insert(files: [], messages: messages) }
                 if !policy.records.isEmpty { try catalog.insert(files: policy.records, messages: policy.messages) }
                 if let fatal { try catalog.insert(files: [], messages: fatal) }
-                try catalog.finishJob(record)
+                // Rows that never reached the catalog (the catalog thread stops at a fatal error) are not counted:
+                // the summary and the job row say what the catalog holds.
+                return unfinished ? try catalog.fileCounts(job: jobID) : nil
             }
+            if let counts {
+                final.setCounts(from: counts)
+                record.setCounts(from: final)
+            }
+            try withCatalog { [record] in try $0.finishJob(record) }
         } catch {
             final.status = .failed
             final.failure = (final.failure.map { $0 + "; " } ?? "") + "cannot finish the catalog record: \(error)"
@@ -418,6 +427,7 @@ public final class BackupJob: @unchecked Sendable {
             record("start", BackupJob.decimalTime(startTime)), record("volume", String(volumeSequence)),
         ]
         if let since { records.append(record("since", BackupJob.decimalTime(since))) }
+        if !chainJobs.isEmpty { records.append(record("chain", JobRecord.encodeChainJobs(chainJobs))) }
         for datum in jobData {
             records.append(VolumeMember.Record(key: VolumeMember.jobDataPrefix + datum.key, value: datum.value))
         }
@@ -426,6 +436,8 @@ public final class BackupJob: @unchecked Sendable {
 
     /// What stages recorded with the job at its start (set before the worker threads start, read by the writer).
     private(set) var jobData: [JobDatum] = []
+    /// The jobs this job's restore chain needs (set before the worker threads start, read by the writer).
+    private(set) var chainJobs: [JobID] = []
 
     /// Records that end the job's last volume: end time, counts, and any extra ones (Accurate deletions).
     func trailerRecords(jobID: JobID, summary: JobSummary) -> [VolumeMember.Record] {
@@ -557,6 +569,8 @@ public final class BackupJob: @unchecked Sendable {
         var volumeUpdates: [(sequence: Int, bytes: Int64, status: String)] = []
         /// Volume to make durable before the rows that point into it are committed.
         var sync: VolumeSync?
+        /// Told whether the batch was committed (the writer waits for a new volume's row before writing into it).
+        var recorded: BoundedQueue<Bool>?
     }
 
     /// Writes the batches into the catalog it owns until the queue closes, then hands the catalog back.
@@ -565,7 +579,10 @@ public final class BackupJob: @unchecked Sendable {
     ) -> sending any CatalogStore {
         var volumeIDs: [Int: Int64] = [:]
         while var batch = queue.take() {
-            if fatalMessage != nil { continue }
+            if fatalMessage != nil {
+                _ = batch.recorded?.put(false)
+                continue
+            }
             do {
                 if let sync = batch.sync { try sync.sync() }
                 for (sequence, record) in batch.newVolumes {
@@ -580,8 +597,10 @@ public final class BackupJob: @unchecked Sendable {
                     if let local = batch.files[index].volumeID { batch.files[index].volumeID = volumeIDs[Int(local)] }
                 }
                 try catalog.insert(files: batch.files, messages: batch.messages)
+                _ = batch.recorded?.put(true)
             } catch {
                 fail("catalog write failed: \(error)")
+                _ = batch.recorded?.put(false)
             }
             let counts = JobMessage.severityCounts(batch.messages)
             if counts != (0, 0) { withLock { $0.count(counts) } }

@@ -93,3 +93,31 @@ extension JobMessage {
         return counts
     }
 }
+
+extension JobRecord {
+    /// The job row's counters from a backup's summary.
+    mutating func setCounts(from summary: JobSummary) {
+        filesExamined = Int64(summary.filesExamined)
+        filesStored = Int64(summary.filesStored)
+        filesSkipped = Int64(summary.filesSkipped)
+        filesFailed = Int64(summary.filesFailed)
+        entriesStored = Int64(summary.entriesStored)
+        bytesRead = Int64(summary.bytesRead)
+        bytesStored = Int64(summary.bytesStored)
+        errors = Int64(summary.errors)
+        warnings = Int64(summary.warnings)
+    }
+}
+
+extension JobSummary {
+    /// The stored, skipped and failed counters from what the catalog's rows hold. Files examined, errors and
+    /// warnings are kept: the walk did examine those files, whether or not their rows were committed.
+    mutating func setCounts(from counts: CatalogFileCounts) {
+        filesStored = Int(counts.filesStored)
+        filesSkipped = Int(counts.filesSkipped)
+        filesFailed = Int(counts.filesFailed)
+        entriesStored = Int(counts.entriesStored)
+        bytesRead = UInt64(max(0, counts.bytesRead))
+        bytesStored = UInt64(max(0, counts.bytesStored))
+    }
+}

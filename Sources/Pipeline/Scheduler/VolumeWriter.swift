@@ -100,15 +100,29 @@ final class VolumeWriter {
         if let writer { return writer }
         sequence += 1
         let (name, path) = volumePath(sequence)
+        try recordVolume(VolumeRecord(jobID: jobID, name: name, path: path, sequence: Int64(sequence)))
         let opened = try PaxWriter(path: path, mode: coordinator.settings.volumeMode)
         // Each volume starts with a job label, so `scan` can rebuild the job from volumes alone.
         try opened.appendGlobalHeader(records: labels.label(sequence))
         writer = opened
         volumeSync = try VolumeSync(path: path)
         summary.volumes.append(path)
-        batch.newVolumes.append(
-            (sequence, VolumeRecord(jobID: jobID, name: name, path: path, sequence: Int64(sequence))))
         return opened
+    }
+
+    /// Commits the volume's row (status `open`) before its file exists, and waits for the catalog thread to say
+    /// so: a job that dies while writing it (disk full, SIGKILL) leaves a row the next job or `prune` finds, so the
+    /// partial file is never unknown to the catalog.
+    private func recordVolume(_ record: VolumeRecord) throws {
+        flushCatalog()  // rows of the previous volume first, in order
+        let reply = BoundedQueue<Bool>(capacity: 1)
+        var opening = BackupJob.CatalogBatch()
+        opening.newVolumes = [(sequence, record)]
+        opening.recorded = reply
+        catalogQueue.put(opening)
+        guard reply.take() == true else {
+            throw BackupError("cannot record volume \(record.path) in the catalog before writing it")
+        }
     }
 
     private func closeVolume(status: String) throws {

@@ -254,6 +254,9 @@ enum PipelineRecords {
         var start: FileStat.Timestamp
         var since: FileStat.Timestamp?
         var sequence: Int64
+        /// `OPTIONPIPELINE.label.chain`: the JobIds the job's restore chain needed when it started (written since
+        /// schema 4 for Differential and Incremental jobs; nil when the label has none).
+        var chainJobs: [JobID]?
         /// What stages recorded with the job, in label order.
         var jobData: [JobDatum] = []
 
@@ -274,6 +277,7 @@ enum PipelineRecords {
                 label("start", PipelineRecords.decimalTime(start)), label("volume", String(sequence)),
             ]
             if let since { records.append(label("since", PipelineRecords.decimalTime(since))) }
+            if let chainJobs, !chainJobs.isEmpty { records.append(label("chain", JobRecord.encodeChainJobs(chainJobs))) }
             return records + jobData.map(jobDatum)
         }
 
@@ -315,6 +319,7 @@ enum PipelineRecords {
             fileSetDigest = try required("fileset_digest")
             guard let start = PipelineRecords.timestamp(try required("start")) else { throw bad("start") }
             self.start = start
+            chainJobs = values["chain"].map(JobRecord.decodeChainJobs)
             if let text = values["since"] {
                 guard let since = PipelineRecords.timestamp(text) else { throw bad("since") }
                 self.since = since
