@@ -220,9 +220,9 @@ extension OptionHost {
                     let selection = try JobSelection.parse(
                         (config.map { [$0] } ?? []) + (catalogOptions.catalog.map { ["--catalog", $0] } ?? [])
                             + (job.map { ["--job", $0] } ?? []))
-                    let (catalog, path) = try selection.openCatalog(selection.configuration())
+                    let (catalog, opened) = try selection.openCatalog(selection.configuration())
                     defer { try? catalog.close() }
-                    catalogPath = path
+                    catalogPath = opened
                     let absolute = FileVersions.absolutePath(path)
                     let versions = try FileVersions.list(absolute, jobName: job, in: catalog)
                     let out = ByteWriter.standardOutput
