@@ -173,8 +173,13 @@ extension PaxWriter {
             scratch.removeAll(keepingCapacity: true)
             for record in member.records {
                 let key = record.key.utf8
+                // One pass over the key's bytes (three generic `contains` were a visible part of a small file's header).
+                var keyText = record.key
+                let clean = keyText.withUTF8 { bytes in
+                    !bytes.contains { $0 == UInt8(ascii: "=") || $0 == 0 || $0 == UInt8(ascii: "\n") }
+                }
                 guard record.key.hasPrefix(VolumeMember.recordPrefix), key.count > VolumeMember.recordPrefix.utf8.count,
-                    !key.contains(UInt8(ascii: "=")), !key.contains(0), !key.contains(UInt8(ascii: "\n"))
+                    clean
                 else {
                     throw refusal(
                         member, "record key \"\(record.key)\" must start with \(VolumeMember.recordPrefix) and hold no =")
