@@ -119,6 +119,7 @@ enum CommandSupport {
             python.callTimeout = Double(job.pluginCallTimeout)
             python.accurate = job.accurate
             python.overrides = job.fdPluginOptions
+            python.clientName = job.client
         }
         python.configurationPath = configurationPath.map(absolutePath)
         return StageRegistry.factory(

@@ -76,8 +76,9 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
         switch event {
         case .jobStarted:
             guard context.mode == .backup else { return }
+            settings.record(in: context)
             try perform(context: context) { [self] in
-                let plugin = try load(context: context)
+                let plugin = try load(context: context, job: nil)
                 state.withLock { $0.plugin = plugin }  // ended at jobEnded, also when an event below fails
                 try plugin.entered {
                     for event: Int32 in [16, 3] {  // bEventEndFileSet, bEventStartBackupJob
@@ -111,8 +112,11 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
 
     /// Creates the sub-interpreter, imports the module, calls `load_bareos_plugin` and `parse_plugin_definition`
     /// (and the Job's `Fd Plugin Options` overrides). Any failure here fails the job before files are read (D6).
-    private func load(context: StageContext) throws -> PythonPlugin {
-        let plugin = try PythonPlugin(stage: name, definition: definition, settings: settings, context: context)
+    /// `job`: at restore, the backup job whose recorded settings fill in what the command did not give.
+    private func load(context: StageContext, job: Int64?) throws -> PythonPlugin {
+        let plugin = try PythonPlugin(
+            stage: name, definition: definition, settings: settings.resolved(context: context, job: job),
+            context: context)
         do {
             try plugin.entered {
                 let options = definition.options
@@ -144,8 +148,8 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
     }
 
     /// The plugin for restore: loaded with the first file it took (Bareos: event 10 with the first plugin stream),
-    /// `parse_plugin_definition` again for each later file.
-    func restorePlugin(context: StageContext) throws -> PythonPlugin {
+    /// `parse_plugin_definition` again for each later file. `job` is the backup job of that first file.
+    func restorePlugin(context: StageContext, job: Int64) throws -> PythonPlugin {
         let (existing, count, failure) = state.withLock { state in
             state.restoredFiles += 1
             return (state.plugin, state.restoredFiles, state.loadFailure)
@@ -156,7 +160,7 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
             return existing
         }
         do {
-            let plugin = try load(context: context)
+            let plugin = try load(context: context, job: job)
             state.withLock { $0.plugin = plugin }
             return plugin
         } catch let error as PythonPluginError {
