@@ -343,8 +343,8 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(refused.status, 3)
         XCTAssertEqual(
             refused.stderr,
-            "optionhost: \(command):5:14: FileSet \"fs\" has Include-level Plugin \"bpipe\", a Bareos command plugin; "
-                + "this host does not run command plugins yet\n")
+            "optionhost: \(command):5:14: FileSet \"fs\" has Include-level Plugin \"bpipe\", a Bareos command plugin "
+                + "this host does not run (only python3: command plugins run here)\n")
 
         // Refused before anything was created: no catalog, no archive directory, no job.
         XCTAssertFalse(FileManager.default.fileExists(atPath: catalogPath))

@@ -39,7 +39,7 @@ public final class RestoreJob {
     public let progress: ProgressCounters
     public let cancellation: CancellationFlag
     private var summary: JobSummary
-    private var volumePaths: [Int64: String] = [:]
+    var volumePaths: [Int64: String] = [:]
     private var messages: [JobMessage] = []
 
     public init(
@@ -112,6 +112,7 @@ public final class RestoreJob {
         if let fd = settings.outputFD {
             try restoreToStream(plan, fd: fd, environment: environment)
         } else {
+            try deliverRestoreObjects(plan, environment: environment)
             try restoreTree(plan, environment: environment)
         }
         let failure = fatal.withLock { $0 }

@@ -15,7 +15,9 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
     let settings: PythonPluginSettings
     private let state = Locked<State>(State())
     /// Bytes of taken files, read during `decide` and handed to the writer by `openSource` (by file index).
-    private let taken = Locked<[Int64: PythonByteSource]>([:])
+    let taken = Locked<[Int64: PythonByteSource]>([:])
+    /// Command plugin (Include-level string): where its backup loop stands, and the items it produced.
+    let command = Locked<CommandLoop>(CommandLoop())
 
     /// At most this much of one taken file stays in memory (the rest is spilled to a temporary file), and at most
     /// `batchMemory` per batch, so memory stays flat whatever plugins produce.
@@ -140,7 +142,7 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
         return plugin
     }
 
-    private func parse(_ plugin: PythonPlugin, _ options: String) throws {
+    func parse(_ plugin: PythonPlugin, _ options: String) throws {
         let parsed = try plugin.call("parse_plugin_definition") { instance, rc, error in
             opfd_parse_plugin_definition(instance, options, &rc, &error)
         }
@@ -164,8 +166,13 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
             state.withLock { $0.plugin = plugin }
             return plugin
         } catch let error as PythonPluginError {
-            state.withLock { $0.loadFailure = error }
-            throw error
+            // The traceback once, as a job message; every file of the plugin then fails with one short line.
+            context.message(.error, "\(error)", stage: name)
+            let lastLine = "\(error)".split(separator: "\n").last.map(String.init) ?? ""
+            let failure = PythonPluginError.host(
+                "the plugin could not be loaded for restore (\(lastLine)); its files are not restored")
+            state.withLock { $0.loadFailure = failure }
+            throw failure
         }
     }
 
@@ -173,6 +180,22 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
 
     public func decide(batch: inout [FileItem], context: StageContext) -> [Result<StageDecision, any Error>] {
         guard context.mode == .backup else { return batch.map { _ in .success(.core) } }
+        // Items this stage produced as a command plugin are taken over without handle_backup_file.
+        let claimed = claimCommandItems(&batch)
+        let open = claimed.indices.filter { claimed[$0] == nil }
+        guard open.count < batch.count else { return decideOffered(batch: &batch, context: context) }
+        var offered = open.map { batch[$0] }
+        let answers = offered.isEmpty ? [] : decideOffered(batch: &offered, context: context)
+        var results = claimed
+        for (position, index) in open.enumerated() {
+            batch[index] = offered[position]
+            results[index] = answers[position]
+        }
+        return results.map { $0! }
+    }
+
+    /// The option-plugin decision (`handle_backup_file`) for entries the walk offered.
+    private func decideOffered(batch: inout [FileItem], context: StageContext) -> [Result<StageDecision, any Error>] {
         guard let plugin = plugin else {
             return batch.map { item in .failure(StageFailure(stage: name, path: item.path, message: "the plugin is not loaded")) }
         }
@@ -341,6 +364,15 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
         for item: RestoreItem, outputPath: [UInt8], context: StageContext
     ) throws -> (any ByteSink)? {
         guard item.kind == .file, item.metadata[PythonPluginStage.takenKey] == name else { return nil }
+        // A restore object reached restore_object_data before any file: nothing is written for it.
+        if isRestoreObject(item) { return DiscardingSink() }
         return PythonRestoreSink(stage: self, item: item, outputPath: outputPath, context: context)
     }
+}
+
+/// Where the bytes of a restore object go in the file pass of a restore: nowhere (they were handed to
+/// `restore_object_data` before).
+final class DiscardingSink: ByteSink {
+    func write(_ bytes: UnsafeRawBufferPointer) throws {}
+    func close(success: Bool) throws {}
 }
