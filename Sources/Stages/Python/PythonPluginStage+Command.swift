@@ -104,9 +104,13 @@ extension PythonPluginStage {
             if packet.no_read != 0 {
                 produced.stat.size = 0
             } else {
+                // Items wait for the writer with their bytes: what they hold in memory together stays within
+                // `batchMemory` (the rest of each goes to its unlinked temporary file).
+                let held = taken.withLock { $0.values.reduce(0) { $0 + $1.memoryBytes } }
                 do {
                     let source = try PythonByteSource.read(
-                        fileItem, stage: name, plugin: plugin, noAtime: false, memoryLimit: PythonPluginStage.fileMemory,
+                        fileItem, stage: name, plugin: plugin, noAtime: false,
+                        memoryLimit: max(0, min(PythonPluginStage.fileMemory, PythonPluginStage.batchMemory - held)),
                         spillDirectory: context.workingDirectory)
                     produced.stat.size = source.size
                     taken.withLock { $0[fileIndex] = source }

@@ -96,6 +96,7 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
             return
         case .jobEnded(let succeeded):
             taken.withLock { $0.removeAll() }
+            command.withLock { $0 = CommandLoop() }
             guard let plugin = state.withLock({ state -> PythonPlugin? in
                 defer { state.plugin = nil }
                 return state.plugin
