@@ -258,6 +258,7 @@ extension OptionHost {
                         $0.add("where", settings.whereDirectory)
                         $0.add("chain", job.chain.map { String($0.id.rawValue) })
                         if let version { $0.add("version", version) }
+                        $0.add("files_kept", summary.filesSkipped)
                     })
             } else {
                 for message in problems { ByteWriter.standardError.write(CommandSupport.messageText(message)) }
@@ -273,8 +274,12 @@ extension OptionHost {
                         "  tree as of JobId \(summary.jobID): "
                             + job.chain.map { "\($0.level.name) \($0.id.rawValue)" }.joined(separator: ", "))
                 }
+                // Files an existing entry kept (--replace never, ifnewer, ifolder) are the restore's skipped files.
+                let kept =
+                    summary.filesSkipped > 0
+                    ? "\(summary.filesSkipped) kept as they were (--replace \(settings.replace.rawValue)), " : ""
                 out.line(
-                    "  \(summary.filesStored) files verified and restored, \(summary.entriesStored) entries, "
+                    "  \(summary.filesStored) files verified and restored, \(summary.entriesStored) entries, \(kept)"
                         + "\(summary.filesFailed) failed, \(OptionHost.Estimate.grouped(summary.bytesRead)) bytes; "
                         + "\(Int((summary.wallSeconds * 1000).rounded())) ms, \(Int(rate.rounded())) files/s")
             }
