@@ -786,13 +786,14 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(records.count, 3, jobs.output)
         XCTAssertEqual(records.map { $0["job_id"] as? Int }, [2, 1, nil], "newest first, then the summary")
         let keys: Set<String> = [
-            "type", "job_id", "job", "level", "status", "fileset", "start", "end", "files_stored", "bytes_read", "bytes_stored",
-            "files_failed",
+            "type", "job_id", "job", "job_type", "level", "status", "fileset", "start", "end", "files_stored", "bytes_read",
+            "bytes_stored", "files_failed",
         ]
         for (index, record) in records.dropLast().enumerated() {
             XCTAssertEqual(Set(record.keys), keys)
             XCTAssertEqual(record["job"] as? String, "Nightly")
             XCTAssertEqual(record["type"] as? String, "job")
+            XCTAssertEqual(record["job_type"] as? String, "Backup")
             XCTAssertEqual(record["level"] as? String, "Full")
             XCTAssertEqual(record["status"] as? String, "T")
             XCTAssertEqual(record["fileset"] as? String, "fs")
@@ -809,7 +810,7 @@ final class BackupCommandTests: CommandLineTestCase {
         let text = try optionhost(["list", "jobs", "--catalog", catalogPath])
         XCTAssertEqual(text.status, 0)
         XCTAssertEqual(text.lines.count, 2)
-        XCTAssertTrue(text.lines.last?.hasPrefix("1\tNightly\tFull\tT\t") ?? false, text.output)
+        XCTAssertTrue(text.lines.last?.hasPrefix("1\tNightly\tBackup\tFull\tT\t") ?? false, text.output)
         XCTAssertTrue(text.lines.last?.hasSuffix("\t3 files\t15 bytes\t0 failed") ?? false, text.output)
 
         let files = try optionhost(["list", "files", "--catalog", catalogPath, "--jobid", "1", "--json"])

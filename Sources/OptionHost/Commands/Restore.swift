@@ -78,7 +78,9 @@ struct JobSelection: ParsableArguments {
             }
             return (catalog, JobID(rawValue: jobid), path)
         }
-        let candidates = try catalog.jobs(name: job).filter { $0.status == .ok || $0.status == .warnings }
+        let candidates = try catalog.jobs(name: job).filter {
+            $0.isBackup && ($0.status == .ok || $0.status == .warnings)
+        }
         guard let newest = candidates.first else {
             try? catalog.close()
             throw CommandFailure.usage("no successful job named \"\(job ?? "")\" in catalog \(path)")
@@ -247,7 +249,8 @@ extension OptionHost {
                 return
             }
             let out = ByteWriter.standardOutput
-            // With -d N the plugins' own info and debug messages are shown too (a restore has no catalog record).
+            // With -d N the plugins' own info and debug messages are shown too (all of them are in the catalog under the
+            // restore's JobId).
             let problems = job.problems.filter {
                 $0.severity == "warning" || $0.severity == "error" || (debugLevel > 0 && $0.stage != nil)
             }
@@ -259,6 +262,7 @@ extension OptionHost {
                         $0.add("chain", job.chain.map { String($0.id.rawValue) })
                         if let version { $0.add("version", version) }
                         $0.add("files_kept", summary.filesSkipped)
+                        if let id = job.restoreJobID { $0.add("restore_job_id", id.rawValue) }
                     })
             } else {
                 for message in problems { ByteWriter.standardError.write(CommandSupport.messageText(message)) }
@@ -282,6 +286,9 @@ extension OptionHost {
                     "  \(summary.filesStored) files verified and restored, \(summary.entriesStored) entries, \(kept)"
                         + "\(summary.filesFailed) failed, \(OptionHost.Estimate.grouped(summary.bytesRead)) bytes; "
                         + "\(Int((summary.wallSeconds * 1000).rounded())) ms, \(Int(rate.rounded())) files/s")
+                if let id = job.restoreJobID {
+                    out.line("  recorded as Restore JobId \(id.rawValue) (optionhost list messages --jobid \(id.rawValue))")
+                }
             }
             out.flush()
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }

@@ -24,6 +24,7 @@ enum CatalogSchema {
         CatalogMigration(version: 1, sql: version1),
         CatalogMigration(version: 2, sql: version2),
         CatalogMigration(version: 3, sql: version3),
+        CatalogMigration(version: 4, sql: version4),
     ]
 
     private static let version1 = """
@@ -181,5 +182,12 @@ enum CatalogSchema {
             value           BLOB NOT NULL,
             PRIMARY KEY (job_id, key)
         );
+        """
+
+    /// Restore and verify runs are jobs too (`jobs.type` `R` / `V`, as Bareos' JobType letters; backups `B`): where a
+    /// restore wrote (`--where`) and the backup job it restored or verified.
+    private static let version4 = """
+        ALTER TABLE jobs ADD COLUMN where_dir TEXT;
+        ALTER TABLE jobs ADD COLUMN restored_job_id INTEGER;
         """
 }

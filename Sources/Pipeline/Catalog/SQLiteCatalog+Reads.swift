@@ -7,7 +7,7 @@ extension SQLiteCatalog {
         SELECT j.id, j.name, j.type, j.level, j.status, f.name, f.md5, f.text, j.client_name,
             j.start_time, j.start_time_ns, j.end_time, j.end_time_ns, j.since_time, j.since_time_ns,
             j.files_examined, j.files_stored, j.files_skipped, j.files_failed, j.entries_stored,
-            j.bytes_read, j.bytes_stored, j.errors, j.warnings
+            j.bytes_read, j.bytes_stored, j.errors, j.warnings, j.where_dir, j.restored_job_id
         FROM jobs AS j JOIN filesets AS f ON f.id = j.fileset_id
         """
 
@@ -39,13 +39,16 @@ extension SQLiteCatalog {
         guard let status = JobStatus(rawValue: s.text(4)) else {
             throw CatalogError.invalidValue("status of job \(id)", s.text(4))
         }
-        return JobRecord(
+        var job = JobRecord(
             id: id, name: s.text(1), type: s.text(2), level: JobLevel(rawValue: s.text(3)), status: status,
             fileSetName: s.text(5), fileSetDigest: s.text(6), fileSetText: s.optionalText(7),
             clientName: s.optionalText(8), startTime: instant(s, 9), endTime: timestamp(s, 11),
             sinceTime: timestamp(s, 13), filesExamined: s.int64(15), filesStored: s.int64(16),
             filesSkipped: s.int64(17), filesFailed: s.int64(18), entriesStored: s.int64(19), bytesRead: s.int64(20),
             bytesStored: s.int64(21), errors: s.int64(22), warnings: s.int64(23))
+        job.whereDirectory = s.optionalText(24)
+        job.restoredJob = s.optionalInt64(25).map(JobID.init(rawValue:))
+        return job
     }
 
     /// Seconds in `column`, nanoseconds in the next one; nil when the seconds are NULL.

@@ -38,9 +38,11 @@ public final class RestoreJob {
     let builder: StageChainBuilder
     public let progress: ProgressCounters
     public let cancellation: CancellationFlag
-    private var summary: JobSummary
+    var summary: JobSummary
     var volumePaths: [Int64: String] = [:]
-    private var messages: [JobMessage] = []
+    var messages: [JobMessage] = []
+    /// This run's own JobId in the catalog (a Restore job), once it has started; nil when it could not be recorded.
+    public private(set) var restoreJobID: JobID?
 
     public init(
         catalog: any CatalogStore, jobID: JobID, settings: RestoreSettings,
@@ -88,6 +90,24 @@ public final class RestoreJob {
         if plan.isEmpty {
             throw RestoreError("nothing selected: job \(jobID.rawValue) has no stored entry matching the selection")
         }
+        restoreJobID = beginRecord(restoring: job)
+        do {
+            try run(plan, job: job)
+        } catch {
+            summary.status = .failed
+            summary.failure = "\(error)"
+            finishRecord(restoreJobID, restoring: job, summary: summary)
+            throw error
+        }
+        summary.wallSeconds = Clock.monotonic() - started
+        summary.cpuSeconds = Clock.cpuSeconds() - cpuStarted
+        summary.peakRSSBytes = Clock.peakRSSBytes()
+        finishRecord(restoreJobID, restoring: job, summary: summary)
+        return summary
+    }
+
+    /// The restore of a non-empty plan, once the run is recorded.
+    private func run(_ plan: RestorePlan, job: JobRecord) throws {
         // Volumes of entries stored by jobs outside the chain (exact versions): no thread reads the catalog.
         for id in Set(plan.jobs).subtracting(chain.map(\.id)) {
             for volume in try catalog.volumes(job: id) { volumePaths[volume.id] = volume.path }
@@ -119,16 +139,12 @@ public final class RestoreJob {
         try? builder.broadcast(
             .jobEnded(succeeded: summary.errors == 0 && failure == nil && !cancellation.isCancelled), context: context)
         for message in context.drainMessages() { messages.append(JobMessage(jobID: jobID, message)) }
-        summary.wallSeconds = Clock.monotonic() - started
-        summary.cpuSeconds = Clock.cpuSeconds() - cpuStarted
-        summary.peakRSSBytes = Clock.peakRSSBytes()
         if let failure {
             summary.status = .failed
             summary.failure = failure
         } else {
             summary.status = cancellation.isCancelled ? .cancelled : (summary.errors > 0 ? .warnings : .ok)
         }
-        return summary
     }
 
     // MARK: - --stdout
