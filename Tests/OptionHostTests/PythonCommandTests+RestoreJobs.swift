@@ -4,12 +4,7 @@ import XCTest
 /// Restore runs are jobs in the catalog, as in Bareos (issue 12 item 3).
 extension PythonCommandTests {
     func testARestoreIsAJobWithItsLogInTheCatalog() throws {
-        try makeFile("tree/a.txt", "a")
-        let tree = work.appendingPathComponent("tree").path
-        let path = try config("python3:module_path=\(examples):module_name=callorder:answer=ok:root=\(tree)", tree: tree)
-        let backup = try optionhost(
-            ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
-        XCTAssertEqual(backup.status, 0, backup.output + backup.stderr)
+        let (tree, path) = try callorderBackup()
         let target = work.appendingPathComponent("restore").path
         let restore = try optionhost(["restore", "--catalog", catalogPath, "--jobid", "1", "--where", target, "--json"])
         XCTAssertEqual(restore.status, 0, restore.output + restore.stderr)

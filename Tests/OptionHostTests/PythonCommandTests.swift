@@ -182,13 +182,19 @@ final class PythonCommandTests: CommandLineTestCase {
             result.output)
     }
 
-    func testListMessagesShowsTheBackupLogAndRestoreWithDebugLevelThePluginsMessages() throws {
+    /// A Full backup of `tree/a.txt` through the callorder example that takes it over; returns the tree and CONFIG.
+    func callorderBackup() throws -> (tree: String, config: String) {
         try makeFile("tree/a.txt", "a")
         let tree = work.appendingPathComponent("tree").path
         let path = try config("python3:module_path=\(examples):module_name=callorder:answer=ok:root=\(tree)", tree: tree)
         let backup = try optionhost(
             ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
         XCTAssertEqual(backup.status, 0, backup.output + backup.stderr)
+        return (tree, path)
+    }
+
+    func testListMessagesShowsTheBackupLogAndRestoreWithDebugLevelThePluginsMessages() throws {
+        let (tree, _) = try callorderBackup()
         // The backup's log, plugin messages included, in order.
         let log = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "1"])
         XCTAssertEqual(log.status, 0, log.stderr)
