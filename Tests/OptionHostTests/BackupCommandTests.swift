@@ -634,7 +634,14 @@ final class BackupCommandTests: CommandLineTestCase {
                 + "catalog says \(catalogDigest)\"}")
         let badSummary = try self.summary(badJSON)
         XCTAssertEqual(badSummary["status"] as? String, "failed")
-        assertCounts(badSummary, ["mismatches": 1, "files_stored": 3])
+        assertCounts(badSummary, ["mismatches": 1, "files_stored": 3, "verify_job_id": 5])
+        // Each verify is a Verify job (JobIds 2 to 5); its log in the catalog names the mismatch.
+        let log = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "5"])
+        XCTAssertEqual(log.status, 0, log.stderr)
+        XCTAssertEqual(log.lines.filter { $0.contains("mismatch") }.count, 1, log.output)
+        XCTAssertTrue(
+            log.output.contains("mismatch: SHA-256 of the stored bytes is \(volumeDigest), catalog says \(catalogDigest)"),
+            log.output)
 
         // Restore verifies before the final name: b.bin is not created, the rest is restored, exit 1.
         let target = work.appendingPathComponent("restored").path

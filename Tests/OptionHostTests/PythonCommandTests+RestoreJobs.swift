@@ -48,5 +48,24 @@ extension PythonCommandTests {
              archivePath, "--json"])
         XCTAssertEqual(incremental.status, 0, incremental.output + incremental.stderr)
         XCTAssertEqual(try objects(incremental).last?["level"] as? String, "Incremental")
+        let backupID = try XCTUnwrap(try objects(incremental).last?["job_id"] as? Int)
+        XCTAssertEqual(backupID, 4)  // 3 is the --latest restore
+
+        // A verify is a job too; a restore's JobId has nothing to verify.
+        let verify = try optionhost(["verify", "--catalog", catalogPath, "--jobid", "1", "--json"])
+        XCTAssertEqual(verify.status, 0, verify.output + verify.stderr)
+        XCTAssertEqual(try objects(verify).last?["verify_job_id"] as? Int, 5)
+        let verifyRow = try XCTUnwrap(
+            try objects(try optionhost(["list", "jobs", "--catalog", catalogPath, "--json"])).first)
+        XCTAssertEqual(verifyRow["job_id"] as? Int, 5)
+        XCTAssertEqual(verifyRow["job_type"] as? String, "Verify")
+        XCTAssertEqual(verifyRow["status"] as? String, "T")
+        XCTAssertEqual(verifyRow["files_stored"] as? Int, 1)
+        XCTAssertEqual(verifyRow["restored_job_id"] as? Int, 1)
+        XCTAssertNil(verifyRow["where"])
+        let notABackup = try optionhost(["verify", "--catalog", catalogPath, "--jobid", "2"])
+        XCTAssertEqual(notABackup.status, 3)
+        XCTAssertEqual(
+            notABackup.stderr, "optionhost: JobId 2 is a Restore job, not a backup: it has nothing to verify\n")
     }
 }

@@ -349,7 +349,18 @@ extension OptionHost {
                 if againstLive { return try verifyLive() }
                 let (catalog, jobID, _) = try selection.open()
                 defer { try? catalog.close() }
-                let (summary, mismatches) = try VerifyJob(catalog: catalog, jobID: jobID).run()
+                let run = try Verify.begin(catalog, jobID)
+                let summary: JobSummary
+                let mismatches: [VerifyJob.Mismatch]
+                do {
+                    (summary, mismatches) = try VerifyJob(catalog: catalog, jobID: jobID).run()
+                } catch {
+                    Verify.finish(run, catalog, failure: "\(error)")
+                    throw error
+                }
+                Verify.finish(
+                    run, catalog, summary: summary,
+                    messages: mismatches.map { (.error, $0.path, "mismatch: \($0.message)") })
                 let out = ByteWriter.standardOutput
                 if selection.json {
                     for mismatch in mismatches {
@@ -359,7 +370,11 @@ extension OptionHost {
                         line.add("message", mismatch.message)
                         out.write(line.line)
                     }
-                    out.write(CommandSupport.summaryJSON(summary) { $0.add("mismatches", mismatches.count) })
+                    out.write(
+                        CommandSupport.summaryJSON(summary) {
+                            $0.add("mismatches", mismatches.count)
+                            if let run { $0.add("verify_job_id", run.id.rawValue) }
+                        })
                 } else {
                     for mismatch in mismatches {
                         ByteWriter.standardError.write(
@@ -415,7 +430,24 @@ extension OptionHost {
             }
             let live = LiveVerifyJob(catalog: catalog, jobID: jobID, fileSet: fileSet(configuration, for: record))
             CommandSupport.installInterruptHandler(live.cancellation)
-            let (summary, differences) = try live.run()
+            let run = try Verify.begin(catalog, jobID)
+            let summary: JobSummary
+            let differences: [LiveVerifyJob.Difference]
+            do {
+                (summary, differences) = try live.run()
+            } catch {
+                Verify.finish(run, catalog, failure: "\(error)")
+                throw error
+            }
+            Verify.finish(
+                run, catalog, summary: summary,
+                messages: differences.map { difference in
+                    let fields = difference.kind == .changed ? " (\(difference.fields.joined(separator: ", ")))" : ""
+                    return (
+                        difference.kind == .new ? .info : .error, difference.path,
+                        "\(difference.kind.rawValue)\(fields): \(difference.message)"
+                    )
+                })
             let counts = Dictionary(grouping: differences, by: \.kind).mapValues(\.count)
             let out = ByteWriter.standardOutput
             if selection.json {
@@ -431,6 +463,7 @@ extension OptionHost {
                 out.write(
                     CommandSupport.summaryJSON(summary) {
                         $0.add("against_live", true)
+                        if let run { $0.add("verify_job_id", run.id.rawValue) }
                         $0.add("entries_checked", summary.entriesStored)
                         for kind in [LiveVerifyJob.Difference.Kind.changed, .missing, .new] {
                             $0.add(kind.rawValue, counts[kind] ?? 0)

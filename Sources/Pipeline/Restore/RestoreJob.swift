@@ -41,8 +41,10 @@ public final class RestoreJob {
     var summary: JobSummary
     var volumePaths: [Int64: String] = [:]
     var messages: [JobMessage] = []
+    /// This run as a Restore job in the catalog, once it has started; nil when it could not be recorded.
+    private var record: RunRecord?
     /// This run's own JobId in the catalog (a Restore job), once it has started; nil when it could not be recorded.
-    public private(set) var restoreJobID: JobID?
+    public var restoreJobID: JobID? { record?.id }
 
     public init(
         catalog: any CatalogStore, jobID: JobID, settings: RestoreSettings,
@@ -90,19 +92,19 @@ public final class RestoreJob {
         if plan.isEmpty {
             throw RestoreError("nothing selected: job \(jobID.rawValue) has no stored entry matching the selection")
         }
-        restoreJobID = beginRecord(restoring: job)
+        record = beginRecord(restoring: job)
         do {
             try run(plan, job: job)
         } catch {
             summary.status = .failed
             summary.failure = "\(error)"
-            finishRecord(restoreJobID, restoring: job, summary: summary)
+            finishRecord(record)
             throw error
         }
         summary.wallSeconds = Clock.monotonic() - started
         summary.cpuSeconds = Clock.cpuSeconds() - cpuStarted
         summary.peakRSSBytes = Clock.peakRSSBytes()
-        finishRecord(restoreJobID, restoring: job, summary: summary)
+        finishRecord(record)
         return summary
     }
 
