@@ -145,6 +145,32 @@ final class CommandPluginTests: PythonPluginTestCase {
             ])
     }
 
+    /// An exception in `start_backup_file` fails the job (Bareos: M_FATAL) with the traceback; EndBackupJob still
+    /// reaches the plugin, JobEnd does not (the job failed).
+    func testAnExceptionInStartBackupFileFailsTheJob() throws {
+        try writePlugin(
+            "raiser",
+            """
+            import bareosfd
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventJobEnd, bareosfd.bEventEndBackupJob])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_plugin_event(event):
+                bareosfd.JobMessage(bareosfd.M_INFO, "raiser: event %d\\n" % event)
+                return 0
+            def start_backup_file(savepkt):
+                raise ValueError("no database today")
+            """)
+        let (summary, catalog) = try backup([], fileSetBody: commandFileSet(plugin("raiser")))
+        XCTAssertEqual(summary.status, .failed)
+        let failure = try XCTUnwrap(summary.failure)
+        XCTAssertTrue(failure.contains("command plugin \(plugin("raiser")): start_backup_file raised an exception:\nTraceback"), failure)
+        XCTAssertTrue(failure.hasSuffix("ValueError: no database today"), failure)
+        XCTAssertEqual(jobmsgLinesOf("raiser: ", try stageMessages(catalog, jobID: summary.jobID)), ["event 4"])
+        XCTAssertEqual(try catalog.files(job: JobID(rawValue: summary.jobID)).count, 0)
+    }
+
     // MARK: - A local file list
 
     /// Writes the tree and the list the local-file-list plugin backs up: two files (one of 600 KB, read in

@@ -204,5 +204,6 @@ extension PythonPluginStage {
 }
 
 extension Array {
-    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+    /// The element at `index`, nil outside the array (a StageContext built without the FileSet's Options blocks).
+    fileprivate subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }
