@@ -144,4 +144,70 @@ final class PluginParityTests: PythonPluginTestCase {
         XCTAssertEqual(parityLines(messages), [expected + "R"])
         XCTAssertEqual(try read(restored("sub/b.txt")), Array("bravo\n".utf8))
     }
+
+    /// A command plugin on the helper modules a Bareos installation has in its plugin directory (our look-alikes in
+    /// `examples/plugins`: `BareosFdPluginBaseclass`, `BareosFdWrapper`, `@BareosPlugin`), whose options come from a
+    /// `defaults_file=` that the base class resolves against the directory of bVarUsedConfig: a restore without
+    /// CONFIG finds both (the Plugin Directory and the configuration path recorded with the backup).
+    func testAHelperBasedCommandPluginWithADefaultsFileRestoresWithoutConfig() throws {
+        try writePlugin(
+            "helper_list",
+            """
+            import os
+            import bareosfd
+            from BareosFdPluginBaseclass import BareosFdPluginBaseclass
+            from BareosFdWrapper import *  # noqa: F401,F403 - the entry points
+            from BareosFdWrapper import BareosPlugin
+
+            @BareosPlugin
+            class HelperList(BareosFdPluginBaseclass):
+                def __init__(self, plugindef):
+                    super().__init__(plugindef, ["filename"])
+                    self.files = None
+
+                def start_backup_file(self, savepkt):
+                    if self.files is None:
+                        with open(self.options["filename"]) as listing:
+                            self.files = [line.strip() for line in listing if line.strip()]
+                    if not self.files:
+                        return bareosfd.bRC_Stop
+                    name = self.files.pop(0)
+                    info = os.stat(name)
+                    statp = bareosfd.StatPacket()
+                    statp.st_mode = info.st_mode
+                    statp.st_size = info.st_size
+                    statp.st_atime = statp.st_mtime = statp.st_ctime = int(info.st_mtime)
+                    savepkt.statp = statp
+                    savepkt.fname = name
+                    savepkt.type = bareosfd.FT_REG
+                    return bareosfd.bRC_OK
+
+                def end_backup_file(self):
+                    return bareosfd.bRC_More if self.files else bareosfd.bRC_OK
+            """)
+        let conf = work.path + "/conf"
+        try FileManager.default.createDirectory(atPath: conf, withIntermediateDirectories: true)
+        try "# the job's configuration\n".write(toFile: conf + "/job.conf", atomically: true, encoding: .utf8)
+        let list = work.path + "/list.txt"
+        try "\(source)/a.txt\n\(source)/sub/b.txt\n".write(toFile: list, atomically: true, encoding: .utf8)
+        try "filename=\(list)\n".write(toFile: conf + "/helper_list.ini", atomically: true, encoding: .utf8)
+        let body = """
+              Include {
+                Options { Signature = SHA256 }
+                Plugin = "\(plugin("helper_list", "defaults_file=helper_list.ini"))"
+              }
+            """
+        let (summary, catalog) = try backup(
+            [], jobDirectives: "Plugin Directory = \"\(PythonPluginTestCase.examples)\"", fileSetBody: body,
+            configurationPath: conf + "/job.conf")
+        XCTAssertEqual(summary.status, .ok, summary.failure ?? "")
+        XCTAssertEqual(summary.filesStored, 2)
+        try FileManager.default.removeItem(atPath: source)
+        let (outcome, messages) = try restore(catalog, jobID: summary.jobID)
+        XCTAssertEqual(outcome.status, .ok, messages.map(\.text).joined(separator: "\n"))
+        XCTAssertEqual(outcome.filesStored, 2)
+        XCTAssertEqual(try read(restored("a.txt")), Array("alpha\n".utf8))
+        XCTAssertEqual(try read(restored("sub/b.txt")), Array("bravo\n".utf8))
+    }
 }
+
