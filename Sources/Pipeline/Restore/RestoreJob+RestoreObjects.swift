@@ -3,6 +3,7 @@ extension RestoreJob {
     /// restore: the selected entries with a chain whose stage claims them (`Stage.isRestoreObject`) are read and
     /// verified against the catalog's source SHA-256 here, then handed to that stage (`restoreObject`). In the file
     /// pass the same stage then writes nothing for them. A failure is a problem of that entry; the restore goes on.
+    /// Only called when a job of the restore ran command plugins (job data `host.command_plugins`).
     func deliverRestoreObjects(_ plan: RestorePlan, environment: RestoreEnvironment) throws {
         var volumes = VolumeReaders(paths: volumePaths)
         var decoder: MemberDecoder?

@@ -134,7 +134,10 @@ public final class RestoreJob {
         if let fd = settings.outputFD {
             try restoreToStream(plan, fd: fd, environment: environment)
         } else {
-            try deliverRestoreObjects(plan, environment: environment)
+            // Only jobs that ran command plugins can hold restore objects (no extra pass over the rows otherwise).
+            if loaded.values.contains(where: { $0[BackupJob.commandPluginsKey] != nil }) {
+                try deliverRestoreObjects(plan, environment: environment)
+            }
             try restoreTree(plan, environment: environment)
         }
         let failure = fatal.withLock { $0 }

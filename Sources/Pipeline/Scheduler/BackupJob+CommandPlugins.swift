@@ -17,6 +17,17 @@ extension BackupJob {
         }
     }
 
+    /// Job data key naming the command plugins a backup ran (one string a line): a restore looks for restore
+    /// objects only among the files of jobs that have it.
+    static let commandPluginsKey = "host.command_plugins"
+
+    /// The job datum that says this backup runs command plugins (none when it runs none).
+    func commandPluginJobData() -> [JobDatum] {
+        let strings = fileSet.includes.flatMap { $0.plugins.map(\.string) }
+        guard !strings.isEmpty else { return [] }
+        return [JobDatum(key: Self.commandPluginsKey, value: Array(strings.joined(separator: "\n").utf8))]
+    }
+
     /// Creates the command plugins' stages with the others, so that they load at job start (D3, D6).
     func prepareCommandPlugins() throws {
         for include in fileSet.includes {

@@ -213,7 +213,7 @@ public final class BackupJob: @unchecked Sendable {
             fail("a stage failed at job start: \(error)")
         }
         // What stages keep with the job goes into the catalog now and into every volume's label.
-        jobData = context.takeRecordedJobData()
+        jobData = context.takeRecordedJobData() + commandPluginJobData()
         do {
             try catalog.insertJobData(job: jobID, jobData)
         } catch {
