@@ -413,6 +413,9 @@ static const char *const entry_point_names[OPFD_EP_COUNT] = {
     [OPFD_EP_CREATE_FILE] = "create_file",
     [OPFD_EP_SET_FILE_ATTRIBUTES] = "set_file_attributes",
     [OPFD_EP_END_RESTORE_FILE] = "end_restore_file",
+    [OPFD_EP_START_BACKUP_FILE] = "start_backup_file",
+    [OPFD_EP_END_BACKUP_FILE] = "end_backup_file",
+    [OPFD_EP_RESTORE_OBJECT_DATA] = "restore_object_data",
 };
 
 static void free_job_strings(opfd_job *job) {
@@ -1191,6 +1194,35 @@ static int copy_buffer_field(PyObject *field, uint8_t **copy, size_t *length) {
     memcpy(*copy, data, (size_t)size);
     *length = (size_t)size;
     return 1;
+}
+
+opfd_status opfd_call_begin(opfd_instance *instance, int ep, PyObject **function, int *rc, opfd_error *error) {
+    return begin_call(instance, ep, function, rc, error);
+}
+
+opfd_status opfd_call_invoke(opfd_instance *instance, int ep, PyObject *function, PyObject *argument, int *rc,
+                             opfd_error *error) {
+    return invoke(instance, ep, function, argument, rc, error);
+}
+
+opfd_status opfd_call_build_failed(opfd_instance *instance, PyObject *function, opfd_error *error) {
+    return build_failed(instance, function, error);
+}
+
+PyObject *opfd_stat_object(opfd_instance *instance, const opfd_stat *stat) {
+    return make_stat(instance, stat);
+}
+
+PyObject *opfd_cmd_object(opfd_instance *instance, const char *cmd) {
+    return cached_cmd(instance, cmd);
+}
+
+void opfd_error_set(opfd_error *error, const char *text) {
+    set_error(error, "%s", text);
+}
+
+int opfd_copy_buffer_field(PyObject *field, uint8_t **copy, size_t *length) {
+    return copy_buffer_field(field, copy, length);
 }
 
 static PyObject *new_packet(PyTypeObject *type) {

@@ -180,6 +180,9 @@ enum {
     OPFD_EP_CREATE_FILE,
     OPFD_EP_SET_FILE_ATTRIBUTES,
     OPFD_EP_END_RESTORE_FILE,
+    OPFD_EP_START_BACKUP_FILE,
+    OPFD_EP_END_BACKUP_FILE,
+    OPFD_EP_RESTORE_OBJECT_DATA,
     OPFD_EP_COUNT
 };
 
@@ -222,5 +225,22 @@ typedef struct opfd_text {
 } opfd_text;
 int opfd_text_get(PyObject *str, opfd_text *text);
 void opfd_text_release(opfd_text *text);
+
+// The call steps of bareosfd_host.c, shared with bareosfd_command.c (command-plugin entry points).
+/// Checks the instance and finds entry point `ep`: OPFD_DONE with *function (new reference) to go on.
+opfd_status opfd_call_begin(opfd_instance *instance, int ep, PyObject **function, int *rc, opfd_error *error);
+/// Calls `function` (consumed) with the context first for old plugins; the int result goes to *rc.
+opfd_status opfd_call_invoke(opfd_instance *instance, int ep, PyObject *function, PyObject *argument, int *rc,
+                             opfd_error *error);
+/// A packet could not be built: the pending Python error as OPFD_HOST_ERROR (consumes `function`).
+opfd_status opfd_call_build_failed(opfd_instance *instance, PyObject *function, opfd_error *error);
+/// A StatPacket of this instance's module (new reference).
+PyObject *opfd_stat_object(opfd_instance *instance, const opfd_stat *stat);
+/// The cached `cmd` str (new reference).
+PyObject *opfd_cmd_object(opfd_instance *instance, const char *cmd);
+/// error->text = a malloc'd copy of `text` (when error is not NULL).
+void opfd_error_set(opfd_error *error, const char *text);
+/// A bytes/bytearray field as a malloc'd copy: 0 (None), 1 (copied), -1 (wrong type), -2 (no memory).
+int opfd_copy_buffer_field(PyObject *field, uint8_t **copy, size_t *length);
 
 #endif

@@ -343,8 +343,8 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(refused.status, 3)
         XCTAssertEqual(
             refused.stderr,
-            "optionhost: \(command):5:14: FileSet \"fs\" has Include-level Plugin \"bpipe\", a Bareos command plugin; "
-                + "this host does not run command plugins yet\n")
+            "optionhost: \(command):5:14: FileSet \"fs\" has Include-level Plugin \"bpipe\", a Bareos command plugin "
+                + "this host does not run (only python3: command plugins run here)\n")
 
         // Refused before anything was created: no catalog, no archive directory, no job.
         XCTAssertFalse(FileManager.default.fileExists(atPath: catalogPath))
@@ -634,7 +634,14 @@ final class BackupCommandTests: CommandLineTestCase {
                 + "catalog says \(catalogDigest)\"}")
         let badSummary = try self.summary(badJSON)
         XCTAssertEqual(badSummary["status"] as? String, "failed")
-        assertCounts(badSummary, ["mismatches": 1, "files_stored": 3])
+        assertCounts(badSummary, ["mismatches": 1, "files_stored": 3, "verify_job_id": 5])
+        // Each verify is a Verify job (JobIds 2 to 5); its log in the catalog names the mismatch.
+        let log = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "5"])
+        XCTAssertEqual(log.status, 0, log.stderr)
+        XCTAssertEqual(log.lines.filter { $0.contains("mismatch") }.count, 1, log.output)
+        XCTAssertTrue(
+            log.output.contains("mismatch: SHA-256 of the stored bytes is \(volumeDigest), catalog says \(catalogDigest)"),
+            log.output)
 
         // Restore verifies before the final name: b.bin is not created, the rest is restored, exit 1.
         let target = work.appendingPathComponent("restored").path
@@ -786,13 +793,14 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(records.count, 3, jobs.output)
         XCTAssertEqual(records.map { $0["job_id"] as? Int }, [2, 1, nil], "newest first, then the summary")
         let keys: Set<String> = [
-            "type", "job_id", "job", "level", "status", "fileset", "start", "end", "files_stored", "bytes_read", "bytes_stored",
-            "files_failed", "errors", "warnings",
+            "type", "job_id", "job", "job_type", "level", "status", "fileset", "start", "end", "files_stored", "bytes_read",
+            "bytes_stored", "files_failed", "errors", "warnings",
         ]
         for (index, record) in records.dropLast().enumerated() {
             XCTAssertEqual(Set(record.keys), keys)
             XCTAssertEqual(record["job"] as? String, "Nightly")
             XCTAssertEqual(record["type"] as? String, "job")
+            XCTAssertEqual(record["job_type"] as? String, "Backup")
             XCTAssertEqual(record["level"] as? String, "Full")
             XCTAssertEqual(record["status"] as? String, "T")
             XCTAssertEqual(record["fileset"] as? String, "fs")
@@ -809,7 +817,7 @@ final class BackupCommandTests: CommandLineTestCase {
         let text = try optionhost(["list", "jobs", "--catalog", catalogPath])
         XCTAssertEqual(text.status, 0)
         XCTAssertEqual(text.lines.count, 2)
-        XCTAssertTrue(text.lines.last?.hasPrefix("1\tNightly\tFull\tT\t") ?? false, text.output)
+        XCTAssertTrue(text.lines.last?.hasPrefix("1\tNightly\tBackup\tFull\tT\t") ?? false, text.output)
         XCTAssertTrue(text.lines.last?.hasSuffix("\t3 files\t15 bytes\t0 failed") ?? false, text.output)
 
         let files = try optionhost(["list", "files", "--catalog", catalogPath, "--jobid", "1", "--json"])

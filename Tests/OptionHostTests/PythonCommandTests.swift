@@ -182,13 +182,19 @@ final class PythonCommandTests: CommandLineTestCase {
             result.output)
     }
 
-    func testListMessagesShowsTheBackupLogAndRestoreWithDebugLevelThePluginsMessages() throws {
+    /// A Full backup of `tree/a.txt` through the callorder example that takes it over; returns the tree and CONFIG.
+    func callorderBackup() throws -> (tree: String, config: String) {
         try makeFile("tree/a.txt", "a")
         let tree = work.appendingPathComponent("tree").path
         let path = try config("python3:module_path=\(examples):module_name=callorder:answer=ok:root=\(tree)", tree: tree)
         let backup = try optionhost(
             ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
         XCTAssertEqual(backup.status, 0, backup.output + backup.stderr)
+        return (tree, path)
+    }
+
+    func testListMessagesShowsTheBackupLogAndRestoreWithDebugLevelThePluginsMessages() throws {
+        let (tree, _) = try callorderBackup()
         // The backup's log, plugin messages included, in order.
         let log = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "1"])
         XCTAssertEqual(log.status, 0, log.stderr)
@@ -234,4 +240,50 @@ final class PythonCommandTests: CommandLineTestCase {
                     + "in the Plugin Directory or Python's own path",
             ])
     }
+
+    /// A Python command plugin through the binary: `check` has nothing to warn about, `backup` runs it, `verify`
+    /// checks its item in the volume, and a `restore` without CONFIG pipes the dump back.
+    func testACommandPluginRunsThroughTheCommandLineAndRestoresWithoutConfig() throws {
+        let database = work.appendingPathComponent("app.db").path
+        let created = try run("/usr/bin/sqlite3", [database, "create table t(x); insert into t values (42);"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let path = try write(
+            "command.conf",
+            """
+            FileSet {
+              Name = fs
+              Include {
+                Options { Signature = SHA256 }
+                Plugin = "python3:module_path=\(examples):module_name=bareos-fd-sqlite-dump:db=\(database)"
+              }
+            }
+            Job { Name = Nightly; Type = Backup; Level = Full; FileSet = fs }
+
+            """)
+        let check = try optionhost(["check", path])
+        XCTAssertEqual(check.status, 0, check.stderr)
+        XCTAssertTrue(check.output.hasSuffix("No warnings.\n"), check.output)
+        // The string is checked as an option plugin's is (module_path holds the module).
+        let misspelt = try write(
+            "misspelt.conf", try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "sqlite-dump", with: "sqlite-dunp"))
+        let warned = try optionhost(["check", misspelt])
+        XCTAssertEqual(warned.status, 0, warned.stderr)
+        XCTAssertTrue(
+            warned.output.contains(
+                "\(misspelt):5:14: warning: module \"bareos-fd-sqlite-dunp\" is not in module_path \"\(examples)\""),
+            warned.output)
+        let backup = try optionhost(
+            ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
+        XCTAssertEqual(backup.status, 0, backup.output + backup.stderr)
+        let summary = try XCTUnwrap(try objects(backup).last)
+        XCTAssertEqual(summary["files_stored"] as? Int, 1)
+        let verify = try optionhost(["verify", "--catalog", catalogPath, "--jobid", "1"])
+        XCTAssertEqual(verify.status, 0, verify.output + verify.stderr)
+        let target = work.appendingPathComponent("restore").path
+        let restore = try optionhost(["restore", "--catalog", catalogPath, "--jobid", "1", "--where", target])
+        XCTAssertEqual(restore.status, 0, restore.output + restore.stderr)
+        let rows = try run("/usr/bin/sqlite3", [target + database, "select x from t;"])
+        XCTAssertEqual(rows.output, "42\n")
+    }
 }
+

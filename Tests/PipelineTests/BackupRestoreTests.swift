@@ -319,8 +319,8 @@ final class BackupRestoreTests: XCTestCase {
         XCTAssertThrowsError(try backup("  Include {\n    Plugin = \"bpipe:file=/x\"\n  }")) { error in
             XCTAssertEqual(
                 "\(error)",
-                "t.conf:4:14: FileSet \"fs\" has Include-level Plugin \"bpipe\", a Bareos command plugin; this host does "
-                    + "not run command plugins yet")
+                "t.conf:4:14: FileSet \"fs\" has Include-level Plugin \"bpipe\", a Bareos command plugin this host "
+                    + "does not run (only python3: command plugins run here)")
         }
     }
 

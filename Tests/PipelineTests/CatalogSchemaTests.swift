@@ -22,7 +22,7 @@ final class CatalogSchemaTests: CatalogTestCase {
 
     func testCreateSetsVersionWALAndPragmas() throws {
         let catalog = try openCatalog()
-        XCTAssertEqual(SQLiteCatalog.schemaVersion, 4)
+        XCTAssertEqual(SQLiteCatalog.schemaVersion, 5)
         XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), Int64(SQLiteCatalog.schemaVersion))
         XCTAssertEqual(try catalog.connection.scalar("PRAGMA application_id"), 0x4F50_4354)
         XCTAssertEqual(try catalog.connection.scalar("PRAGMA foreign_keys"), 1)
@@ -50,7 +50,7 @@ final class CatalogSchemaTests: CatalogTestCase {
 
         let again = try openCatalog(create: false)
         XCTAssertEqual(try again.job(id)?.name, "nightly")
-        XCTAssertEqual(try again.connection.scalar("PRAGMA user_version"), 4)
+        XCTAssertEqual(try again.connection.scalar("PRAGMA user_version"), 5)
         try again.close()
     }
 
@@ -72,7 +72,7 @@ final class CatalogSchemaTests: CatalogTestCase {
             "cannot open catalog \(empty): not an optionhost catalog (it is empty; open it with create to make a new "
                 + "catalog) (SQLITE_NOTADB)")
         let catalog = try SQLiteCatalog.open(path: empty, create: true)
-        XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), 4)
+        XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), 5)
         try catalog.close()
     }
 
@@ -85,8 +85,8 @@ final class CatalogSchemaTests: CatalogTestCase {
         XCTAssertEqual(error?.code, .error)
         XCTAssertEqual(
             error?.description,
-            "cannot open catalog \(path("catalog.db")): its schema version is 5, but this build of optionhost knows "
-                + "versions up to 4; open it with a newer optionhost")
+            "cannot open catalog \(path("catalog.db")): its schema version is 6, but this build of optionhost knows "
+                + "versions up to 5; open it with a newer optionhost")
     }
 
     func testCorruptFileIsNotADatabase() throws {
@@ -132,13 +132,17 @@ final class CatalogSchemaTests: CatalogTestCase {
     func testVersionFourAddsChainJobsAndRenamesWritingVolumesOpen() throws {
         let old = try SQLiteCatalog.open(
             path: path("catalog.db"), create: true, migrations: Array(CatalogSchema.migrations.prefix(3)))
-        let first = try old.beginJob(sampleJob())
+        // A job row as version 3 has it (this build's beginJob writes later columns).
+        try old.connection.execute(
+            "INSERT INTO filesets (id, name, md5) VALUES (1, 'fs', 'x'); INSERT INTO jobs (id, name, type, level, "
+                + "status, fileset_id, start_time, start_time_ns) VALUES (1, 'nightly', 'B', 'F', 'T', 1, 0, 0)")
+        let first = JobID(rawValue: 1)
         try old.connection.execute(
             "INSERT INTO volumes (job_id, name, path, sequence, status) VALUES (\(first.rawValue), 'v', '/v', 1, 'writing')")
         try old.close()
 
         let catalog = try openCatalog(create: false)
-        XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), 4)
+        XCTAssertEqual(try catalog.connection.scalar("PRAGMA user_version"), 5)
         XCTAssertEqual(try catalog.volumes(job: first).map(\.status), ["open"])
         XCTAssertNil(try catalog.job(first)?.chainJobs)
         var incremental = sampleJob(start: 1_700_000_100)
@@ -153,7 +157,11 @@ final class CatalogSchemaTests: CatalogTestCase {
     func testMigrationStepsApplyInOrder() throws {
         let v1 = CatalogSchema.migrations[0]
         let catalog = try SQLiteCatalog.open(path: path("catalog.db"), create: true, migrations: [v1])
-        let id = try catalog.beginJob(sampleJob())
+        // A job row as version 1 has it (this build's beginJob writes later columns).
+        try catalog.connection.execute(
+            "INSERT INTO filesets (id, name, md5) VALUES (1, 'fs', 'x'); INSERT INTO jobs (id, name, type, level, "
+                + "status, fileset_id, start_time, start_time_ns) VALUES (1, 'nightly', 'B', 'F', 'T', 1, 0, 0)")
+        let id = JobID(rawValue: 1)
         try catalog.insert(files: [bareFile(job: id, index: 1, path: "/a")], messages: [])
         try catalog.close()
 

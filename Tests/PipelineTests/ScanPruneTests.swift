@@ -418,7 +418,7 @@ final class ScanPruneTests: XCTestCase {
         // A second prune has nothing left to do; JobIds are not reused.
         XCTAssertEqual(try Pruner(catalog: store, jobName: "j", policy: .keepLast(2)).plan().removed.count, 0)
         let (next, _) = try backup(catalog: store)
-        XCTAssertEqual(next.jobID, 6)
+        XCTAssertEqual(next.jobID, 7)  // the restore above is JobId 6
     }
 
     func testPruneOlderThanUsesStartTimes() throws {

@@ -66,7 +66,8 @@ class PythonPluginTestCase: XCTestCase {
     @discardableResult
     func backup(
         _ plugins: [String], optionsBlock: String = "Signature = SHA256", jobDirectives: String = "",
-        fileSetBody: String? = nil, workers: Int = 1, debugLevel: Int = 0, level: Job.Level? = nil
+        fileSetBody: String? = nil, workers: Int = 1, debugLevel: Int = 0, level: Job.Level? = nil,
+        configurationPath: String? = nil
     ) throws -> (JobSummary, SQLiteCatalog) {
         let lines = plugins.map { "      Plugin = \"\($0)\"" }.joined(separator: "\n")
         let body =
@@ -96,19 +97,23 @@ class PythonPluginTestCase: XCTestCase {
         let backup = BackupJob(
             job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet),
             catalog: try SQLiteCatalog.open(path: catalogPath, create: true), settings: settings,
-            stageFactory: Self.factory(job), level: level)
+            stageFactory: Self.factory(job, configurationPath: configurationPath), level: level)
         let summary = try backup.run()
         return (summary, try XCTUnwrap(backup.releaseCatalog(as: SQLiteCatalog.self)))
     }
 
-    static func factory(_ job: Job?) -> StageChainBuilder.Factory {
+    /// The stage factory as the commands make it (`CommandSupport.stageFactory`): the Job's plugin settings, and
+    /// the CONFIG path the command was given (nil: none, as a restore without CONFIG).
+    static func factory(_ job: Job?, configurationPath: String? = nil) -> StageChainBuilder.Factory {
         var python = PythonPluginSettings()
         if let job {
             python.pluginDirectory = job.pluginDirectory
             python.callTimeout = Double(job.pluginCallTimeout)
             python.accurate = job.accurate
             python.overrides = job.fdPluginOptions
+            python.clientName = job.client
         }
+        python.configurationPath = configurationPath
         return StageRegistry.factory(python: python)
     }
 

@@ -274,6 +274,60 @@ opfd_status opfd_set_xattr(opfd_instance *instance, const char *fname, size_t fn
                            size_t name_length, const uint8_t *value, size_t value_length, int *rc,
                            opfd_error *error);
 
+// MARK: - Command plugins (Include-level `Plugin =`; bareosfd_command.c)
+
+/// One SavePacket for start_backup_file (python-fd §5.1, command-plugin column). What the plugin set is copied
+/// back after the call when it returned 0 (bRC_OK); malloc'd fields are freed with opfd_command_packet_clear.
+typedef struct opfd_command_packet {
+    // In.
+    const char *cmd;           // the full plugin string (read-only `cmd`)
+    uint8_t flags[5];          // FO_* bits of the Include's default Options block
+    int64_t save_time;         // since time of the job (0 for a Full)
+    // Out (when the call returned 0).
+    char *fname;               // str, required (UTF-8 with surrogateescape)
+    size_t fname_length;
+    char *link;                // str or NULL (unset or "")
+    size_t link_length;
+    int has_stat;              // 0: statp was None or not a StatPacket
+    opfd_stat stat;
+    int type;                  // FT_*
+    int no_read;
+    int portable;
+    int accurate_found;
+    uint32_t delta_seq;
+    char *object_name;         // restore objects (FT_RESTORE_FIRST ...): str or NULL
+    size_t object_name_length;
+    uint8_t *object;           // bytes/bytearray or NULL
+    size_t object_length;
+    int object_len;
+    int object_index;
+} opfd_command_packet;
+
+/// Frees what start_backup_file copied out of the packet.
+void opfd_command_packet_clear(opfd_command_packet *packet);
+/// start_backup_file(savepkt): rc 0 = an item (fields copied back; OPFD_BAD_PACKET when fname is not a str,
+/// statp not a StatPacket, flags not a 5-byte bytearray or object not bytes/bytearray), 1 (bRC_Stop) = no more
+/// items, 7 (bRC_Skip) = ask again.
+opfd_status opfd_start_backup_file(opfd_instance *instance, opfd_command_packet *packet, int *rc, opfd_error *error);
+/// end_backup_file(): 3 (bRC_More) asks for another item.
+opfd_status opfd_end_backup_file(opfd_instance *instance, int *rc, opfd_error *error);
+
+/// One RestoreObject for restore_object_data (python-fd §5.7).
+typedef struct opfd_restore_object {
+    const char *object_name;
+    size_t object_name_length;
+    const uint8_t *object;
+    size_t object_length;
+    const char *plugin_name;   // the full plugin string
+    int object_type;           // FT_RESTORE_FIRST ...
+    int object_index;
+    int64_t jobid;
+} opfd_restore_object;
+
+/// restore_object_data(rop)
+opfd_status opfd_restore_object_data(opfd_instance *instance, const opfd_restore_object *object, int *rc,
+                                     opfd_error *error);
+
 #ifdef __cplusplus
 }
 #endif

@@ -52,12 +52,14 @@ extension OptionHost {
             return errors
         }
 
-        /// Every stage string of the FileSets' Options blocks and of the Pipelines, in file order.
+        /// Every stage string of the FileSets' Options blocks and of the Pipelines, in file order, and the Python
+        /// command plugins (Include level), which run as stages too.
         static func stageEntries(_ configuration: Configuration) -> [PluginEntry] {
             var entries: [PluginEntry] = []
             for fileSet in configuration.fileSets.values.sorted(by: { $0.location.description < $1.location.description }) {
                 for include in fileSet.includes {
                     for block in include.options { entries += block.plugins }
+                    entries += include.plugins.filter { PluginString.isPython($0.string) }
                 }
             }
             for pipeline in configuration.pipelines.values.sorted(by: { $0.location.description < $1.location.description }) {

@@ -69,7 +69,8 @@ extension OptionHost {
                     printer.report(
                         "warning", path: nil,
                         "\(plugin.location): command plugin \"\(PluginString.name(plugin.string))\" is not run by "
-                            + "this host; its entries are not estimated")
+                            + "estimate (a Python plugin's loop may have side effects, D3); its entries are not "
+                            + "estimated")
                 }
             }
             do {

@@ -66,15 +66,23 @@ enum CommandSupport {
         return failure.code
     }
 
-    /// Refuses, with the `file:line:col` of the line, a FileSet whose Include has a command plugin or whose chains
-    /// name a stage this build does not have (D1) — before anything is created or read.
+    /// Refuses, with the `file:line:col` of the line, a FileSet whose Include has a command plugin this host does
+    /// not run (anything but python3:) or whose chains name a stage this build does not have (D1) — before anything
+    /// is created or read.
     static func checkStages(of fileSet: FileSet, in configuration: Configuration) throws {
         for include in fileSet.includes {
-            if let plugin = include.plugins.first {
-                throw CommandFailure.failed(
-                    "\(plugin.location): FileSet \"\(fileSet.name)\" has Include-level Plugin \""
-                        + "\(PluginString.name(plugin.string))\", a Bareos command plugin; this host does not run "
-                        + "command plugins yet")
+            for plugin in include.plugins {
+                guard PluginString.isPython(plugin.string) else {
+                    throw CommandFailure.failed(
+                        "\(plugin.location): FileSet \"\(fileSet.name)\" has Include-level Plugin \""
+                            + "\(PluginString.name(plugin.string))\", a Bareos command plugin this host does not run "
+                            + "(only python3: command plugins run here)")
+                }
+                do {
+                    _ = try StageRegistry.makeStage(plugin.string)
+                } catch {
+                    throw CommandFailure.failed("\(plugin.location): \(error)")
+                }
             }
             for block in include.options {
                 let entries: [PluginEntry]
@@ -119,6 +127,7 @@ enum CommandSupport {
             python.callTimeout = Double(job.pluginCallTimeout)
             python.accurate = job.accurate
             python.overrides = job.fdPluginOptions
+            python.clientName = job.client
         }
         python.configurationPath = configurationPath.map(absolutePath)
         return StageRegistry.factory(

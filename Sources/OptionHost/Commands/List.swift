@@ -48,6 +48,7 @@ extension OptionHost {
                             line.add("type", "job")
                             line.add("job_id", record.id.rawValue)
                             line.add("job", record.name)
+                            line.add("job_type", record.typeName)
                             line.add("level", record.level.name)
                             line.add("status", record.status.rawValue)
                             line.add("fileset", record.fileSetName)
@@ -59,10 +60,13 @@ extension OptionHost {
                             line.add("files_failed", record.filesFailed)
                             line.add("errors", record.errors)
                             line.add("warnings", record.warnings)
+                            if let directory = record.whereDirectory { line.add("where", directory) }
+                            if let restored = record.restoredJob { line.add("restored_job_id", restored.rawValue) }
                             out.write(line.line)
                         } else {
                             out.line(
-                                "\(record.id.rawValue)\t\(record.name)\t\(record.level.name)\t\(record.status.rawValue)\t"
+                                "\(record.id.rawValue)\t\(record.name)\t\(record.typeName)\t\(record.level.name)\t"
+                                    + "\(record.status.rawValue)\t"
                                     + "\(EntryFormatter.time(record.startTime.seconds))\t\(record.filesStored) files\t"
                                     + "\(OptionHost.Estimate.grouped(record.bytesRead)) bytes\t\(record.filesFailed) failed")
                         }

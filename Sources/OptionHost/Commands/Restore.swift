@@ -122,7 +122,9 @@ struct JobSelection: ParsableArguments {
             }
             return (catalog, JobID(rawValue: jobid), path)
         }
-        let candidates = try catalog.jobs(name: job).filter { $0.status == .ok || $0.status == .warnings }
+        let candidates = try catalog.jobs(name: job).filter {
+            $0.isBackup && ($0.status == .ok || $0.status == .warnings)
+        }
         guard let newest = candidates.first else {
             try? catalog.close()
             throw CommandFailure.usage("no successful job named \"\(job ?? "")\" in catalog \(path)")
@@ -300,7 +302,8 @@ extension OptionHost {
                 return
             }
             let out = ByteWriter.standardOutput
-            // With -d N the plugins' own info and debug messages are shown too (a restore has no catalog record).
+            // With -d N the plugins' own info and debug messages are shown too (all of them are in the catalog under the
+            // restore's JobId).
             let problems = job.problems.filter {
                 $0.severity == "warning" || $0.severity == "error" || (debugLevel > 0 && $0.stage != nil)
             }
@@ -311,6 +314,8 @@ extension OptionHost {
                         $0.add("where", settings.whereDirectory)
                         $0.add("chain", job.chain.map { String($0.id.rawValue) })
                         if let version { $0.add("version", version) }
+                        $0.add("files_kept", summary.filesSkipped)
+                        if let id = job.restoreJobID { $0.add("restore_job_id", id.rawValue) }
                     })
             } else {
                 for message in problems { ByteWriter.standardError.write(CommandSupport.messageText(message)) }
@@ -328,11 +333,18 @@ extension OptionHost {
                         "  tree as of JobId \(summary.jobID): "
                             + job.chain.map { "\($0.level.name) \($0.id.rawValue)" }.joined(separator: ", "))
                 }
+                // Files an existing entry kept (--replace never, ifnewer, ifolder) are the restore's skipped files.
+                let kept =
+                    summary.filesSkipped > 0
+                    ? "\(summary.filesSkipped) kept as they were (--replace \(settings.replace.rawValue)), " : ""
                 out.line(
-                    "  \(summary.filesStored) files verified and restored, \(summary.entriesStored) entries, "
+                    "  \(summary.filesStored) files verified and restored, \(summary.entriesStored) entries, \(kept)"
                         + "\(summary.filesFailed) failed, \(OptionHost.Estimate.grouped(summary.bytesRead)) bytes; "
                         + "\(Int((summary.wallSeconds * 1000).rounded())) ms, \(Int(rate.rounded())) files/s")
                 if let failure = summary.failure { out.line("  reason: \(TerminalText.escapeKeepingNewlines(failure))") }
+                if let id = job.restoreJobID {
+                    out.line("  recorded as Restore JobId \(id.rawValue) (optionhost list messages --jobid \(id.rawValue))")
+                }
             }
             out.flush()
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
@@ -399,12 +411,21 @@ extension OptionHost {
                 try CatalogUpkeep.requireSound(catalog, path: path)
                 let incomplete = try selection.incompleteness(of: jobID, in: catalog, chain: false)
                 selection.warnIncomplete(incomplete)
-                let (summary, mismatches): (JobSummary, [VerifyJob.Mismatch])
+                let run = try Verify.begin(catalog, jobID)
+                let summary: JobSummary
+                let mismatches: [VerifyJob.Mismatch]
                 do {
                     (summary, mismatches) = try VerifyJob(catalog: catalog, jobID: jobID).run()
                 } catch let error as CatalogError {
+                    Verify.finish(run, catalog, failure: "\(error)")
                     throw CatalogUpkeep.failure(error, path: path)
+                } catch {
+                    Verify.finish(run, catalog, failure: "\(error)")
+                    throw error
                 }
+                Verify.finish(
+                    run, catalog, summary: summary,
+                    messages: mismatches.map { (.error, $0.path, "mismatch: \($0.message)") })
                 let out = ByteWriter.standardOutput
                 if selection.json {
                     for mismatch in mismatches {
@@ -414,7 +435,11 @@ extension OptionHost {
                         line.add("message", mismatch.message)
                         out.write(line.line)
                     }
-                    out.write(CommandSupport.summaryJSON(summary) { $0.add("mismatches", mismatches.count) })
+                    out.write(
+                        CommandSupport.summaryJSON(summary) {
+                            $0.add("mismatches", mismatches.count)
+                            if let run { $0.add("verify_job_id", run.id.rawValue) }
+                        })
                 } else {
                     for mismatch in mismatches {
                         ByteWriter.standardError.write(
@@ -476,7 +501,24 @@ extension OptionHost {
             }
             let live = LiveVerifyJob(catalog: catalog, jobID: jobID, fileSet: fileSet(configuration, for: record))
             CommandSupport.installInterruptHandler(live.cancellation)
-            let (summary, differences) = try live.run()
+            let run = try Verify.begin(catalog, jobID)
+            let summary: JobSummary
+            let differences: [LiveVerifyJob.Difference]
+            do {
+                (summary, differences) = try live.run()
+            } catch {
+                Verify.finish(run, catalog, failure: "\(error)")
+                throw error
+            }
+            Verify.finish(
+                run, catalog, summary: summary,
+                messages: differences.map { difference in
+                    let fields = difference.kind == .changed ? " (\(difference.fields.joined(separator: ", ")))" : ""
+                    return (
+                        difference.kind == .new ? .info : .error, difference.path,
+                        "\(difference.kind.rawValue)\(fields): \(difference.message)"
+                    )
+                })
             let counts = Dictionary(grouping: differences, by: \.kind).mapValues(\.count)
             let out = ByteWriter.standardOutput
             if selection.json {
@@ -492,6 +534,7 @@ extension OptionHost {
                 out.write(
                     CommandSupport.summaryJSON(summary) {
                         $0.add("against_live", true)
+                        if let run { $0.add("verify_job_id", run.id.rawValue) }
                         $0.add("entries_checked", summary.entriesStored)
                         for kind in [LiveVerifyJob.Difference.Kind.changed, .missing, .new] {
                             $0.add(kind.rawValue, counts[kind] ?? 0)

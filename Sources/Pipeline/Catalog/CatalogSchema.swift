@@ -25,6 +25,7 @@ enum CatalogSchema {
         CatalogMigration(version: 2, sql: version2),
         CatalogMigration(version: 3, sql: version3),
         CatalogMigration(version: 4, sql: version4),
+        CatalogMigration(version: 5, sql: version5),
     ]
 
     private static let version1 = """
@@ -191,5 +192,12 @@ enum CatalogSchema {
     private static let version4 = """
         ALTER TABLE jobs ADD COLUMN chain_jobs TEXT;
         UPDATE volumes SET status = 'open' WHERE status = 'writing';
+        """
+
+    /// Restore and verify runs are jobs too (`jobs.type` `R` / `V`, as Bareos' JobType letters; backups `B`): where a
+    /// restore wrote (`--where`) and the backup job it restored or verified.
+    private static let version5 = """
+        ALTER TABLE jobs ADD COLUMN where_dir TEXT;
+        ALTER TABLE jobs ADD COLUMN restored_job_id INTEGER;
         """
 }

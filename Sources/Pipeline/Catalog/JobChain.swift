@@ -22,10 +22,14 @@ public enum JobChain {
         guard let target = try catalog.job(job) else {
             throw ChainError(message: "no job with JobId \(job.rawValue) in the catalog")
         }
+        guard target.isBackup else {
+            throw ChainError(
+                message: "JobId \(job.rawValue) is a \(target.typeName) job, not a backup: it has no files to restore")
+        }
         if target.level == .full { return [target] }
         // Same Job name and FileSet, started before the target, successful; newest first.
         let earlier = try catalog.jobs(name: target.name).filter {
-            $0.id < target.id && $0.fileSetDigest == target.fileSetDigest && $0.fileSetName == target.fileSetName
+            $0.isBackup && $0.id < target.id && $0.fileSetDigest == target.fileSetDigest && $0.fileSetName == target.fileSetName
                 && isSuccessful($0)
         }
         guard let full = earlier.first(where: { $0.level == .full }) else {

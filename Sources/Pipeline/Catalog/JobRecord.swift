@@ -87,6 +87,23 @@ public struct JobRecord: Sendable, Hashable {
     /// The jobs this job's restore chain needed when it started (its Full, Differential, Incrementals), oldest
     /// first; nil when not recorded (jobs of older builds, and volumes written by them).
     public var chainJobs: [JobID]?
+    /// Restore jobs: the `--where` directory.
+    public var whereDirectory: String?
+    /// Restore and verify jobs: the backup job restored or verified.
+    public var restoredJob: JobID?
+
+    /// `Backup`, `Restore` or `Verify` for the Bareos JobType letter in ``type`` (JSON `job_type`).
+    public var typeName: String {
+        switch type {
+        case "B": return "Backup"
+        case "R": return "Restore"
+        case "V": return "Verify"
+        default: return type
+        }
+    }
+
+    /// True for a backup job (the jobs restore chains, levels and pruning are made of).
+    public var isBackup: Bool { type == "B" }
 
     public init(
         id: JobID = .unassigned, name: String, type: String = "B", level: JobLevel, status: JobStatus = .running,

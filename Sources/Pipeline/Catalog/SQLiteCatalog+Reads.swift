@@ -7,7 +7,7 @@ extension SQLiteCatalog {
         SELECT j.id, j.name, j.type, j.level, j.status, f.name, f.md5, f.text, j.client_name,
             j.start_time, j.start_time_ns, j.end_time, j.end_time_ns, j.since_time, j.since_time_ns,
             j.files_examined, j.files_stored, j.files_skipped, j.files_failed, j.entries_stored,
-            j.bytes_read, j.bytes_stored, j.errors, j.warnings, j.chain_jobs
+            j.bytes_read, j.bytes_stored, j.errors, j.warnings, j.chain_jobs, j.where_dir, j.restored_job_id
         FROM jobs AS j JOIN filesets AS f ON f.id = j.fileset_id
         """
 
@@ -47,6 +47,8 @@ extension SQLiteCatalog {
             filesSkipped: s.int64(17), filesFailed: s.int64(18), entriesStored: s.int64(19), bytesRead: s.int64(20),
             bytesStored: s.int64(21), errors: s.int64(22), warnings: s.int64(23))
         job.chainJobs = s.optionalText(24).map(JobRecord.decodeChainJobs)
+        job.whereDirectory = s.optionalText(25)
+        job.restoredJob = s.optionalInt64(26).map(JobID.init(rawValue:))
         return job
     }
 

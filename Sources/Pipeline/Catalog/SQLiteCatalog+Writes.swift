@@ -25,9 +25,9 @@ extension SQLiteCatalog {
                 INSERT INTO jobs (id, name, type, level, status, fileset_id, client_name,
                     start_time, start_time_ns, end_time, end_time_ns, since_time, since_time_ns,
                     files_examined, files_stored, files_skipped, files_failed, entries_stored,
-                    bytes_read, bytes_stored, errors, warnings)
+                    bytes_read, bytes_stored, errors, warnings, where_dir, restored_job_id)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                    ?21, ?22)
+                    ?21, ?22, ?23, ?24)
                 """)
             try insert.bind(job.id == .unassigned ? nil : job.id.rawValue, at: 1)
             try insert.bind(job.name, at: 2)
@@ -43,6 +43,8 @@ extension SQLiteCatalog {
             try insert.bind(job.sinceTime?.seconds, at: 12)
             try insert.bind(job.sinceTime.map { Int64($0.nanoseconds) }, at: 13)
             try bindCounts(of: job, to: insert, from: 14)
+            try insert.bind(job.whereDirectory, at: 23)
+            try insert.bind(job.restoredJob?.rawValue, at: 24)
             try insert.run()
             let id = JobID(rawValue: connection.lastInsertRowID)
             // Only when known (schema 4): NULL means "not recorded", as for every job of an older build.

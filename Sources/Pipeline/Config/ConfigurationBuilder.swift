@@ -369,12 +369,12 @@ struct ConfigurationBuilder {
             warnings.append(ConfigWarning("FileSet \"\(fileSet.name)\" has no Include: it selects nothing", at: fileSet.location))
         }
         for include in fileSet.includes {
-            for plugin in include.plugins {
+            for plugin in include.plugins where !PluginString.isPython(plugin.string) {
                 warnings.append(
                     ConfigWarning(
                         "FileSet \"\(fileSet.name)\": Include-level Plugin \"\(PluginString.name(plugin.string))\" is a "
-                            + "Bareos command plugin; this host does not run command plugins yet, so a backup of this "
-                            + "FileSet will fail",
+                            + "Bareos command plugin this host does not run (only python3: command plugins run here), "
+                            + "so a backup of this FileSet will fail",
                         at: plugin.location))
             }
             for block in include.options {

@@ -108,7 +108,8 @@ public final class Pruner {
         if case .keepLast(let count) = policy, count < 1 {
             throw PruneError(message: "--keep-last must be at least 1")
         }
-        let jobs = try catalog.jobs(name: jobName)  // newest first
+        // Backups only, newest first (restore and verify runs keep their rows: they hold no files or volumes).
+        let jobs = try catalog.jobs(name: jobName).filter(\.isBackup)
         var reasons: [JobID: (String, JobID?)] = [:]
         switch policy {
         case .keepLast(let count):

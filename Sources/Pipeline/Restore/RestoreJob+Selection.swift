@@ -76,9 +76,9 @@ extension RestoreJob {
             return
         }
         chain = try JobChain.jobs(asOf: jobID, in: catalog)
-        let patterns = settings.select.map { Wildcard(Array($0.utf8)) }
+        let selection = RestoreSelection(settings.select)
         try catalog.forEachStateEntry(jobs: chain.map(\.id)) { entry in
-            if patterns.isEmpty || patterns.contains(where: { $0.matches(entry.path) }) { try body(entry) }
+            if selection.selects(entry.path) { try body(entry) }
         }
     }
 

@@ -38,9 +38,13 @@ public final class RestoreJob {
     let builder: StageChainBuilder
     public let progress: ProgressCounters
     public let cancellation: CancellationFlag
-    private var summary: JobSummary
-    private var volumePaths: [Int64: String] = [:]
-    private var messages: [JobMessage] = []
+    var summary: JobSummary
+    var volumePaths: [Int64: String] = [:]
+    var messages: [JobMessage] = []
+    /// This run as a Restore job in the catalog, once it has started; nil when it could not be recorded.
+    private var record: RunRecord?
+    /// This run's own JobId in the catalog (a Restore job), once it has started; nil when it could not be recorded.
+    public var restoreJobID: JobID? { record?.id }
 
     public init(
         catalog: any CatalogStore, jobID: JobID, settings: RestoreSettings,
@@ -88,6 +92,24 @@ public final class RestoreJob {
         if plan.isEmpty {
             throw RestoreError("nothing selected: job \(jobID.rawValue) has no stored entry matching the selection")
         }
+        record = beginRecord(restoring: job)
+        do {
+            try run(plan, job: job)
+        } catch {
+            summary.status = .failed
+            summary.failure = "\(error)"
+            finishRecord(record)
+            throw error
+        }
+        summary.wallSeconds = Clock.monotonic() - started
+        summary.cpuSeconds = Clock.cpuSeconds() - cpuStarted
+        summary.peakRSSBytes = Clock.peakRSSBytes()
+        finishRecord(record)
+        return summary
+    }
+
+    /// The restore of a non-empty plan, once the run is recorded.
+    private func run(_ plan: RestorePlan, job: JobRecord) throws {
         // Volumes of entries stored by jobs outside the chain (exact versions): no thread reads the catalog.
         for id in Set(plan.jobs).subtracting(chain.map(\.id)) {
             for volume in try catalog.volumes(job: id) { volumePaths[volume.id] = volume.path }
@@ -112,6 +134,10 @@ public final class RestoreJob {
         if let fd = settings.outputFD {
             try restoreToStream(plan, fd: fd, environment: environment)
         } else {
+            // Only jobs that ran command plugins can hold restore objects (no extra pass over the rows otherwise).
+            if loaded.values.contains(where: { $0[BackupJob.commandPluginsKey] != nil }) {
+                try deliverRestoreObjects(plan, environment: environment)
+            }
             try restoreTree(plan, environment: environment)
         }
         let failure = fatal.withLock { $0 }
@@ -121,9 +147,6 @@ public final class RestoreJob {
         let stageMessages = context.drainMessages().map { JobMessage(jobID: jobID, $0) }
         messages += stageMessages
         summary.count(JobMessage.severityCounts(stageMessages))
-        summary.wallSeconds = Clock.monotonic() - started
-        summary.cpuSeconds = Clock.cpuSeconds() - cpuStarted
-        summary.peakRSSBytes = Clock.peakRSSBytes()
         if let failure {
             summary.status = .failed
             summary.failure = failure
@@ -137,7 +160,6 @@ public final class RestoreJob {
         } else {
             summary.status = summary.errors > 0 ? .warnings : .ok
         }
-        return summary
     }
 
     // MARK: - --stdout

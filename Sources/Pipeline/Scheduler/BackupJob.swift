@@ -59,7 +59,7 @@ public final class BackupJob: @unchecked Sendable {
     /// The level, since time and chain, decided from the catalog before the job is recorded.
     public private(set) var decision: LevelDecision?
     /// Accurate mode: the previous state the walk compares with (nil otherwise).
-    private var accurateState: AccurateState?
+    var accurateState: AccurateState?
     /// Accurate mode: paths recorded as deleted (set when the walk ends, read by the trailer).
     private var deletedPaths: [[UInt8]] = []
 
@@ -172,18 +172,12 @@ public final class BackupJob: @unchecked Sendable {
     public func run() throws -> JobSummary {
         let started = Clock.monotonic()
         let cpuStarted = Clock.cpuSeconds()
-        // Command plugins are not run by this host (D1): refuse before reading any file.
-        for include in fileSet.includes {
-            if let plugin = include.plugins.first {
-                throw BackupError(
-                    "\(plugin.location): FileSet \"\(fileSet.name)\" has Include-level Plugin \""
-                        + "\(PluginString.name(plugin.string))\", a Bareos command plugin; this host does not run "
-                        + "command plugins yet")
-            }
-        }
+        // Command plugins other than Python ones are not run by this host (D1): refuse before reading any file.
+        try checkCommandPlugins()
         let selector: FileSelector
         do {
             try builder.prepare(chains: chains)
+            try prepareCommandPlugins()
             coordinator.orderedDecisions = builder.allStages.contains { $0.needsWalkOrder }
             selector = try FileSelector(fileSet: fileSet, chains: chains)
         } catch let error as SelectionError {
@@ -249,7 +243,7 @@ public final class BackupJob: @unchecked Sendable {
             fail("a stage failed at job start: \(error)")
         }
         // What stages keep with the job goes into the catalog now and into every volume's label.
-        jobData = context.takeRecordedJobData()
+        jobData = context.takeRecordedJobData() + commandPluginJobData()
         do {
             let jobData = self.jobData
             try withCatalog { try $0.insertJobData(job: jobID, jobData) }
@@ -496,7 +490,7 @@ public final class BackupJob: @unchecked Sendable {
         var deletions: [(path: [UInt8], kind: EntryKind)] = []
     }
 
-    private struct Cancelled: Error {}
+    struct Cancelled: Error {}
 
     private func walk(selector: FileSelector, into queue: BoundedQueue<WalkBatch>, context: StageContext) {
         var sequence = 0
@@ -510,19 +504,22 @@ public final class BackupJob: @unchecked Sendable {
             batch = WalkBatch(sequence: sequence, firstIndex: nextIndex)
             batchBytes = 0
         }
-        do {
-            try selector.run(changes: changeTest) { event in
-                if cancellation.isCancelled { throw Cancelled() }
-                batch.events.append(event)
-                nextIndex += 1
-                if case .entry(let entry) = event, entry.kind == .file {
-                    batchBytes += min(entry.stat.size, settings.smallFileLimit)
-                    progress.currentPath = entry.path
-                }
-                if batch.events.count >= settings.batchEntries || batchBytes >= UInt64(settings.batchBytes) {
-                    flush()
-                }
+        func add(_ event: SelectionEvent) throws {
+            if cancellation.isCancelled { throw Cancelled() }
+            batch.events.append(event)
+            nextIndex += 1
+            if case .entry(let entry) = event, entry.kind == .file {
+                batchBytes += min(entry.stat.size, settings.smallFileLimit)
+                progress.currentPath = entry.path
             }
+            if batch.events.count >= settings.batchEntries || batchBytes >= UInt64(settings.batchBytes) {
+                flush()
+            }
+        }
+        do {
+            try selector.run(changes: changeTest, add)
+            // Then the items of the Include-level (command) plugins, Include by Include.
+            try runCommandPlugins(selector: selector, context: context, nextIndex: { nextIndex }, add)
         } catch is Cancelled {
         } catch {
             fail("the file walk failed: \(error)")

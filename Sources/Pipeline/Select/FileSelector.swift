@@ -28,7 +28,7 @@
 /// happen on a dedicated thread while another uses the same selector).
 public final class FileSelector: Sendable {
     private let fileSet: FileSet
-    private let includes: [CompiledInclude]
+    let includes: [CompiledInclude]
     /// Directory descriptors a walk keeps open at once (at least 2); deeper directories are closed and reopened
     /// on the way back up.
     let maxOpenDirectories: Int

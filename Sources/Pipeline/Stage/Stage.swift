@@ -86,6 +86,18 @@ public protocol Stage: AnyObject, Sendable {
     /// Accurate backups: paths of the previous state that the walk did not see. True for a path the stage still
     /// accounts for (a Python plugin's `check_file` answering `bRC_Seen`): it is not recorded as deleted.
     func claimsUnseen(_ paths: [[UInt8]], context: StageContext) -> [Bool]
+
+    /// A command plugin (a stage built from an Include-level `Plugin =` string): the next item of its loop, to
+    /// get file index `fileIndex`, or nil when the loop has ended. Called by the walk after the file walk, one item
+    /// per call (the stage must not block on the job's queues); `includeIndex` is the Include of the `Plugin =` line. Throwing ends the job (Bareos: M_FATAL).
+    func nextCommandItem(includeIndex: Int, fileIndex: Int64, context: StageContext) throws -> CommandPluginItem?
+
+    /// At restore, before any file: true when this stage consumes `item` as a restore object (Bareos'
+    /// FT_RESTORE_FIRST, handed to `restore_object_data`) instead of having it restored as a file.
+    func isRestoreObject(_ item: RestoreItem) -> Bool
+
+    /// Receives the verified bytes of a restore object (`isRestoreObject`), before any file is restored.
+    func restoreObject(_ item: RestoreItem, data: [UInt8], context: StageContext) throws
 }
 
 extension Stage {
@@ -137,4 +149,10 @@ extension Stage {
     public func claimsUnseen(_ paths: [[UInt8]], context: StageContext) -> [Bool] { paths.map { _ in false } }
 
     public func discardTakeOver(of item: FileItem, context: StageContext) {}
+
+    public func nextCommandItem(includeIndex: Int, fileIndex: Int64, context: StageContext) throws -> CommandPluginItem? { nil }
+
+    public func isRestoreObject(_ item: RestoreItem) -> Bool { false }
+
+    public func restoreObject(_ item: RestoreItem, data: [UInt8], context: StageContext) throws {}
 }

@@ -18,10 +18,13 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
     private var memory: [UInt8]
     private var memoryOffset = 0
     private var spill: Int32
+    /// Every byte the plugin gave (in memory and spilled).
+    let size: UInt64
 
-    private init(memory: [UInt8], spill: Int32) {
+    private init(memory: [UInt8], spill: Int32, size: UInt64) {
         self.memory = memory
         self.spill = spill
+        self.size = size
     }
 
     deinit { if spill >= 0 { Glibc.close(spill) } }
@@ -52,7 +55,12 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
     }
 
     /// An empty file: Bareos does not call plugin_io for it.
-    static func empty() -> PythonByteSource { PythonByteSource(memory: [], spill: -1) }
+    static func empty() -> PythonByteSource { PythonByteSource(memory: [], spill: -1, size: 0) }
+
+    /// Bytes a plugin handed over in a packet (a restore object's `savepkt.object`).
+    static func bytes(_ data: [UInt8]) -> PythonByteSource {
+        PythonByteSource(memory: data, spill: -1, size: UInt64(data.count))
+    }
 
     /// Bytes held in memory.
     var memoryBytes: Int { memory.count }
@@ -83,9 +91,11 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
 
         var memory: [UInt8] = []
         var spill: Int32 = -1
+        var size: UInt64 = 0
         var problem: StageFailure?
         var chunk = [UInt8](repeating: 0, count: Int(PythonPluginStage.readCount))
         func keep(_ bytes: ArraySlice<UInt8>) throws {
+            size += UInt64(bytes.count)
             if spill < 0 && memory.count + bytes.count <= memoryLimit {
                 memory += bytes
                 return
@@ -168,7 +178,7 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
                 throw failure(error.message("cannot rewind the temporary file"))
             }
         }
-        return PythonByteSource(memory: memory, spill: spill)
+        return PythonByteSource(memory: memory, spill: spill, size: size)
     }
 
     /// `get_acl` and `get_xattr` for a taken entry (python-fd §2.4 step 9): what the plugin hands over is kept as

@@ -162,14 +162,14 @@ struct JobValues {
     var whereDirectory: String?
     var executablePath: String
     var version: String
-    var usedConfig: String?
+    var usedConfig: String
     var debugLevel: Int
 
     init(context: StageContext, settings: PythonPluginSettings) {
         jobID = context.jobID
         jobName = JobValues.uniqueName(context.jobName, start: context.startTime, jobID: context.jobID)
         fdName = settings.fdName
-        client = context.clientName
+        client = settings.clientName ?? context.clientName
         let letter: Character
         switch context.level.lowercased() {
         case "incremental", "i": letter = "I"
@@ -184,7 +184,7 @@ struct JobValues {
         whereDirectory = context.whereDirectory
         executablePath = JobValues.executable()
         version = "optionhost \(PythonPluginSettings.hostVersion)"
-        usedConfig = settings.configurationPath
+        usedConfig = settings.configurationPath ?? PythonPluginSettings.defaultUsedConfig
         debugLevel = context.debugLevel
     }
 
@@ -196,7 +196,7 @@ struct JobValues {
                         executablePath.withCString { executablePath in
                             version.withCString { version in
                                 JobValues.withOptionalCString(whereDirectory) { whereDirectory in
-                                    JobValues.withOptionalCString(usedConfig) { usedConfig in
+                                    usedConfig.withCString { usedConfig in
                                         var job = opfd_job(
                                             host: host, job_id: jobID, job_name: jobName, fd_name: fdName,
                                             client: client, level: level, job_type: jobType,

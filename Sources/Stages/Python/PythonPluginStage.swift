@@ -15,7 +15,9 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
     let settings: PythonPluginSettings
     private let state = Locked<State>(State())
     /// Bytes of taken files, read during `decide` and handed to the writer by `openSource` (by file index).
-    private let taken = Locked<[Int64: PythonByteSource]>([:])
+    let taken = Locked<[Int64: PythonByteSource]>([:])
+    /// Command plugin (Include-level string): where its backup loop stands, and the items it produced.
+    let command = Locked<CommandLoop>(CommandLoop())
 
     /// At most this much of one taken file stays in memory (the rest is spilled to a temporary file), and at most
     /// `batchMemory` per batch, so memory stays flat whatever plugins produce.
@@ -76,8 +78,9 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
         switch event {
         case .jobStarted:
             guard context.mode == .backup else { return }
+            settings.record(in: context)
             try perform(context: context) { [self] in
-                let plugin = try load(context: context)
+                let plugin = try load(context: context, job: nil)
                 state.withLock { $0.plugin = plugin }  // ended at jobEnded, also when an event below fails
                 try plugin.entered {
                     for event: Int32 in [16, 3] {  // bEventEndFileSet, bEventStartBackupJob
@@ -93,6 +96,7 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
             return
         case .jobEnded(let succeeded):
             taken.withLock { $0.removeAll() }
+            command.withLock { $0 = CommandLoop() }
             guard let plugin = state.withLock({ state -> PythonPlugin? in
                 defer { state.plugin = nil }
                 return state.plugin
@@ -111,8 +115,11 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
 
     /// Creates the sub-interpreter, imports the module, calls `load_bareos_plugin` and `parse_plugin_definition`
     /// (and the Job's `Fd Plugin Options` overrides). Any failure here fails the job before files are read (D6).
-    private func load(context: StageContext) throws -> PythonPlugin {
-        let plugin = try PythonPlugin(stage: name, definition: definition, settings: settings, context: context)
+    /// `job`: at restore, the backup job whose recorded settings fill in what the command did not give.
+    private func load(context: StageContext, job: Int64?) throws -> PythonPlugin {
+        let plugin = try PythonPlugin(
+            stage: name, definition: definition, settings: settings.resolved(context: context, job: job),
+            context: context)
         do {
             try plugin.entered {
                 let options = definition.options
@@ -136,7 +143,7 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
         return plugin
     }
 
-    private func parse(_ plugin: PythonPlugin, _ options: String) throws {
+    func parse(_ plugin: PythonPlugin, _ options: String) throws {
         let parsed = try plugin.call("parse_plugin_definition") { instance, rc, error in
             opfd_parse_plugin_definition(instance, options, &rc, &error)
         }
@@ -144,8 +151,8 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
     }
 
     /// The plugin for restore: loaded with the first file it took (Bareos: event 10 with the first plugin stream),
-    /// `parse_plugin_definition` again for each later file.
-    func restorePlugin(context: StageContext) throws -> PythonPlugin {
+    /// `parse_plugin_definition` again for each later file. `job` is the backup job of that first file.
+    func restorePlugin(context: StageContext, job: Int64) throws -> PythonPlugin {
         let (existing, count, failure) = state.withLock { state in
             state.restoredFiles += 1
             return (state.plugin, state.restoredFiles, state.loadFailure)
@@ -156,12 +163,17 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
             return existing
         }
         do {
-            let plugin = try load(context: context)
+            let plugin = try load(context: context, job: job)
             state.withLock { $0.plugin = plugin }
             return plugin
         } catch let error as PythonPluginError {
-            state.withLock { $0.loadFailure = error }
-            throw error
+            // The traceback once, as a job message; every file of the plugin then fails with one short line.
+            context.message(.error, "\(error)", stage: name)
+            let lastLine = "\(error)".split(separator: "\n").last.map(String.init) ?? ""
+            let failure = PythonPluginError.host(
+                "the plugin could not be loaded for restore (\(lastLine)); its files are not restored")
+            state.withLock { $0.loadFailure = failure }
+            throw failure
         }
     }
 
@@ -169,6 +181,22 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
 
     public func decide(batch: inout [FileItem], context: StageContext) -> [Result<StageDecision, any Error>] {
         guard context.mode == .backup else { return batch.map { _ in .success(.core) } }
+        // Items this stage produced as a command plugin are taken over without handle_backup_file.
+        let claimed = claimCommandItems(&batch)
+        let open = claimed.indices.filter { claimed[$0] == nil }
+        guard open.count < batch.count else { return decideOffered(batch: &batch, context: context) }
+        var offered = open.map { batch[$0] }
+        let answers = offered.isEmpty ? [] : decideOffered(batch: &offered, context: context)
+        var results = claimed
+        for (position, index) in open.enumerated() {
+            batch[index] = offered[position]
+            results[index] = answers[position]
+        }
+        return results.map { $0! }
+    }
+
+    /// The option-plugin decision (`handle_backup_file`) for entries the walk offered.
+    private func decideOffered(batch: inout [FileItem], context: StageContext) -> [Result<StageDecision, any Error>] {
         guard let plugin = plugin else {
             return batch.map { item in .failure(StageFailure(stage: name, path: item.path, message: "the plugin is not loaded")) }
         }
@@ -337,6 +365,15 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
         for item: RestoreItem, outputPath: [UInt8], context: StageContext
     ) throws -> (any ByteSink)? {
         guard item.kind == .file, item.metadata[PythonPluginStage.takenKey] == name else { return nil }
+        // A restore object reached restore_object_data before any file: nothing is written for it.
+        if isRestoreObject(item) { return DiscardingSink() }
         return PythonRestoreSink(stage: self, item: item, outputPath: outputPath, context: context)
     }
+}
+
+/// Where the bytes of a restore object go in the file pass of a restore: nowhere (they were handed to
+/// `restore_object_data` before).
+final class DiscardingSink: ByteSink {
+    func write(_ bytes: UnsafeRawBufferPointer) throws {}
+    func close(success: Bool) throws {}
 }

@@ -156,7 +156,7 @@ final class PythonRestoreSink: ByteSink, @unchecked Sendable {
     private func start() throws {
         started = true
         try call { [self] in
-            let plugin = try stage.restorePlugin(context: context)
+            let plugin = try stage.restorePlugin(context: context, job: item.jobID)
             self.plugin = plugin
             try plugin.entered {
                 do {

@@ -6,6 +6,7 @@ from bareosfd import *
 from bareosfd import bRC_OK, bRC_Core, bRC_Skip, bRC_Seen
 import os
 import sys
+import socket
 import threading
 import time
 
@@ -129,7 +130,9 @@ def test_values(options):
     check(GetValue(bVarFDName) == "optionhost-fd", "FDName")
     check(GetValue(bVarLevel) == ord("F") and chr(GetValue(bVarLevel)) == L_FULL, "Level")
     check(GetValue(bVarType) == ord("B"), "Type")
-    check(GetValue(bVarClient) == "localhost", "Client")
+    # No Client = in the Job and no CONFIG: the host name, and Bareos' default configuration glob (never None).
+    check(GetValue(bVarClient) == socket.gethostname(), "Client %r" % GetValue(bVarClient))
+    check(GetValue(bVarUsedConfig) == "/etc/bareos/bareos-fd.d/*/*.conf", "UsedConfig %r" % GetValue(bVarUsedConfig))
     name = GetValue(bVarJobName)
     check(name.startswith("j.") and len(name) == len("j.2026-01-01_00.00.00_01"), "JobName %r" % name)
     check(GetValue(bVarJobStatus) == ord("R"), "JobStatus")
