@@ -456,6 +456,7 @@ static int copy_job(opfd_job *copy, const opfd_job *job) {
 /// Drops every Python reference the instance holds (GIL held, instance interpreter current).
 static void release_references(opfd_instance *instance) {
     Py_CLEAR(instance->plugin);
+    Py_CLEAR(instance->exit_type);
     Py_CLEAR(instance->plugin_dict);
     Py_CLEAR(instance->context);
     Py_CLEAR(instance->cmd_object);
@@ -473,6 +474,51 @@ static void release_references(opfd_instance *instance) {
 }
 
 /// Sets up a new sub-interpreter (current): bareosfd, names, sys.stdout/sys.stderr. 0 or -1 (exception set).
+/// Replaces `os._exit` in this interpreter: in the host process it raises `HostExit` (a BaseException, so a
+/// plugin's `except Exception` does not swallow it) and the host fails the job naming plugin and file. In another
+/// process (a fork; CPython 3.11 cannot fork a sub-interpreter's child cleanly anyway) it is the real one.
+/// `posix._exit` and signals are not covered.
+static const char exit_guard_source[] =
+    "import os as _os\n"
+    "class HostExit(BaseException):\n"
+    "    pass\n"
+    "def _guard(_os=_os, _real=_os._exit, _pid=_os.getpid(), _exc=HostExit):\n"
+    "    def _exit(status):\n"
+    "        if _os.getpid() != _pid:\n"
+    "            _real(status)\n"
+    "        raise _exc('os._exit(%r) called by the plugin; optionhost does not end the process for it' % (status,))\n"
+    "    _exit.__doc__ = _real.__doc__\n"
+    "    _os._exit = _exit\n"
+    "_guard()\n";
+
+static int guard_exit(opfd_instance *instance) {
+    PyObject *globals = PyDict_New();
+    if (globals == NULL) {
+        return -1;
+    }
+    if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0) {
+        Py_DECREF(globals);
+        return -1;
+    }
+    PyObject *result = PyRun_String(exit_guard_source, Py_file_input, globals, globals);
+    if (result == NULL) {
+        Py_DECREF(globals);
+        return -1;
+    }
+    Py_DECREF(result);
+    instance->exit_type = Py_XNewRef(PyDict_GetItemString(globals, "HostExit"));
+    Py_DECREF(globals);
+    return instance->exit_type != NULL ? 0 : -1;
+}
+
+int opfd_instance_take_exit_request(opfd_instance *instance) {
+    if (instance == NULL || !instance->exit_requested) {
+        return 0;
+    }
+    instance->exit_requested = 0;
+    return 1;
+}
+
 static int setup_interpreter(opfd_instance *instance) {
     instance->bareosfd = PyImport_ImportModule("bareosfd");
     if (instance->bareosfd == NULL) {
@@ -509,7 +555,7 @@ static int setup_interpreter(opfd_instance *instance) {
     if (PySys_SetObject("stdout", instance->outputs[0]) < 0 || PySys_SetObject("stderr", instance->outputs[1]) < 0) {
         return -1;
     }
-    return 0;
+    return guard_exit(instance);
 }
 
 static char *format_current_exception(opfd_instance *instance);
@@ -715,6 +761,9 @@ static char *format_current_exception(opfd_instance *instance) {
         return NULL;
     }
     PyErr_NormalizeException(&type, &value, &traceback);
+    if (instance->exit_type != NULL && PyErr_GivenExceptionMatches(type, instance->exit_type)) {
+        instance->exit_requested = 1;
+    }
     if (traceback != NULL && value != NULL) {
         PyException_SetTraceback(value, traceback);
     }

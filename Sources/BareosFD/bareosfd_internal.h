@@ -206,6 +206,8 @@ struct opfd_instance {
     PyObject *cmd_object;
     PyObject *format_exception;  // traceback.format_exception, imported on first use
     PyObject *outputs[2];        // the sys.stdout / sys.stderr replacements
+    PyObject *exit_type;         // the exception the guarded os._exit raises (HostExit)
+    int exit_requested;          // set when a formatted exception was a HostExit
 };
 
 /// The instance current on this thread (top of the enter stack), or NULL.

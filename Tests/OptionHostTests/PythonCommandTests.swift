@@ -108,6 +108,44 @@ final class PythonCommandTests: CommandLineTestCase {
         XCTAssertEqual(job["status"] as? String, "f", "\(job)")  // Bareos' letter for a fatal error
     }
 
+    /// Issue 14, defect 3 (in-process part): `os._exit` in a plugin used to end the process silently with exit 1.
+    /// The host's guarded `os._exit` raises instead: the job fails (exit 3) naming the plugin, the call and the
+    /// file, the catalog records it failed, and a plugin's `except Exception` does not swallow it.
+    func testOsExitInAPluginFailsTheJobNamingPluginAndFile() throws {
+        for index in 0..<5 { try makeFile("tree/f\(index).txt", "file \(index)") }
+        try makeFile("tree/zz-exit.txt", "exit")
+        try plugin(
+            "quitter",
+            """
+            import bareosfd, os
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_backup_file(savepkt):
+                if savepkt.fname.endswith("zz-exit.txt"):
+                    try:
+                        os._exit(1)
+                    except Exception:
+                        pass  # must not swallow it
+                return bareosfd.bRC_Core
+            """)
+        let path = try config(
+            "python3:module_path=\(plugins):module_name=quitter", tree: work.appendingPathComponent("tree").path)
+        let result = try optionhost(
+            ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json"])
+        XCTAssertEqual(result.status, 3, result.output + result.stderr)
+        let summary = try XCTUnwrap(try objects(result).last)
+        XCTAssertEqual(summary["status"] as? String, "failed")
+        let failure = try XCTUnwrap(summary["failure"] as? String, "\(summary)")
+        XCTAssertTrue(failure.hasPrefix("python3:module_path=\(plugins):module_name=quitter: handle_backup_file"), failure)
+        XCTAssertTrue(failure.contains("zz-exit.txt called os._exit, which would have ended the process"), failure)
+        XCTAssertTrue(failure.contains("os._exit(1) called by the plugin"), failure)
+        let jobs = try optionhost(["list", "jobs", "--catalog", catalogPath, "--json"])
+        let job = try XCTUnwrap(try objects(jobs).first { $0["type"] as? String == "job" })
+        XCTAssertEqual(job["status"] as? String, "f", "\(job)")
+    }
+
     func testGzipPluginBackupRestoreAndVerifyThroughTheCommandLine() throws {
         try makeFile("tree/docs/a.txt", String(repeating: "compressible text\n", count: 1000))
         try makeFile("tree/b.bin", bytes: (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) })

@@ -130,6 +130,11 @@ void opfd_instance_set_job_status(opfd_instance *instance, int status);
 /// Live instances in this process (what bareosfd.GetInstanceCount answers).
 int opfd_instance_count(void);
 
+/// 1 (and clears it) when the last failing call of this instance ended in `os._exit` called by the plugin: the
+/// host replaces `os._exit` in every plugin interpreter with one that raises instead of ending the process (in a
+/// forked child it still ends the child), so the job fails naming the plugin and file rather than vanishing.
+int opfd_instance_take_exit_request(opfd_instance *instance);
+
 // MARK: - Loading
 
 /// Inserts `plugin_dir` (if not NULL) and then `module_path` (if not NULL) at sys.path[0], imports `module_name`

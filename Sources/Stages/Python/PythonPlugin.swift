@@ -74,7 +74,8 @@ final class PythonPlugin: @unchecked Sendable {
             guard status == OPFD_DONE else {
                 let text = error.text.map { String(cString: $0) } ?? ""
                 opfd_error_clear(&error)
-                throw PythonPluginError.importFailed(module: moduleName, traceback: text)
+                let failure = PythonPluginError.importFailed(module: moduleName, traceback: text)
+                throw exitFailure(failure, call: "import \(moduleName)", path: nil) ?? failure
             }
             if opfd_is_old_api(instance) != 0 && context.debugLevel > 0 {
                 context.message(
@@ -92,6 +93,21 @@ final class PythonPlugin: @unchecked Sendable {
         opfd_instance_destroy(instance)
         runtime.endCall()
         Unmanaged.passUnretained(host).release()  // the C side no longer calls back
+    }
+
+    /// When the failed call ended in the plugin's `os._exit` (refused by the host): the job fails here, naming the
+    /// plugin, the call and the file, whoever catches the error later (a per-file failure would hide it).
+    private func exitFailure(_ failure: PythonPluginError, call: String, path: [UInt8]?) -> PythonPluginError? {
+        guard opfd_instance_take_exit_request(instance) != 0 else { return nil }
+        let traceback: String
+        switch failure {
+        case .exception(_, let text), .importFailed(_, let text): traceback = text
+        default: traceback = "\(failure)"
+        }
+        let place = path.map { "\(call) of \(String(decoding: $0, as: UTF8.self))" } ?? call
+        let exited = PythonPluginError.exited(call: place, traceback: traceback)
+        context.failJob("\(stage): \(exited)", stage: stage)
+        return exited
     }
 
     /// Runs `body` with this plugin's interpreter current on the Python thread.
@@ -115,7 +131,10 @@ final class PythonPlugin: @unchecked Sendable {
         let status = body(instance, &rc, &error)
         runtime.endCall()
         host.currentPath = nil
-        guard status == OPFD_DONE else { throw PythonPluginError.from(status, function: function, error: &error) }
+        guard status == OPFD_DONE else {
+            let failure = PythonPluginError.from(status, function: function, error: &error)
+            throw exitFailure(failure, call: function, path: path) ?? failure
+        }
         opfd_error_clear(&error)
         return Int(rc)
     }

@@ -23,6 +23,8 @@ enum PythonPluginError: Error, Sendable, CustomStringConvertible {
     case timeout(call: String, seconds: Double)
     /// An earlier call never returned, so Python cannot run anything else in this process.
     case wedged(String)
+    /// The plugin called `os._exit`: the host refused to end the process for it, and the job fails.
+    case exited(call: String, traceback: String)
 
     var description: String {
         switch self {
@@ -44,6 +46,9 @@ enum PythonPluginError: Error, Sendable, CustomStringConvertible {
                 + "the job is aborted"
         case .wedged(let call):
             return "Python is blocked by an earlier call that never returned (\(call))"
+        case .exited(let call, let traceback):
+            let last = traceback.trimmingTrailingNewlines.split(separator: "\n").last.map(String.init) ?? ""
+            return "\(call) called os._exit, which would have ended the process; the job fails instead (\(last))"
         }
     }
 
