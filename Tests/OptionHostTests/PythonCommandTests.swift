@@ -146,6 +146,39 @@ final class PythonCommandTests: CommandLineTestCase {
         XCTAssertEqual(job["status"] as? String, "f", "\(job)")
     }
 
+    /// Issue 14, defect 3 (in-process part): a segfault in a plugin (here through ctypes) used to end the process
+    /// with status 139 and a backtrace naming neither plugin nor file. The crash guard prints the plugin, the call
+    /// and the file and ends with status 3; the next command marks the job failed.
+    func testASegfaultInAPluginNamesPluginAndFileAndExitsFailed() throws {
+        try makeFile("tree/a.txt", "a")
+        try makeFile("tree/zz-crash.txt", "crash")
+        try plugin(
+            "crasher",
+            """
+            import bareosfd, ctypes
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
+                return 0
+            def parse_plugin_definition(plugindef): return 0
+            def handle_backup_file(savepkt):
+                if savepkt.fname.endswith("zz-crash.txt"):
+                    ctypes.string_at(0)
+                return bareosfd.bRC_Core
+            """)
+        let tree = work.appendingPathComponent("tree").path
+        let path = try config("python3:module_path=\(plugins):module_name=crasher", tree: tree)
+        let result = try optionhost(
+            ["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath])
+        XCTAssertEqual(result.status, 3, result.output + result.stderr)
+        XCTAssertTrue(
+            result.stderr.contains(
+                "optionhost: SIGSEGV while a Python plugin call ran: python3:module_path=\(plugins):module_name=crasher: "
+                    + "handle_backup_file of \(tree)/zz-crash.txt\n"), result.stderr)
+        let jobs = try optionhost(["list", "jobs", "--catalog", catalogPath, "--json"])
+        let job = try XCTUnwrap(try objects(jobs).first { $0["type"] as? String == "job" })
+        XCTAssertEqual(job["status"] as? String, "f", "\(job)")
+    }
+
     func testGzipPluginBackupRestoreAndVerifyThroughTheCommandLine() throws {
         try makeFile("tree/docs/a.txt", String(repeating: "compressible text\n", count: 1000))
         try makeFile("tree/b.bin", bytes: (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) })

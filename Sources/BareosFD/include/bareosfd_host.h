@@ -112,6 +112,17 @@ typedef struct opfd_job {
 /// GIL. Returns 0, or -1 with error->text (a second call returns 0 and does nothing).
 int opfd_runtime_initialize(const char *executable, const opfd_callbacks *callbacks, opfd_error *error);
 
+// MARK: - Crash guard
+
+/// Installs handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT: while a note is set (a plugin call runs),
+/// such a signal prints "optionhost: SIGSEGV while a Python plugin call ran: NOTE" and ends the process with status
+/// 3; otherwise the previous handler gets the signal. Returns 0, or -1 when a handler could not be installed.
+int opfd_crash_guard_install(void);
+/// Sets the note (the plugin, the call and the file; at most 2048 bytes are kept) before a plugin call.
+void opfd_crash_note(const char *text, size_t length);
+/// Clears the note after the call.
+void opfd_crash_note_clear(void);
+
 typedef struct opfd_instance opfd_instance;
 
 /// Creates one plugin instance: a sub-interpreter (Py_NewInterpreter, shared GIL) whose sys.stdout/sys.stderr

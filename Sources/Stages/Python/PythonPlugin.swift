@@ -69,7 +69,9 @@ final class PythonPlugin: @unchecked Sendable {
         try entered {
             var error = opfd_error()
             runtime.beginCall("import \(moduleName)")
+            noteCrashSite("import \(moduleName)", path: nil)
             let status = opfd_import(instance, definition.modulePath, settings.pluginDirectory, moduleName, &error)
+            opfd_crash_note_clear()
             runtime.endCall()
             guard status == OPFD_DONE else {
                 let text = error.text.map { String(cString: $0) } ?? ""
@@ -93,6 +95,17 @@ final class PythonPlugin: @unchecked Sendable {
         opfd_instance_destroy(instance)
         runtime.endCall()
         Unmanaged.passUnretained(host).release()  // the C side no longer calls back
+    }
+
+    /// What the crash guard prints if the process dies in the call about to start: the plugin string, the entry
+    /// point and the file (a fixed C buffer, set before and cleared after every call).
+    private func noteCrashSite(_ function: String, path: [UInt8]?) {
+        var text = Array(stage.utf8)
+        text += Array(": ".utf8) + Array(function.utf8)
+        if let path { text += Array(" of ".utf8) + path }
+        // Printed by a signal handler as is: control bytes become "?" so a name cannot drive the terminal.
+        for index in text.indices where text[index] < 0x20 || text[index] == 0x7F { text[index] = UInt8(ascii: "?") }
+        text.withUnsafeBufferPointer { opfd_crash_note($0.baseAddress, $0.count) }
     }
 
     /// When the failed call ended in the plugin's `os._exit` (refused by the host): the job fails here, naming the
@@ -128,7 +141,9 @@ final class PythonPlugin: @unchecked Sendable {
         var rc: Int32 = 0
         var error = opfd_error()
         host.currentPath = path
+        noteCrashSite(function, path: path)
         let status = body(instance, &rc, &error)
+        opfd_crash_note_clear()
         runtime.endCall()
         host.currentPath = nil
         guard status == OPFD_DONE else {

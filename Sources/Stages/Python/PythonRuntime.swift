@@ -126,6 +126,9 @@ final class PythonRuntime: @unchecked Sendable {
     }
 
     private func run() {
+        // A fatal signal during a plugin call names the plugin and file and ends with "failed" (3); a handler
+        // that cannot be installed only loses that line.
+        _ = opfd_crash_guard_install()
         var error = opfd_error()
         var callbacks = PythonCallbacks.table
         if opfd_runtime_initialize(PythonRuntime.executable, &callbacks, &error) != 0 {
