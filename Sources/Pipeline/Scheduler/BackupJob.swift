@@ -103,7 +103,7 @@ public final class BackupJob: @unchecked Sendable {
     }
 
     /// Runs `body` with the catalog on the calling thread: the caller's, while no thread of the job runs.
-    private func withCatalog<T: Sendable>(_ body: (any CatalogStore) throws -> T) throws -> T {
+    func withCatalog<T: Sendable>(_ body: (any CatalogStore) throws -> T) throws -> T {
         try catalogSlot.withLock { $0 }.withValue { (catalog) throws -> T in
             guard let catalog else { throw BackupError("the job's catalog was already handed back") }
             return try body(catalog)
@@ -242,6 +242,8 @@ public final class BackupJob: @unchecked Sendable {
         } catch {
             fail("catalog write failed: \(error)")
         }
+        // RunsWhen = Before: before any file is read; a failure with FailJobOnError fails the job here.
+        _ = runScripts(at: .before, jobID: jobID, summary: nil)
 
         do {
             try builder.broadcast(.jobStarted, context: context)
@@ -292,6 +294,11 @@ public final class BackupJob: @unchecked Sendable {
         // walk, a stage's failure or traceback, a plugin's JobMessage or stderr): what `list messages` shows.
         final.count(JobMessage.severityCounts(messages + policy.messages))
         if fatalMessage != nil { final.errors += 1 }
+        if final.status == .ok && final.errors > 0 { final.status = .warnings }
+        // RunsWhen = After: the scripts see how the job ended (%e); what they print is part of its log.
+        let after = runScripts(at: .after, jobID: jobID, summary: final)
+        final.count(JobMessage.severityCounts(after))
+        messages += after
         if final.status == .ok && final.errors > 0 { final.status = .warnings }
         record.status = final.status
         record.setCounts(from: final)
