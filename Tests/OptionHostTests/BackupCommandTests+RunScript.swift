@@ -118,4 +118,37 @@ extension BackupCommandTests {
             "BeforeJob: command \"sh -c 'echo waiting; sleep 30'\" did not finish within 1 s and was killed")
         assertCounts(try summary(result), ["files_examined": 0, "files_stored": 0])
     }
+
+    /// FailJobOnError = no: a failing Before script is a warning and the job runs; a failing After script with
+    /// Bareos' default (FailJobOnError = yes) is an error of the job, which then ends with warnings.
+    func testFailingScriptsWithoutAndWithFailJobOnError() throws {
+        let tree = try makeTree()
+        let path = try config(
+            [tree.root],
+            jobExtra: """
+
+                  RunScript {
+                    RunsWhen = Before
+                    FailJobOnError = no
+                    Command = "sh -c 'echo no matter; exit 5'"
+                  }
+                  Run After Job = "sh -c 'exit 4'"
+
+                """)
+        let result = try backup(path)
+        XCTAssertEqual(result.status, 1, result.stderr)
+        let summary = try summary(result)
+        XCTAssertEqual(summary["status"] as? String, "warnings")
+        assertCounts(summary, ["files_stored": 4, "errors": 1, "warnings": 1])
+        let messages = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "1"])
+        XCTAssertEqual(
+            messages.lines.filter { $0.contains("Job: ") },
+            [
+                "info: BeforeJob: run command \"sh -c 'echo no matter; exit 5'\"",
+                "info: BeforeJob: no matter",
+                "warning: BeforeJob: command \"sh -c 'echo no matter; exit 5'\" exited with status 5",
+                "info: AfterJob: run command \"sh -c 'exit 4'\"",
+                "error: AfterJob: command \"sh -c 'exit 4'\" exited with status 4",
+            ])
+    }
 }

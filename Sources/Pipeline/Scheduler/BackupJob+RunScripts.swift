@@ -12,6 +12,8 @@ extension BackupJob {
             start: startTime, since: since, timeoutSeconds: job.runScriptTimeout)
         let (messages, failure) = runner.run(job.runScripts, at: moment, summary: summary)
         guard summary == nil else { return messages }
+        // Counted like every other message of the job: the summary's errors and warnings are its log's.
+        withLock { $0.count(JobMessage.severityCounts(messages)) }
         do {
             try withCatalog { try $0.insert(files: [], messages: messages) }
         } catch {
