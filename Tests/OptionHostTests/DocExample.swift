@@ -25,6 +25,11 @@ struct DocExample {
         case setup(String)
         /// `<!-- doc-test: paths /a /b -->`: these absolute paths live under the work directory from here on.
         case paths([String])
+        /// `<!-- doc-test: sql DATABASE -->`: the ```` ```sql ```` blocks that follow run against DATABASE.
+        case sqlDatabase(String)
+        /// A ```` ```sql ```` block: run with `sqlite3 -bail -readonly` against the page's database, it must
+        /// succeed (a column or table that does not exist fails it); the output is not compared.
+        case sql(String)
         /// `<!-- doc-test: skip REASON -->`: a command example not executed, for REASON.
         case skipped(reason: String)
         /// A block that shows a command but is neither in a runnable form nor marked: always a failure.
@@ -57,6 +62,9 @@ struct DocExample {
                 body = String(body.dropLast(3)).trimmingCharacters(in: .whitespaces)
                 if body.hasPrefix("setup") {
                     examples.append(DocExample(line: start + 1, kind: .setup(String(body.dropFirst(5)))))
+                } else if body.hasPrefix("sql ") {
+                    examples.append(
+                        DocExample(line: start + 1, kind: .sqlDatabase(body.dropFirst(4).trimmingCharacters(in: .whitespaces))))
                 } else if body.hasPrefix("paths") {
                     let paths = body.dropFirst(5).split(separator: " ").map(String.init)
                     examples.append(DocExample(line: start + 1, kind: .paths(paths)))
@@ -104,6 +112,9 @@ struct DocExample {
         if body.contains(where: { $0.text.hasPrefix("$ ") }) {
             let session = commands(body, oneCommand: marker == "one command")
             return DocExample(line: line, kind: .session(session, compared: marker != "not compared"))
+        }
+        if language == "sql" {
+            return DocExample(line: line, kind: .sql(body.map(\.text).joined(separator: "\n")))
         }
         if language == "sh" || language == "shell" || language == "bash" {
             return DocExample(line: line, kind: .script(body.map(\.text).joined(separator: "\n")))

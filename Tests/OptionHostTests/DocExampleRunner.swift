@@ -14,6 +14,9 @@ struct DocExampleRunner {
     /// Printed after each command of a session (an ASCII record separator around a word no output holds).
     private let separator = "\u{1E}doc-test\u{1E}"
 
+    /// The catalog a page's SQL blocks run against (a `sql` marker), in the work directory.
+    private var database: String?
+
     /// Absolute paths of the page that live under `work` (a `paths` marker), longest first.
     private var mapped: [String] = []
 
@@ -64,6 +67,16 @@ struct DocExampleRunner {
                 }
                 if !compared && result.status != 0 {
                     failures.append("\(place): the session exited with status \(result.status):\n\(result.output)")
+                }
+            case .sqlDatabase(let path):
+                database = map(path)
+            case .sql(let text):
+                // Before a page names its database, its SQL blocks are reference text (nothing to run them on).
+                guard let database else { continue }
+                let script = "sqlite3 -bail -readonly \(quoted(database)) <<'DOC_TEST_SQL'\n\(text)\nDOC_TEST_SQL"
+                let result = try shell(script)
+                if result.status != 0 {
+                    failures.append("\(place): the query failed (status \(result.status)):\n\(unmap(result.output))")
                 }
             case .skipped(let reason):
                 if reason.isEmpty { failures.append("\(place): a skip marker needs its reason") }
