@@ -100,14 +100,16 @@ struct DocExampleRunner {
     }
 
     /// Runs `script` with bash in the work directory: standard output and error together, as a terminal shows
-    /// them; `timeout` ends a command that hangs so the suite cannot.
+    /// them; `timeout` ends a command that hangs so the suite cannot. `HOME` is the work directory, so what an
+    /// example keeps in the home (a GnuPG keyring) stays there.
     private func shell(_ script: String) throws -> (status: Int32, output: String) {
         let environment = [
             "PATH=\(quoted(binaryDirectory)):\"$PATH\"", "REPO=\(quoted(repository))", "WORK=\(quoted(work))",
-            "TZ=UTC", "LC_ALL=C.UTF-8", "COLUMNS=200",
+            "TZ=UTC", "LC_ALL=C.UTF-8", "COLUMNS=200", "HOME=\(quoted(work))",
         ]
         return try Shell.run(
-            "cd \(quoted(work)) && export \(environment.joined(separator: " ")) && timeout 120 bash -c \(quoted(script))")
+            "cd \(quoted(work)) && export \(environment.joined(separator: " ")) && unset GNUPGHOME && "
+                + "timeout 120 bash -c \(quoted(script))")
     }
 
     private func quoted(_ text: String) -> String {
