@@ -151,4 +151,45 @@ extension BackupCommandTests {
                 "error: AfterJob: command \"sh -c 'exit 4'\" exited with status 4",
             ])
     }
+
+    /// Ctrl-C while a Before script runs kills the script's process group and cancels the job (it does not wait
+    /// for the script's timeout); the After scripts that run on failure still run, to their end.
+    func testCtrlCDuringABeforeScriptKillsItAndCancelsTheJob() throws {
+        let tree = try makeTree()
+        let started = work.appendingPathComponent("started").path
+        let log = work.appendingPathComponent("after.log").path
+        let path = try config(
+            [tree.root],
+            jobExtra: "\n  Run Before Job = \"sh -c 'touch \(started); sleep 30'\"\n"
+                + "  Run After Failed Job = \"sh -c 'sleep 1; echo after %e >> \(log)'\"\n")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLineTestCase.binary)
+        process.arguments = [
+            "backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath, "--json",
+        ]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        let begin = Date()
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        while !exists(started) && process.isRunning && Date() < deadline { usleep(2_000) }
+        XCTAssertTrue(exists(started), "the Before script did not start")
+        process.interrupt()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(begin), 20, "the job waited for the script")
+        let result = Result(status: process.terminationStatus, stdout: Array(stdout), stderr: "")
+        XCTAssertEqual(result.status, 3, result.output)
+        let summary = try summary(result)
+        XCTAssertEqual(summary["status"] as? String, "cancelled")
+        XCTAssertEqual(summary["failure"] as? String, "interrupted (Ctrl-C)")
+        assertCounts(summary, ["files_examined": 0])
+        XCTAssertEqual(try String(contentsOfFile: log, encoding: .utf8), "after Canceled\n")
+        let messages = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "1"])
+        XCTAssertTrue(
+            messages.lines.contains(
+                "error: BeforeJob: command \"sh -c 'touch \(started); sleep 30'\" was killed: the job was cancelled"),
+            messages.output)
+    }
 }

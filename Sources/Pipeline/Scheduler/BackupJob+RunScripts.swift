@@ -9,7 +9,7 @@ extension BackupJob {
         guard !job.runScripts.isEmpty else { return [] }
         let runner = RunScriptRunner(
             jobID: jobID.rawValue, jobName: job.name, client: job.client ?? RunScriptRunner.hostName(), level: level,
-            start: startTime, since: since, timeoutSeconds: job.runScriptTimeout)
+            start: startTime, since: since, timeoutSeconds: job.runScriptTimeout, cancellation: cancellation)
         let (messages, failure) = runner.run(job.runScripts, at: moment, summary: summary)
         guard summary == nil else { return messages }
         // Counted like every other message of the job: the summary's errors and warnings are its log's.
@@ -19,7 +19,8 @@ extension BackupJob {
         } catch {
             fail("catalog write failed: \(error)")
         }
-        if let failure { fail(failure) }
+        // A script killed by Ctrl-C leaves a cancelled job, not a failed one.
+        if let failure, !cancellation.isCancelled { fail(failure) }
         return []
     }
 }

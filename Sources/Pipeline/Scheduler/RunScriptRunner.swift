@@ -30,6 +30,9 @@ struct RunScriptRunner {
     var start: FileStat.Timestamp
     var since: FileStat.Timestamp?
     var timeoutSeconds: UInt64
+    /// Ctrl-C: a script running when the job is cancelled is killed (one that starts after, on a cancelled job's
+    /// After scripts, runs to its end).
+    var cancellation: CancellationFlag
 
     /// The messages of the scripts that run at `moment` and, when one with `FailJobOnError` failed, why (the job
     /// then fails before anything else runs; later scripts of the moment are not run).
@@ -47,7 +50,8 @@ struct RunScriptRunner {
             for template in script.commands {
                 let command = substitute(template, summary: summary)
                 add("info", "\(label): run command \"\(command)\"")
-                let run = ScriptRun.run(command, timeoutSeconds: timeoutSeconds)
+                let watch = !cancellation.isCancelled
+                let run = ScriptRun.run(command, timeoutSeconds: timeoutSeconds) { watch && cancellation.isCancelled }
                 for line in String(decoding: run.output, as: UTF8.self).split(separator: "\n") {
                     add("info", "\(label): \(line)")
                 }

@@ -9,6 +9,8 @@ public struct ScriptRun: Sendable, Equatable {
         case exited(Int32)
         case killed(signal: Int32)
         case timedOut(seconds: UInt64)
+        /// `stop` said so (the job was cancelled): the process group was killed.
+        case stopped
         case notStarted(String)
     }
 
@@ -23,11 +25,13 @@ public struct ScriptRun: Sendable, Equatable {
         case .exited(let status): return "exited with status \(status)"
         case .killed(let signal): return "was killed by signal \(signal)"
         case .timedOut(let seconds): return "did not finish within \(seconds) s and was killed"
+        case .stopped: return "was killed: the job was cancelled"
         case .notStarted(let reason): return "could not be started: \(reason)"
         }
     }
 
-    public static func run(_ command: String, timeoutSeconds: UInt64) -> ScriptRun {
+    /// Runs `command`; `stop` is asked about once a second (and whenever output arrives) and ends it early.
+    public static func run(_ command: String, timeoutSeconds: UInt64, stop: () -> Bool = { false }) -> ScriptRun {
         let pid: pid_t
         let fd: Int32
         do {
@@ -39,16 +43,17 @@ public struct ScriptRun: Sendable, Equatable {
         let deadline = Clock.monotonic() + Double(timeoutSeconds)
         var output: [UInt8] = []
         var timedOut = false
+        var stopped = false
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         // Read until every writer is gone; past the deadline the process group is killed, which ends them.
         while true {
             let remaining = deadline - Clock.monotonic()
-            if remaining <= 0 && !timedOut {
+            if !timedOut && !stopped && (remaining <= 0 || stop()) {
                 kill(-pid, SIGKILL)
-                timedOut = true
+                if remaining <= 0 { timedOut = true } else { stopped = true }
             }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let wait = timedOut ? Int32(-1) : Int32(min(remaining, 1) * 1000) + 1
+            let wait = timedOut || stopped ? Int32(-1) : Int32(min(remaining, 1) * 1000) + 1
             let ready = poll(&poller, 1, wait)
             if ready < 0 && errno == EINTR { continue }
             if ready == 0 { continue }
@@ -60,6 +65,7 @@ public struct ScriptRun: Sendable, Equatable {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         if timedOut { return ScriptRun(output: output, ending: .timedOut(seconds: timeoutSeconds)) }
+        if stopped { return ScriptRun(output: output, ending: .stopped) }
         let signal = status & 0x7f
         if signal != 0 { return ScriptRun(output: output, ending: .killed(signal: signal)) }
         return ScriptRun(output: output, ending: .exited((status >> 8) & 0xff))
