@@ -101,14 +101,14 @@ struct DocExampleRunner {
 
     /// Runs `script` with bash in the work directory: standard output and error together, as a terminal shows
     /// them; `timeout` ends a command that hangs so the suite cannot. `HOME` is the work directory, so what an
-    /// example keeps in the home (a GnuPG keyring) stays there.
+    /// example keeps in the home (a GnuPG keyring) stays there; `umask 022` makes the modes listings show.
     private func shell(_ script: String) throws -> (status: Int32, output: String) {
         let environment = [
             "PATH=\(quoted(binaryDirectory)):\"$PATH\"", "REPO=\(quoted(repository))", "WORK=\(quoted(work))",
             "TZ=UTC", "LC_ALL=C.UTF-8", "COLUMNS=200", "HOME=\(quoted(work))",
         ]
         return try Shell.run(
-            "cd \(quoted(work)) && export \(environment.joined(separator: " ")) && unset GNUPGHOME && "
+            "cd \(quoted(work)) && export \(environment.joined(separator: " ")) && unset GNUPGHOME && umask 022 && "
                 + "timeout 120 bash -c \(quoted(script))")
     }
 
