@@ -34,6 +34,8 @@ struct DocExample {
         case skipped(reason: String)
         /// A block that shows a command but is neither in a runnable form nor marked: always a failure.
         case unmarked(firstLine: String)
+        /// A marker this test does not know (a typo would otherwise leave the block run as if unmarked).
+        case unknownMarker(String)
     }
 
     var line: Int
@@ -80,11 +82,13 @@ struct DocExample {
                 continue
             }
             let language = trimmed.dropFirst(3).trimmingCharacters(in: .whitespaces)
+            // A block inside a list item is indented; its lines lose that indentation (and no more).
             let indent = line.prefix(while: { $0 == " " }).count
             var body: [(line: Int, text: String)] = []
             index += 1
             while index < lines.count, lines[index].trimmingCharacters(in: .whitespaces) != "```" {
-                body.append((index + 1, String(lines[index].dropFirst(min(indent, lines[index].prefix(while: { $0 == " " }).count)))))
+                let blanks = lines[index].prefix(while: { $0 == " " }).count
+                body.append((index + 1, String(lines[index].dropFirst(min(indent, blanks)))))
                 index += 1
             }
             index += 1
@@ -101,6 +105,9 @@ struct DocExample {
         _ body: [(line: Int, text: String)], language: String, marker: String?, line: Int
     ) -> DocExample? {
         if let marker {
+            guard ["skip", "file ", "one command", "not compared"].contains(where: { marker.hasPrefix($0) }) else {
+                return DocExample(line: line, kind: .unknownMarker(marker))
+            }
             if marker.hasPrefix("skip") {
                 return DocExample(line: line, kind: .skipped(reason: String(marker.dropFirst(4)).trimmingCharacters(in: .whitespaces)))
             }

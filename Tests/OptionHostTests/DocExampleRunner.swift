@@ -80,6 +80,10 @@ struct DocExampleRunner {
                 }
             case .skipped(let reason):
                 if reason.isEmpty { failures.append("\(place): a skip marker needs its reason") }
+            case .unknownMarker(let marker):
+                failures.append(
+                    "\(place): unknown marker <!-- doc-test: \(marker) --> (known: skip, not compared, one command, "
+                        + "file, setup, paths, sql)")
             case .unmarked(let line):
                 failures.append(
                     "\(place): \"\(line)\" shows a command but is neither run (`$ ` lines or a ```sh block) nor "

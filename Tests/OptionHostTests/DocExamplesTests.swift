@@ -42,12 +42,17 @@ final class DocExamplesTests: CommandLineTestCase {
             tar -xf VOLUME
             ```
 
+            <!-- doc-test: skp a typo -->
+            ```
+            $ optionhost check one.conf
+            ```
+
             """)
         var runner = DocExampleRunner(
             page: page, displayName: "page.md", work: work.path + "/page", binaryDirectory: binaryDirectory,
             repository: CommandLineTestCase.repository.path)
         let failures = try runner.run()
-        XCTAssertEqual(failures.count, 2, failures.joined(separator: "\n"))
+        XCTAssertEqual(failures.count, 3, failures.joined(separator: "\n"))
         XCTAssertEqual(
             failures.first?.components(separatedBy: "\n").prefix(3),
             [
@@ -56,13 +61,18 @@ final class DocExamplesTests: CommandLineTestCase {
                 "  actual:   \"Error: 2 unexpected arguments: 'chek', 'one.conf'\"",
             ])
         XCTAssertEqual(
-            failures.last,
+            failures.dropFirst().first,
             "page.md:15: \"tar -xf VOLUME\" shows a command but is neither run (`$ ` lines or a ```sh block) nor "
                 + "marked <!-- doc-test: skip REASON -->")
+        XCTAssertEqual(
+            failures.last,
+            "page.md:20: unknown marker <!-- doc-test: skp a typo --> (known: skip, not compared, one command, file, "
+                + "setup, paths, sql)")
 
         // Fixed, the same page passes.
         try Data(String(contentsOfFile: page, encoding: .utf8).replacingOccurrences(of: "chek", with: "check")
             .replacingOccurrences(of: "```\ntar", with: "<!-- doc-test: skip no volume here -->\n```\ntar")
+            .replacingOccurrences(of: "skp a typo", with: "not compared")
             .utf8).write(to: URL(fileURLWithPath: page))
         XCTAssertEqual(try runner.run(), [])
     }
