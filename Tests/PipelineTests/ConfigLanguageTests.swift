@@ -262,6 +262,22 @@ final class ConfigLanguageTests: XCTestCase {
         try FileManager.default.removeItem(atPath: main)
     }
 
+    /// A directory that is neither form is an error, even when it holds `*/*.conf` files (`check /tmp` read
+    /// whatever `*/*.conf` it found there); the bareos-dir.d tree itself is read by its name.
+    func testDirectoryWithNeitherFormIsAnError() throws {
+        _ = try write("conf.d/fileset/x.conf", "FileSet { Name = x }\n")
+        let path = directory.path + "/conf.d"
+        XCTAssertThrowsError(try Configuration.load(path: path)) { error in
+            XCTAssertEqual(
+                (error as? ConfigError)?.headline,
+                "no configuration found in \(path): expected bareos-dir.conf or bareos-dir.d/*/*.conf in it, "
+                    + "or a bareos-dir.d directory itself")
+        }
+        try FileManager.default.moveItem(atPath: path, toPath: directory.path + "/bareos-dir.d")
+        XCTAssertEqual(try Configuration.load(path: directory.path + "/bareos-dir.d").fileSets.keys.sorted(), ["x"])
+        XCTAssertEqual(try Configuration.load(path: directory.path + "/bareos-dir.d/").fileSets.keys.sorted(), ["x"])
+    }
+
     // MARK: - Jobs and our resources
 
     func testJobDefsInheritanceAndOurResources() throws {

@@ -38,11 +38,15 @@ public struct Configuration: Sendable {
         if access(main, R_OK) == 0 {
             return try build(ConfigLexer(path: main))
         }
-        let tree = isDirectory(directory + "/bareos-dir.d") ? directory + "/bareos-dir.d" : directory
+        // Only a directory named bareos-dir.d is read as the tree itself: any other directory (`/tmp`, a home)
+        // can hold `*/*.conf` files that are not Bareos configuration at all.
+        let isTree = directory.split(separator: "/").last == "bareos-dir.d"
+        let tree = isTree ? directory : directory + "/bareos-dir.d"
         let pattern = tree + "/*/*.conf"
-        guard !ConfigLexer.glob(pattern).isEmpty else {
+        guard (isTree || isDirectory(tree)), !ConfigLexer.glob(pattern).isEmpty else {
             throw ConfigError(
-                "no configuration found in \(path): expected bareos-dir.conf, bareos-dir.d/*/*.conf or */*.conf")
+                "no configuration found in \(path): expected bareos-dir.conf or bareos-dir.d/*/*.conf in it, "
+                    + "or a bareos-dir.d directory itself")
         }
         // The tree is read as if included by one line, so every location names the real file.
         var escaped = ""

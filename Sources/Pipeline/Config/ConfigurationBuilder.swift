@@ -2,7 +2,7 @@
 /// resolves `JobDefs` inheritance and references, and collects the "parsed but not applied" warnings.
 struct ConfigurationBuilder {
     private let parser: ConfigParser
-    private var warnings: [ConfigWarning]
+    var warnings: [ConfigWarning]
 
     /// Bareos resource types this host keeps but does not run (decision D4).
     static let keptOnlyTypes: Set<String> = [
@@ -11,8 +11,9 @@ struct ConfigurationBuilder {
 
     /// Job directives this host applies; any other Job directive gets one "not applied" warning per keyword.
     private static let appliedJobKeys: Set<String> = [
-        "name", "type", "level", "fileset", "jobdefs", "accurate", "catalog", "archive", "stageerrorpolicy",
-        "description", "plugindirectory", "plugincalltimeout", "fdpluginoptions",
+        "name", "type", "level", "fileset", "jobdefs", "accurate", "catalog", "archive", "stageerrorpolicy", "client",
+        "description", "plugindirectory", "plugincalltimeout", "fdpluginoptions", "runscript", "runbeforejob",
+        "runafterjob", "runafterfailedjob", "runscripttimeout",
     ]
 
     init(parser: ConfigParser) {
@@ -20,7 +21,7 @@ struct ConfigurationBuilder {
         self.warnings = parser.warnings
     }
 
-    private func error(_ message: String, at location: SourceLocation) -> ConfigError {
+    func error(_ message: String, at location: SourceLocation) -> ConfigError {
         parser.error(message, at: location)
     }
 
@@ -151,15 +152,7 @@ struct ConfigurationBuilder {
             case "catalog": job.catalog = directive.value
             case "archive": job.archive = directive.value
             case "client": job.client = directive.value
-            case "accurate":
-                guard
-                    let value = try ConfigParser.resourceBool(
-                        directive.value, quoted: directive.firstValueQuoted, number: directive.firstValueIsNumber,
-                        keyword: directive.keyword, location: directive.valueLocation, warnings: &warnings)
-                else {
-                    throw error("expected yes or no for \(directive.keyword), got \"\(directive.value)\"", at: directive.valueLocation)
-                }
-                job.accurate = value
+            case "accurate": job.accurate = try bool(directive)
             case "stageerrorpolicy":
                 guard let policy = Job.StageErrorPolicy(rawValue: directive.value.lowercased()) else {
                     throw error(
@@ -168,15 +161,11 @@ struct ConfigurationBuilder {
                 }
                 job.stageErrorPolicy = policy
             case "plugindirectory": job.pluginDirectory = directive.value
-            case "plugincalltimeout":
-                guard let seconds = ConfigValues.time(directive.value), seconds > 0 else {
-                    throw error(
-                        "invalid Plugin Call Timeout \"\(directive.value)\": expected a time such as 30 s or 5 min",
-                        at: directive.valueLocation)
-                }
-                job.pluginCallTimeout = seconds
+            case "plugincalltimeout": job.pluginCallTimeout = try seconds(directive, "Plugin Call Timeout", "30 s or 5 min")
             case "fdpluginoptions": job.fdPluginOptions.append(directive.value)
-            default: break
+            case "runscripttimeout": job.runScriptTimeout = try seconds(directive, "Run Script Timeout", "30s or \"5 min\"")
+            default:
+                if let script = try runScript(directive) { job.runScripts.append(script) }
             }
         }
         if !isTemplate && job.type == nil {

@@ -37,6 +37,11 @@ public struct Job: Sendable {
     /// `Fd Plugin Options` (Bareos' Job directive): option strings delivered to matching plugins as
     /// `bEventNewPluginOptions` overrides.
     public var fdPluginOptions: [String]
+    /// `RunScript { }` blocks and `Run Before Job` / `Run After Job` / `Run After Failed Job`, in order.
+    public var runScripts: [RunScript]
+    /// `Run Script Timeout` (ours): a RunScript command still running after this many seconds is killed with its
+    /// process group and counts as failed. Default 300 s.
+    public var runScriptTimeout: UInt64
     public var location: SourceLocation
     /// Every directive of the job, inherited ones included (in JobDefs-first order).
     var directives: [Directive]
@@ -55,6 +60,8 @@ public struct Job: Sendable {
         self.pluginDirectory = nil
         self.pluginCallTimeout = 300
         self.fdPluginOptions = []
+        self.runScripts = []
+        self.runScriptTimeout = 300
         self.location = location
         self.directives = []
     }

@@ -220,6 +220,8 @@ public final class BackupJob: @unchecked Sendable {
         } catch {
             fail("catalog write failed: \(error)")
         }
+        // RunsWhen = Before: before any file is read; a failure with FailJobOnError fails the job here.
+        _ = runScripts(at: .before, jobID: jobID, summary: nil)
 
         do {
             try builder.broadcast(.jobStarted, context: context)
@@ -270,6 +272,11 @@ public final class BackupJob: @unchecked Sendable {
         // walk, a stage's failure or traceback, a plugin's JobMessage or stderr): what `list messages` shows.
         final.count(JobMessage.severityCounts(messages + policy.messages))
         if fatalMessage != nil { final.errors += 1 }
+        if final.status == .ok && final.errors > 0 { final.status = .warnings }
+        // RunsWhen = After: the scripts see how the job ended (%e); what they print is part of its log.
+        let after = runScripts(at: .after, jobID: jobID, summary: final)
+        final.count(JobMessage.severityCounts(after))
+        messages += after
         if final.status == .ok && final.errors > 0 { final.status = .warnings }
         record.status = final.status
         record.setCounts(from: final)

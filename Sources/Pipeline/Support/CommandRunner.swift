@@ -22,6 +22,30 @@ public enum CommandRunner {
 
     /// Runs `/bin/sh -c COMMAND` with standard input from /dev/null and default signal dispositions.
     static func run(_ command: some Collection<UInt8>) throws(Failure) -> [UInt8] {
+        let (pid, readFD) = try spawn(command, errorsToo: false)
+        defer { close(readFD) }
+        let output = SelectIO.readAll(fd: readFD)
+        let readError = errno
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else {
+                throw Failure(message: "could not be waited for: \(SelectIO.errorText(errno))")
+            }
+        }
+        let signal = status & 0x7f
+        if signal != 0 { throw Failure(message: "was killed by signal \(signal)") }
+        let exitStatus = (status >> 8) & 0xff
+        if exitStatus != 0 { throw Failure(message: "exited with status \(exitStatus)") }
+        guard let output else {
+            throw Failure(message: "output could not be read: \(SelectIO.errorText(readError))")
+        }
+        return output
+    }
+
+    /// Starts `/bin/sh -c COMMAND` with standard input from /dev/null, default signal dispositions and its
+    /// standard output (and with `errorsToo` its standard error, and then in a process group of its own, so a
+    /// timeout can end whatever it started) on a pipe; returns the pid and the pipe's read end.
+    static func spawn(_ command: some Collection<UInt8>, errorsToo: Bool) throws(Failure) -> (pid_t, Int32) {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else {
             throw Failure(message: "could not be started: \(SelectIO.errorText(errno))")
@@ -33,6 +57,7 @@ public enum CommandRunner {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+        if errorsToo { posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -44,7 +69,12 @@ public enum CommandRunner {
         sigemptyset(&emptyMask)
         posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
         posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        var flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+        if errorsToo {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let arguments: [[UInt8]] = [Array("/bin/sh".utf8), Array("-c".utf8), Array(command)]
         let cArguments: [UnsafeMutablePointer<CChar>?] =
@@ -63,25 +93,10 @@ public enum CommandRunner {
             posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv.baseAddress!, environ)
         }
         close(pipeFDs[1])
-        defer { close(pipeFDs[0]) }
         guard spawnError == 0 else {
+            close(pipeFDs[0])
             throw Failure(message: "could not be started: \(SelectIO.errorText(spawnError))")
         }
-        let output = SelectIO.readAll(fd: pipeFDs[0])
-        let readError = errno
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else {
-                throw Failure(message: "could not be waited for: \(SelectIO.errorText(errno))")
-            }
-        }
-        let signal = status & 0x7f
-        if signal != 0 { throw Failure(message: "was killed by signal \(signal)") }
-        let exitStatus = (status >> 8) & 0xff
-        if exitStatus != 0 { throw Failure(message: "exited with status \(exitStatus)") }
-        guard let output else {
-            throw Failure(message: "output could not be read: \(SelectIO.errorText(readError))")
-        }
-        return output
+        return (pid, pipeFDs[0])
     }
 }
