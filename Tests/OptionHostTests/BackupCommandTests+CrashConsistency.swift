@@ -225,6 +225,7 @@ extension BackupCommandTests {
     /// No volume is left open, every volume file in the archive has a row, and every row's file exists.
     func assertNoOrphanVolumes(_ context: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let catalog = try SQLiteCatalog.open(path: catalogPath, create: false)
+        defer { try? catalog.close() }
         var recorded: Set<String> = []
         for job in try catalog.jobs(name: nil) {
             for volume in try catalog.volumes(job: job.id) {
