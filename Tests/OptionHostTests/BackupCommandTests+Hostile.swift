@@ -47,3 +47,52 @@ extension BackupCommandTests {
         XCTAssertEqual(try objects(quietBackup).filter { $0["type"] as? String == "warning" }.count, 0, quietBackup.output)
     }
 }
+
+extension BackupCommandTests {
+    /// Issue 14, suite item 4: a volume edited so that a member's name climbs out with `..` (same length, header
+    /// checksums recomputed), rebuilt into a catalog with `scan` and restored: nothing is written outside
+    /// `--where`, the other file comes back.
+    func testScannedVolumeWithADotDotMemberRestoresNothingOutsideWhere() throws {
+        try makeFile("tree/ok.txt", "fine\n")
+        try makeFile("tree/zz/escape.txt", "evil\n")
+        let root = work.appendingPathComponent("tree").path
+        XCTAssertEqual(try backup(try config([root])).status, 0)
+        let volume = archivePath + "/Nightly-1-0001.tar"
+        var bytes = try XCTUnwrap(contents(volume))
+        let from = Array("zz/escape.txt".utf8)
+        let to = Array("../../../../x".utf8)
+        var replaced = 0
+        while let range = bytes.firstRange(of: from) {
+            bytes.replaceSubrange(range, with: to)
+            replaced += 1
+        }
+        XCTAssertGreaterThan(replaced, 0)
+        // Every ustar header gets its checksum back: the sum of its bytes, the checksum field counted as spaces.
+        for start in stride(from: 0, to: bytes.count - 512, by: 512) where bytes[(start + 257)..<(start + 262)].elementsEqual("ustar".utf8) {
+            for index in 148..<156 { bytes[start + index] = 0x20 }
+            let sum = bytes[start..<(start + 512)].reduce(0) { $0 + Int($1) }
+            let field = Array(String(sum, radix: 8).utf8)
+            let padded = [UInt8](repeating: UInt8(ascii: "0"), count: 6 - field.count) + field + [0, 0x20]
+            bytes.replaceSubrange((start + 148)..<(start + 156), with: padded)
+        }
+        let crafted = work.appendingPathComponent("crafted.tar").path
+        try Data(bytes).write(to: URL(fileURLWithPath: crafted))
+
+        let scanned = work.appendingPathComponent("scanned.db").path
+        let scan = try optionhost(["scan", crafted, "--catalog", scanned])
+        let target = work.appendingPathComponent("restored").path
+        let restore = try optionhost(["restore", "--catalog", scanned, "--jobid", "1", "--where", target])
+        let outside = [
+            (root + "/../../../../x" as NSString).standardizingPath, (root + "/../../../x" as NSString).standardizingPath,
+            ((target + root + "/../../../../x") as NSString).standardizingPath, work.appendingPathComponent("x").path,
+        ]
+        for path in outside { XCTAssertFalse(exists(path), "\(path): \(scan.output) \(scan.stderr) \(restore.stderr)") }
+        XCTAssertEqual(contents(target + root + "/ok.txt"), Array("fine\n".utf8), scan.stderr + restore.stderr)
+        XCTAssertEqual(scan.status, 0, scan.stderr)
+        XCTAssertEqual(restore.status, 1)
+        XCTAssertEqual(
+            restore.stderr,
+            "error: \(root)/../../../../x: refusing to restore: unsafe member name \"\(root.dropFirst())/../../../../x\": "
+                + "it has a \"..\" component\n")
+    }
+}
