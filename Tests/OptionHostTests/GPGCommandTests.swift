@@ -224,6 +224,26 @@ final class GPGCommandTests: CommandLineTestCase {
             ["restore", "--jobid", "1", "--where", restored, "--catalog", catalogPath, "--passphrase-file", right])
         XCTAssertEqual(restore.status, 0, restore.stderr + restore.output)
         XCTAssertEqual(try Array(Data(contentsOf: URL(fileURLWithPath: restored + tree + "/big.bin"))), big)
+
+        // Issue 14, suite item 4: the passphrase is nowhere but in its file: not in the catalog file (nor its
+        // journal), the job's messages, or what either restore printed.
+        let secret = Array("open sesame".utf8)
+        let messages = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "1", "--json"])
+        XCTAssertEqual(messages.status, 0, messages.stderr)
+        // The catalog and any journal beside it (the passphrase files are in the same directory).
+        let catalogFiles = try FileManager.default.contentsOfDirectory(atPath: work.path).filter { $0.hasPrefix("catalog.db") }
+        XCTAssertTrue(catalogFiles.contains("catalog.db"))
+        for name in catalogFiles {
+            let path = work.appendingPathComponent(name).path
+            XCTAssertNil(try Data(contentsOf: URL(fileURLWithPath: path)).firstRange(of: Data(secret)), path)
+        }
+        for (what, bytes) in [
+            ("failed stdout", failed.stdout), ("failed stderr", Array(failed.stderr.utf8)),
+            ("restore stdout", restore.stdout), ("restore stderr", Array(restore.stderr.utf8)),
+            ("messages", messages.stdout), ("messages stderr", Array(messages.stderr.utf8)),
+        ] {
+            XCTAssertNil(bytes.firstRange(of: secret), what)
+        }
     }
 
     func testCheckLooksTheKeysUp() throws {

@@ -511,18 +511,10 @@ final class BackupRestoreTests: XCTestCase {
 
     func testFileDeeperThanPathMaxIsBackedUpAndRestored() throws {
         // 24 levels of 200-byte names: the file's path is about 4,900 bytes (PATH_MAX is 4,096).
-        let name = String(repeating: "d", count: 200)
-        var fd = open(source, O_RDONLY | O_DIRECTORY)
-        for _ in 0..<24 {
-            XCTAssertEqual(mkdirat(fd, name, 0o755), 0)
-            let next = openat(fd, name, O_RDONLY | O_DIRECTORY)
-            close(fd)
-            fd = next
-        }
-        let file = openat(fd, "deep.txt", O_CREAT | O_WRONLY, 0o644)
-        XCTAssertEqual(Glibc.write(file, "deep", 4), 4)
-        close(file)
-        close(fd)
+        XCTAssertTrue(
+            DeepPath.makeFile(
+                under: source, component: String(repeating: "d", count: 200), depth: 24, name: "deep.txt",
+                contents: Array("deep".utf8)))
         let (summary, catalog) = try backup()
         XCTAssertEqual(summary.filesFailed, 0, summary.failure ?? "")
         XCTAssertEqual(summary.filesStored, 1)

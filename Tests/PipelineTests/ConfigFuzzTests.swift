@@ -4,7 +4,8 @@ import XCTest
 @testable import Pipeline
 
 /// Random and mutated inputs through the lexer, parser and builder: every input must end in a result or a
-/// `ConfigError`, never a crash or a hang. 100,000 cases, deterministic (fixed seeds).
+/// `ConfigError`, never a crash or a hang. 100,000 cases, deterministic (fixed seeds), times
+/// `OPTIONHOST_FUZZ_SCALE` (`Tests/fuzz.sh` runs more on demand).
 final class ConfigFuzzTests: XCTestCase {
     typealias Generator = SplitMix64
 
@@ -52,7 +53,7 @@ final class ConfigFuzzTests: XCTestCase {
     func testRandomInputs() {
         var generator = Generator(state: 42)
         var slowest = 0.0
-        for _ in 0..<40_000 {
+        for _ in 0..<(40_000 * VolumeFuzzTests.scale) {
             let length = generator.below(200)
             var bytes: [UInt8] = []
             bytes.reserveCapacity(length)
@@ -66,7 +67,7 @@ final class ConfigFuzzTests: XCTestCase {
         let corpus = ConfigFuzzTests.corpus()
         var generator = Generator(state: 7)
         var slowest = 0.0
-        for _ in 0..<60_000 {
+        for _ in 0..<(60_000 * VolumeFuzzTests.scale) {
             var bytes = corpus[generator.below(corpus.count)]
             for _ in 0..<(1 + generator.below(4)) {
                 guard !bytes.isEmpty else { break }

@@ -93,6 +93,7 @@ extension OptionHost {
             settings.debugLevel = debugLevel
             // Job-start checks that need no stage instance, before anything is created on disk.
             try CommandSupport.checkStages(of: fileSet, in: configuration)
+            let configurationWarnings = Check.writableModulePathWarnings(configured, in: configuration)
             try CommandSupport.makeDirectories(settings.archiveDirectory)
             // Volumes are recorded by absolute path, so prune and restore work from any directory.
             settings.archiveDirectory = CommandSupport.absolutePath(settings.archiveDirectory)
@@ -120,7 +121,8 @@ extension OptionHost {
                 throw CatalogUpkeep.failure(error, path: catalogPath)
             }
             do {
-                try prepare(opened, path: catalogPath, job: job, archive: settings.archiveDirectory)
+                try prepare(
+                    opened, path: catalogPath, job: job, archive: settings.archiveDirectory, warnings: configurationWarnings)
             } catch {
                 try? opened.close()
                 throw error
@@ -163,8 +165,10 @@ extension OptionHost {
 
         /// Before the job, holding the catalog and archive locks: refuses a damaged catalog, marks jobs whose
         /// process is gone as failed and removes the volumes they left open (each said on standard error, or as a
-        /// JSON warning).
-        private func prepare(_ catalog: SQLiteCatalog, path: String, job: Job, archive: String) throws {
+        /// JSON warning). The configuration `warnings` (a world-writable `module_path`) are printed with them.
+        private func prepare(
+            _ catalog: SQLiteCatalog, path: String, job: Job, archive: String, warnings: [ConfigWarning]
+        ) throws {
             try CatalogUpkeep.requireSound(catalog, path: path)
             let finder = "backup of Job \"\(job.name)\""
             var notes: [String] = []
@@ -183,6 +187,14 @@ extension OptionHost {
                 }
             } catch let error as CatalogError {
                 throw CatalogUpkeep.failure(error, path: path)
+            }
+            for warning in warnings {
+                if options.json {
+                    ByteWriter.standardOutput.write(
+                        ConfigOptions.jsonLine(type: "warning", at: warning.location, message: warning.message).line)
+                } else {
+                    ByteWriter.standardError.line(TerminalText.escape(warning.description))
+                }
             }
             for note in notes {
                 if options.json {

@@ -102,6 +102,9 @@ extension OptionHost {
                         } else if let definition, let problem = Check.moduleProblem(definition) {
                             warnings.append(ConfigWarning(problem, at: entry.location))
                         }
+                        if let definition, let problem = Check.writableByOthers(definition) {
+                            warnings.append(ConfigWarning(problem, at: entry.location))
+                        }
                     } catch {
                         warnings.append(ConfigWarning(error.message, at: entry.location))
                     }
@@ -136,6 +139,35 @@ extension OptionHost {
             }
             return "module \"\(module)\" is not in module_path \"\(path)\"; the job must find it in the Plugin Directory "
                 + "or Python's own path"
+        }
+
+        /// A `module_path` directory any local user may write to: whoever writes there chooses the code a job
+        /// imports and runs, with the rights of the backup (often root). The sticky bit does not help: it stops
+        /// others from removing entries, not from adding a module of the name the job imports.
+        static func writableByOthers(_ definition: PluginString.PythonDefinition) -> String? {
+            guard let path = definition.modulePath else { return nil }
+            var info = stat()
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_mode & S_IWOTH != 0 else {
+                return nil
+            }
+            let mode = String(info.st_mode & 0o7777, radix: 8)
+            return "module_path \"\(path)\" is world-writable (mode \(mode)): any local user can put code there that "
+                + "the job imports and runs; make it writable by its owner only"
+        }
+
+        /// The world-writable `module_path` warnings of the Python stage strings a backup of `fileSet` runs
+        /// (its Options blocks' strings, with `pipeline:NAME` expanded).
+        static func writableModulePathWarnings(_ fileSet: FileSet, in configuration: Configuration) -> [ConfigWarning] {
+            let entries = fileSet.includes.flatMap { $0.options.flatMap(\.plugins) }
+            var seen: Set<String> = []
+            var warnings: [ConfigWarning] = []
+            for entry in (try? configuration.expandedChain(entries)) ?? entries where PluginString.isPython(entry.string) {
+                guard let definition = try? PluginString.pythonDefinition(entry.string),
+                    let problem = Check.writableByOthers(definition), seen.insert(problem).inserted
+                else { continue }
+                warnings.append(ConfigWarning(problem, at: entry.location))
+            }
+            return warnings
         }
 
         private func counts(_ configuration: Configuration) -> [(String, [String])] {
@@ -175,15 +207,7 @@ extension OptionHost {
         private func printJSON(_ configuration: Configuration, warnings: [ConfigWarning]) {
             let out = ByteWriter.standardOutput
             for warning in warnings {
-                var line = JSONLine()
-                line.add("type", "warning")
-                if let location = warning.location {
-                    line.add("file", location.file)
-                    line.add("line", location.line)
-                    line.add("column", location.column)
-                }
-                line.add("message", warning.message)
-                out.write(line.line)
+                out.write(ConfigOptions.jsonLine(type: "warning", at: warning.location, message: warning.message).line)
             }
             var summary = JSONLine()
             summary.add("type", "summary")

@@ -19,19 +19,25 @@ struct ConfigOptions: ParsableArguments {
         }
     }
 
+    /// `{"type":TYPE,"file":...,"line":...,"column":...,"message":...}`: a configuration error or warning in JSON.
+    static func jsonLine(type: String, at location: SourceLocation?, message: String) -> JSONLine {
+        var line = JSONLine()
+        line.add("type", type)
+        if let location {
+            line.add("file", location.file)
+            line.add("line", location.line)
+            line.add("column", location.column)
+        }
+        line.add("message", message)
+        return line
+    }
+
     /// Prints configuration errors: `file:line:col: message`, the line and a caret (or JSON Lines, then a summary).
     func report(_ errors: [ConfigError]) {
         for error in errors {
             if json {
-                var line = JSONLine()
-                line.add("type", "error")
-                if let location = error.location {
-                    line.add("file", location.file)
-                    line.add("line", location.line)
-                    line.add("column", location.column)
-                }
-                line.add("message", error.message)
-                ByteWriter.standardOutput.write(line.line)
+                ByteWriter.standardOutput.write(
+                    ConfigOptions.jsonLine(type: "error", at: error.location, message: error.message).line)
             } else {
                 ByteWriter.standardError.line(TerminalText.escapeKeepingNewlines(error.description))
             }

@@ -272,8 +272,9 @@ final class BackupWorker {
                     reread = error.message
                     let stamp = try FileReader.readWhole(
                         item.path, expectedSize: item.stat.size, noAtime: block.noAtime, into: &buffer, attempt: 2,
-                        hook: hook)
-                    // The times of the version stored, not of the one the walk saw.
+                        sizeLimit: coordinator.settings.smallFileLimit, hook: hook)
+                    // The size and times of the version stored, not of the one the walk saw.
+                    record.size = UInt64(buffer.count)
                     (record.mtime, record.ctime) = (stamp.mtime, stamp.ctime)
                     (member.mtime, member.ctime) = (stamp.mtime, stamp.ctime)
                 }
@@ -337,7 +338,7 @@ final class BackupWorker {
             record.compression = member.compressionName
             member.size = UInt64(stored.count)
             member.records += VolumeMember.catalogRecords(record, jobID: jobID)
-            return .member(PreparedMember(record: record, member: member, data: stored, sourceBytes: item.stat.size))
+            return .member(PreparedMember(record: record, member: member, data: stored, sourceBytes: record.size))
         }
     }
 }

@@ -88,13 +88,24 @@ enum FileReader {
     /// Reads a whole small file into `buffer` (replacing its contents). Detects a change while reading: a size other
     /// than the walk's, or a size, mtime or ctime that moved between the open and the end of the read (see
     /// ``ReadStamp``); such a problem has `changedWhileRead` set. Returns the stamp the file kept during the read.
+    ///
+    /// With `sizeLimit` (the second read of a file that changed), the size expected is the one at this open, not
+    /// the walk's: a file that grew or shrank and then holds still during this read is a version that existed,
+    /// and is stored as it is now, as long as it is still no larger than `sizeLimit` (the small-file limit).
     @discardableResult
     static func readWhole(
         _ path: [UInt8], expectedSize: UInt64, noAtime: Bool, into buffer: inout [UInt8], attempt: Int = 1,
-        hook: BackupSettings.ReadHook? = nil
+        sizeLimit: UInt64? = nil, hook: BackupSettings.ReadHook? = nil
     ) throws(FileProblem) -> ReadStamp {
         let (fd, stamp) = try openStamped(path, noAtime: noAtime)
         defer { close(fd) }
+        var expectedSize = expectedSize
+        if let sizeLimit {
+            guard stamp.size >= 0, UInt64(stamp.size) <= sizeLimit else {
+                throw FileProblem.changed("size \(expectedSize) at the walk, \(stamp.size) when read again, above the small-file limit")
+            }
+            expectedSize = UInt64(stamp.size)
+        }
         let capacity = Int(expectedSize) + 1
         buffer.removeAll(keepingCapacity: true)
         if buffer.capacity < capacity { buffer.reserveCapacity(capacity) }
