@@ -284,7 +284,7 @@ extension OptionHost {
                 }
             }
             CommandSupport.installInterruptHandler(job.cancellation)
-            let printer = ProgressPrinter(counters: job.progress, verb: "restore:")
+            let printer = ProgressPrinter(counters: job.progress, verb: "restore:", json: selection.json)
             if !stdout { printer.start() }
             let summary: JobSummary
             do {
@@ -401,7 +401,10 @@ extension OptionHost {
                 selection.warnIncomplete(incomplete)
                 let (summary, mismatches): (JobSummary, [VerifyJob.Mismatch])
                 do {
-                    (summary, mismatches) = try VerifyJob(catalog: catalog, jobID: jobID).run()
+                    let verify = VerifyJob(catalog: catalog, jobID: jobID)
+                    (summary, mismatches) = try ProgressPrinter.reporting(
+                        verify.progress, verb: "verify:", json: selection.json
+                    ) { try verify.run() }
                 } catch let error as CatalogError {
                     throw CatalogUpkeep.failure(error, path: path)
                 }
@@ -476,7 +479,9 @@ extension OptionHost {
             }
             let live = LiveVerifyJob(catalog: catalog, jobID: jobID, fileSet: fileSet(configuration, for: record))
             CommandSupport.installInterruptHandler(live.cancellation)
-            let (summary, differences) = try live.run()
+            let (summary, differences) = try ProgressPrinter.reporting(
+                live.progress, verb: "verify:", json: selection.json
+            ) { try live.run() }
             let counts = Dictionary(grouping: differences, by: \.kind).mapValues(\.count)
             let out = ByteWriter.standardOutput
             if selection.json {

@@ -61,8 +61,8 @@ extension OptionHost {
             }
             defer { lock.release() }
             let progress = ProgressCounters()
-            let printer = ProgressPrinter(counters: progress, verb: "scan:")
-            if !json { printer.start() }
+            let printer = ProgressPrinter(counters: progress, verb: "scan:", json: json)
+            printer.start()
             let result: VolumeScanner.Result
             do {
                 result = try VolumeScanner.scan(

@@ -357,7 +357,7 @@ public final class BackupJob: @unchecked Sendable {
             let pool = try StreamPool(
                 threads: settings.streamThreads, chunkSize: settings.chunkSize,
                 chunksPerFile: settings.streamChunksPerFile, spillDirectory: settings.archiveDirectory,
-                context: context, jobID: jobID, cancellation: cancellation)
+                context: context, jobID: jobID, cancellation: cancellation, progress: progress)
             streams = pool
             let jobName = job.name
             threads.writer = try WorkerThread(name: "op-write") {
@@ -517,7 +517,6 @@ public final class BackupJob: @unchecked Sendable {
                 nextIndex += 1
                 if case .entry(let entry) = event, entry.kind == .file {
                     batchBytes += min(entry.stat.size, settings.smallFileLimit)
-                    progress.currentPath = entry.path
                 }
                 if batch.events.count >= settings.batchEntries || batchBytes >= UInt64(settings.batchBytes) {
                     flush()
