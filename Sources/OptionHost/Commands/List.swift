@@ -52,7 +52,11 @@ extension OptionHost {
                             line.add("status", record.status.rawValue)
                             line.add("fileset", record.fileSetName)
                             line.add("start", record.startTime.seconds)
-                            if let end = record.endTime { line.add("end", end.seconds) }
+                            line.add("start_iso", HumanTime.iso8601(record.startTime))
+                            if let end = record.endTime {
+                                line.add("end", end.seconds)
+                                line.add("end_iso", HumanTime.iso8601(end))
+                            }
                             line.add("files_stored", record.filesStored)
                             line.add("bytes_read", record.bytesRead)
                             line.add("bytes_stored", record.bytesStored)
@@ -109,6 +113,7 @@ extension OptionHost {
                             line.add("status", record.status.rawValue)
                             line.add("size", record.size)
                             line.add("mtime", record.mtime.seconds)
+                            line.add("mtime_iso", HumanTime.iso8601(record.mtime))
                             if let block = record.block { line.add("block", block) } else { line.addNull("block") }
                             line.add("chain", record.chain)
                             if let digest = record.sourceSHA256 { line.add("sha256", Hex.encode(digest)) }
@@ -242,15 +247,17 @@ extension OptionHost {
                             line.add("job", version.job.name)
                             line.add("level", version.job.level.name)
                             line.add("job_start", version.job.startTime.seconds)
+                            line.add("job_start_iso", HumanTime.iso8601(version.job.startTime))
                             line.add("entry", record.kind.rawValue)
                             line.add("status", record.status.rawValue)
                             if record.status == .deleted {
                                 // A deletion row records only that the path was gone.
-                                for key in ["size", "mtime", "mtime_ns"] { line.addNull(key) }
+                                for key in ["size", "mtime", "mtime_ns", "mtime_iso"] { line.addNull(key) }
                             } else {
                                 line.add("size", record.size)
                                 line.add("mtime", record.mtime.seconds)
                                 line.add("mtime_ns", record.mtime.nanoseconds)
+                                line.add("mtime_iso", HumanTime.iso8601(record.mtime))
                             }
                             if let digest { line.add("sha256", digest) } else { line.addNull("sha256") }
                             if let target = record.linkTarget { line.addPath(target, key: "link_target") }

@@ -331,7 +331,7 @@ extension OptionHost {
                 out.line(
                     "  \(summary.filesStored) files verified and restored, \(summary.entriesStored) entries, "
                         + "\(summary.filesFailed) failed, \(OptionHost.Estimate.grouped(summary.bytesRead)) bytes; "
-                        + "\(Int((summary.wallSeconds * 1000).rounded())) ms, \(Int(rate.rounded())) files/s")
+                        + "\(HumanTime.elapsed(summary.wallSeconds)), \(Int(rate.rounded())) files/s")
                 if let failure = summary.failure { out.line("  reason: \(TerminalText.escapeKeepingNewlines(failure))") }
             }
             out.flush()

@@ -119,7 +119,7 @@ extension OptionHost {
                 }
                 out.line(
                     "  \(OptionHost.Estimate.grouped(UInt64(result.entries))) entries in \(result.jobs.count) "
-                        + "job\(result.jobs.count == 1 ? "" : "s"); \(Int((result.wallSeconds * 1000).rounded())) ms, "
+                        + "job\(result.jobs.count == 1 ? "" : "s"); \(HumanTime.elapsed(result.wallSeconds)), "
                         + "\(Int(rate.rounded())) files/s")
             }
             out.flush()
