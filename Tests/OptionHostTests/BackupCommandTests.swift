@@ -227,7 +227,7 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(lines.count, 5, text.output)
         XCTAssertEqual(lines.first, "Backup of Job \"Nightly\" (JobId 2, level Full): ok")
         XCTAssertEqual(lines.dropFirst().first, "  files: 4 stored, 0 skipped, 0 failed of 4 examined; 7 entries stored")
-        XCTAssertTrue(lines.count > 2 && lines[2].hasPrefix("  bytes: 1,503,014 read, 1,503,014 stored; "), text.output)
+        XCTAssertTrue(lines.count > 2 && lines[2].hasPrefix("  bytes: 1,503,014 read, 1,503,014 stored, "), text.output)
         XCTAssertEqual(Array(lines.suffix(2)), ["  catalog: \(catalogPath)", "  volume: \(archivePath)/Nightly-2-0001.tar"])
         XCTAssertEqual(permissions(archivePath + "/Nightly-2-0001.tar"), 0o600)
     }
@@ -791,7 +791,7 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(records.count, 3, jobs.output)
         XCTAssertEqual(records.map { $0["job_id"] as? Int }, [2, 1, nil], "newest first, then the summary")
         let keys: Set<String> = [
-            "type", "job_id", "job", "level", "status", "fileset", "start", "start_iso", "end", "end_iso", "files_stored",
+            "type", "job_id", "job", "level", "status", "fileset", "start", "start_iso", "end", "end_iso", "files_stored", "volume_bytes",
             "bytes_read", "bytes_stored",
             "files_failed", "errors", "warnings",
         ]
@@ -820,7 +820,8 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(text.status, 0)
         XCTAssertEqual(text.lines.count, 2)
         XCTAssertTrue(text.lines.last?.hasPrefix("1\tNightly\tFull\tT\t") ?? false, text.output)
-        XCTAssertTrue(text.lines.last?.hasSuffix("\t3 files\t15 bytes\t0 failed") ?? false, text.output)
+        XCTAssertTrue(text.lines.last?.hasSuffix(" in volumes\t0 failed") ?? false, text.output)
+        XCTAssertTrue(text.lines.last?.contains("\t3 files\t15 bytes\t") ?? false, text.output)
 
         let files = try optionhost(["list", "files", "--catalog", catalogPath, "--jobid", "1", "--json"])
         XCTAssertEqual(files.status, 0, files.stderr)

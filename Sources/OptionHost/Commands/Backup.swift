@@ -157,7 +157,11 @@ extension OptionHost {
             let finished = backup.releaseCatalog(as: SQLiteCatalog.self)
             defer { try? finished?.close() }
             let messages = (try? finished?.messages(job: JobID(rawValue: summary.jobID))) ?? []
-            print(summary, messages: messages, catalogPath: catalogPath, job: job)
+            // The volumes' bytes: the data stored plus the tar and pax headers of every entry.
+            let volumeBytes = ((try? finished?.volumes(job: JobID(rawValue: summary.jobID))) ?? []).reduce(0) {
+                $0 + $1.bytes
+            }
+            print(summary, messages: messages, catalogPath: catalogPath, job: job, volumeBytes: volumeBytes)
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
         }
 
@@ -198,7 +202,9 @@ extension OptionHost {
             ByteWriter.standardError.flush()
         }
 
-        private func print(_ summary: JobSummary, messages: [JobMessage], catalogPath: String, job: Job) {
+        private func print(
+            _ summary: JobSummary, messages: [JobMessage], catalogPath: String, job: Job, volumeBytes: Int64
+        ) {
             let out = ByteWriter.standardOutput
             let problems = messages.filter { $0.severity == "warning" || $0.severity == "error" }
             if options.json {
@@ -209,6 +215,7 @@ extension OptionHost {
                             line.add("since", Double(since.seconds) + Double(since.nanoseconds) / 1e9)
                             line.add("since_iso", HumanTime.iso8601(since))
                         }
+                        line.add("volume_bytes", volumeBytes)
                         if let upgraded = summary.upgraded { line.add("upgraded", upgraded) }
                         if job.accurate && summary.level != "Full" { line.add("entries_deleted", summary.entriesDeleted) }
                         line.add("catalog", catalogPath)
@@ -243,7 +250,8 @@ extension OptionHost {
                 let rate = summary.wallSeconds > 0 ? Double(summary.bytesRead) / 1e6 / summary.wallSeconds : 0
                 out.line(
                     "  bytes: \(OptionHost.Estimate.grouped(summary.bytesRead)) read, \(OptionHost.Estimate.grouped(summary.bytesStored)) "
-                        + "stored; \(HumanTime.elapsed(summary.wallSeconds)), \(Int(rate.rounded())) MB/s, "
+                        + "stored, \(OptionHost.Estimate.grouped(volumeBytes)) in volumes; "
+                        + "\(HumanTime.elapsed(summary.wallSeconds)), \(Int(rate.rounded())) MB/s, "
                         + "\(Int((Double(summary.filesStored) / max(summary.wallSeconds, 0.001)).rounded())) files/s")
                 out.line("  catalog: \(TerminalText.escape(catalogPath))")
                 for volume in summary.volumes { out.line("  volume: \(TerminalText.escape(volume))") }

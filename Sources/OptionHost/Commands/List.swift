@@ -10,29 +10,20 @@ extension OptionHost {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List jobs, the files or the messages of a job, or the stored versions of a path from the catalog.",
-            subcommands: [Jobs.self, Files.self, Messages.self, Versions.self]
+            subcommands: [Jobs.self, Files.self, Messages.self, Versions.self, Volumes.self]
         )
 
         struct Jobs: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List the jobs in the catalog, newest first.")
 
-            @Argument(help: "A config file or directory (to find the catalog).")
-            var config: String?
-
-            @OptionGroup var catalogOptions: CatalogOptions
-
-            @Option(help: "Only jobs of this Job name.")
-            var job: String?
-
-            @Flag(help: "Print JSON Lines.")
-            var json = false
+            @OptionGroup var options: ListOptions
+            var job: String? { options.job }
+            var json: Bool { options.json }
 
             func run() throws {
                 var catalogPath = "(catalog)"
                 do {
-                    let selection = try JobSelection.parse(
-                        (config.map { [$0] } ?? []) + (catalogOptions.catalog.map { ["--catalog", $0] } ?? [])
-                            + (job.map { ["--job", $0] } ?? []) + ["--jobid", "0"])
+                    let selection = try options.selection(extra: ["--jobid", "0"])
                     let configuration = try selection.configuration()
                     let path = try selection.catalogPath(configuration)
                     guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
@@ -41,6 +32,8 @@ extension OptionHost {
                     defer { try? catalog.close() }
                     CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
                     let jobs = try catalog.jobs(name: job)
+                    // What each job's volumes hold: its data plus the tar and pax headers of every entry.
+                    let volumeBytes = try catalog.volumeBytesByJob()
                     let out = ByteWriter.standardOutput
                     for record in jobs {
                         if json {
@@ -60,6 +53,7 @@ extension OptionHost {
                             line.add("files_stored", record.filesStored)
                             line.add("bytes_read", record.bytesRead)
                             line.add("bytes_stored", record.bytesStored)
+                            line.add("volume_bytes", volumeBytes[record.id] ?? 0)
                             line.add("files_failed", record.filesFailed)
                             line.add("errors", record.errors)
                             line.add("warnings", record.warnings)
@@ -68,7 +62,9 @@ extension OptionHost {
                             out.line(
                                 "\(record.id.rawValue)\t\(record.name)\t\(record.level.name)\t\(record.status.rawValue)\t"
                                     + "\(EntryFormatter.time(record.startTime.seconds))\t\(record.filesStored) files\t"
-                                    + "\(OptionHost.Estimate.grouped(record.bytesRead)) bytes\t\(record.filesFailed) failed")
+                                    + "\(OptionHost.Estimate.grouped(record.bytesRead)) bytes\t"
+                                    + "\(OptionHost.Estimate.grouped(volumeBytes[record.id] ?? 0)) in volumes\t"
+                                    + "\(record.filesFailed) failed")
                         }
                     }
                     if json {
@@ -197,16 +193,9 @@ extension OptionHost {
             @Argument(help: "The path (absolute, or relative to the working directory).")
             var path: String
 
-            @Argument(help: "A config file or directory (to find the catalog).")
-            var config: String?
-
-            @OptionGroup var catalogOptions: CatalogOptions
-
-            @Option(help: "Only versions written by jobs of this Job name.")
-            var job: String?
-
-            @Flag(help: "Print JSON Lines.")
-            var json = false
+            @OptionGroup var options: ListOptions
+            var job: String? { options.job }
+            var json: Bool { options.json }
 
             /// One text line: version, JobId, Job, level, job start, mtime, size, SHA-256, status.
             private func row(
@@ -222,9 +211,7 @@ extension OptionHost {
             func run() throws {
                 var catalogPath = "(catalog)"
                 do {
-                    let selection = try JobSelection.parse(
-                        (config.map { [$0] } ?? []) + (catalogOptions.catalog.map { ["--catalog", $0] } ?? [])
-                            + (job.map { ["--job", $0] } ?? []))
+                    let selection = try options.selection()
                     let (catalog, opened) = try selection.openCatalog(selection.configuration())
                     defer { try? catalog.close() }
                     catalogPath = opened
