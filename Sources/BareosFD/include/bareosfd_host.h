@@ -129,6 +129,8 @@ void opfd_instance_destroy(opfd_instance *instance);
 void opfd_instance_set_job_status(opfd_instance *instance, int status);
 /// Live instances in this process (what bareosfd.GetInstanceCount answers).
 int opfd_instance_count(void);
+/// The linked libpython's version line (Py_GetVersion; needs no initialized interpreter), for `--version`.
+const char *opfd_python_version(void);
 
 // MARK: - Loading
 

@@ -188,18 +188,7 @@ extension OptionHost {
             } catch let error as CatalogError {
                 throw CatalogUpkeep.failure(error, path: path)
             }
-            for note in notes {
-                if options.json {
-                    var line = JSONLine()
-                    line.add("type", "warning")
-                    line.add("message", note)
-                    ByteWriter.standardOutput.write(line.line)
-                } else {
-                    ByteWriter.standardError.line("note: \(note)")
-                }
-            }
-            ByteWriter.standardOutput.flush()
-            ByteWriter.standardError.flush()
+            for note in notes { CommandSupport.note(note, json: options.json) }
         }
 
         private func print(

@@ -47,6 +47,21 @@ struct CommandFailure: Error, CustomStringConvertible {
 }
 
 enum CommandSupport {
+    /// A note before a command's result: `note: TEXT` on standard error, or with `--json` a `warning` object on
+    /// standard output. Written out at once (a job may run for hours after it).
+    static func note(_ text: String, json: Bool) {
+        if json {
+            var line = JSONLine()
+            line.add("type", "warning")
+            line.add("message", text)
+            ByteWriter.standardOutput.write(line.line)
+            ByteWriter.standardOutput.flush()
+        } else {
+            ByteWriter.standardError.line("note: \(TerminalText.escape(text))")
+            ByteWriter.standardError.flush()
+        }
+    }
+
     /// Reports a failure (text on stderr, or a JSON error + summary) and exits with its code.
     static func report(_ failure: CommandFailure, json: Bool) -> ExitCode {
         if json {

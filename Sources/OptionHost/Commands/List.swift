@@ -179,13 +179,13 @@ extension OptionHost {
             }
         }
 
-        /// `list versions PATH`: every row of one path in any job, numbered as `restore --version N` takes them.
+        /// `list versions PATH`: every row of one path in any job, numbered as `restore --file-version N` takes them.
         struct Versions: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "List every version of one path in the catalog, oldest first.",
                 discussion: """
                     One line per catalog row of the path in any job (stored, deleted by Accurate, failed or \
-                    skipped): the version number for restore --select PATH --version N (oldest = 1), JobId, Job name, \
+                    skipped): the version number for restore --select PATH --file-version N (oldest = 1), JobId, Job name, \
                     level, job start time, the file's mtime, size, the SHA-256 of its content and the row's status. \
                     A relative PATH is taken from the working directory.
                     """)

@@ -25,7 +25,7 @@ struct JobSelection: ParsableArguments {
     @Flag(help: "Print JSON Lines instead of text.")
     var json = false
 
-    /// Exclusions only: whether a job must be named depends on the command (`restore --version` needs none), so
+    /// Exclusions only: whether a job must be named depends on the command (`restore --file-version` needs none), so
     /// commands call ``requireJob()`` from their own `validate`, and ``open()`` checks again.
     func validate() throws {
         if jobid != nil && latest { throw ValidationError("--jobid and --latest exclude each other") }
@@ -140,7 +140,7 @@ extension OptionHost {
                 Files land at WHERE + their original absolute path. --jobid ID restores the tree as it was at that \
                 job: its Full, the newest Differential after it, the Incrementals after that up to the job, minus \
                 the deletions Accurate jobs recorded; each entry comes from the job that stored it last. \
-                --select PATH --version N restores version N of that one path instead (the number shown by \
+                --select PATH --file-version N restores version N of that one path instead (the number shown by \
                 list versions PATH, oldest = 1). --from-search QUERY restores exactly the file versions that \
                 search QUERY finds (narrowed by --jobid and --select; of a path found in several jobs, the newest \
                 version). A file whose restored bytes do not match the catalog's SHA-256 is not created under its \
@@ -162,7 +162,10 @@ extension OptionHost {
         @Option(help: "Only paths matching this Bareos wildcard (* crosses /); repeatable.")
         var select: [String] = []
 
+        /// `--file-version`, not `--version`: that is the tool's own flag (argument-parser adds it to every
+        /// command), and a second meaning made `restore --version` answer "Missing value".
         @Option(
+            name: .customLong("file-version"),
             help: ArgumentHelp(
                 "With one --select PATH (the path itself): restore version N of it, as numbered by list versions.",
                 valueName: "N"))
@@ -203,10 +206,10 @@ extension OptionHost {
             if inPlace && `where` != nil { throw ValidationError("--in-place and --where exclude each other") }
             if let workers, workers < 1 { throw ValidationError("--workers needs at least 1 thread") }
             if let version {
-                if version < 1 { throw ValidationError("--version counts from 1 (the oldest version)") }
-                if select.count != 1 { throw ValidationError("--version needs exactly one --select PATH") }
+                if version < 1 { throw ValidationError("--file-version counts from 1 (the oldest version)") }
+                if select.count != 1 { throw ValidationError("--file-version needs exactly one --select PATH") }
                 if selection.jobid != nil || selection.latest {
-                    throw ValidationError("--version picks the job itself; drop --jobid/--latest (--job NAME narrows)")
+                    throw ValidationError("--file-version picks the job itself; drop --jobid/--latest (--job NAME narrows)")
                 }
             } else if fromSearch != nil {
                 if selection.latest { throw ValidationError("--from-search picks the versions itself; --jobid ID narrows") }
