@@ -255,7 +255,10 @@ enum CommandSupport {
         if let stage = message.stage, !message.text.hasPrefix("stage ") {
             bytes += Array("stage \(TerminalText.escape(stage)): ".utf8)
         }
-        // A traceback keeps its lines; any other control byte (a plugin's message, a path inside it) is escaped.
-        return bytes + Array(TerminalText.escapeKeepingNewlines(message.text).utf8) + [UInt8(ascii: "\n")]
+        // A traceback keeps its lines, indented under the message's first line so that every message starts a
+        // line with its severity (grep-able, one entry per unindented line); any other control byte is escaped.
+        var text = TerminalText.escapeKeepingNewlines(message.text)
+        while text.hasSuffix("\n") { text.removeLast() }
+        return bytes + Array(text.replacingOccurrences(of: "\n", with: "\n    ").utf8) + [UInt8(ascii: "\n")]
     }
 }
