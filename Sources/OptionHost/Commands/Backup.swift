@@ -140,7 +140,9 @@ extension OptionHost {
             }
             let printer = ProgressPrinter(counters: backup.progress, verb: "backup:", json: options.json)
             // The ETA pre-pass counts what this level will save (an Accurate walk's total is not known beforehand).
-            if printer.active && !(job.accurate && decision.level != .full) {
+            // Only for a terminal: a second walk is what an Incremental of an unchanged tree costs, and `--json`
+            // runs (scripts, benchmarks) should not pay it for progress objects nobody may read.
+            if ProgressPrinter.enabled && !options.json && !(job.accurate && decision.level != .full) {
                 Scanner.start(
                     fileSet: fileSet, chains: configuration.chains(for: fileSet),
                     changes: decision.since.map { .since($0) } ?? .all, counters: backup.progress)

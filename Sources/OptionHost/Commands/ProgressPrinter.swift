@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Progress of a running job, from its live counters, on its own thread (it only reads them):
-/// - on a terminal (standard error, without `--json`): one line redrawn four times a second — files, bytes (counted
+/// - on a terminal (standard error, without `--json`): one line redrawn four times a second (or every
+///   `OPTIONHOST_PROGRESS_INTERVAL` seconds) — files, bytes (counted
 ///   per chunk as large files stream), MB/s over the last 5 s, ETA only while an estimate exists, the file in
 ///   progress — and, when the job ends, one summary line in its place;
 /// - with `--json`: one `{"type":"progress",...}` object on standard output every `jsonInterval` seconds (5, or
@@ -21,15 +22,15 @@ final class ProgressPrinter: Sendable {
     /// The sliding window of the MB/s figure and the ETA.
     static let window = 5.0
 
-    /// Seconds between two JSON progress objects: 5, or `OPTIONHOST_PROGRESS_INTERVAL` (a monitor's choice, and
-    /// the tests', which cannot wait 5 s per object).
-    static var jsonInterval: Double {
+    /// Seconds between two reports: `OPTIONHOST_PROGRESS_INTERVAL` when set (at least 0.05: a monitor's choice,
+    /// and the tests', which cannot wait 5 s per object), else 5 for JSON objects and 0.25 for the terminal line.
+    static func interval(json: Bool) -> Double {
         if let text = getenv("OPTIONHOST_PROGRESS_INTERVAL").map({ String(cString: $0) }), let value = Double(text),
             value >= 0.05
         {
             return value
         }
-        return 5
+        return json ? 5 : 0.25
     }
 
     /// Whether a terminal progress line is drawn (standard error is a terminal).
@@ -70,7 +71,7 @@ final class ProgressPrinter: Sendable {
     }
 
     private func loop() {
-        let interval = json ? ProgressPrinter.jsonInterval : 0.25
+        let interval = ProgressPrinter.interval(json: json)
         var samples: [Sample] = [Sample(time: started, bytes: 0)]
         var nextReport = Clock.monotonic() + interval
         while running.withLock({ $0 }) {
