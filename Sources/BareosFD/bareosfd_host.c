@@ -751,6 +751,10 @@ int opfd_instance_count(void) {
     return opfd_live_instances;
 }
 
+const char *opfd_python_version(void) {
+    return Py_GetVersion();
+}
+
 // MARK: - Calls into the plugin
 
 /// Formats the pending exception as `"".join(traceback.format_exception(...))` and clears it.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Pipeline
+import Stages
 
 #if canImport(Glibc)
 import Glibc
@@ -11,9 +12,16 @@ struct OptionHost: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "optionhost",
         abstract: "Back up the files a Bareos FileSet selects, through a chain of stages.",
-        version: "0.1.0",
+        version: OptionHost.versionText,
         subcommands: [Check.self, Estimate.self, Backup.self, Restore.self, Verify.self, List.self, Demo.self, Bench.self, Scan.self, Prune.self, Search.self]
     )
+
+    static let version = "0.1.0"
+
+    /// `optionhost --version`: the version, then one line per linked library (`SQLite 3.40.1`, ...).
+    static var versionText: String {
+        ([version] + LinkedLibraries.allVersions.map { "\($0.name) \($0.version)" }).joined(separator: "\n")
+    }
 
     /// Runs the command; usage errors exit with 2 (decision D5) instead of argument-parser's 64.
     static func main() {

@@ -35,6 +35,11 @@ final class BackupCommandTests: CommandLineTestCase {
         return Tree(root: root, files: files)
     }
 
+    /// `2026-12-06T06:03:51Z` for seconds since the epoch (Foundation's formatter, to check ours).
+    static func iso8601(_ seconds: Int) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+
     /// Deterministic bytes (xorshift64), unique per seed.
     static func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
@@ -222,7 +227,7 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(lines.count, 5, text.output)
         XCTAssertEqual(lines.first, "Backup of Job \"Nightly\" (JobId 2, level Full): ok")
         XCTAssertEqual(lines.dropFirst().first, "  files: 4 stored, 0 skipped, 0 failed of 4 examined; 7 entries stored")
-        XCTAssertTrue(lines.count > 2 && lines[2].hasPrefix("  bytes: 1,503,014 read, 1,503,014 stored; "), text.output)
+        XCTAssertTrue(lines.count > 2 && lines[2].hasPrefix("  bytes: 1,503,014 read, 1,503,014 stored, "), text.output)
         XCTAssertEqual(Array(lines.suffix(2)), ["  catalog: \(catalogPath)", "  volume: \(archivePath)/Nightly-2-0001.tar"])
         XCTAssertEqual(permissions(archivePath + "/Nightly-2-0001.tar"), 0o600)
     }
@@ -793,8 +798,8 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(records.count, 3, jobs.output)
         XCTAssertEqual(records.map { $0["job_id"] as? Int }, [2, 1, nil], "newest first, then the summary")
         let keys: Set<String> = [
-            "type", "job_id", "job", "job_type", "level", "status", "fileset", "start", "end", "files_stored", "bytes_read",
-            "bytes_stored", "files_failed", "errors", "warnings",
+            "type", "job_id", "job", "job_type", "level", "status", "fileset", "start", "start_iso", "end", "end_iso",
+            "files_stored", "volume_bytes", "bytes_read", "bytes_stored", "files_failed", "errors", "warnings",
         ]
         for (index, record) in records.dropLast().enumerated() {
             XCTAssertEqual(Set(record.keys), keys)
@@ -807,6 +812,10 @@ final class BackupCommandTests: CommandLineTestCase {
             let start = try XCTUnwrap(record["start"] as? Int)
             let end = try XCTUnwrap(record["end"] as? Int)
             XCTAssertTrue(before <= start && start <= end && end <= after, "\(record)")
+            // ISO 8601 beside the numbers: UTC, milliseconds, `Z`.
+            XCTAssertEqual((record["start_iso"] as? String)?.prefix(19), Self.iso8601(start).prefix(19)[...], "\(record)")
+            XCTAssertEqual((record["end_iso"] as? String)?.count, 24, "\(record)")
+            XCTAssertEqual((record["end_iso"] as? String)?.prefix(19), Self.iso8601(end).prefix(19)[...], "\(record)")
             assertCounts(record, ["files_stored": index == 0 ? 4 : 3, "files_failed": 0])
             XCTAssertEqual(record["bytes_read"] as? Int, index == 0 ? 16 : 15)
             XCTAssertEqual(record["bytes_stored"] as? Int, index == 0 ? 16 : 15)
@@ -818,7 +827,8 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(text.status, 0)
         XCTAssertEqual(text.lines.count, 2)
         XCTAssertTrue(text.lines.last?.hasPrefix("1\tNightly\tBackup\tFull\tT\t") ?? false, text.output)
-        XCTAssertTrue(text.lines.last?.hasSuffix("\t3 files\t15 bytes\t0 failed") ?? false, text.output)
+        XCTAssertTrue(text.lines.last?.hasSuffix(" in volumes\t0 failed") ?? false, text.output)
+        XCTAssertTrue(text.lines.last?.contains("\t3 files\t15 bytes\t") ?? false, text.output)
 
         let files = try optionhost(["list", "files", "--catalog", catalogPath, "--jobid", "1", "--json"])
         XCTAssertEqual(files.status, 0, files.stderr)
@@ -829,10 +839,10 @@ final class BackupCommandTests: CommandLineTestCase {
         let encoded = Data(raw).base64EncodedString()
         let cafe = try XCTUnwrap(listed.first { $0["path_b64"] as? String == encoded }, files.output)
         XCTAssertNil(cafe["path"])
-        XCTAssertEqual(Set(cafe.keys), ["path_b64", "type", "status", "size", "mtime", "block", "chain", "sha256"])
+        XCTAssertEqual(Set(cafe.keys), ["path_b64", "type", "status", "size", "mtime", "mtime_iso", "block", "chain", "sha256"])
         XCTAssertEqual(cafe["sha256"] as? String, "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881")
         let a = try XCTUnwrap(listed.first { $0["path"] as? String == tree.path + "/a.txt" })
-        XCTAssertEqual(Set(a.keys), ["path", "type", "status", "size", "mtime", "block", "chain", "sha256"])
+        XCTAssertEqual(Set(a.keys), ["path", "type", "status", "size", "mtime", "mtime_iso", "block", "chain", "sha256"])
         XCTAssertEqual(a["type"] as? String, "file")
         XCTAssertEqual(a["status"] as? String, "stored")
         XCTAssertEqual(a["size"] as? Int, 6)
@@ -841,9 +851,11 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(a["sha256"] as? String, "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
         let mtime = try FileManager.default.attributesOfItem(atPath: tree.path + "/a.txt")[.modificationDate] as? Date
         XCTAssertEqual(a["mtime"] as? Int, Int(try XCTUnwrap(mtime).timeIntervalSince1970))
+        XCTAssertEqual(
+            (a["mtime_iso"] as? String)?.prefix(19), Self.iso8601(Int(try XCTUnwrap(mtime).timeIntervalSince1970)).prefix(19)[...])
         let directory = try XCTUnwrap(listed.first { $0["path"] as? String == tree.path })
         XCTAssertEqual(directory["type"] as? String, "directory")
-        XCTAssertEqual(Set(directory.keys), ["path", "type", "status", "size", "mtime", "block", "chain"])
+        XCTAssertEqual(Set(directory.keys), ["path", "type", "status", "size", "mtime", "mtime_iso", "block", "chain"])
         XCTAssertEqual(listed.last?["path"] as? String, tree.path, "a directory comes after its contents")
         XCTAssertEqual(
             Set(listed.compactMap { $0["path"] as? String }),

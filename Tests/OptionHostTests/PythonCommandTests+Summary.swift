@@ -57,4 +57,50 @@ extension PythonCommandTests {
         XCTAssertTrue(
             text.output.contains("\n  messages: 1 errors, 1 warnings (optionhost list messages)\n"), text.output)
     }
+
+    /// One entry per line in the listings (issue 16 item 6): a traceback's lines are indented under its message in
+    /// `list messages`, escaped in `list files`, whose line names the plugin string once.
+    func testListingsKeepOneEntryPerLineWithATraceback() throws {
+        try makeFile("tree/a.txt", "a")
+        try plugin(
+            "raiser",
+            """
+            import bareosfd
+            def load_bareos_plugin(plugindef):
+                bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
+                return 0
+            def parse_plugin_definition(plugindef):
+                return 0
+            def handle_backup_file(savepkt):
+                if savepkt.fname.endswith("/a.txt"):
+                    raise ValueError("cannot handle a.txt")
+                return bareosfd.bRC_Core
+            """)
+        let tree = work.appendingPathComponent("tree").path
+        let pluginString = "python3:module_path=\(plugins):module_name=raiser"
+        let path = try config(pluginString, tree: tree)
+        let backup = try optionhost([
+            "backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath,
+        ])
+        XCTAssertEqual(backup.status, 1, backup.output + backup.stderr)
+
+        let messages = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "1"])
+        XCTAssertEqual(messages.status, 0, messages.stderr)
+        let lines = messages.lines
+        XCTAssertEqual(
+            lines.first,
+            "error: \(tree)/a.txt: stage \(pluginString): handle_backup_file raised an exception:", messages.output)
+        XCTAssertEqual(lines.dropFirst().first, "    Traceback (most recent call last):", messages.output)
+        XCTAssertEqual(lines.last, "    ValueError: cannot handle a.txt", messages.output)
+        XCTAssertEqual(lines.filter { !$0.hasPrefix("    ") }.count, 1, messages.output)
+
+        let files = try optionhost(["list", "files", "--catalog", catalogPath, "--jobid", "1"])
+        let failed = try XCTUnwrap(files.lines.first { $0.contains("/a.txt") }, files.output)
+        XCTAssertEqual(files.lines.count, 2, files.output)  // a.txt and the directory
+        XCTAssertEqual(failed.components(separatedBy: pluginString).count - 1, 1, failed)
+        XCTAssertTrue(
+            failed.contains(
+                "[failed; chain \(pluginString)] (stage failed: handle_backup_file raised an exception:\\nTraceback "
+                    + "(most recent call last):\\n"), failed)
+    }
 }

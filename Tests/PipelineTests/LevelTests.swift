@@ -539,12 +539,26 @@ final class LevelTests: XCTestCase {
         defer { try? reopened.close() }
         let fullStart = try XCTUnwrap(try reopened.job(JobID(rawValue: 1))).startTime
         XCTAssertEqual(since, Double(fullStart.seconds) + Double(fullStart.nanoseconds) / 1e9, accuracy: 1e-6)
+        // ISO 8601 beside the number (UTC, milliseconds).
+        let utc = DateFormatter()
+        utc.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        utc.timeZone = TimeZone(identifier: "UTC")
+        let fullDate = Date(timeIntervalSince1970: TimeInterval(fullStart.seconds))
+        let millis = String(format: "%03d", Int(fullStart.nanoseconds) / 1_000_000)
+        XCTAssertEqual(incrementalSummary["since_iso"] as? String, utc.string(from: fullDate) + "." + millis + "Z")
         settle()
 
         let differential = try optionhost(["backup"] + common + ["--level", "DIFFERENTIAL"])
         XCTAssertEqual(differential.status, 0, differential.stderr)
         XCTAssertTrue(differential.stdout.contains("(JobId 3, level Differential): ok\n"), differential.stdout)
-        XCTAssertTrue(differential.stdout.contains("\n  since: "), differential.stdout)
+        // Local time to the second, how long ago, no raw epoch number.
+        let local = DateFormatter()
+        local.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        XCTAssertTrue(
+            differential.stdout.contains("\n  since: \(local.string(from: fullDate)) ("), differential.stdout)
+        XCTAssertTrue(
+            differential.stdout.contains(" ago; entries unchanged since then were not saved)\n"), differential.stdout)
+        XCTAssertFalse(differential.stdout.contains(String(fullStart.seconds)), differential.stdout)
         XCTAssertTrue(differential.stdout.contains("  files: 1 stored"), differential.stdout)
 
         let bogus = try optionhost(["backup"] + common + ["--level", "VirtualFull"])

@@ -140,6 +140,8 @@ void opfd_instance_destroy(opfd_instance *instance);
 void opfd_instance_set_job_status(opfd_instance *instance, int status);
 /// Live instances in this process (what bareosfd.GetInstanceCount answers).
 int opfd_instance_count(void);
+/// The linked libpython's version line (Py_GetVersion; needs no initialized interpreter), for `--version`.
+const char *opfd_python_version(void);
 
 /// 1 (and clears it) when the last failing call of this instance ended in `os._exit` called by the plugin: the
 /// host replaces `os._exit` in every plugin interpreter with one that raises instead of ending the process (in a

@@ -140,8 +140,10 @@ extension OptionHost {
             } catch {
                 throw CommandFailure.failed("\(error)")
             }
-            let printer = ProgressPrinter(counters: backup.progress, verb: "backup:")
+            let printer = ProgressPrinter(counters: backup.progress, verb: "backup:", json: options.json)
             // The ETA pre-pass counts what this level will save (an Accurate walk's total is not known beforehand).
+            // Only for a terminal: a second walk is what an Incremental of an unchanged tree costs, and `--json`
+            // runs (scripts, benchmarks) should not pay it for progress objects nobody may read.
             if ProgressPrinter.enabled && !options.json && !(job.accurate && decision.level != .full) {
                 Scanner.start(
                     fileSet: fileSet, chains: configuration.chains(for: fileSet),
@@ -159,7 +161,11 @@ extension OptionHost {
             let finished = backup.releaseCatalog(as: SQLiteCatalog.self)
             defer { try? finished?.close() }
             let messages = (try? finished?.messages(job: JobID(rawValue: summary.jobID))) ?? []
-            print(summary, messages: messages, catalogPath: catalogPath, job: job)
+            // The volumes' bytes: the data stored plus the tar and pax headers of every entry.
+            let volumeBytes = ((try? finished?.volumes(job: JobID(rawValue: summary.jobID))) ?? []).reduce(0) {
+                $0 + $1.bytes
+            }
+            print(summary, messages: messages, catalogPath: catalogPath, job: job, volumeBytes: volumeBytes)
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
         }
 
@@ -196,34 +202,14 @@ extension OptionHost {
                     ByteWriter.standardError.line(TerminalText.escape(warning.description))
                 }
             }
-            for note in notes {
-                if options.json {
-                    var line = JSONLine()
-                    line.add("type", "warning")
-                    line.add("message", note)
-                    ByteWriter.standardOutput.write(line.line)
-                } else {
-                    ByteWriter.standardError.line("note: \(note)")
-                }
-            }
             ByteWriter.standardOutput.flush()
             ByteWriter.standardError.flush()
+            for note in notes { CommandSupport.note(note, json: options.json) }
         }
 
-        /// `2024-11-27 03:16:05.123456789 UTC (1732677365.123456789)`.
-        static func timestampText(_ time: FileStat.Timestamp) -> String {
-            var seconds = time_t(time.seconds)
-            var parts = tm()
-            gmtime_r(&seconds, &parts)
-            func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-            let nanos = String(time.nanoseconds)
-            let fraction = String(repeating: "0", count: max(0, 9 - nanos.count)) + nanos
-            return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
-                + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction) UTC "
-                + "(\(time.seconds).\(fraction))"
-        }
-
-        private func print(_ summary: JobSummary, messages: [JobMessage], catalogPath: String, job: Job) {
+        private func print(
+            _ summary: JobSummary, messages: [JobMessage], catalogPath: String, job: Job, volumeBytes: Int64
+        ) {
             let out = ByteWriter.standardOutput
             let problems = messages.filter { $0.severity == "warning" || $0.severity == "error" }
             if options.json {
@@ -232,7 +218,9 @@ extension OptionHost {
                     CommandSupport.summaryJSON(summary) { line in
                         if let since = summary.since {
                             line.add("since", Double(since.seconds) + Double(since.nanoseconds) / 1e9)
+                            line.add("since_iso", HumanTime.iso8601(since))
                         }
+                        line.add("volume_bytes", volumeBytes)
                         if let upgraded = summary.upgraded { line.add("upgraded", upgraded) }
                         if job.accurate && summary.level != "Full" { line.add("entries_deleted", summary.entriesDeleted) }
                         line.add("catalog", catalogPath)
@@ -245,7 +233,9 @@ extension OptionHost {
                         + CommandSupport.statusWord(summary.status))
                 if let upgraded = summary.upgraded { out.line("  level: \(upgraded)") }
                 if let since = summary.since {
-                    out.line("  since: \(Self.timestampText(since)) (entries unchanged since then were not saved)")
+                    out.line(
+                        "  since: \(HumanTime.local(since)) (\(HumanTime.ago(since)); entries unchanged since then "
+                            + "were not saved)")
                 }
                 if job.accurate && summary.level != "Full" {
                     out.line("  accurate: \(summary.entriesDeleted) entries recorded as deleted")
@@ -265,18 +255,14 @@ extension OptionHost {
                 let rate = summary.wallSeconds > 0 ? Double(summary.bytesRead) / 1e6 / summary.wallSeconds : 0
                 out.line(
                     "  bytes: \(OptionHost.Estimate.grouped(summary.bytesRead)) read, \(OptionHost.Estimate.grouped(summary.bytesStored)) "
-                        + "stored; \(formatted(summary.wallSeconds)) s, \(Int(rate.rounded())) MB/s, "
+                        + "stored, \(OptionHost.Estimate.grouped(volumeBytes)) in volumes; "
+                        + "\(HumanTime.elapsed(summary.wallSeconds)), \(Int(rate.rounded())) MB/s, "
                         + "\(Int((Double(summary.filesStored) / max(summary.wallSeconds, 0.001)).rounded())) files/s")
                 out.line("  catalog: \(TerminalText.escape(catalogPath))")
                 for volume in summary.volumes { out.line("  volume: \(TerminalText.escape(volume))") }
                 if let failure = summary.failure { out.line("  reason: \(TerminalText.escapeKeepingNewlines(failure))") }
             }
             out.flush()
-        }
-
-        private func formatted(_ seconds: Double) -> String {
-            let hundredths = Int((seconds * 100).rounded())
-            return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
         }
     }
 }

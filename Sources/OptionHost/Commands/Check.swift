@@ -25,7 +25,7 @@ extension OptionHost {
                 options.report(errors)
                 throw ExitStatus.usage
             }
-            let warnings = configuration.warnings + Check.stageWarnings(configuration)
+            let warnings = configuration.warnings + Check.stageWarnings(configuration) + FileSetLint.warnings(configuration)
             if options.json {
                 printJSON(configuration, warnings: warnings)
             } else {

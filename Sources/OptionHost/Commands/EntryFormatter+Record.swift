@@ -17,7 +17,13 @@ extension EntryFormatter {
         if !record.chain.isEmpty { suffix += "; chain " + record.chain.joined(separator: " | ") }
         if let compression = record.compression { suffix += "; \(compression)" }
         suffix += "]"
-        if let error = record.error { suffix += " (\(TerminalText.escape(error)))" }
+        if var error = record.error {
+            // The chain is printed already: a failure of its only stage need not repeat the (long) plugin string.
+            if record.chain.count == 1, error.hasPrefix("stage \(record.chain[0]): ") {
+                error = "stage failed: " + error.dropFirst("stage \(record.chain[0]): ".count)
+            }
+            suffix += " (\(TerminalText.escape(error)))"
+        }
         return bytes + Array(suffix.utf8) + [UInt8(ascii: "\n")]
     }
 }

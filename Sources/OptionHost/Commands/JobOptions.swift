@@ -47,6 +47,21 @@ struct CommandFailure: Error, CustomStringConvertible {
 }
 
 enum CommandSupport {
+    /// A note before a command's result: `note: TEXT` on standard error, or with `--json` a `warning` object on
+    /// standard output. Written out at once (a job may run for hours after it).
+    static func note(_ text: String, json: Bool) {
+        if json {
+            var line = JSONLine()
+            line.add("type", "warning")
+            line.add("message", text)
+            ByteWriter.standardOutput.write(line.line)
+            ByteWriter.standardOutput.flush()
+        } else {
+            ByteWriter.standardError.line("note: \(TerminalText.escape(text))")
+            ByteWriter.standardError.flush()
+        }
+    }
+
     /// Reports a failure (text on stderr, or a JSON error + summary) and exits with its code.
     static func report(_ failure: CommandFailure, json: Bool) -> ExitCode {
         if json {
@@ -249,7 +264,10 @@ enum CommandSupport {
         if let stage = message.stage, !message.text.hasPrefix("stage ") {
             bytes += Array("stage \(TerminalText.escape(stage)): ".utf8)
         }
-        // A traceback keeps its lines; any other control byte (a plugin's message, a path inside it) is escaped.
-        return bytes + Array(TerminalText.escapeKeepingNewlines(message.text).utf8) + [UInt8(ascii: "\n")]
+        // A traceback keeps its lines, indented under the message's first line so that every message starts a
+        // line with its severity (grep-able, one entry per unindented line); any other control byte is escaped.
+        var text = TerminalText.escapeKeepingNewlines(message.text)
+        while text.hasSuffix("\n") { text.removeLast() }
+        return bytes + Array(text.replacingOccurrences(of: "\n", with: "\n    ").utf8) + [UInt8(ascii: "\n")]
     }
 }

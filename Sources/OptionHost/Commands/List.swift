@@ -10,29 +10,20 @@ extension OptionHost {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List jobs, the files or the messages of a job, or the stored versions of a path from the catalog.",
-            subcommands: [Jobs.self, Files.self, Messages.self, Versions.self]
+            subcommands: [Jobs.self, Files.self, Messages.self, Versions.self, Volumes.self]
         )
 
         struct Jobs: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List the jobs in the catalog, newest first.")
 
-            @Argument(help: "A config file or directory (to find the catalog).")
-            var config: String?
-
-            @OptionGroup var catalogOptions: CatalogOptions
-
-            @Option(help: "Only jobs of this Job name.")
-            var job: String?
-
-            @Flag(help: "Print JSON Lines.")
-            var json = false
+            @OptionGroup var options: ListOptions
+            var job: String? { options.job }
+            var json: Bool { options.json }
 
             func run() throws {
                 var catalogPath = "(catalog)"
                 do {
-                    let selection = try JobSelection.parse(
-                        (config.map { [$0] } ?? []) + (catalogOptions.catalog.map { ["--catalog", $0] } ?? [])
-                            + (job.map { ["--job", $0] } ?? []) + ["--jobid", "0"])
+                    let selection = try options.selection(extra: ["--jobid", "0"])
                     let configuration = try selection.configuration()
                     let path = try selection.catalogPath(configuration)
                     guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
@@ -41,6 +32,8 @@ extension OptionHost {
                     defer { try? catalog.close() }
                     CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
                     let jobs = try catalog.jobs(name: job)
+                    // What each job's volumes hold: its data plus the tar and pax headers of every entry.
+                    let volumeBytes = try catalog.volumeBytesByJob()
                     let out = ByteWriter.standardOutput
                     for record in jobs {
                         if json {
@@ -53,10 +46,15 @@ extension OptionHost {
                             line.add("status", record.status.rawValue)
                             line.add("fileset", record.fileSetName)
                             line.add("start", record.startTime.seconds)
-                            if let end = record.endTime { line.add("end", end.seconds) }
+                            line.add("start_iso", HumanTime.iso8601(record.startTime))
+                            if let end = record.endTime {
+                                line.add("end", end.seconds)
+                                line.add("end_iso", HumanTime.iso8601(end))
+                            }
                             line.add("files_stored", record.filesStored)
                             line.add("bytes_read", record.bytesRead)
                             line.add("bytes_stored", record.bytesStored)
+                            line.add("volume_bytes", volumeBytes[record.id] ?? 0)
                             line.add("files_failed", record.filesFailed)
                             line.add("errors", record.errors)
                             line.add("warnings", record.warnings)
@@ -68,7 +66,9 @@ extension OptionHost {
                                 "\(record.id.rawValue)\t\(record.name)\t\(record.typeName)\t\(record.level.name)\t"
                                     + "\(record.status.rawValue)\t"
                                     + "\(EntryFormatter.time(record.startTime.seconds))\t\(record.filesStored) files\t"
-                                    + "\(OptionHost.Estimate.grouped(record.bytesRead)) bytes\t\(record.filesFailed) failed")
+                                    + "\(OptionHost.Estimate.grouped(record.bytesRead)) bytes\t"
+                                    + "\(OptionHost.Estimate.grouped(volumeBytes[record.id] ?? 0)) in volumes\t"
+                                    + "\(record.filesFailed) failed")
                         }
                     }
                     if json {
@@ -113,6 +113,7 @@ extension OptionHost {
                             line.add("status", record.status.rawValue)
                             line.add("size", record.size)
                             line.add("mtime", record.mtime.seconds)
+                            line.add("mtime_iso", HumanTime.iso8601(record.mtime))
                             if let block = record.block { line.add("block", block) } else { line.addNull("block") }
                             line.add("chain", record.chain)
                             if let digest = record.sourceSHA256 { line.add("sha256", Hex.encode(digest)) }
@@ -182,13 +183,13 @@ extension OptionHost {
             }
         }
 
-        /// `list versions PATH`: every row of one path in any job, numbered as `restore --version N` takes them.
+        /// `list versions PATH`: every row of one path in any job, numbered as `restore --file-version N` takes them.
         struct Versions: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "List every version of one path in the catalog, oldest first.",
                 discussion: """
                     One line per catalog row of the path in any job (stored, deleted by Accurate, failed or \
-                    skipped): the version number for restore --select PATH --version N (oldest = 1), JobId, Job name, \
+                    skipped): the version number for restore --select PATH --file-version N (oldest = 1), JobId, Job name, \
                     level, job start time, the file's mtime, size, the SHA-256 of its content and the row's status. \
                     A relative PATH is taken from the working directory.
                     """)
@@ -196,16 +197,9 @@ extension OptionHost {
             @Argument(help: "The path (absolute, or relative to the working directory).")
             var path: String
 
-            @Argument(help: "A config file or directory (to find the catalog).")
-            var config: String?
-
-            @OptionGroup var catalogOptions: CatalogOptions
-
-            @Option(help: "Only versions written by jobs of this Job name.")
-            var job: String?
-
-            @Flag(help: "Print JSON Lines.")
-            var json = false
+            @OptionGroup var options: ListOptions
+            var job: String? { options.job }
+            var json: Bool { options.json }
 
             /// One text line: version, JobId, Job, level, job start, mtime, size, SHA-256, status.
             private func row(
@@ -221,9 +215,7 @@ extension OptionHost {
             func run() throws {
                 var catalogPath = "(catalog)"
                 do {
-                    let selection = try JobSelection.parse(
-                        (config.map { [$0] } ?? []) + (catalogOptions.catalog.map { ["--catalog", $0] } ?? [])
-                            + (job.map { ["--job", $0] } ?? []))
+                    let selection = try options.selection()
                     let (catalog, opened) = try selection.openCatalog(selection.configuration())
                     defer { try? catalog.close() }
                     catalogPath = opened
@@ -246,15 +238,17 @@ extension OptionHost {
                             line.add("job", version.job.name)
                             line.add("level", version.job.level.name)
                             line.add("job_start", version.job.startTime.seconds)
+                            line.add("job_start_iso", HumanTime.iso8601(version.job.startTime))
                             line.add("entry", record.kind.rawValue)
                             line.add("status", record.status.rawValue)
                             if record.status == .deleted {
                                 // A deletion row records only that the path was gone.
-                                for key in ["size", "mtime", "mtime_ns"] { line.addNull(key) }
+                                for key in ["size", "mtime", "mtime_ns", "mtime_iso"] { line.addNull(key) }
                             } else {
                                 line.add("size", record.size)
                                 line.add("mtime", record.mtime.seconds)
                                 line.add("mtime_ns", record.mtime.nanoseconds)
+                                line.add("mtime_iso", HumanTime.iso8601(record.mtime))
                             }
                             if let digest { line.add("sha256", digest) } else { line.addNull("sha256") }
                             if let target = record.linkTarget { line.addPath(target, key: "link_target") }

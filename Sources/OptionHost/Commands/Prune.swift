@@ -80,13 +80,18 @@ extension OptionHost {
             let path = try catalogOptions.catalogPath(
                 configuration: configuration, job: configuration?.job(named: job))
             guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
-            let lock: JobLock
+            // A dry run only reads: while a job holds the catalog it still runs, leaving out that job's volumes
+            // (a job marked running may be the one writing). A real prune needs the lock.
+            var lock: JobLock?
             do {
                 lock = try JobLock.acquire(path: path, holder: "prune \(job)")
+            } catch where dryRun && error.isHeldByAnotherJob {
+                CommandSupport.note(
+                    "\(error); a dry run only reads: the volumes of jobs still running are left out", json: json)
             } catch {
                 throw CommandFailure.failed("\(error)")
             }
-            defer { lock.release() }
+            defer { lock?.release() }
             let catalog: SQLiteCatalog
             do {
                 catalog = try SQLiteCatalog.open(path: path, create: false)
@@ -96,10 +101,13 @@ extension OptionHost {
             defer { try? catalog.close() }
             try CatalogUpkeep.requireSound(catalog, path: path)
             // Volumes this Job's failed or killed jobs left open go first (a dry run lists them).
-            let orphans: OrphanVolumes.Result
+            var orphans: OrphanVolumes.Result
             do {
                 if !dryRun { try catalog.markAbandonedJobs(finder: "prune") }
                 orphans = try OrphanVolumes.remove(from: catalog, jobName: job, finder: "prune", dryRun: dryRun)
+                if lock == nil {
+                    orphans.volumes = try orphans.volumes.filter { try catalog.job($0.jobID)?.status != .running }
+                }
             } catch let error as CatalogError {
                 throw CatalogUpkeep.failure(error, path: path)
             }

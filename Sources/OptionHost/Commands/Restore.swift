@@ -25,7 +25,7 @@ struct JobSelection: ParsableArguments {
     @Flag(help: "Print JSON Lines instead of text.")
     var json = false
 
-    /// Exclusions only: whether a job must be named depends on the command (`restore --version` needs none), so
+    /// Exclusions only: whether a job must be named depends on the command (`restore --file-version` needs none), so
     /// commands call ``requireJob()`` from their own `validate`, and ``open()`` checks again.
     func validate() throws {
         if jobid != nil && latest { throw ValidationError("--jobid and --latest exclude each other") }
@@ -142,7 +142,7 @@ extension OptionHost {
                 Files land at WHERE + their original absolute path. --jobid ID restores the tree as it was at that \
                 job: its Full, the newest Differential after it, the Incrementals after that up to the job, minus \
                 the deletions Accurate jobs recorded; each entry comes from the job that stored it last. \
-                --select PATH --version N restores version N of that one path instead (the number shown by \
+                --select PATH --file-version N restores version N of that one path instead (the number shown by \
                 list versions PATH, oldest = 1). --from-search QUERY restores exactly the file versions that \
                 search QUERY finds (narrowed by --jobid and --select; of a path found in several jobs, the newest \
                 version). A file whose restored bytes do not match the catalog's SHA-256 is not created under its \
@@ -164,7 +164,10 @@ extension OptionHost {
         @Option(help: "Only paths matching this Bareos wildcard (* crosses /); repeatable.")
         var select: [String] = []
 
+        /// `--file-version`, not `--version`: that is the tool's own flag (argument-parser adds it to every
+        /// command), and a second meaning made `restore --version` answer "Missing value".
         @Option(
+            name: .customLong("file-version"),
             help: ArgumentHelp(
                 "With one --select PATH (the path itself): restore version N of it, as numbered by list versions.",
                 valueName: "N"))
@@ -205,10 +208,10 @@ extension OptionHost {
             if inPlace && `where` != nil { throw ValidationError("--in-place and --where exclude each other") }
             if let workers, workers < 1 { throw ValidationError("--workers needs at least 1 thread") }
             if let version {
-                if version < 1 { throw ValidationError("--version counts from 1 (the oldest version)") }
-                if select.count != 1 { throw ValidationError("--version needs exactly one --select PATH") }
+                if version < 1 { throw ValidationError("--file-version counts from 1 (the oldest version)") }
+                if select.count != 1 { throw ValidationError("--file-version needs exactly one --select PATH") }
                 if selection.jobid != nil || selection.latest {
-                    throw ValidationError("--version picks the job itself; drop --jobid/--latest (--job NAME narrows)")
+                    throw ValidationError("--file-version picks the job itself; drop --jobid/--latest (--job NAME narrows)")
                 }
             } else if fromSearch != nil {
                 if selection.latest { throw ValidationError("--from-search picks the versions itself; --jobid ID narrows") }
@@ -286,7 +289,7 @@ extension OptionHost {
                 }
             }
             CommandSupport.installInterruptHandler(job.cancellation)
-            let printer = ProgressPrinter(counters: job.progress, verb: "restore:")
+            let printer = ProgressPrinter(counters: job.progress, verb: "restore:", json: selection.json)
             if !stdout { printer.start() }
             let summary: JobSummary
             do {
@@ -340,7 +343,7 @@ extension OptionHost {
                 out.line(
                     "  \(summary.filesStored) files verified and restored, \(summary.entriesStored) entries, \(kept)"
                         + "\(summary.filesFailed) failed, \(OptionHost.Estimate.grouped(summary.bytesRead)) bytes; "
-                        + "\(Int((summary.wallSeconds * 1000).rounded())) ms, \(Int(rate.rounded())) files/s")
+                        + "\(HumanTime.elapsed(summary.wallSeconds)), \(Int(rate.rounded())) files/s")
                 if let failure = summary.failure { out.line("  reason: \(TerminalText.escapeKeepingNewlines(failure))") }
                 if let id = job.restoreJobID {
                     out.line("  recorded as Restore JobId \(id.rawValue) (optionhost list messages --jobid \(id.rawValue))")
@@ -415,7 +418,10 @@ extension OptionHost {
                 let summary: JobSummary
                 let mismatches: [VerifyJob.Mismatch]
                 do {
-                    (summary, mismatches) = try VerifyJob(catalog: catalog, jobID: jobID).run()
+                    let verify = VerifyJob(catalog: catalog, jobID: jobID)
+                    (summary, mismatches) = try ProgressPrinter.reporting(
+                        verify.progress, verb: "verify:", json: selection.json
+                    ) { try verify.run() }
                 } catch let error as CatalogError {
                     Verify.finish(run, catalog, failure: "\(error)")
                     throw CatalogUpkeep.failure(error, path: path)
@@ -505,7 +511,9 @@ extension OptionHost {
             let summary: JobSummary
             let differences: [LiveVerifyJob.Difference]
             do {
-                (summary, differences) = try live.run()
+                (summary, differences) = try ProgressPrinter.reporting(
+                    live.progress, verb: "verify:", json: selection.json
+                ) { try live.run() }
             } catch {
                 Verify.finish(run, catalog, failure: "\(error)")
                 throw error

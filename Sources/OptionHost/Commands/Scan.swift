@@ -61,8 +61,8 @@ extension OptionHost {
             }
             defer { lock.release() }
             let progress = ProgressCounters()
-            let printer = ProgressPrinter(counters: progress, verb: "scan:")
-            if !json { printer.start() }
+            let printer = ProgressPrinter(counters: progress, verb: "scan:", json: json)
+            printer.start()
             let result: VolumeScanner.Result
             do {
                 result = try VolumeScanner.scan(
@@ -119,7 +119,7 @@ extension OptionHost {
                 }
                 out.line(
                     "  \(OptionHost.Estimate.grouped(UInt64(result.entries))) entries in \(result.jobs.count) "
-                        + "job\(result.jobs.count == 1 ? "" : "s"); \(Int((result.wallSeconds * 1000).rounded())) ms, "
+                        + "job\(result.jobs.count == 1 ? "" : "s"); \(HumanTime.elapsed(result.wallSeconds)), "
                         + "\(Int(rate.rounded())) files/s")
             }
             out.flush()

@@ -92,7 +92,8 @@ struct SearchQuery {
 }
 
 extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+    /// Foundation's, without Foundation (the command line does not link it).
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }

@@ -46,14 +46,7 @@ final class EntryFormatter {
         return name
     }
 
-    static func time(_ seconds: Int64) -> String {
-        var value = time_t(seconds)
-        var parts = tm()
-        localtime_r(&value, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &parts)
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func time(_ seconds: Int64) -> String { HumanTime.local(seconds) }
 
     static func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
         let padding = String(repeating: " ", count: max(0, width - text.count))

@@ -20,6 +20,9 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
     /// For an open or lock failure other than "held by another job": the system's reason (`strerror`).
     var systemError: String?
 
+    /// Another job holds the lock (not a failure to open or lock the file).
+    public var isHeldByAnotherJob: Bool { systemError == nil }
+
     /// E.g. `catalog /x/cat.db is in use by job "nightly" (pid 1234) since 2025-06-01 02:00:00 +0000`.
     public var description: String {
         if let systemError {

@@ -21,7 +21,8 @@ public enum PrunePolicy: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .keepLast(let count): return "keep the last \(count) successful job\(count == 1 ? "" : "s")"
-        case .olderThan(let seconds): return "remove jobs that started more than \(seconds) s ago"
+        case .olderThan(let seconds):
+            return "remove jobs that started more than \(HumanTime.duration(Double(seconds))) ago"
         }
     }
 }

@@ -147,6 +147,8 @@ extension VolumeScanner {
         _ volume: Volume, volumeID: Int64, jobID: JobID, state: inout JobState
     ) throws -> [VolumeMember.Record] {
         let reader = try PaxReader(path: volume.path)
+        let scannedBefore = progress.bytes.load(ordering: .relaxed)
+        defer { progress.bytes.store(scannedBefore &+ UInt64(max(0, volume.bytes)), ordering: .relaxed) }
         // Global headers after the label: late metadata of the member before them, or the job trailer.
         var absorbed = 1
         var trailer: [VolumeMember.Record] = []
@@ -172,6 +174,10 @@ extension VolumeScanner {
                 volume: volume.path)
             state.entries += 1
             progress.entries.add(1, ordering: .relaxed)
+            progress.currentPath = record.path
+            // How far into the volume this member ends: the bytes scanned (member data is skipped, not read).
+            progress.bytes.store(
+                scannedBefore &+ location.dataOffset &+ UInt64(max(0, record.storedLength ?? 0)), ordering: .relaxed)
             if record.kind == .file {
                 state.files += 1
                 // Saturating: crafted sizes must not trap.

@@ -147,6 +147,9 @@ public final class VolumeScanner {
         var volumes: [Volume] = []
         for path in paths { volumes.append(try readLabel(VolumeScanner.absolute(path))) }
         volumes.sort { ($0.label.jobID, $0.label.sequence) < ($1.label.jobID, $1.label.sequence) }
+        // Progress counts volume bytes scanned: the volumes' sizes are the total (no file total is known).
+        progress.totalBytes.store(volumes.reduce(0) { $0 &+ UInt64(max(0, $1.bytes)) }, ordering: .relaxed)
+        progress.totalsKnown.store(true, ordering: .relaxed)
         // Group by job and check that the volumes of each job fit together.
         var groups: [[Volume]] = []
         for volume in volumes {

@@ -175,8 +175,16 @@ public final class RestoreJob {
         var volumes = VolumeReaders(paths: volumePaths)
         let decoder = try MemberDecoder(builder: builder, chunkSize: settings.chunkSize, cancellation: cancellation)
         let (reader, member, location) = try volumes.member(of: record)
-        // First pass verifies; only verified bytes are written (second pass).
-        let digest = try decoder.decode(record, reader: reader, member: member, location: location, context: environment.context) { _, _ in }
+        // First pass verifies; only verified bytes are written (second pass). A stage's failure names the file
+        // (the data path does not know it; the tree restore's workers add it the same way).
+        let digest: [UInt8]
+        do {
+            digest = try decoder.decode(
+                record, reader: reader, member: member, location: location, context: environment.context) { _, _ in }
+        } catch var failure as StageFailure where failure.path.isEmpty {
+            failure.path = record.path
+            throw failure
+        }
         guard digest == record.sourceSHA256 else {
             throw RestoreError(
                 "\(String(decoding: record.path, as: UTF8.self)): SHA-256 of the restored bytes does not match the "

@@ -55,6 +55,8 @@ extension RestoreWorker {
             ) { bytes, offset in
                 try file.writeAll(bytes, at: offset)
                 written += UInt64(bytes.count)
+                // Chunk by chunk, so progress moves inside a large file.
+                environment.progress.bytes.add(UInt64(bytes.count), ordering: .relaxed)
             }
             if let sparse = member.sparse { try file.truncate(to: sparse.realSize) }
         } catch let error as Errno {
@@ -79,7 +81,6 @@ extension RestoreWorker {
         outcome.counts.filesStored += 1
         outcome.counts.bytesRead += written
         environment.progress.files.add(1, ordering: .relaxed)
-        environment.progress.bytes.add(written, ordering: .relaxed)
         return true
     }
 

@@ -28,7 +28,13 @@ public final class VerifyJob {
         for volume in try catalog.volumes(job: jobID) { paths[volume.id] = volume.path }
         var volumes = VolumeReaders(paths: paths)
         let digester = try Digester(.sha256)
-        for record in try catalog.files(job: jobID) where record.status == .stored {
+        let records = try catalog.files(job: jobID).filter { $0.status == .stored }
+        // The totals are the stored lengths this loop reads: the ETA's estimate, exact and free.
+        let files = records.filter { $0.kind == .file }
+        progress.totalFiles.store(files.count, ordering: .relaxed)
+        progress.totalBytes.store(files.reduce(0) { $0 &+ UInt64(max(0, $1.storedLength ?? 0)) }, ordering: .relaxed)
+        progress.totalsKnown.store(true, ordering: .relaxed)
+        for record in records {
             progress.currentPath = record.path
             guard let volumeID = record.volumeID, let headerOffset = record.headerOffset, headerOffset >= 0 else {
                 mismatches.append(Mismatch(path: record.path, message: "no volume location in the catalog"))
@@ -62,6 +68,7 @@ public final class VerifyJob {
                     try reader.readData(of: member, at: location) { bytes in
                         digester.update(bytes)
                         length += Int64(bytes.count)
+                        progress.bytes.add(UInt64(bytes.count), ordering: .relaxed)
                     }
                     let digest = try digester.finalize()
                     if let expected = record.storedLength, expected != length {
@@ -76,7 +83,6 @@ public final class VerifyJob {
                         summary.filesStored += 1
                         summary.bytesStored += UInt64(length)
                         progress.files.add(1, ordering: .relaxed)
-                        progress.bytes.add(UInt64(length), ordering: .relaxed)
                     }
                 }
                 summary.entriesStored += 1

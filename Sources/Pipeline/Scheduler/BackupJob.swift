@@ -342,7 +342,7 @@ public final class BackupJob: @unchecked Sendable {
             let pool = try StreamPool(
                 threads: settings.streamThreads, chunkSize: settings.chunkSize,
                 chunksPerFile: settings.streamChunksPerFile, spillDirectory: settings.archiveDirectory,
-                context: context, jobID: jobID, cancellation: cancellation)
+                context: context, jobID: jobID, cancellation: cancellation, progress: progress)
             streams = pool
             let jobName = job.name
             threads.writer = try WorkerThread(name: "op-write") {
@@ -495,13 +495,13 @@ public final class BackupJob: @unchecked Sendable {
             batch = WalkBatch(sequence: sequence, firstIndex: nextIndex)
             batchBytes = 0
         }
+        // The path on the progress line is the file the writer appends (set there), not the one walked last.
         func add(_ event: SelectionEvent) throws {
             if cancellation.isCancelled { throw Cancelled() }
             batch.events.append(event)
             nextIndex += 1
             if case .entry(let entry) = event, entry.kind == .file {
                 batchBytes += min(entry.stat.size, settings.smallFileLimit)
-                progress.currentPath = entry.path
             }
             if batch.events.count >= settings.batchEntries || batchBytes >= UInt64(settings.batchBytes) {
                 flush()

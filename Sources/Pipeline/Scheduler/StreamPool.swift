@@ -29,7 +29,7 @@ final class StreamPool: Sendable {
     /// - Throws: `ThreadStartError` when a thread cannot start (the ones started are stopped first).
     init(
         threads count: Int, chunkSize: Int, chunksPerFile: Int, spillDirectory: String, context: StageContext,
-        jobID: JobID, cancellation: CancellationFlag
+        jobID: JobID, cancellation: CancellationFlag, progress: ProgressCounters
     ) throws(ThreadStartError) {
         window = count + 1
         self.chunkSize = chunkSize
@@ -49,7 +49,8 @@ final class StreamPool: Sendable {
                         let producer: StreamProducer
                         do {
                             producer = try StreamProducer(
-                                context: context, jobID: jobID, cancellation: cancellation, chunkSize: chunkSize)
+                                context: context, jobID: jobID, cancellation: cancellation, chunkSize: chunkSize,
+                                progress: progress)
                         } catch {
                             // The job cannot hash what it streams: it stops with the reason; files queued here
                             // are abandoned, so the writer does not wait for them.

@@ -13,6 +13,8 @@ final class StreamProducer {
     private let context: StageContext
     private let jobID: JobID
     private let cancellation: CancellationFlag
+    /// Source bytes are counted here chunk by chunk, so progress moves inside a large file.
+    private let progress: ProgressCounters
     private let sourceDigester: Digester
     private let storedDigester: Digester
     private var signatureDigesters = SignatureDigesters()
@@ -21,7 +23,10 @@ final class StreamProducer {
     private static let zeros = [UInt8](repeating: 0, count: 1 << 16)
 
     /// - Throws: `DigestError` when libcrypto cannot give this thread its SHA-256 states.
-    init(context: StageContext, jobID: JobID, cancellation: CancellationFlag, chunkSize: Int) throws(DigestError) {
+    init(
+        context: StageContext, jobID: JobID, cancellation: CancellationFlag, chunkSize: Int, progress: ProgressCounters
+    ) throws(DigestError) {
+        self.progress = progress
         sourceDigester = try Digester(.sha256)
         storedDigester = try Digester(.sha256)
         self.context = context
@@ -175,11 +180,13 @@ final class StreamProducer {
                         offset += UInt64(count)
                         sourceBytes += UInt64(count)
                         storedBytes += UInt64(count)
+                        progress.bytes.add(UInt64(count), ordering: .relaxed)
                     }
                     position = segment.offset &+ segment.length
                 }
                 if let sparse, let host = source as? FileByteSource {
                     hashZeros(item.stat.size - (sparse.last.map { $0.offset + $0.length } ?? 0), hashSource)
+                    progress.bytes.add(item.stat.size &- sourceBytes, ordering: .relaxed)  // the holes
                     sourceBytes = item.stat.size
                     // Holes are not read: a file written to while its map was taken must not pass as unchanged.
                     var after = stat()
@@ -238,6 +245,7 @@ final class StreamProducer {
                     }
                     if sourceBytes == 0, stamp != nil { request.readHook?(item.path, 1) }
                     sourceBytes += UInt64(count)
+                    progress.bytes.add(UInt64(count), ordering: .relaxed)
                     try readBuffer.withUnsafeBytes { raw in
                         let data = UnsafeRawBufferPointer(rebasing: raw[0..<count])
                         hashSource(data)

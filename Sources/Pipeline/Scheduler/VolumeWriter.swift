@@ -203,6 +203,7 @@ final class VolumeWriter {
                     {
                         member.member.linkTarget = renamed
                     }
+                    coordinator.progress.currentPath = member.record.path
                     let writer = try currentWriter()
                     let location = try member.data.withUnsafeBytes { try writer.append(member.member, data: $0) }
                     member.record.volumeID = Int64(sequence)
@@ -257,14 +258,15 @@ final class VolumeWriter {
         if member.name != plain { renamedMembers[plain] = member.name }
     }
 
-    private func stored(_ record: FileRecord, sourceBytes: UInt64, storedBytes: UInt64) {
+    /// - Parameter streamed: the producer counted the file's bytes for progress as it read them.
+    private func stored(_ record: FileRecord, sourceBytes: UInt64, storedBytes: UInt64, streamed: Bool = false) {
         batch.files.append(record)
         batchTextBytes += record.searchDocument?.text?.utf8.count ?? 0
         if record.kind == .file && record.nlink > 1 { storedLinkedFiles.insert(record.path) }
         coordinator.progress.entries.add(1, ordering: .relaxed)
         if record.kind == .file {
             coordinator.progress.files.add(1, ordering: .relaxed)
-            coordinator.progress.bytes.add(sourceBytes, ordering: .relaxed)
+            if !streamed { coordinator.progress.bytes.add(sourceBytes, ordering: .relaxed) }
         }
         summary.entriesStored += 1
         if record.kind == .file {
@@ -296,6 +298,8 @@ final class VolumeWriter {
     /// producer sends it (size and digests are placeholders), the chunks in order, then the patched values and the
     /// record. A member the producer could not finish is dropped from the volume and the file recorded as failed.
     private func stream(_ request: StreamRequest, from file: StreamedFile) {
+        // The writer waits here for this file's chunks: it is the file in progress until it is appended.
+        coordinator.progress.currentPath = request.record.path
         let first = file.next()
         guard case .header(let header)? = first else {
             // Failed before any data (no data path or source), or abandoned because the job stops.
@@ -369,7 +373,7 @@ final class VolumeWriter {
                     coordinator.fail("cannot write volume: \(error)")
                     return
                 }
-                stored(record, sourceBytes: result.sourceBytes, storedBytes: result.storedBytes)
+                stored(record, sourceBytes: result.sourceBytes, storedBytes: result.storedBytes, streamed: true)
                 return
             case .failed(let message, let stage)?:
                 // Nothing half-written stays in the volume: the member is dropped and the file recorded as failed.

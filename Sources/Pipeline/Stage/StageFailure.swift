@@ -14,7 +14,8 @@ public struct StageFailure: Error, Sendable, CustomStringConvertible {
         self.init(stage: stage, path: path, message: String(describing: underlying))
     }
 
+    /// `PATH: stage STAGE: message`, or without `PATH: ` when the path is not known here.
     public var description: String {
-        "\(String(decoding: path, as: UTF8.self)): stage \(stage): \(message)"
+        (path.isEmpty ? "" : "\(String(decoding: path, as: UTF8.self)): ") + "stage \(stage): \(message)"
     }
 }
