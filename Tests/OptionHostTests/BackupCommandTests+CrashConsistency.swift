@@ -142,7 +142,9 @@ extension BackupCommandTests {
     /// name is complete; the next restore into the same place gives the whole tree and leaves no temporary name.
     func crashRestore(after delay: TimeInterval, tree: CrashTree, trial: Int, context: String) throws -> Bool {
         let job = try XCTUnwrap(
-            try jobRows().filter { $0["status"] as? String == "T" }.compactMap { $0["job_id"] as? Int }.max(), context)
+            // Restores and verifies are jobs too: the newest complete backup.
+            try jobRows().filter { $0["status"] as? String == "T" && $0["job_type"] as? String == "Backup" }
+                .compactMap { $0["job_id"] as? Int }.max(), context)
         let target = work.appendingPathComponent("killed-restore-\(trial)").path
         let arguments = ["restore", "--catalog", catalogPath, "--jobid", "\(job)", "--where", target]
         let process = try runAndSignal(arguments, SIGKILL, after: delay)
