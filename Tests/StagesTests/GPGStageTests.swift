@@ -202,7 +202,7 @@ final class GPGStageTests: XCTestCase {
         XCTAssertEqual(
             Set(metadata.keys), ["gpg.recipients", "gpg.cipher", "gpg.session_key", "gpg.keyset", "gpg.wrapped_key"])
         XCTAssertEqual(
-            metadata["gpg.keyset"], RecipientSet.id(of: [fingerprint("master"), fingerprint("alice")]))
+            metadata["gpg.keyset"], try RecipientSet.id(of: [fingerprint("master"), fingerprint("alice")]))
         XCTAssertEqual(metadata["gpg.recipients"], "\(fingerprint("alice")),\(fingerprint("master"))")
         var output: [UInt8] = []
         try Array("hello".utf8).withUnsafeBytes { try transform.process($0, into: &output) }

@@ -80,7 +80,7 @@ public final class GPGStage: Stage {
             }
         }
         guard problems.isEmpty else { throw GPGStageError(problems.joined(separator: "; ")) }
-        func set(_ keyNames: [String]) -> RecipientSet {
+        func set(_ keyNames: [String]) throws -> RecipientSet {
             var recipients: [OpenPGPRecipient] = []
             for name in keyNames {
                 let recipient = found[name]!
@@ -88,17 +88,17 @@ public final class GPGStage: Stage {
                     recipients.append(recipient)
                 }
             }
-            return RecipientSet(recipients: recipients)
+            return try RecipientSet(recipients: recipients)
         }
         let master = options.master.map { [$0] } ?? []
         var resolved = ResolvedKeys()
         if !options.recipients.isEmpty {
-            let defaultSet = set(options.recipients + master)
+            let defaultSet = try set(options.recipients + master)
             resolved.sets[defaultSet.id] = defaultSet
             resolved.defaultSet = defaultSet.id
         }
         for (uid, keys) in ownerKeys {
-            let ownerSet = set(keys + master)
+            let ownerSet = try set(keys + master)
             resolved.sets[ownerSet.id] = ownerSet
             resolved.ownerSets[uid] = ownerSet.id
         }
@@ -245,16 +245,16 @@ struct RecipientSet: Sendable {
     /// The set id: the first 16 hex digits of SHA-256 over the sorted fingerprints, one per line.
     let id: String
 
-    init(recipients: [OpenPGPRecipient]) {
+    /// - Throws: `DigestError` when libcrypto cannot compute SHA-256 (the job then fails at its start).
+    init(recipients: [OpenPGPRecipient]) throws {
         self.recipients = recipients
         fingerprints = recipients.map { Hex.encode($0.primaryFingerprint).uppercased() }
-        id = Self.id(of: fingerprints)
+        id = try Self.id(of: fingerprints)
     }
 
-    static func id(of fingerprints: [String]) -> String {
+    static func id(of fingerprints: [String]) throws -> String {
         let text = fingerprints.map { $0.uppercased() }.sorted().map { $0 + "\n" }.joined()
-        // SHA-256 is in every OpenSSL provider, FIPS included: only a failed allocation could throw here.
-        return String(Hex.encode(try! Digester.digest(.sha256, of: Array(text.utf8))).prefix(16))
+        return String(Hex.encode(try Digester.digest(.sha256, of: Array(text.utf8))).prefix(16))
     }
 }
 
