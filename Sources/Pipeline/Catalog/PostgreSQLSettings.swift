@@ -2,8 +2,8 @@
 /// `DB Port`, `DB User` and `DB Password`, as libpq connection parameters.
 ///
 /// `DB Address` is libpq's `host`: a host name, an IP address, or (starting with `/`) the directory of the
-/// server's unix socket. A missing password lets libpq look in the password file (`PGPASSFILE`, else
-/// `~/.pgpass`); ``passwordFile`` names another one. The password is never part of a description or an error.
+/// server's unix socket. Without `DB Password` libpq looks in the password file (`PGPASSFILE`, else `~/.pgpass`),
+/// so the password need not be in the configuration. The password is never part of a description or an error.
 public struct PostgreSQLSettings: Sendable, Equatable, CustomStringConvertible {
     public var databaseName: String
     public var address: String?
@@ -11,19 +11,15 @@ public struct PostgreSQLSettings: Sendable, Equatable, CustomStringConvertible {
     public var user: String?
     /// Kept out of ``description``, error messages and logs.
     public var password: String?
-    /// A libpq password file (`host:port:database:user:password` lines) to read instead of `PGPASSFILE`.
-    public var passwordFile: String?
 
     public init(
-        databaseName: String, address: String? = nil, port: Int? = nil, user: String? = nil, password: String? = nil,
-        passwordFile: String? = nil
+        databaseName: String, address: String? = nil, port: Int? = nil, user: String? = nil, password: String? = nil
     ) {
         self.databaseName = databaseName
         self.address = address
         self.port = port
         self.user = user
         self.password = password
-        self.passwordFile = passwordFile
     }
 
     /// `database "NAME" on HOST:PORT as USER`, with the parts that are set; never the password.
@@ -46,7 +42,6 @@ public struct PostgreSQLSettings: Sendable, Equatable, CustomStringConvertible {
         if let port { pairs.append(("port", String(port))) }
         if let user { pairs.append(("user", user)) }
         if let password { pairs.append(("password", password)) }
-        if let passwordFile { pairs.append(("passfile", passwordFile)) }
         pairs += [("client_encoding", "UTF8"), ("application_name", "optionhost"), ("connect_timeout", "10")]
         return pairs
     }
