@@ -5,11 +5,20 @@ import XCTest
 @testable import Pipeline
 
 /// Base class of the catalog tests: a fresh temporary directory per test, and sample records.
+///
+/// The driver is SQLite; a subclass that overrides ``driver`` with `.postgreSQL` runs the same tests against a
+/// PostgreSQL catalog on the test server (``PostgreSQLTestServer``), one fresh database per catalog name per test.
 class CatalogTestCase: XCTestCase {
     var directory: TemporaryDirectory!
+    /// The databases of this test's PostgreSQL catalogs, by catalog name.
+    private var databases: [String: String] = [:]
+
+    /// The driver the catalogs of this test use.
+    var driver: CatalogDialect { .sqlite }
 
     override func setUpWithError() throws {
         directory = try TemporaryDirectory(prefix: "catalog")
+        databases = [:]
     }
 
     override func tearDown() {
@@ -21,8 +30,21 @@ class CatalogTestCase: XCTestCase {
         directory.path + "/" + name
     }
 
-    func openCatalog(_ name: String = "catalog.db", create: Bool = true) throws -> SQLiteCatalog {
-        try SQLiteCatalog.open(path: path(name), create: create)
+    func openCatalog(_ name: String = "catalog.db", create: Bool = true) throws -> DatabaseCatalog {
+        switch driver {
+        case .sqlite:
+            return try SQLiteCatalog.open(path: path(name), create: create)
+        case .postgreSQL:
+            let server = try PostgreSQLTestServer.shared()
+            let database: String
+            if let known = databases[name] {
+                database = known
+            } else {
+                database = try server.createDatabase()
+                databases[name] = database
+            }
+            return try DatabaseCatalog.open(postgreSQL: server.settings(database: database), create: create)
+        }
     }
 
     func time(_ seconds: Int64, _ nanoseconds: Int32 = 0) -> FileStat.Timestamp {

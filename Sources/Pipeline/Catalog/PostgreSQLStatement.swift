@@ -43,12 +43,10 @@ final class PostgreSQLStatement {
         return row < result.rowCount
     }
 
-    /// Runs the statement, discarding rows, then resets it. Returns the rows the command changed.
-    @discardableResult
-    func run() throws(CatalogError) -> Int64 {
+    /// Runs the statement, discarding rows, then resets it (the rows it changed are the connection's `changes`).
+    func run() throws(CatalogError) {
         defer { reset() }
         result = try connection.run(self)
-        return result?.changes ?? 0
     }
 
     /// Forgets the result and clears the bindings.

@@ -1,6 +1,6 @@
 // MARK: - Writing (one writer; each call is one transaction)
 
-extension SQLiteCatalog {
+extension DatabaseCatalog {
     /// Records a new job and its FileSet (name + digest, added once) in one transaction.
     ///
     /// - Returns: The job's id: the next number, or `job.id` when it is set (rebuilding a catalog).
@@ -26,8 +26,9 @@ extension SQLiteCatalog {
                     start_time, start_time_ns, end_time, end_time_ns, since_time, since_time_ns,
                     files_examined, files_stored, files_skipped, files_failed, entries_stored,
                     bytes_read, bytes_stored, errors, warnings, where_dir, restored_job_id)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                    ?21, ?22, ?23, ?24)
+                VALUES (\(dialect.newID("jobs", "?1")), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+                RETURNING id
                 """)
             try insert.bind(job.id == .unassigned ? nil : job.id.rawValue, at: 1)
             try insert.bind(job.name, at: 2)
@@ -45,8 +46,10 @@ extension SQLiteCatalog {
             try bindCounts(of: job, to: insert, from: 14)
             try insert.bind(job.whereDirectory, at: 23)
             try insert.bind(job.restoredJob?.rawValue, at: 24)
-            try insert.run()
-            let id = JobID(rawValue: connection.lastInsertRowID)
+            guard try insert.step() else { throw CatalogError.misuse("job insert returned no id") }
+            let id = JobID(rawValue: insert.int64(0))
+            insert.reset()
+            if job.id != .unassigned { try catchUpSequence(of: "jobs") }
             // Only when known (schema 4): NULL means "not recorded", as for every job of an older build.
             if let chainJobs = job.chainJobs {
                 let chain = try connection.cachedStatement("UPDATE jobs SET chain_jobs = ?1 WHERE id = ?2")
@@ -80,7 +83,7 @@ extension SQLiteCatalog {
     }
 
     /// Binds the nine counters in column order from parameter `first`.
-    private func bindCounts(of job: JobRecord, to statement: SQLiteStatement, from first: Int32) throws(CatalogError) {
+    private func bindCounts(of job: JobRecord, to statement: any CatalogStatement, from first: Int32) throws(CatalogError) {
         let counts = [
             job.filesExamined, job.filesStored, job.filesSkipped, job.filesFailed, job.entriesStored,
             job.bytesRead, job.bytesStored, job.errors, job.warnings,
@@ -93,8 +96,10 @@ extension SQLiteCatalog {
     /// Records a volume; returns its id (`volume.id` when that is not 0).
     public func addVolume(_ volume: VolumeRecord) throws(CatalogError) -> Int64 {
         let insert = try connection.cachedStatement(
-            "INSERT INTO volumes (id, job_id, name, path, sequence, bytes, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-        )
+            """
+            INSERT INTO volumes (id, job_id, name, path, sequence, bytes, status)
+            VALUES (\(dialect.newID("volumes", "?1")), ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id
+            """)
         try insert.bind(volume.id == 0 ? nil : volume.id, at: 1)
         try insert.bind(volume.jobID.rawValue, at: 2)
         try insert.bind(volume.name, at: 3)
@@ -102,8 +107,11 @@ extension SQLiteCatalog {
         try insert.bind(volume.sequence, at: 5)
         try insert.bind(volume.bytes, at: 6)
         try insert.bind(volume.status, at: 7)
-        try insert.run()
-        return connection.lastInsertRowID
+        guard try insert.step() else { throw CatalogError.misuse("volume insert returned no id") }
+        let id = insert.int64(0)
+        insert.reset()
+        if volume.id != 0 { try catchUpSequence(of: "volumes") }
+        return id
     }
 
     /// Sets a volume's size and status.
@@ -203,7 +211,7 @@ extension SQLiteCatalog {
         }
     }
 
-    private func bind(_ file: FileRecord, to s: SQLiteStatement, json: inout JSONMemo) throws(CatalogError) {
+    private func bind(_ file: FileRecord, to s: any CatalogStatement, json: inout JSONMemo) throws(CatalogError) {
         try s.bind(file.jobID.rawValue, at: 1)
         try s.bind(file.fileIndex, at: 2)
         try s.bind(blob: file.path, at: 3)

@@ -16,7 +16,7 @@ public struct CatalogFileCounts: Sendable, Equatable {
     public var bytesStored: Int64
 }
 
-extension SQLiteCatalog {
+extension DatabaseCatalog {
     /// Volume states: `open` from before the first byte is written until the job is done with it, then `full`
     /// (the writer moved on to the next volume) or `closed`. `writing` is what older builds wrote for `open`.
     public static let openVolumeStates = ["open", "writing"]
@@ -27,6 +27,8 @@ extension SQLiteCatalog {
     ///
     /// - Throws: ``CatalogError`` when a page cannot be read at all (`SQLITE_CORRUPT`, `SQLITE_NOTADB`, I/O).
     public func quickCheck(limit: Int = 10) throws(CatalogError) -> [String] {
+        // PostgreSQL checks its own pages (checksums, WAL); there is no cheap per-database equivalent to run here.
+        guard dialect == .sqlite else { return [] }
         let select = try connection.prepare("PRAGMA quick_check(\(max(1, limit)))")
         var problems: [String] = []
         do {
@@ -46,11 +48,11 @@ extension SQLiteCatalog {
     public func fileCounts(job: JobID) throws(CatalogError) -> CatalogFileCounts {
         let select = try connection.prepare(
             """
-            SELECT coalesce(sum(type = 'file' AND status <> 'deleted'), 0),
-                coalesce(sum(type = 'file' AND status = 'stored'), 0),
-                coalesce(sum(type = 'file' AND status = 'skipped'), 0),
-                coalesce(sum(type = 'file' AND status = 'failed'), 0),
-                coalesce(sum(status = 'stored'), 0),
+            SELECT count(CASE WHEN type = 'file' AND status <> 'deleted' THEN 1 END),
+                count(CASE WHEN type = 'file' AND status = 'stored' THEN 1 END),
+                count(CASE WHEN type = 'file' AND status = 'skipped' THEN 1 END),
+                count(CASE WHEN type = 'file' AND status = 'failed' THEN 1 END),
+                count(CASE WHEN status = 'stored' THEN 1 END),
                 coalesce(sum(CASE WHEN type = 'file' AND status = 'stored' THEN size END), 0),
                 coalesce(sum(CASE WHEN status = 'stored' THEN stored_length END), 0)
             FROM files WHERE job_id = ?1

@@ -1,6 +1,6 @@
 // MARK: - The search index (schema version 2: search_content, search_text, search_files)
 
-extension SQLiteCatalog {
+extension DatabaseCatalog {
     /// Writes the search rows of `files` that carry a ``SearchDocument``: called by ``insert(files:messages:)`` inside
     /// its transaction, so a file's `files` row and its search rows are committed together.
     ///
@@ -20,7 +20,7 @@ extension SQLiteCatalog {
                     let insert = try connection.cachedStatement(
                         """
                         INSERT INTO search_content (sha256, mime, encoding, text, truncated, note)
-                        VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sha256) DO NOTHING
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sha256) DO NOTHING RETURNING id
                         """)
                     try insert.bind(blob: digest, at: 1)
                     try insert.bind(document.mimeType, at: 2)
@@ -28,11 +28,13 @@ extension SQLiteCatalog {
                     try insert.bind(document.text, at: 4)
                     try insert.bind(document.textTruncated ? 1 : 0, at: 5)
                     try insert.bind(document.note, at: 6)
-                    try insert.run()
-                    if connection.changes > 0 {
+                    // A row comes back only when the content is new (no row on a conflict).
+                    let newID = try insert.step() ? insert.int64(0) : nil
+                    insert.reset()
+                    if let newID {
                         let waiting = try connection.cachedStatement(
                             "UPDATE search_files SET content_id = ?1, note = NULL WHERE sha256 = ?2 AND note = '\(Self.pendingNote)'")
-                        try waiting.bind(connection.lastInsertRowID, at: 1)
+                        try waiting.bind(newID, at: 1)
                         try waiting.bind(blob: digest, at: 2)
                         try waiting.run()
                     }
@@ -121,7 +123,7 @@ extension SQLiteCatalog {
         LEFT JOIN files AS f ON f.job_id = s.job_id AND f.file_index = s.file_index
         """
 
-    private static func indexedFile(_ s: SQLiteStatement) -> IndexedFile {
+    private static func indexedFile(_ s: any CatalogStatement) -> IndexedFile {
         let hasFile = !s.isNull(10)
         return IndexedFile(
             jobID: JobID(rawValue: s.int64(0)), fileIndex: s.int64(1), path: s.blob(2) ?? [], sourceSHA256: s.blob(3),
