@@ -1,4 +1,5 @@
 import Foundation
+import PipelineTestSupport
 import XCTest
 
 @testable import Pipeline
@@ -372,7 +373,7 @@ class CatalogJobTests: CatalogTestCase {
 /// Every test of ``CatalogJobTests`` against a PostgreSQL catalog.
 /// (Declared again here: test discovery on Linux finds only the methods a class declares itself.)
 final class PostgreSQLCatalogJobTests: CatalogJobTests {
-    override var driver: CatalogDialect { .postgreSQL }
+    override var driver: TestCatalogs.Driver { .postgreSQL }
 
     override func testJobLifeCycleRoundTripsEveryField() throws { try super.testJobLifeCycleRoundTripsEveryField() }
     override func testStoredValuesAreReadableWithPlainSQL() throws { try super.testStoredValuesAreReadableWithPlainSQL() }

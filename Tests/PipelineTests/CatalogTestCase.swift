@@ -10,15 +10,14 @@ import XCTest
 /// PostgreSQL catalog on the test server (``PostgreSQLTestServer``), one fresh database per catalog name per test.
 class CatalogTestCase: XCTestCase {
     var directory: TemporaryDirectory!
-    /// The databases of this test's PostgreSQL catalogs, by catalog name.
-    private var databases: [String: String] = [:]
+    var catalogs: TestCatalogs!
 
     /// The driver the catalogs of this test use.
-    var driver: CatalogDialect { .sqlite }
+    var driver: TestCatalogs.Driver { .sqlite }
 
     override func setUpWithError() throws {
         directory = try TemporaryDirectory(prefix: "catalog")
-        databases = [:]
+        catalogs = TestCatalogs(driver: driver, directory: directory.path)
     }
 
     override func tearDown() {
@@ -31,20 +30,7 @@ class CatalogTestCase: XCTestCase {
     }
 
     func openCatalog(_ name: String = "catalog.db", create: Bool = true) throws -> DatabaseCatalog {
-        switch driver {
-        case .sqlite:
-            return try SQLiteCatalog.open(path: path(name), create: create)
-        case .postgreSQL:
-            let server = try PostgreSQLTestServer.shared()
-            let database: String
-            if let known = databases[name] {
-                database = known
-            } else {
-                database = try server.createDatabase()
-                databases[name] = database
-            }
-            return try DatabaseCatalog.open(postgreSQL: server.settings(database: database), create: create)
-        }
+        try catalogs.open(name, create: create)
     }
 
     func time(_ seconds: Int64, _ nanoseconds: Int32 = 0) -> FileStat.Timestamp {
