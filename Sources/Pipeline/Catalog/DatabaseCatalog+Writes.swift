@@ -133,7 +133,10 @@ extension DatabaseCatalog {
     public func insert(files: [FileRecord], messages: [JobMessage]) throws(CatalogError) {
         if files.isEmpty && messages.isEmpty { return }
         try connection.inTransaction { () throws(CatalogError) in
-            if !files.isEmpty {
+            if !files.isEmpty && dialect == .postgreSQL {
+                try insertFileRowsInChunks(files)
+                try insertSearchRows(files)
+            } else if !files.isEmpty {
                 let insert = try connection.cachedStatement(Self.insertFileSQL)
                 var json = JSONMemo()
                 for file in files {
@@ -211,42 +214,83 @@ extension DatabaseCatalog {
         }
     }
 
-    private func bind(_ file: FileRecord, to s: any CatalogStatement, json: inout JSONMemo) throws(CatalogError) {
-        try s.bind(file.jobID.rawValue, at: 1)
-        try s.bind(file.fileIndex, at: 2)
-        try s.bind(blob: file.path, at: 3)
-        try s.bind(file.kind.rawValue, at: 4)
-        try s.bind(file.status.rawValue, at: 5)
-        try s.bind(Int64(file.mode), at: 6)
-        try s.bind(Int64(file.uid), at: 7)
-        try s.bind(Int64(file.gid), at: 8)
-        try s.bind(file.userName, at: 9)
-        try s.bind(file.groupName, at: 10)
-        try s.bind(Int64(bitPattern: file.size), at: 11)
-        try s.bind(file.atime.seconds, at: 12)
-        try s.bind(Int64(file.atime.nanoseconds), at: 13)
-        try s.bind(file.mtime.seconds, at: 14)
-        try s.bind(Int64(file.mtime.nanoseconds), at: 15)
-        try s.bind(file.ctime.seconds, at: 16)
-        try s.bind(Int64(file.ctime.nanoseconds), at: 17)
-        try s.bind(Int64(bitPattern: file.inode), at: 18)
-        try s.bind(Int64(bitPattern: file.device), at: 19)
-        try s.bind(Int64(bitPattern: file.rdev), at: 20)
-        try s.bind(Int64(bitPattern: file.nlink), at: 21)
-        try s.bind(blob: file.linkTarget, at: 22)
-        try s.bind(blob: file.sourceSHA256, at: 23)
-        try s.bind(blob: file.storedSHA256, at: 24)
-        try s.bind(file.signatureAlgorithm, at: 25)
-        try s.bind(blob: file.signature, at: 26)
-        try s.bind(file.volumeID, at: 27)
-        try s.bind(file.headerOffset, at: 28)
-        try s.bind(file.dataOffset, at: 29)
-        try s.bind(file.storedLength, at: 30)
-        try s.bind(file.compression, at: 31)
-        try s.bind(file.sparse ? 1 : 0, at: 32)
-        try s.bind(textBytes: json.text(for: file.chain), at: 33)
-        try s.bind(textBytes: json.text(for: file.stageMetadata), at: 34)
-        try s.bind(file.block.map { Int64($0) }, at: 35)
-        try s.bind(file.error, at: 36)
+    /// The rows of one multi-row INSERT on PostgreSQL (36 parameters each, far below its limit of 65,535).
+    static let rowsPerInsert = 256
+
+    /// PostgreSQL: one INSERT of ``rowsPerInsert`` rows per round trip to the server instead of one per row (the
+    /// server is a socket or a network away; SQLite's per-row statement costs a function call). A failure names
+    /// the rows of the statement, not the one row (the server reports the key).
+    private func insertFileRowsInChunks(_ files: [FileRecord]) throws(CatalogError) {
+        var json = JSONMemo()
+        var start = 0
+        while start < files.count {
+            let chunk = files[start..<min(start + Self.rowsPerInsert, files.count)]
+            start = chunk.endIndex
+            let sql = Self.insertFileSQL(rows: chunk.count)
+            // Only the full-size statement is kept prepared: a batch's last chunk has any size.
+            let insert =
+                chunk.count == Self.rowsPerInsert ? try connection.cachedStatement(sql) : try connection.prepare(sql)
+            do throws(CatalogError) {
+                for (row, file) in chunk.enumerated() {
+                    try bind(file, to: insert, json: &json, base: Int32(row * Self.fileColumns.count))
+                }
+                try insert.run()
+            } catch {
+                let indexes = chunk.map(\.fileIndex)
+                throw error.adding(
+                    context: "cannot insert files \(indexes.min() ?? 0)-\(indexes.max() ?? 0) of job "
+                        + "\(chunk.first?.jobID ?? .unassigned) (\(chunk.count) rows in one statement)")
+            }
+        }
+    }
+
+    /// ``insertFileSQL`` for `rows` rows.
+    static func insertFileSQL(rows: Int) -> String {
+        let width = fileColumns.count
+        let values = (0..<rows).map { row in
+            "(" + (1...width).map { "?\(row * width + $0)" }.joined(separator: ", ") + ")"
+        }
+        return "INSERT INTO files (\(fileColumns.joined(separator: ", "))) VALUES " + values.joined(separator: ", ")
+    }
+
+    private func bind(
+        _ file: FileRecord, to s: any CatalogStatement, json: inout JSONMemo, base: Int32 = 0
+    ) throws(CatalogError) {
+        try s.bind(file.jobID.rawValue, at: base + 1)
+        try s.bind(file.fileIndex, at: base + 2)
+        try s.bind(blob: file.path, at: base + 3)
+        try s.bind(file.kind.rawValue, at: base + 4)
+        try s.bind(file.status.rawValue, at: base + 5)
+        try s.bind(Int64(file.mode), at: base + 6)
+        try s.bind(Int64(file.uid), at: base + 7)
+        try s.bind(Int64(file.gid), at: base + 8)
+        try s.bind(file.userName, at: base + 9)
+        try s.bind(file.groupName, at: base + 10)
+        try s.bind(Int64(bitPattern: file.size), at: base + 11)
+        try s.bind(file.atime.seconds, at: base + 12)
+        try s.bind(Int64(file.atime.nanoseconds), at: base + 13)
+        try s.bind(file.mtime.seconds, at: base + 14)
+        try s.bind(Int64(file.mtime.nanoseconds), at: base + 15)
+        try s.bind(file.ctime.seconds, at: base + 16)
+        try s.bind(Int64(file.ctime.nanoseconds), at: base + 17)
+        try s.bind(Int64(bitPattern: file.inode), at: base + 18)
+        try s.bind(Int64(bitPattern: file.device), at: base + 19)
+        try s.bind(Int64(bitPattern: file.rdev), at: base + 20)
+        try s.bind(Int64(bitPattern: file.nlink), at: base + 21)
+        try s.bind(blob: file.linkTarget, at: base + 22)
+        try s.bind(blob: file.sourceSHA256, at: base + 23)
+        try s.bind(blob: file.storedSHA256, at: base + 24)
+        try s.bind(file.signatureAlgorithm, at: base + 25)
+        try s.bind(blob: file.signature, at: base + 26)
+        try s.bind(file.volumeID, at: base + 27)
+        try s.bind(file.headerOffset, at: base + 28)
+        try s.bind(file.dataOffset, at: base + 29)
+        try s.bind(file.storedLength, at: base + 30)
+        try s.bind(file.compression, at: base + 31)
+        try s.bind(file.sparse ? 1 : 0, at: base + 32)
+        try s.bind(textBytes: json.text(for: file.chain), at: base + 33)
+        try s.bind(textBytes: json.text(for: file.stageMetadata), at: base + 34)
+        try s.bind(file.block.map { Int64($0) }, at: base + 35)
+        try s.bind(file.error, at: base + 36)
     }
 }
