@@ -127,7 +127,7 @@ final class PostgreSQLConnectionTests: XCTestCase {
             admin.close()
         }
         XCTAssertEqual(try connection.scalar("SELECT 1"), 1)
-        let terminate = try admin.prepare("SELECT pg_terminate_backend(?1)")
+        let terminate = try admin.prepare("SELECT pg_terminate_backend(?1::int)")
         try terminate.bind(Int64(connection.backendPID), at: 1)
         XCTAssertTrue(try terminate.step())
         XCTAssertEqual(terminate.int64(0), 1)

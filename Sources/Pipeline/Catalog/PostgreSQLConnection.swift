@@ -105,19 +105,29 @@ final class PostgreSQLConnection {
             statement.reset()
             return statement
         }
-        let connection = try openHandle()
-        let name = "op\(statementCache.count + 1)"
-        let statement = PostgreSQLStatement(connection: self, sql: sql, preparedName: name)
-        let result = PQprepare(connection, name, statement.serverSQL, 0, nil)
-        defer { PQclear(result) }
-        try CatalogError.check(pq: result, connection: connection, sql: sql)
+        _ = try openHandle()
+        let statement = PostgreSQLStatement(connection: self, sql: sql, preparedName: "op\(statementCache.count + 1)")
         statementCache[sql] = statement
         return statement
+    }
+
+    /// Prepares `statement` on the server (`PQprepare`) with the parameter types of its first run.
+    private func prepareOnServer(_ statement: PostgreSQLStatement, name: String) throws(CatalogError) {
+        let connection = try openHandle()
+        var types = statement.types
+        let result = PQprepare(connection, name, statement.serverSQL, Int32(types.count), &types)
+        defer { PQclear(result) }
+        try CatalogError.check(pq: result, connection: connection, sql: statement.sql)
+        statement.isPrepared = true
     }
 
     /// Runs `statement` with its bound values. Called by the statement.
     func run(_ statement: PostgreSQLStatement) throws(CatalogError) -> PostgreSQLResult {
         let connection = try openHandle()
+        if let name = statement.preparedName, !statement.isPrepared {
+            try prepareOnServer(statement, name: name)
+        }
+        var types = statement.types
         let values = statement.values
         let count = Int32(values.count)
         var lengths = values.map { Int32($0?.count ?? 0) }
@@ -142,7 +152,7 @@ final class PostgreSQLConnection {
                         connection, name, count, valuePointers.baseAddress, &lengths, &formats, 0)
                 }
                 return PQexecParams(
-                    connection, statement.serverSQL, count, nil, valuePointers.baseAddress, &lengths, &formats, 0)
+                    connection, statement.serverSQL, count, &types, valuePointers.baseAddress, &lengths, &formats, 0)
             }
         }
         do throws(CatalogError) {

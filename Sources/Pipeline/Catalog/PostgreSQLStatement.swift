@@ -18,6 +18,11 @@ final class PostgreSQLStatement {
     private unowned let connection: PostgreSQLConnection
     private(set) var values: [[UInt8]?]
     private(set) var formats: [Int32]
+    /// The type of each parameter (`int8`, `text`, `bytea`; 0 lets the server infer it), also for NULL values: in
+    /// `?2 IS NULL OR job_id = ?2` nothing else tells the server what `?2` is.
+    private(set) var types: [UInt32]
+    /// Whether the server has the prepared statement (prepared at the first run, with the types of that run).
+    var isPrepared = false
     private var result: PostgreSQLResult?
     private var row: Int32 = -1
 
@@ -29,7 +34,13 @@ final class PostgreSQLStatement {
         self.preparedName = preparedName
         values = Array(repeating: nil, count: count)
         formats = Array(repeating: 0, count: count)
+        types = Array(repeating: 0, count: count)
     }
+
+    /// The OIDs of the types this statement binds (`pg_type`).
+    private static let int8 = UInt32(20)
+    private static let text = UInt32(25)
+    private static let bytea = UInt32(17)
 
     // MARK: - Running
 
@@ -56,6 +67,7 @@ final class PostgreSQLStatement {
         for index in values.indices {
             values[index] = nil
             formats[index] = 0
+            types[index] = 0
         }
     }
 
@@ -70,22 +82,29 @@ final class PostgreSQLStatement {
     }
 
     func bind(_ value: Int64, at index: Int32) throws(CatalogError) {
-        values[try slot(index)] = Array(String(value).utf8)
+        let slot = try slot(index)
+        values[slot] = Array(String(value).utf8)
+        types[slot] = Self.int8
     }
 
     func bind(_ value: Int64?, at index: Int32) throws(CatalogError) {
-        if let value { try bind(value, at: index) } else { try bindNull(at: index) }
+        if let value { try bind(value, at: index) } else { try bindNull(at: index, type: Self.int8) }
     }
 
     func bindNull(at index: Int32) throws(CatalogError) {
+        try bindNull(at: index, type: 0)
+    }
+
+    private func bindNull(at index: Int32, type: UInt32) throws(CatalogError) {
         let slot = try slot(index)
         values[slot] = nil
         formats[slot] = 0
+        types[slot] = type
     }
 
     /// Binds UTF-8 text. PostgreSQL text cannot hold a NUL character: such a value is an error, not cut short.
     func bind(_ value: String?, at index: Int32) throws(CatalogError) {
-        guard let value else { return try bindNull(at: index) }
+        guard let value else { return try bindNull(at: index, type: Self.text) }
         try bind(textBytes: Array(value.utf8), at: index)
     }
 
@@ -98,6 +117,7 @@ final class PostgreSQLStatement {
         let slot = try slot(index)
         values[slot] = value
         formats[slot] = 0
+        types[slot] = Self.text
     }
 
     /// Binds bytes (binary format); nil binds NULL.
@@ -105,6 +125,7 @@ final class PostgreSQLStatement {
         let slot = try slot(index)
         values[slot] = value
         formats[slot] = value == nil ? 0 : 1
+        types[slot] = Self.bytea
     }
 
     // MARK: - Columns of the current row
