@@ -329,9 +329,8 @@ final class ConfigLanguageTests: XCTestCase {
         XCTAssertEqual(
             configuration.warnings.map(\.description),
             [
-                "pg.conf:2:30: warning: Catalog \"shared\": DB Driver = postgresql is read (database \"optionhost\" on "
-                    + "/run/postgresql:5433 as backup) but the commands of this build cannot use a PostgreSQL catalog "
-                    + "yet; jobs using it will fail"
+                "pg.conf:2:30: warning: Catalog \"shared\": DB Driver = postgresql (database \"optionhost\" on "
+                    + "/run/postgresql:5433 as backup): prune and scan of this build work on SQLite catalogs only"
             ])
         XCTAssertFalse("\(configuration.warnings)".contains("s3cret"))
 

@@ -74,7 +74,8 @@ extension OptionHost {
                     "\(job.location): Job \"\(job.name)\" has Level = \(requestedLevel.rawValue), which backup does not "
                         + "run (Full, Incremental or Differential; or pass --level)")
             }
-            let catalogPath = try catalogOptions.catalogPath(configuration: configuration, job: job)
+            let location = try catalogOptions.catalogLocation(configuration: configuration, job: job)
+            let catalogPath = location.name
             var settings: BackupSettings
             let resource = job.archive.flatMap { configuration.archives[$0] }
             if archive != nil || resource != nil {
@@ -97,32 +98,53 @@ extension OptionHost {
             try CommandSupport.makeDirectories(settings.archiveDirectory)
             // Volumes are recorded by absolute path, so prune and restore work from any directory.
             settings.archiveDirectory = CommandSupport.absolutePath(settings.archiveDirectory)
-            if let slash = catalogPath.lastIndex(of: "/") {
-                try CommandSupport.makeDirectories(String(catalogPath[..<slash]))
+            if case .file(let file) = location, let slash = file.lastIndex(of: "/") {
+                try CommandSupport.makeDirectories(String(file[..<slash]))
             }
 
-            let catalogLock: JobLock
+            // SQLite: a lock file beside the catalog keeps a second job out. PostgreSQL: several hosts write at
+            // once; the Job's own lock is an advisory lock of the job's session (taken below).
+            let catalogLock: JobLock?
             let archiveLock: JobLock
             do {
-                catalogLock = try JobLock.acquire(path: catalogPath, holder: job.name)
+                if case .file(let file) = location {
+                    catalogLock = try JobLock.acquire(path: file, holder: job.name)
+                } else {
+                    catalogLock = nil
+                }
                 archiveLock = try JobLock.acquire(path: settings.archiveDirectory, holder: job.name)
             } catch {
                 throw CommandFailure.failed("\(error)")
             }
             defer {
                 archiveLock.release()
-                catalogLock.release()
+                catalogLock?.release()
             }
-            let opened: SQLiteCatalog
+            let opened: DatabaseCatalog
             do {
-                // A new catalog is created 0600 (SQLiteConnection): it names every file.
-                opened = try SQLiteCatalog.open(path: catalogPath, create: true)
+                switch location {
+                case .file(let file):
+                    // A new catalog is created 0600 (SQLiteConnection): it names every file.
+                    opened = try SQLiteCatalog.open(path: file, create: true)
+                case .postgreSQL(let postgreSQL):
+                    opened = try DatabaseCatalog.open(postgreSQL: postgreSQL, create: true)
+                }
             } catch {
                 throw CatalogUpkeep.failure(error, path: catalogPath)
             }
             do {
-                try prepare(
-                    opened, path: catalogPath, job: job, archive: settings.archiveDirectory, warnings: configurationWarnings)
+                if case .postgreSQL = location {
+                    let client = job.clientName
+                    guard try opened.tryLockJob(job.name, client: client) else {
+                        throw CommandFailure.failed(
+                            "Job \"\(job.name)\" of client \(client) is running: another session of \(catalogPath) "
+                                + "holds its lock")
+                    }
+                } else {
+                    try prepare(
+                        opened, path: catalogPath, job: job, archive: settings.archiveDirectory,
+                        warnings: configurationWarnings)
+                }
             } catch {
                 try? opened.close()
                 throw error

@@ -28,12 +28,22 @@ extension OptionHost {
                 do {
                     let selection = try options.selection(extra: ["--jobid", "0"])
                     let configuration = try selection.configuration()
-                    let path = try selection.catalogPath(configuration)
-                    guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
-                    catalogPath = path
-                    let catalog = try SQLiteCatalog.open(path: path, create: false)
+                    let catalog: DatabaseCatalog
+                    switch try selection.catalogOptions.catalogLocation(
+                        configuration: configuration, job: job.flatMap { configuration?.job(named: $0) })
+                    {
+                    case .file(let path):
+                        guard access(path, F_OK) == 0 else {
+                            throw CommandFailure.usage("catalog \(path) does not exist")
+                        }
+                        catalogPath = path
+                        catalog = try SQLiteCatalog.open(path: path, create: false)
+                        CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
+                    case .postgreSQL(let settings):
+                        catalogPath = "PostgreSQL catalog \(settings)"
+                        catalog = try DatabaseCatalog.open(postgreSQL: settings, create: false)
+                    }
                     defer { try? catalog.close() }
-                    CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
                     let jobs = try catalog.jobs(name: job).filter { client == nil || $0.clientName == client }
                     // What each job's volumes hold: its data plus the tar and pax headers of every entry.
                     let volumeBytes = try catalog.volumeBytesByJob()

@@ -90,4 +90,15 @@ extension DatabaseCatalog {
         }
         return Int(try connection.scalarText("SELECT value FROM catalog_meta WHERE key = '\(versionKey)'")) ?? 0
     }
+
+    /// PostgreSQL: takes the lock of Job `name` of `client` for this session (a session-level advisory lock, keyed
+    /// by a hash of both names); false when another session holds it. The server releases it when the session
+    /// ends, however it ends, so a crashed job leaves no stale lock. SQLite catalogs use ``JobLock`` (true here).
+    public func tryLockJob(_ name: String, client: String) throws(CatalogError) -> Bool {
+        guard dialect == .postgreSQL else { return true }
+        let lock = try connection.prepare("SELECT pg_try_advisory_lock(hashtextextended(?1, 0))")
+        try lock.bind("optionhost job \(client)/\(name)", at: 1)
+        guard try lock.step() else { throw CatalogError.misuse("an advisory lock returned no row") }
+        return lock.int64(0) == 1
+    }
 }

@@ -1,6 +1,6 @@
 /// A Bareos `Catalog` resource (decision D4): `DB Driver = sqlite3` and `DB Name = PATH` are what this host uses;
 /// `DB Driver = postgresql` with `DB Name`, `DB Address`, `DB Port`, `DB User` and `DB Password` is read into
-/// ``postgreSQL`` (the commands of this build cannot use a PostgreSQL catalog yet, and `check` says so).
+/// ``postgreSQL`` (one catalog for several hosts; `prune` and `scan` still need SQLite, and `check` says so).
 public struct CatalogResource: Sendable {
     public var name: String
     var driver: String?
@@ -16,7 +16,7 @@ public struct CatalogResource: Sendable {
         self.location = location
     }
 
-    /// True when this host can open the catalog (SQLite).
+    /// True for a SQLite catalog (every command can use it).
     public var isSupported: Bool { driver?.lowercased() == "sqlite3" }
 
     /// True for `DB Driver = postgresql`.

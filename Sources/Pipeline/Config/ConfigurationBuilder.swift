@@ -233,8 +233,8 @@ struct ConfigurationBuilder {
             result.postgreSQL = settings
             warnings.append(
                 ConfigWarning(
-                    "Catalog \"\(resource.name)\": DB Driver = postgresql is read (\(settings)) but the "
-                        + "commands of this build cannot use a PostgreSQL catalog yet; jobs using it will fail",
+                    "Catalog \"\(resource.name)\": DB Driver = postgresql (\(settings)): prune and scan of this "
+                        + "build work on SQLite catalogs only",
                     at: driver.valueLocation))
         } else if driver == nil {
             warnings.append(
