@@ -7,12 +7,6 @@ import Glibc
 /// Every job records its client (issue 15 item 3, decision D4): the Job's `Client`, else the host name; `list jobs`
 /// shows it, filters on it with `--client` and gives it as `client` in JSON.
 final class ListJobsClientTests: CommandLineTestCase {
-    func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        XCTAssertEqual(gethostname(&buffer, buffer.count - 1), 0)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     func testJobsRecordTheirClientAndListJobsFiltersOnIt() throws {
         try makeFile("data/a.txt", "hello\n")
         let config = try write(
@@ -36,7 +30,7 @@ final class ListJobsClientTests: CommandLineTestCase {
             try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
         }
         XCTAssertEqual(records.map { $0["job"] as? String }, ["Here", "Alpha", nil])
-        XCTAssertEqual(records.prefix(2).map { $0["client"] as? String }, [hostName(), "alpha-fd"])
+        XCTAssertEqual(records.prefix(2).map { $0["client"] as? String }, [Self.hostName(), "alpha-fd"])
 
         let alpha = try optionhost(["list", "jobs", config, "--client", "alpha-fd"])
         XCTAssertEqual(alpha.status, 0, alpha.stderr)

@@ -26,7 +26,10 @@ final class PostgreSQLCommandTests: CommandLineTestCase {
                     }
                     Archive { Name = arc; Directory = "\(work.path)/\(client)/volumes" }
                     FileSet { Name = fs; Include { File = "\(work.path)/\(client)/data" } }
-                    Job { Name = Nightly; Type = Backup; Level = Full; FileSet = fs; Catalog = shared; Archive = arc; Client = \(client) }
+                    Job {
+                      Name = Nightly; Type = Backup; Level = Full; FileSet = fs; Catalog = shared; Archive = arc
+                      Client = \(client)
+                    }
 
                     """))
         }
@@ -66,5 +69,63 @@ final class PostgreSQLCommandTests: CommandLineTestCase {
                 "/usr/bin/diff", ["-r", work.path + "/\(client)/data", target + work.path + "/\(client)/data"])
             XCTAssertEqual(diff.status, 0, diff.output)
         }
+    }
+
+    /// `catalog copy`: a SQLite catalog (two jobs, the search index) into an empty PostgreSQL one, compared at the
+    /// end; then the copy serves `list jobs`, `search` and `restore`, and a second copy into it is refused.
+    func testCatalogCopyRoundTrip() throws {
+        let server = try PostgreSQLTestServer.shared()
+        let database = try server.createDatabase()
+        try makeFile("data/notes.txt", "the quick brown fox\n")
+        try makeFile("data/other.txt", "nothing to see\n")
+        let sqliteConfig = try write(
+            "local.conf",
+            """
+            Catalog { Name = local; DB Driver = sqlite3; DB Name = "\(work.path)/catalog.db" }
+            Archive { Name = arc; Directory = "\(work.path)/volumes" }
+            FileSet { Name = fs; Include { Options { Plugin = "index" } File = "\(work.path)/data" } }
+            Job { Name = Nightly; Type = Backup; Level = Incremental; FileSet = fs; Catalog = local; Archive = arc }
+
+            """)
+        let sharedConfig = try write(
+            "shared.conf",
+            """
+            Catalog {
+              Name = shared; DB Driver = postgresql; DB Name = \(database)
+              DB Address = "\(server.socketDirectory)"; DB User = \(server.superuser)
+            }
+
+            """)
+        XCTAssertEqual(try optionhost(["backup", sqliteConfig, "--job", "Nightly"]).status, 0)
+        try makeFile("data/later.txt", "a later brown file\n")
+        XCTAssertEqual(try optionhost(["backup", sqliteConfig, "--job", "Nightly"]).status, 0)
+
+        let copy = try optionhost(["catalog", "copy", "--from", work.path + "/catalog.db", sharedConfig])
+        XCTAssertEqual(copy.status, 0, copy.stderr)
+        XCTAssertEqual(copy.lines.count, 3, copy.output)
+        XCTAssertEqual(
+            copy.lines.first,
+            "Copied \(work.path)/catalog.db into PostgreSQL catalog database \"\(database)\" on "
+                + "\(server.socketDirectory) as optionhost:")
+        XCTAssertEqual(
+            copy.lines.dropFirst().first,
+            "  filesets 1, jobs 2, volumes 2, files 5, job_messages 2, job_data 0, search_content 3, search_files 3 rows")
+        XCTAssertTrue(copy.lines.last?.hasSuffix(" on both sides") ?? false, copy.output)
+
+        let jobs = try optionhost(["list", "jobs", sharedConfig])
+        XCTAssertEqual(jobs.status, 0, jobs.stderr)
+        XCTAssertEqual(jobs.lines.map { $0.split(separator: "\t").prefix(4).joined(separator: " ") }.count, 2)
+        let search = try optionhost(["search", "brown", sharedConfig, "--json"])
+        XCTAssertEqual(search.status, 0, search.stderr)
+        XCTAssertEqual(
+            search.lines.last, "{\"type\":\"summary\",\"query\":\"brown\",\"hits\":2,\"limit\":20}", search.output)
+        let restore = try optionhost(["restore", sharedConfig, "--jobid", "2", "--where", work.path + "/restored"])
+        XCTAssertEqual(restore.status, 0, restore.stderr)
+        let diff = try run("/usr/bin/diff", ["-r", work.path + "/data", work.path + "/restored" + work.path + "/data"])
+        XCTAssertEqual(diff.status, 0, diff.output)
+
+        let again = try optionhost(["catalog", "copy", "--from", work.path + "/catalog.db", sharedConfig])
+        XCTAssertEqual(again.status, 3)
+        XCTAssertTrue(again.stderr.contains("already has jobs: copy into an empty one"), again.stderr)
     }
 }

@@ -21,7 +21,9 @@ public final class PostgreSQLTestServer: Sendable {
     public var socketDirectory: String { directory }
     public var dataDirectory: String { directory + "/data" }
 
-    private static let started: Result<PostgreSQLTestServer, StartError> = Result { () throws(StartError) in try PostgreSQLTestServer() }
+    private static let started: Result<PostgreSQLTestServer, StartError> = Result { () throws(StartError) in
+        try PostgreSQLTestServer()
+    }
 
     /// The server of this test process, started at the first call.
     public static func shared() throws -> PostgreSQLTestServer {

@@ -154,5 +154,23 @@ final class PostgreSQLJobTests: XCTestCase {
         defer { try? catalog.close() }
         XCTAssertEqual(try catalog.fileCounts(job: JobID(rawValue: next.jobID)).filesStored, 100)
         XCTAssertNotEqual(next.jobID, failed.jobID)
+
+        // The failed job is still recorded as running (its connection could not record the end). The holder of
+        // the Job's lock marks it failed; a running job of another client is left alone.
+        let failedID = JobID(rawValue: failed.jobID)
+        XCTAssertEqual(try catalog.job(failedID)?.status, .running)
+        var other = JobRecord(
+            name: "nightly", level: .full, fileSetName: "fs", fileSetDigest: "00", startTime: Clock.realtime())
+        other.clientName = "elsewhere"
+        let otherID = try catalog.beginJob(other)
+        XCTAssertTrue(try catalog.tryLockJob("nightly", client: "lossy"))
+        XCTAssertEqual(try catalog.markAbandonedJobs(finder: "the test", job: "nightly", client: "lossy"), [failedID])
+        XCTAssertEqual(try catalog.job(failedID)?.status, .failed)
+        XCTAssertEqual(try catalog.job(otherID)?.status, .running)
+        // The lock is the session's: a second session cannot take it while this one holds it.
+        let second = try DatabaseCatalog.open(postgreSQL: settings, create: false)
+        defer { try? second.close() }
+        XCTAssertFalse(try second.tryLockJob("nightly", client: "lossy"))
+        XCTAssertTrue(try second.tryLockJob("nightly", client: "elsewhere"))
     }
 }

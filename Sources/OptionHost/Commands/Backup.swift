@@ -134,12 +134,7 @@ extension OptionHost {
             }
             do {
                 if case .postgreSQL = location {
-                    let client = job.clientName
-                    guard try opened.tryLockJob(job.name, client: client) else {
-                        throw CommandFailure.failed(
-                            "Job \"\(job.name)\" of client \(client) is running: another session of \(catalogPath) "
-                                + "holds its lock")
-                    }
+                    try lockJob(opened, job: job, catalogPath: catalogPath)
                 } else {
                     try prepare(
                         opened, path: catalogPath, job: job, archive: settings.archiveDirectory,
@@ -189,6 +184,27 @@ extension OptionHost {
             }
             print(summary, messages: messages, catalogPath: catalogPath, job: job, volumeBytes: volumeBytes)
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
+        }
+
+        /// PostgreSQL, before the job: takes the Job's lock for this client (other Jobs and clients run meanwhile),
+        /// then marks runs of this Job still recorded as running failed (their process or connection is gone).
+        private func lockJob(_ catalog: DatabaseCatalog, job: Job, catalogPath: String) throws {
+            let client = job.clientName
+            do {
+                guard try catalog.tryLockJob(job.name, client: client) else {
+                    throw CommandFailure.failed(
+                        "Job \"\(job.name)\" of client \(client) is running: another session of \(catalogPath) "
+                            + "holds its lock")
+                }
+                let finder = "backup of Job \"\(job.name)\""
+                for id in try catalog.markAbandonedJobs(finder: finder, job: job.name, client: client) {
+                    CommandSupport.note(
+                        "JobId \(id.rawValue) was still marked running with no process: marked failed",
+                        json: options.json)
+                }
+            } catch let error as CatalogError {
+                throw CatalogUpkeep.failure(error, path: catalogPath)
+            }
         }
 
         /// Before the job, holding the catalog and archive locks: refuses a damaged catalog, marks jobs whose

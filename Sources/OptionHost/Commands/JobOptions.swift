@@ -15,9 +15,12 @@ enum CatalogLocation {
     var name: String {
         switch self {
         case .file(let path): path
-        case .postgreSQL(let settings): "PostgreSQL catalog \(settings)"
+        case .postgreSQL(let settings): Self.postgreSQLPrefix + "\(settings)"
         }
     }
+
+    /// How ``name`` starts for a PostgreSQL catalog.
+    static let postgreSQLPrefix = "PostgreSQL catalog "
 }
 
 /// Where a command finds the catalog (decision D4: `--catalog FILE`, or the Job's `Catalog` resource).
@@ -28,7 +31,12 @@ struct CatalogOptions: ParsableArguments {
     /// The catalog from the flag, or from the Catalog resource of `job` (or the only Catalog), with a clear error
     /// naming both ways when neither says where it is.
     func catalogLocation(configuration: Configuration?, job: Job?) throws -> CatalogLocation {
-        if let catalog { return .file(catalog) }
+        try Self.location(flag: catalog, configuration: configuration, job: job)
+    }
+
+    /// The catalog `--catalog FILE` names, else the Catalog resource of `job` (or the only Catalog).
+    static func location(flag: String?, configuration: Configuration?, job: Job?) throws -> CatalogLocation {
+        if let catalog = flag { return .file(catalog) }
         var resource: CatalogResource?
         if let name = job?.catalog {
             resource = configuration?.catalogs[name]

@@ -40,7 +40,7 @@ extension OptionHost {
                         catalog = try SQLiteCatalog.open(path: path, create: false)
                         CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
                     case .postgreSQL(let settings):
-                        catalogPath = "PostgreSQL catalog \(settings)"
+                        catalogPath = CatalogLocation.postgreSQL(settings).name
                         catalog = try DatabaseCatalog.open(postgreSQL: settings, create: false)
                     }
                     defer { try? catalog.close() }

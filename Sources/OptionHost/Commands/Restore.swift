@@ -62,10 +62,11 @@ struct JobSelection: ParsableArguments {
             path = file
         case .postgreSQL(let settings):
             // Jobs of other hosts may be running: no job is marked abandoned here (there is no catalog-wide lock).
+            let name = CatalogLocation.postgreSQL(settings).name
             do {
-                return (try DatabaseCatalog.open(postgreSQL: settings, create: false), "PostgreSQL catalog \(settings)")
+                return (try DatabaseCatalog.open(postgreSQL: settings, create: false), name)
             } catch {
-                throw CatalogUpkeep.failure(error, path: "PostgreSQL catalog \(settings)")
+                throw CatalogUpkeep.failure(error, path: name)
             }
         }
         guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }

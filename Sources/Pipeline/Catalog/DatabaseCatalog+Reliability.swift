@@ -73,8 +73,28 @@ extension DatabaseCatalog {
     /// - Returns: The jobs marked failed.
     @discardableResult
     public func markAbandonedJobs(finder: String) throws(CatalogError) -> [JobID] {
+        try markAbandonedJobs(finder: finder, backupsOf: nil)
+    }
+
+    /// ``markAbandonedJobs(finder:)`` for one Job of one client: its backups still recorded as running. Only a
+    /// caller that holds that Job's lock may call this (on PostgreSQL, ``tryLockJob(_:client:)``): then no process
+    /// runs it, while other Jobs and other clients may be running.
+    @discardableResult
+    public func markAbandonedJobs(finder: String, job name: String, client: String) throws(CatalogError) -> [JobID] {
+        try markAbandonedJobs(finder: finder, backupsOf: (name, client))
+    }
+
+    private func markAbandonedJobs(
+        finder: String, backupsOf job: (name: String, client: String)?
+    ) throws(CatalogError) -> [JobID] {
         try connection.inTransaction { () throws(CatalogError) -> [JobID] in
-            let select = try connection.prepare("SELECT id FROM jobs WHERE status = 'R' ORDER BY id")
+            let select = try connection.prepare(
+                """
+                SELECT id FROM jobs WHERE status = 'R'
+                    AND (?1 IS NULL OR (type = 'B' AND name = ?1 AND client_name = ?2)) ORDER BY id
+                """)
+            try select.bind(job?.name, at: 1)
+            try select.bind(job?.client, at: 2)
             var ids: [JobID] = []
             while try select.step() { ids.append(JobID(rawValue: select.int64(0))) }
             let now = Clock.realtime()
@@ -82,8 +102,9 @@ extension DatabaseCatalog {
                 try recount(job: id, status: .failed, end: now)
                 try addMessage(
                     job: id, severity: "error", time: now,
-                    text: "the job's process ended before the job finished (no process held the catalog lock); "
-                        + "marked failed by \(finder). Its rows are what it committed before it ended.")
+                    text: "the job's process ended before the job finished (no process held the "
+                        + (job == nil ? "catalog" : "Job's") + " lock); marked failed by \(finder). Its rows are "
+                        + "what it committed before it ended.")
             }
             return ids
         }

@@ -83,7 +83,9 @@ extension DatabaseCatalog {
     }
 
     /// Binds the nine counters in column order from parameter `first`.
-    private func bindCounts(of job: JobRecord, to statement: any CatalogStatement, from first: Int32) throws(CatalogError) {
+    private func bindCounts(
+        of job: JobRecord, to statement: any CatalogStatement, from first: Int32
+    ) throws(CatalogError) {
         let counts = [
             job.filesExamined, job.filesStored, job.filesSkipped, job.filesFailed, job.entriesStored,
             job.bytesRead, job.bytesStored, job.errors, job.warnings,

@@ -111,7 +111,8 @@ final class PostgreSQLStatement {
     func bind(textBytes value: [UInt8], at index: Int32) throws(CatalogError) {
         if value.contains(0) {
             throw CatalogError(
-                code: .mismatch, message: "parameter ?\(index) holds a NUL character, which PostgreSQL text cannot store",
+                code: .mismatch,
+                message: "parameter ?\(index) holds a NUL character, which PostgreSQL text cannot store",
                 sql: sql)
         }
         let slot = try slot(index)
