@@ -127,11 +127,19 @@ extension OptionHost {
                 try? opened.close()
                 throw error
             }
+            let directorPlugins: [any DirectorPlugin]
+            do {
+                directorPlugins = try CommandSupport.directorPlugins(job: job, configurationPath: options.config)
+            } catch {
+                try? opened.close()
+                throw error
+            }
             // The job owns the catalog from here (its catalog thread writes into it) and hands it back after run.
             let backup = BackupJob(
                 job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: opened,
                 settings: settings,
-                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: options.config), level: requestedLevel)
+                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: options.config), level: requestedLevel,
+                directorPlugins: directorPlugins)
             defer { try? backup.releaseCatalog(as: SQLiteCatalog.self)?.close() }
             CommandSupport.installInterruptHandler(backup.cancellation)
             let decision: LevelDecision
