@@ -302,5 +302,24 @@ extension BackupCommandTests {
                 check.stderr.split(separator: "\n").first.map(String.init),
                 "\(path):4:24: invalid Dir Plugin Options: \(message)")
         }
+        // A good string whose module is not where it says: a warning at the same place, without importing it.
+        let path = try write(
+            "dir.conf",
+            """
+            FileSet { Name = fs; Include { File = /tmp } }
+            Job {
+              Name = J; Type = Backup; FileSet = fs
+              Dir Plugin Options = "python3:module_path=\(examples):module_name=bareos-dir-nagio:output=/x"
+            }
+
+            """)
+        let check = try optionhost(["check", path])
+        XCTAssertEqual(check.status, 0, check.stderr)
+        XCTAssertEqual(
+            check.lines.filter { $0.contains(": warning: ") },
+            [
+                "\(path):4:24: warning: module \"bareos-dir-nagio\" is not in module_path \"\(examples)\"; the job must "
+                    + "find it in the Plugin Directory or Python's own path"
+            ])
     }
 }

@@ -93,7 +93,9 @@ extension OptionHost {
             settings.debugLevel = debugLevel
             // Job-start checks that need no stage instance, before anything is created on disk.
             try CommandSupport.checkStages(of: fileSet, in: configuration)
-            let configurationWarnings = Check.writableModulePathWarnings(configured, in: configuration)
+            let configurationWarnings =
+                Check.writableModulePathWarnings(configured, in: configuration)
+                + Check.directorWarnings(job, writableOnly: true)
             try CommandSupport.makeDirectories(settings.archiveDirectory)
             // Volumes are recorded by absolute path, so prune and restore work from any directory.
             settings.archiveDirectory = CommandSupport.absolutePath(settings.archiveDirectory)
