@@ -285,8 +285,9 @@ extension BackupCommandTests {
             ("python3:module_path=/x:module_name", "illegal argument \"module_name\" without value in plugin definition \"python3:module_path=/x:module_name\""),
             ("python3:module_path=/x", "plugin definition \"python3:module_path=/x\" names no module_name"),
         ]
-        for (string, message) in cases {
-            let path = try write(
+        // The string's value starts at line 4, column 24.
+        func configuration(_ string: String) throws -> String {
+            try write(
                 "dir.conf",
                 """
                 FileSet { Name = fs; Include { File = /tmp } }
@@ -296,6 +297,9 @@ extension BackupCommandTests {
                 }
 
                 """)
+        }
+        for (string, message) in cases {
+            let path = try configuration(string)
             let check = try optionhost(["check", path])
             XCTAssertEqual(check.status, 2, check.stderr)
             XCTAssertEqual(
@@ -303,16 +307,7 @@ extension BackupCommandTests {
                 "\(path):4:24: invalid Dir Plugin Options: \(message)")
         }
         // A good string whose module is not where it says: a warning at the same place, without importing it.
-        let path = try write(
-            "dir.conf",
-            """
-            FileSet { Name = fs; Include { File = /tmp } }
-            Job {
-              Name = J; Type = Backup; FileSet = fs
-              Dir Plugin Options = "python3:module_path=\(examples):module_name=bareos-dir-nagio:output=/x"
-            }
-
-            """)
+        let path = try configuration("python3:module_path=\(examples):module_name=bareos-dir-nagio:output=/x")
         let check = try optionhost(["check", path])
         XCTAssertEqual(check.status, 0, check.stderr)
         XCTAssertEqual(
