@@ -208,6 +208,17 @@ extension BackupCommandTests {
         XCTAssertTrue(missingFailure.hasSuffix("ModuleNotFoundError: No module named 'no_such_dir_plugin'"), missingFailure)
     }
 
+    /// An old-generation plugin (a context first everywhere, `bareos_dir_consts`) runs unchanged.
+    func testAnOldGenerationDirectorPluginGetsItsContextAndStrKeyedConstants() throws {
+        let tree = try makeTree()
+        let string = "python:module_path=\(fixtures):module_name=dir_oldstyle"
+        let result = try backup(try config([tree.root], jobExtra: "\n  Dir Plugin Options = \"\(string)\"\n"))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let messages = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "1"])
+        XCTAssertEqual(
+            messages.lines.filter { $0.contains("old-style") }, ["info: stage \(string): old-style: event 2, job Nightly ended T"])
+    }
+
     /// The Nagios/Icinga example: `[time] PROCESS_SERVICE_CHECK_RESULT;host;service;code;text|perfdata`, OK for a
     /// good job into a file, CRITICAL for a failed one into a command pipe (a FIFO this test reads), and a warning
     /// when nobody reads the pipe.
