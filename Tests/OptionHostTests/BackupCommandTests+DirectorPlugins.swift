@@ -220,64 +220,65 @@ extension BackupCommandTests {
     }
 
     /// The Nagios/Icinga example: `[time] PROCESS_SERVICE_CHECK_RESULT;host;service;code;text|perfdata`, OK for a
-    /// good job into a file, CRITICAL for a failed one into a command pipe (a FIFO this test reads), and a warning
-    /// when nobody reads the pipe.
+    /// good job and CRITICAL for a failed one, each into a file and into a command pipe (a FIFO this test reads;
+    /// one plugin per output), and a warning when nobody reads the pipe.
     func testTheNagiosExampleWritesOKAndCRITICALCheckLinesToAFileAndToACommandPipe() throws {
         let tree = try makeTree()
         let file = work.appendingPathComponent("checks.txt").path
         let pipe = work.appendingPathComponent("icinga2.cmd").path
         XCTAssertEqual(mkfifo(pipe, 0o600), 0)
-        func jobExtra(_ output: String) -> String {
-            """
-
-              Client = web1
-              Dir Plugin Options = "python3:module_path=\(examples):module_name=bareos-dir-nagios:output=\(output)"
-
-            """
+        func jobExtra(_ outputs: [String]) -> String {
+            "\n  Client = web1\n" + outputs.map {
+                "  Dir Plugin Options = \"python3:module_path=\(examples):module_name=bareos-dir-nagios:output=\($0)\"\n"
+            }.joined()
         }
-        func stamp(_ line: String) -> Int? {
-            guard line.hasPrefix("["), let close = line.firstIndex(of: "]") else { return nil }
-            let digits = line[line.index(after: line.startIndex)..<close]
-            return digits.count == 10 && digits.allSatisfy(\.isNumber) ? Int(digits) : nil
+        /// The lines, each with its time stamp (10 digits, between `before` and `after`) replaced by `TIME`.
+        func stamped(_ text: String, before: Int, after: Int) -> [String] {
+            text.split(separator: "\n").map { line in
+                guard line.hasPrefix("["), let close = line.firstIndex(of: "]") else { return "no stamp: \(line)" }
+                let digits = line[line.index(after: line.startIndex)..<close]
+                guard digits.count == 10, digits.allSatisfy(\.isNumber), let stamp = Int(digits),
+                    stamp >= before && stamp <= after
+                else { return "bad stamp: \(line)" }
+                return "[TIME" + line[close...]
+            }
         }
-
-        let before = Int(time(nil))
-        let good = try backup(try config([tree.root], jobExtra: jobExtra(file)))
-        let after = Int(time(nil))
-        XCTAssertEqual(good.status, 0, good.stderr)
-        let stored = try XCTUnwrap(try summary(good)["bytes_stored"] as? Int)
-        let names = try starts()
-        let okLine = try String(contentsOfFile: file, encoding: .utf8)
-        let okStamp = try XCTUnwrap(stamp(okLine), okLine)
-        XCTAssertTrue(okStamp >= before && okStamp <= after, okLine)
-        XCTAssertEqual(
-            okLine,
-            "[\(okStamp)] PROCESS_SERVICE_CHECK_RESULT;web1;Backup Nightly;0;OK: JobId 1 "
-                + "\(uniqueJobName("Nightly", start: try XCTUnwrap(names[1]), jobID: 1)) (Full) terminated normally: "
-                + "4 files, \(stored) bytes, 0 errors|files=4 bytes=\(stored)B errors=0\n")
-
-        // The failed job's line goes into the pipe, which this test holds open for reading.
+        // The test holds the pipe open for reading, as the monitor does.
         let reader = open(pipe, O_RDONLY | O_NONBLOCK)
         XCTAssertGreaterThanOrEqual(reader, 0)
-        defer { close(reader) }
+        func readPipe() -> String {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = read(reader, &buffer, buffer.count)
+            return String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
+        }
+
+        let first = Int(time(nil))
+        var before = first
+        let good = try backup(try config([tree.root], jobExtra: jobExtra([file, pipe])))
+        XCTAssertEqual(good.status, 0, good.stderr)
+        let stored = try XCTUnwrap(try summary(good)["bytes_stored"] as? Int)
+        let name1 = uniqueJobName("Nightly", start: try XCTUnwrap(try starts()[1]), jobID: 1)
+        let ok =
+            "[TIME] PROCESS_SERVICE_CHECK_RESULT;web1;Backup Nightly;0;OK: JobId 1 \(name1) (Full) terminated "
+            + "normally: 4 files, \(stored) bytes, 0 errors|files=4 bytes=\(stored)B errors=0"
+        XCTAssertEqual(stamped(readPipe(), before: before, after: Int(time(nil))), [ok])
+
+        before = Int(time(nil))
         let failed = try backup(
             try config(
-                [tree.root], name: "bad.conf", jobExtra: "\n  Run Before Job = \"sh -c 'exit 3'\"" + jobExtra(pipe)))
+                [tree.root], name: "bad.conf", jobExtra: "\n  Run Before Job = \"sh -c 'exit 3'\"" + jobExtra([file, pipe])))
         XCTAssertEqual(failed.status, 3, failed.stderr)
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = read(reader, &buffer, buffer.count)
-        XCTAssertGreaterThan(count, 0)
-        let criticalLine = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
-        let criticalStamp = try XCTUnwrap(stamp(criticalLine), criticalLine)
-        XCTAssertEqual(
-            criticalLine,
-            "[\(criticalStamp)] PROCESS_SERVICE_CHECK_RESULT;web1;Backup Nightly;2;CRITICAL: JobId 2 "
-                + "\(uniqueJobName("Nightly", start: try XCTUnwrap(try starts()[2]), jobID: 2)) (Full) failed (fatal "
-                + "error): 0 files, 0 bytes, 2 errors|files=0 bytes=0B errors=2\n")
+        let name2 = uniqueJobName("Nightly", start: try XCTUnwrap(try starts()[2]), jobID: 2)
+        let critical =
+            "[TIME] PROCESS_SERVICE_CHECK_RESULT;web1;Backup Nightly;2;CRITICAL: JobId 2 \(name2) (Full) failed "
+            + "(fatal error): 0 files, 0 bytes, 2 errors|files=0 bytes=0B errors=2"
+        XCTAssertEqual(stamped(readPipe(), before: before, after: Int(time(nil))), [critical])
+        let fileLines = stamped(try String(contentsOfFile: file, encoding: .utf8), before: first, after: Int(time(nil)))
+        XCTAssertEqual(fileLines, [ok, critical])
 
         // Nobody reads the pipe now: a warning, and the job's exit code stays 0.
         close(reader)
-        let unread = try backup(try config([tree.root], jobExtra: jobExtra(pipe)))
+        let unread = try backup(try config([tree.root], jobExtra: jobExtra([pipe])))
         XCTAssertEqual(unread.status, 0, unread.stderr)
         XCTAssertEqual(
             unread.lines.compactMap { line -> String? in
