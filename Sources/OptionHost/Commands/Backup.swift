@@ -93,7 +93,9 @@ extension OptionHost {
             settings.debugLevel = debugLevel
             // Job-start checks that need no stage instance, before anything is created on disk.
             try CommandSupport.checkStages(of: fileSet, in: configuration)
-            let configurationWarnings = Check.writableModulePathWarnings(configured, in: configuration)
+            let configurationWarnings =
+                Check.writableModulePathWarnings(configured, in: configuration)
+                + Check.directorWarnings(job, writableOnly: true)
             try CommandSupport.makeDirectories(settings.archiveDirectory)
             // Volumes are recorded by absolute path, so prune and restore work from any directory.
             settings.archiveDirectory = CommandSupport.absolutePath(settings.archiveDirectory)
@@ -127,11 +129,19 @@ extension OptionHost {
                 try? opened.close()
                 throw error
             }
+            let directorPlugins: [any DirectorPlugin]
+            do {
+                directorPlugins = try CommandSupport.directorPlugins(job: job, configurationPath: options.config)
+            } catch {
+                try? opened.close()
+                throw error
+            }
             // The job owns the catalog from here (its catalog thread writes into it) and hands it back after run.
             let backup = BackupJob(
                 job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: opened,
                 settings: settings,
-                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: options.config), level: requestedLevel)
+                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: options.config), level: requestedLevel,
+                directorPlugins: directorPlugins)
             defer { try? backup.releaseCatalog(as: SQLiteCatalog.self)?.close() }
             CommandSupport.installInterruptHandler(backup.cancellation)
             let decision: LevelDecision

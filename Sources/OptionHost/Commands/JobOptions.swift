@@ -136,6 +136,15 @@ enum CommandSupport {
         job: Job?, configurationPath: String?, passphraseFile: String? = nil, keyring: String? = nil,
         forRestore: Bool = false
     ) -> StageChainBuilder.Factory {
+        let python = pythonSettings(job: job, configurationPath: configurationPath)
+        return StageRegistry.factory(
+            StageEnvironment(
+                python: python, passphraseFile: passphraseFile.map(absolutePath), keyring: keyring.map(absolutePath),
+                forRestore: forRestore))
+    }
+
+    /// How a Job's Python plugins run: Plugin Directory, Plugin Call Timeout, Accurate, Fd Plugin Options, Client.
+    static func pythonSettings(job: Job?, configurationPath: String?) -> PythonPluginSettings {
         var python = PythonPluginSettings()
         if let job {
             python.pluginDirectory = job.pluginDirectory.map(absolutePath)
@@ -145,10 +154,18 @@ enum CommandSupport {
             python.clientName = job.client
         }
         python.configurationPath = configurationPath.map(absolutePath)
-        return StageRegistry.factory(
-            StageEnvironment(
-                python: python, passphraseFile: passphraseFile.map(absolutePath), keyring: keyring.map(absolutePath),
-                forRestore: forRestore))
+        return python
+    }
+
+    /// The Job's Director plugins (`Dir Plugin Options`), not loaded yet (the backup loads them once it has a
+    /// JobId). The configuration reader checked the strings, so a refusal here is a usage error.
+    static func directorPlugins(job: Job, configurationPath: String?) throws -> [any DirectorPlugin] {
+        do {
+            return try PythonDirectorPlugin.plugins(
+                of: job, settings: pythonSettings(job: job, configurationPath: configurationPath))
+        } catch {
+            throw CommandFailure.usage("\(job.location): \(error)")
+        }
     }
 
     /// `mkdir -p` with mode 0700 for the parts it creates.

@@ -12,8 +12,8 @@ struct ConfigurationBuilder {
     /// Job directives this host applies; any other Job directive gets one "not applied" warning per keyword.
     private static let appliedJobKeys: Set<String> = [
         "name", "type", "level", "fileset", "jobdefs", "accurate", "catalog", "archive", "stageerrorpolicy", "client",
-        "description", "plugindirectory", "plugincalltimeout", "fdpluginoptions", "runscript", "runbeforejob",
-        "runafterjob", "runafterfailedjob", "runscripttimeout",
+        "description", "plugindirectory", "plugincalltimeout", "fdpluginoptions", "dirpluginoptions", "runscript",
+        "runbeforejob", "runafterjob", "runafterfailedjob", "runscripttimeout",
     ]
 
     init(parser: ConfigParser) {
@@ -163,6 +163,13 @@ struct ConfigurationBuilder {
             case "plugindirectory": job.pluginDirectory = directive.value
             case "plugincalltimeout": job.pluginCallTimeout = try seconds(directive, "Plugin Call Timeout", "30 s or 5 min")
             case "fdpluginoptions": job.fdPluginOptions.append(directive.value)
+            case "dirpluginoptions":
+                do {
+                    _ = try PluginString.directorDefinition(directive.value)
+                } catch {
+                    throw self.error("invalid Dir Plugin Options: \(error.message)", at: directive.valueLocation)
+                }
+                job.dirPluginOptions.append(PluginEntry(string: directive.value, location: directive.valueLocation))
             case "runscripttimeout": job.runScriptTimeout = try seconds(directive, "Run Script Timeout", "30s or \"5 min\"")
             default:
                 if let script = try runScript(directive) { job.runScripts.append(script) }

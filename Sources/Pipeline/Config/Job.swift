@@ -37,6 +37,10 @@ public struct Job: Sendable {
     /// `Fd Plugin Options` (Bareos' Job directive): option strings delivered to matching plugins as
     /// `bEventNewPluginOptions` overrides.
     public var fdPluginOptions: [String]
+    /// `Dir Plugin Options` (Bareos' Job directive, repeatable): the Director plugins of the job, each a
+    /// `python3:module_path=...:module_name=...` string checked when the configuration is read (one instance per
+    /// string, getting job start and end events through `bareosdir`).
+    public var dirPluginOptions: [PluginEntry]
     /// `RunScript { }` blocks and `Run Before Job` / `Run After Job` / `Run After Failed Job`, in order.
     public var runScripts: [RunScript]
     /// `Run Script Timeout` (ours): a RunScript command still running after this many seconds is killed with its
@@ -60,10 +64,17 @@ public struct Job: Sendable {
         self.pluginDirectory = nil
         self.pluginCallTimeout = 300
         self.fdPluginOptions = []
+        self.dirPluginOptions = []
         self.runScripts = []
         self.runScriptTimeout = 300
         self.location = location
         self.directives = []
+    }
+
+    /// The value of a directive this host keeps without applying it (`Pool`, `Priority`, ...), as written; nil
+    /// when the Job and its JobDefs do not set it. `key` is the lower-case name without blanks.
+    public func keptDirective(_ key: String) -> String? {
+        directives.last { $0.key == key }?.value
     }
 
     /// The level a run uses when none is given on the command line.

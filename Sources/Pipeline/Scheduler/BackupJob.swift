@@ -60,6 +60,8 @@ public final class BackupJob: @unchecked Sendable {
     public private(set) var decision: LevelDecision?
     /// Accurate mode: the previous state the walk compares with (nil otherwise).
     var accurateState: AccurateState?
+    /// The Job's Director plugins (`Dir Plugin Options`), told when the job starts, runs and ends.
+    let directorPlugins: [any DirectorPlugin]
     /// Accurate mode: paths recorded as deleted (set when the walk ends, read by the trailer).
     private var deletedPaths: [[UInt8]] = []
 
@@ -72,8 +74,10 @@ public final class BackupJob: @unchecked Sendable {
     public init(
         job: Job, fileSet: FileSet, chains: [[[String]]], catalog: sending any CatalogStore, settings: BackupSettings,
         stageFactory: @escaping StageChainBuilder.Factory, level requested: Job.Level? = nil,
-        progress: ProgressCounters = ProgressCounters(), cancellation: CancellationFlag = CancellationFlag()
+        progress: ProgressCounters = ProgressCounters(), cancellation: CancellationFlag = CancellationFlag(),
+        directorPlugins: [any DirectorPlugin] = []
     ) {
+        self.directorPlugins = directorPlugins
         self.job = job
         self.fileSet = fileSet
         self.chains = chains
@@ -220,8 +224,11 @@ public final class BackupJob: @unchecked Sendable {
         } catch {
             fail("catalog write failed: \(error)")
         }
+        // Director plugins: loaded, JobStart and JobInit; a failure fails the job before the scripts run.
+        let director = startDirectorPlugins(jobID: jobID, context: context)
         // RunsWhen = Before: before any file is read; a failure with FailJobOnError fails the job here.
-        _ = runScripts(at: .before, jobID: jobID, summary: nil)
+        if fatalMessage == nil { _ = runScripts(at: .before, jobID: jobID, summary: nil) }
+        runDirectorPlugins(director, jobID: jobID, context: context)
 
         do {
             try builder.broadcast(.jobStarted, context: context)
@@ -314,6 +321,10 @@ public final class BackupJob: @unchecked Sendable {
         } catch {
             final.status = .failed
             final.failure = (final.failure.map { $0 + "; " } ?? "") + "cannot finish the catalog record: \(error)"
+        }
+        // JobEnd: the job's record is final; what the Director plugins say now changes none of it.
+        if let problem = endDirectorPlugins(director, summary: final, context: context) {
+            final.failure = (final.failure.map { $0 + "; " } ?? "") + problem
         }
         return final
     }
