@@ -19,7 +19,8 @@ make_corpora() {
 # build_optionhost [debug|release]: builds the product and sets `bin` (SCRATCH picks the SwiftPM scratch path).
 build_optionhost() {
     local mode=${1:-release} scratch=${SCRATCH:-.build}
-    swift build -c "$mode" --product optionhost --scratch-path "$scratch" >/dev/null
+    swift build -c "$mode" --product optionhost --scratch-path "$scratch" >"${TMPDIR:-/tmp}/optionhost-bench-build.log" 2>&1 \
+        || { tail -20 "${TMPDIR:-/tmp}/optionhost-bench-build.log" >&2; exit 1; }
     bin=$(swift build -c "$mode" --product optionhost --scratch-path "$scratch" --show-bin-path)/optionhost
 }
 
