@@ -26,7 +26,8 @@
 #   repository root; the plot is OUT with .png), CORPUS (/tmp/corpus), BENCH_WORK (/tmp/optionhost-compare),
 #   BIN (an optionhost to measure instead of building one), SETTLE (seconds of quiet after each corpus's set-up,
 #   30), DROP_CACHES (auto|no), STEP_TIMEOUT (seconds, 900).
-# A full run on the 2-core VM takes about 30 minutes (plus the release build when it is not built yet) and needs
+# A full run on the 2-core VM should take about 30 minutes (estimated from earlier runs' figures; plus the release
+# build when it is not built yet) and needs
 # about 12 GB free under /tmp besides the 1.6 GB of corpora.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -276,7 +276,8 @@ def write(args):
            "verify it; `--workers` is left at its default (one thread per core)."]
     for corpus in corpora:
         files, size, dirs, rows, tables = results[corpus]
-        md += ["", f"## Corpus `{corpus}`: {files:,} files, {size / 1e6:,.1f} MB, {dirs:,} directories", ""]
+        md += ["", f"## Corpus `{corpus}`: {files:,} files, {size / 1e6:,.1f} MB, {dirs:,} "
+               f"director{'y' if dirs == 1 else 'ies'}", ""]
         md += ["### Backup, checksum and the limit of the disk", ""] + markdown_table(tables["backup"])
         md += ["", "### Restore", ""] + markdown_table(tables["restore"])
         loads = read_tsv(os.path.join(work, "meta", f"load-{corpus}.tsv"))
