@@ -27,8 +27,7 @@
 #   BIN (an optionhost to measure instead of building one), SETTLE (seconds of quiet after each corpus's set-up,
 #   30), DROP_CACHES (auto|no), STEP_TIMEOUT (seconds, 900).
 # A full run on the 2-core VM should take about 30 minutes (estimated from earlier runs' figures; plus the release
-# build when it is not built yet) and needs
-# about 12 GB free under /tmp besides the 1.6 GB of corpora.
+# build when it is not built yet) and needs about 12 GB free under /tmp besides the 1.6 GB of corpora.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage="usage: Benchmarks/compare.sh [--smoke] [--no-install]   (ROUNDS, CORPORA, OUT, ...: see the script's header)"
@@ -88,10 +87,12 @@ if [ "$with_peers" = yes ] && [ "$install" = yes ]; then
             >>"$work/meta/apt.log" 2>&1; } || progress "apt-get failed (see the rows of the missing tools)"
     fi
 fi
+build=release
 if [ -n "${BIN:-}" ]; then
-    bin=$BIN
+    bin=$BIN build="given with BIN, not built here"
 elif [ "$smoke" = yes ]; then
     progress "building optionhost (debug)"
+    build=debug
     build_optionhost debug
 else
     progress "building optionhost (release)"
@@ -128,8 +129,8 @@ examples=$PWD/examples/plugins
 # --- what was measured with what --------------------------------------------------------------------------------
 version() { "$@" 2>&1 | head -1 || true; }
 {
-    printf 'optionhost\t%s (%s build, %s)\n' "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
-        "$([ "$smoke" = yes ] && echo debug || echo release)" "$bin"
+    printf 'optionhost\t%s (build: %s; %s)\n' "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
+        "$build" "$bin"
     printf 'swift\t%s\n' "$(version swift --version)"
     for tool in restic borg duplicity gpg tar sha256sum hashdeep openssl python3 gnuplot; do
         if command -v "$tool" >/dev/null; then
