@@ -4,8 +4,9 @@
 #
 # Helpers: `median` (of numbers on standard input), `config NAME TREE PLUGIN-LINES` (a one-Job configuration
 # backing up TREE with SHA-256 signatures, written to $work/NAME.conf), `files_in`/`bytes_in` (regular files of a
-# tree and their bytes), `warm` (reads a tree once), `load1` (1-minute load average), `make_gpg_key UID` (a cv25519 key in GNUPGHOME; prints
-# its fingerprint), `rewrite_every_100th TREE` (1% of the files rewritten in place, same size, new bytes).
+# tree and their bytes), `warm` (reads a tree once), `load1` (1-minute load average), `make_gpg_key UID` (a
+# cv25519 key in GNUPGHOME; prints its fingerprint), `rewrite_every_100th TREE` (1% of the files rewritten in place,
+# same size, new bytes).
 corpus=${CORPUS:-/tmp/corpus}
 # module_path of Benchmarks/plugins/trivial.py, the no-op Python plugin (handle_backup_file returns bRC_Core).
 plugins=$PWD/Benchmarks/plugins
@@ -19,8 +20,9 @@ make_corpora() {
 # build_optionhost [debug|release]: builds the product and sets `bin` (SCRATCH picks the SwiftPM scratch path).
 build_optionhost() {
     local mode=${1:-release} scratch=${SCRATCH:-.build}
-    swift build -c "$mode" --product optionhost --scratch-path "$scratch" >"${TMPDIR:-/tmp}/optionhost-bench-build.log" 2>&1 \
-        || { tail -20 "${TMPDIR:-/tmp}/optionhost-bench-build.log" >&2; exit 1; }
+    local log=${TMPDIR:-/tmp}/optionhost-bench-build.log
+    swift build -c "$mode" --product optionhost --scratch-path "$scratch" >"$log" 2>&1 \
+        || { tail -20 "$log" >&2; exit 1; }
     bin=$(swift build -c "$mode" --product optionhost --scratch-path "$scratch" --show-bin-path)/optionhost
 }
 

@@ -63,6 +63,7 @@ else
     with_peers=yes
 fi
 case $out in /*) ;; *) out=$PWD/$out ;; esac
+mkdir -p "$(dirname "$out")"
 timer=$PWD/Benchmarks/timed-run.py
 COMMON_SETUP=no
 . Benchmarks/common.sh
@@ -118,7 +119,9 @@ for n in range(300):
         f.write(data)
 PY
 }
-case " $corpora " in *" small "* | *" real "* | *" large "*) progress "making the corpora ($shared)"; make_corpora ;; esac
+case " $corpora " in
+    *" small "* | *" real "* | *" large "*) progress "making the corpora ($shared)"; make_corpora ;;
+esac
 case " $corpora " in *" tiny "*) make_tiny ;; esac
 
 # --- keys, plugins ----------------------------------------------------------------------------------------------
@@ -185,7 +188,8 @@ timed() {
     drop_caches
     rm -f "$work/step.times" "$work/step.rc"
     if OKMAX=${OKMAX:-0} RCFILE=$work/step.rc ERRFILE=$work/step.err python3 "$timer" "$work/step.times" \
-        timeout "${STEP_TIMEOUT:-900}" sh -c '"$@" 2>"$ERRFILE"; rc=$?; echo $rc >"$RCFILE"; [ $rc -le "$OKMAX" ] && sync' \
+        timeout "${STEP_TIMEOUT:-900}" \
+        sh -c '"$@" 2>"$ERRFILE"; rc=$?; echo $rc >"$RCFILE"; [ $rc -le "$OKMAX" ] && sync' \
         sh "$@"; then
         cat "$work/step.times" >> "$times"
         [ "$(cat "$work/step.rc")" = 0 ] || echo "exit $(cat "$work/step.rc"): finished with warnings" \
@@ -193,7 +197,8 @@ timed() {
     else
         local rc
         rc=$(cat "$work/step.rc" 2>/dev/null || echo "timeout")
-        printf 'failed (exit %s): %s\n' "$rc" "$(grep -v '^\s*$' "$work/step.err" 2>/dev/null | tail -1 | cut -c1-160)" \
+        printf 'failed (exit %s): %s\n' "$rc" \
+            "$(grep -v '^\s*$' "$work/step.err" 2>/dev/null | tail -1 | cut -c1-160)" \
             > "$work/times/$c/$id.failed"
         progress "  $id failed: $(cat "$work/times/$c/$id.failed")"
     fi
@@ -218,7 +223,8 @@ ours_incremental() {
     local incr=$work/incr-$c changed
     rm -rf "$work/run"; mkdir -p "$work/run"
     "$bin" backup "$work/incremental-$c.conf" --job bench --level Full --catalog "$work/run/catalog.db" \
-        --archive "$work/run/volumes" >/dev/null 2>&1 || { echo "failed: the untimed Full" > "$work/times/$c/incremental.failed"; return; }
+        --archive "$work/run/volumes" >/dev/null 2>&1 \
+        || { echo "failed: the untimed Full" > "$work/times/$c/incremental.failed"; return; }
     rewrite_every_100th "$incr"
     changed=$(find "$incr" -type f | sort | awk 'NR % 100 == 1' | wc -l)
     OKMAX=1 timed incremental "$bin" backup "$work/incremental-$c.conf" --job bench --level Incremental \
@@ -228,8 +234,10 @@ import json, sys
 jobs = [json.loads(line) for line in sys.stdin if line.strip()]
 job = max((j for j in jobs if j.get("type") == "job" and j.get("job_type") == "Backup"), key=lambda j: j["job_id"])
 if job["level"] != "Incremental" or job["files_stored"] != int(sys.argv[1]):
-    sys.exit("expected an Incremental storing %s files, got %s storing %s" % (sys.argv[1], job["level"], job["files_stored"]))
-' "$changed" 2>"$work/check.err" || { echo "failed: $(tail -1 "$work/check.err")" > "$work/times/$c/incremental.failed"; }
+    sys.exit("expected an Incremental storing %s files, got %s storing %s"
+             % (sys.argv[1], job["level"], job["files_stored"]))
+' "$changed" 2>"$work/check.err" \
+        || { echo "failed: $(tail -1 "$work/check.err")" > "$work/times/$c/incremental.failed"; }
     rm -rf "$work/run"
 }
 
@@ -255,7 +263,9 @@ step() { # ID ROUND: one timed run of row ID on corpus $c
         borg)
             missing_tool "$id" borg && return
             rm -rf "$work/run"; mkdir -p "$work/run"; cp -a "$work/src/$c/borg-empty" "$work/run/repo"
-            timed "$id" env BORG_BASE_DIR="$work/run/base" borg create --compression none "$work/run/repo::a" "$tree"
+            # borg's exit 1 is its "warning" (the archive was made), like optionhost's.
+            OKMAX=1 timed "$id" env BORG_BASE_DIR="$work/run/base" \
+                borg create --compression none "$work/run/repo::a" "$tree"
             rm -rf "$work/run" ;;
         duplicity)
             missing_tool "$id" duplicity && return
@@ -265,7 +275,8 @@ step() { # ID ROUND: one timed run of row ID on corpus $c
             rm -rf "$work/run" ;;
         tar-gpg)
             rm -rf "$work/run"; mkdir -p "$work/run"
-            timed "$id" sh -c 'd=$1 b=$2; shift 2; tar -cf - -C "$d" "$b" | "$@"' sh "$(dirname "$tree")" "$(basename "$tree")" \
+            timed "$id" sh -c 'd=$1 b=$2; shift 2; tar -cf - -C "$d" "$b" | "$@"' \
+                sh "$(dirname "$tree")" "$(basename "$tree")" \
                 "${gpg_encrypt[@]}" -r "$fpr" -e -o "$work/run/tree.tar.gpg"
             rm -rf "$work/run" ;;
         sha256sum)
@@ -288,15 +299,16 @@ step() { # ID ROUND: one timed run of row ID on corpus $c
         restore-borg)
             missing_tool "$id" borg && return
             mkdir -p "$target"
-            timed "$id" sh -c 'cd "$1" && BORG_BASE_DIR="$2" borg extract "$3::a"' sh "$target" "$work/src/$c/borg-base" \
-                "$work/src/$c/borg" ;;
+            OKMAX=1 timed "$id" sh -c 'cd "$1" && BORG_BASE_DIR="$2" borg extract "$3::a"' \
+                sh "$target" "$work/src/$c/borg-base" "$work/src/$c/borg" ;;
         restore-duplicity)
             missing_tool "$id" duplicity && return
             timed "$id" duplicity restore --archive-dir "$work/src/$c/duplicity-archive" --name b \
                 "file://$work/src/$c/duplicity" "$target" ;;
         restore-tar-gpg)
             mkdir -p "$target"
-            timed "$id" sh -c 'gpg --batch -d "$1" 2>/dev/null | tar -xf - -C "$2"' sh "$work/src/$c/tree.tar.gpg" "$target" ;;
+            timed "$id" sh -c 'gpg --batch -d "$1" 2>/dev/null | tar -xf - -C "$2"' \
+                sh "$work/src/$c/tree.tar.gpg" "$target" ;;
         restore-cp)
             mkdir -p "$target"
             timed "$id" cp -a "$tree" "$target/" ;;
@@ -338,16 +350,21 @@ setup_corpus() {
         config "incremental-$c" "$work/incr-$c" ""
         sed -i 's/Level = Full/Level = Incremental/' "$work/incremental-$c.conf"
         row incremental backup ours "Incremental after 1% of the files changed" \
-            "untimed Full of a copy of the corpus, every 100th file (sorted) rewritten, then optionhost backup CONF --level Incremental --job bench --catalog NEW/catalog.db --archive NEW/volumes; sync"
+            "untimed Full of a copy of the corpus, every 100th file (sorted) rewritten, then optionhost backup CONF \
+--level Incremental --job bench --catalog NEW/catalog.db --archive NEW/volumes; sync"
     fi
     if [ "$with_peers" = yes ]; then
-        row restic backup peer "restic backup" "restic -q -r REPO backup $tree (REPO: a copy of an empty initialised repo); sync"
-        row borg backup peer "borg create, compression none" "borg create --compression none REPO::a $tree (repokey); sync"
+        row restic backup peer "restic backup" \
+            "restic -q -r REPO backup $tree (REPO: a copy of an empty initialised repo); sync"
+        row borg backup peer "borg create, compression none" \
+            "borg create --compression none REPO::a $tree (repokey); sync"
         row duplicity backup peer "duplicity full, gpg key, no compression" \
-            "duplicity full --encrypt-key FPR --gpg-options=--compress-algo=none --archive-dir A --name b $tree file://REPO; sync"
+            "duplicity full --encrypt-key FPR --gpg-options=--compress-algo=none --archive-dir A --name b $tree \
+file://REPO; sync"
         row tar-gpg backup peer "tar | gpg (no compression)" \
             "tar -cf - -C $(dirname "$tree") $(basename "$tree") | ${gpg_encrypt[*]} -r FPR -e -o OUT; sync"
-        row sha256sum backup peer "sha256sum (checksum log only)" "find $tree -type f -print0 | xargs -0 sha256sum > LOG; sync"
+        row sha256sum backup peer "sha256sum (checksum log only)" \
+            "find $tree -type f -print0 | xargs -0 sha256sum > LOG; sync"
         row hashdeep backup peer "hashdeep (checksum log only)" "hashdeep -r -c sha256 $tree > LOG; sync"
         row cat-sync backup limit "cat every file to one file + sync" \
             "find $tree -type f -print0 | sort -z | xargs -0 cat > OUT; sync"
@@ -369,7 +386,8 @@ setup_corpus() {
     for variant in plain gpg-file gpg-job; do
         "$bin" backup "$work/$variant-$c.conf" --job bench --catalog "$work/src/$c/$variant/catalog.db" \
             --archive "$work/src/$c/$variant/volumes" >/dev/null 2>"$work/setup.err" \
-            || echo "failed: the backup to restore from: $(tail -1 "$work/setup.err")" > "$work/times/$c/restore-$variant.failed"
+            || echo "failed: the backup to restore from: $(tail -1 "$work/setup.err")" \
+                > "$work/times/$c/restore-$variant.failed"
     done
     if [ "$with_peers" = yes ]; then
         if command -v restic >/dev/null; then
@@ -384,7 +402,8 @@ setup_corpus() {
         fi
         if command -v duplicity >/dev/null; then
             duplicity full --encrypt-key "$fpr" --gpg-options=--compress-algo=none --no-print-statistics \
-                --archive-dir "$work/src/$c/duplicity-archive" --name b "$tree" "file://$work/src/$c/duplicity" >/dev/null
+                --archive-dir "$work/src/$c/duplicity-archive" --name b "$tree" "file://$work/src/$c/duplicity" \
+                >/dev/null
         fi
         tar -cf - -C "$(dirname "$tree")" "$(basename "$tree")" \
             | "${gpg_encrypt[@]}" -r "$fpr" -e -o "$work/src/$c/tree.tar.gpg"
@@ -400,7 +419,10 @@ for c in $corpora; do
     tree=$(tree_of "$c")
     [ -d "$tree" ] || { echo "no corpus $c at $tree" >&2; exit 2; }
     large=no; [ "$c" = large ] && large=yes
-    [ "$first" = yes ] || { progress "settling ${settle}s after the previous corpus's removals"; sync; sleep "$settle"; }
+    if [ "$first" = no ]; then
+        progress "settling ${settle}s after the previous corpus's removals"
+        sync; sleep "$settle"
+    fi
     first=no
     setup_corpus "$tree" "$large"
     mapfile -t ids < <(cut -f1 "$work/meta/rows-$c.tsv")
@@ -419,7 +441,8 @@ for c in $corpora; do
     for variant in plain gpg-file gpg-job; do
         restored=$work/restore/$c/restore-$variant-1$tree
         if [ -d "$restored" ] && ! diff -r "$tree" "$restored" >/dev/null 2>&1; then
-            echo "failed: the restored tree differs from the corpus (diff -r)" > "$work/times/$c/restore-$variant.failed"
+            echo "failed: the restored tree differs from the corpus (diff -r)" \
+                > "$work/times/$c/restore-$variant.failed"
         fi
     done
     progress "$c done; removing its restores and repositories"
