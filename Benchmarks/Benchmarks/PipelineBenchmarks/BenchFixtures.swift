@@ -22,6 +22,9 @@ final class BenchFixtures: Sendable {
         repositoryRoot = root.path
         directory = NSTemporaryDirectory() + "optionhost-microbench-\(getpid())"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // package-benchmark starts one process per benchmark: each removes its directory, and stops the gpg-agent
+        // that GPGME started for its GnuPG home, when it exits.
+        atexit { BenchFixtures.shared.removeAll() }
         let words = Array("backup archive checksum catalog index search file tree owner encrypt stream block ".utf8)
         smallFile = (0..<4096).map { words[($0 &* 7) % words.count] }
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -29,6 +32,11 @@ final class BenchFixtures: Sendable {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return UInt8(truncatingIfNeeded: state >> 56)
         }
+    }
+
+    private func removeAll() {
+        if gpgKey.withLock({ $0 != nil }) { _ = try? run("gpgconf", "--kill", "gpg-agent") }
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// A path in the temporary directory.
