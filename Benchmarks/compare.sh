@@ -41,7 +41,7 @@ for argument in "$@"; do
     esac
 done
 command_line="Benchmarks/compare.sh${*:+ $*}"
-for variable in ROUNDS CORPORA OUT BIN SETTLE DROP_CACHES; do
+for variable in STEP_TIMEOUT DROP_CACHES SETTLE BIN BENCH_WORK CORPUS OUT CORPORA ROUNDS; do
     [ -n "${!variable:-}" ] && command_line="$variable=\"${!variable}\" $command_line"
 done
 
@@ -164,7 +164,7 @@ version() { "$@" 2>&1 | head -1 || true; }
 cache=warm
 if [ "$drop" = auto ] && sync && (echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; then cache=dropped; fi
 printf 'cache\t%s\n' "$cache" >> "$work/meta/machine.tsv"
-drop_caches() { if [ "$cache" = dropped ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi; }
+drop_caches() { if [ "$cache" = dropped ]; then sync; (echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null || true; fi; }
 
 # --- physical limits: openssl speed, once ------------------------------------------------------------------------
 if [ "$smoke" = no ]; then

@@ -258,7 +258,8 @@ def write(args):
            "process (`Benchmarks/timed-run.py`).",
            "- Every timed step ends with `sync` inside the timed interval (optionhost and borg fsync themselves, "
            "the others would leave their writes in the page cache). Backups write to a fresh directory that is "
-           "removed after the step; restores write to a fresh directory, removed when the corpus is done.",
+           "removed after the step; restores write to a fresh directory, removed when the corpus is done (on the "
+           "large corpus, of four files, right after the step).",
            "- Page cache: " + ("dropped before every timed step (`echo 3 > /proc/sys/vm/drop_caches`), so "
                                "every tool reads cold data (the hypervisor's cache below this VM may still hold "
                                "some)." if machine.get("cache") == "dropped" else
