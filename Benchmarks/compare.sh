@@ -63,7 +63,6 @@ else
     with_peers=yes
 fi
 case $out in /*) ;; *) out=$PWD/$out ;; esac
-mkdir -p "$(dirname "$out")"
 timer=$PWD/Benchmarks/timed-run.py
 COMMON_SETUP=no
 . Benchmarks/common.sh
@@ -71,6 +70,7 @@ started=$(date +%s)
 progress() { printf '[%s] %s\n' "$(date -u -d "@$(($(date +%s) - started))" +%M:%S)" "$*"; }
 
 rm -rf "$work"; mkdir -p "$work"/{meta,times,gnupg,src,restore,run}
+mkdir -p "$(dirname "$out")"  # after the removal: OUT may be inside BENCH_WORK
 chmod 700 "$work/gnupg"
 export GNUPGHOME=$work/gnupg RESTIC_PASSWORD=bench BORG_PASSPHRASE=bench PASSPHRASE=
 export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
@@ -428,6 +428,7 @@ for c in $corpora; do
     mapfile -t ids < <(cut -f1 "$work/meta/rows-$c.tsv")
     sync; sleep "$settle"
     for round in $(seq "$rounds"); do
+        round_start=$(date +%s)
         [ "$cache" = dropped ] || warm "$tree"
         before=$(load1)
         for k in $(seq 0 $((${#ids[@]} - 1))); do
@@ -436,6 +437,9 @@ for c in $corpora; do
             step "$id" "$round"
         done
         printf '%s\t%s\t%s\n' "$round" "$before" "$(load1)" >> "$work/meta/load-$c.tsv"
+        if [ "$round" = 1 ] && [ "$rounds" -gt 1 ]; then
+            progress "$c: a round takes about $(($(date +%s) - round_start)) s; $((rounds - 1)) more to go"
+        fi
     done
     # Our restores must give back the corpus (ours writes TREE below --where).
     for variant in plain gpg-file gpg-job; do
