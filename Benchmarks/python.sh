@@ -27,16 +27,6 @@ def load_bareos_plugin(plugindef):
 def parse_plugin_definition(plugindef):
     return 0
 PY
-cat > "$work/plugins/trivial.py" <<'PY'
-import bareosfd
-def load_bareos_plugin(plugindef):
-    bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
-    return bareosfd.bRC_OK
-def parse_plugin_definition(plugindef):
-    return bareosfd.bRC_OK
-def handle_backup_file(savepkt):
-    return bareosfd.bRC_Core
-PY
 
 config() { # name plugin-line (replaces common.sh's: one tree)
     cat > "$work/$1.conf" <<CONF
@@ -46,7 +36,7 @@ CONF
 }
 config none ""
 config loaded "; Plugin = \"python3:module_path=$work/plugins:module_name=loaded\""
-config trivial "; Plugin = \"python3:module_path=$work/plugins:module_name=trivial\""
+config trivial "; Plugin = \"python3:module_path=$plugins:module_name=trivial\""
 config checksum "; Plugin = \"python3:module_path=$examples:module_name=bareos-fd-checksum-log:log=$work/sums.txt\""
 config gzip "; Plugin = \"python3:module_path=$examples:module_name=gzip_io\""
 
