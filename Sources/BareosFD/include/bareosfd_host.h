@@ -122,6 +122,11 @@ int opfd_crash_guard_install(void);
 void opfd_crash_note(const char *text, size_t length);
 /// Clears the note after the call.
 void opfd_crash_note_clear(void);
+/// In a plugin process (`Plugin Isolation = process`): every note is also copied into `region` (`size` bytes of
+/// memory shared with the parent: a native-endian 32-bit length, then the text), so the parent can name the call
+/// after this process died of anything, SIGKILL included; and a fatal signal during a call ends the process by
+/// that signal, printing nothing (the parent reports it), instead of exit status 3.
+void opfd_crash_note_share(void *region, size_t size);
 
 typedef struct opfd_instance opfd_instance;
 

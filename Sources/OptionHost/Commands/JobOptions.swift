@@ -143,6 +143,7 @@ enum CommandSupport {
             python.accurate = job.accurate
             python.overrides = job.fdPluginOptions
             python.clientName = job.client
+            python.isolation = job.pluginIsolation
         }
         python.configurationPath = configurationPath.map(absolutePath)
         return StageRegistry.factory(
