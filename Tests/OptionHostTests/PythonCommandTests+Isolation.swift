@@ -154,6 +154,29 @@ extension PythonCommandTests {
         XCTAssertEqual(String(decoding: listings[0], as: UTF8.self), String(decoding: listings[1], as: UTF8.self))
     }
 
+    func testACommandPluginIsRefusedInAPluginProcessBeforeTheJobStarts() throws {
+        let string = "python3:module_path=\(examples):module_name=bareos-fd-sqlite-dump:db=/nonexistent.db"
+        let path = try write(
+            "command.conf",
+            """
+            FileSet {
+              Name = fs
+              Include {
+                Plugin = "\(string)"
+              }
+            }
+            Job { Name = Nightly; Type = Backup; Level = Full; FileSet = fs; Plugin Isolation = process }
+
+            """)
+        let result = try optionhost(["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath])
+        XCTAssertEqual(result.status, 3, result.output)
+        XCTAssertEqual(
+            result.stderr,
+            "optionhost: \(path):4:14: command plugin \(string) does not run with Plugin Isolation = process yet "
+                + "(only Options-level plugins do); set Plugin Isolation = inprocess in this Job\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: catalogPath))
+    }
+
     func testPluginIsolationMustBeProcessOrInprocess() throws {
         try makeFile("tree/a.txt", "a")
         let path = try config(

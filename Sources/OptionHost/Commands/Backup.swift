@@ -92,7 +92,7 @@ extension OptionHost {
             settings.stageErrorPolicy = job.stageErrorPolicy
             settings.debugLevel = debugLevel
             // Job-start checks that need no stage instance, before anything is created on disk.
-            try CommandSupport.checkStages(of: fileSet, in: configuration)
+            try CommandSupport.checkStages(of: fileSet, in: configuration, isolation: job.pluginIsolation)
             let configurationWarnings = Check.writableModulePathWarnings(configured, in: configuration)
             try CommandSupport.makeDirectories(settings.archiveDirectory)
             // Volumes are recorded by absolute path, so prune and restore work from any directory.

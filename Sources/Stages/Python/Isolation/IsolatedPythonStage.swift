@@ -184,9 +184,10 @@ final class IsolatedPythonStage: Stage, @unchecked Sendable {
     }
 
     func nextCommandItem(includeIndex: Int, fileIndex: Int64, context: StageContext) throws -> CommandPluginItem? {
+        // `backup` refuses such a FileSet before the job starts; this is for other hosts of the stage.
         throw Failure(
-            description: "\(name): a command plugin (an Include-level Plugin =) does not run with Plugin Isolation = "
-                + "process yet; set Plugin Isolation = inprocess in this Job")
+            description: "a command plugin (an Include-level Plugin =) does not run with Plugin Isolation = process "
+                + "yet; set Plugin Isolation = inprocess in this Job")
     }
 
     // MARK: - Restore (in-process)
