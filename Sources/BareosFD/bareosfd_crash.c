@@ -23,6 +23,8 @@ static int installed;
 // The note's copy in memory shared with the parent process (plugin processes only): a 32-bit length, the text.
 static char *shared;
 static size_t shared_size;
+// Set in plugin processes: a fatal signal ends the process by the signal itself, printing nothing.
+static int quiet_end;
 
 static const char *signal_name(int sig) {
     switch (sig) {
@@ -48,7 +50,7 @@ static void put(const char *text, size_t length) {
 
 static void on_fatal_signal(int sig) {
     size_t length = (size_t)note_length;
-    if (length > 0 && shared != NULL) {
+    if (length > 0 && quiet_end) {
         // A plugin process: the parent reads the shared note and names the signal; end by the signal itself
         // (unblocked first: a handler runs with its own signal blocked, and raise would only queue it).
         sigset_t only;
@@ -124,10 +126,11 @@ void opfd_crash_note_clear(void) {
     }
 }
 
-void opfd_crash_note_share(void *region, size_t size) {
+void opfd_crash_note_share(void *region, size_t size, int quiet) {
     if (region == NULL || size <= sizeof(uint32_t)) {
         return;
     }
     shared_size = size;
     shared = region;
+    quiet_end = quiet;
 }

@@ -101,6 +101,33 @@ extension PythonCommandTests {
         XCTAssertEqual(status, "f")
     }
 
+    /// In-process, SIGKILL ends `optionhost` with no handler running; the call it was in is in
+    /// `CATALOG.plugin-call`, and the next command names it when it marks the job failed.
+    func testAPluginThatKillsTheProcessInProcessIsNamedByTheNextCommand() throws {
+        try makeFile("tree/a.txt", "a")
+        try makeFile("tree/zz-last.txt", "last")
+        let tree = work.appendingPathComponent("tree").path
+        try dyingPlugin("killsitself", "os.kill(os.getpid(), signal.SIGKILL)")
+        let path = try config(
+            "python3:module_path=\(plugins):module_name=killsitself", tree: tree, jobExtra: "; Plugin Isolation = inprocess")
+        let backup = try optionhost(["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath])
+        XCTAssertEqual(backup.status, SIGKILL, backup.output + backup.stderr)  // Process: the signal that ended it
+        XCTAssertTrue(FileManager.default.fileExists(atPath: catalogPath + ".plugin-call"))
+        let messages = try optionhost(["list", "messages", "--jobid", "1", "--catalog", catalogPath])
+        XCTAssertEqual(messages.status, 0, messages.stderr)
+        XCTAssertEqual(
+            messages.output,
+            "error: the job's process ended before the job finished (no process held the catalog lock); marked failed "
+                + "by optionhost list. Its rows are what it committed before it ended. It ended during a Python plugin "
+                + "call: python3:module_path=\(plugins):module_name=killsitself: handle_backup_file of \(tree)/zz-last.txt.\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: catalogPath + ".plugin-call"))
+        // A job that ends normally leaves no note behind.
+        try dyingPlugin("killsitself", "pass")
+        let again = try optionhost(["backup", path, "--job", "Nightly", "--catalog", catalogPath, "--archive", archivePath])
+        XCTAssertEqual(again.status, 0, again.output + again.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: catalogPath + ".plugin-call"))
+    }
+
     /// The checksum-log and gzip_io examples (plugin_io bytes over the socket) in both modes: the same rows in
     /// `list files`, the same checksum log, and byte-identical restores.
     func testExamplePluginsGiveTheSameRowsAndRestoresInBothModes() throws {

@@ -122,11 +122,11 @@ int opfd_crash_guard_install(void);
 void opfd_crash_note(const char *text, size_t length);
 /// Clears the note after the call.
 void opfd_crash_note_clear(void);
-/// In a plugin process (`Plugin Isolation = process`): every note is also copied into `region` (`size` bytes of
-/// memory shared with the parent: a native-endian 32-bit length, then the text), so the parent can name the call
-/// after this process died of anything, SIGKILL included; and a fatal signal during a call ends the process by
-/// that signal, printing nothing (the parent reports it), instead of exit status 3.
-void opfd_crash_note_share(void *region, size_t size);
+/// Every note is also copied into `region` (`size` bytes of shared memory: a native-endian 32-bit length, then the
+/// text), which outlives this process whatever ends it, SIGKILL included: memory shared with the host (a plugin
+/// process, `quiet` 1: a fatal signal during a call then ends the process by that signal, printing nothing, as the
+/// host reports it), or a file the next command reads (in-process, `quiet` 0).
+void opfd_crash_note_share(void *region, size_t size, int quiet);
 
 typedef struct opfd_instance opfd_instance;
 

@@ -14,8 +14,7 @@ import Glibc
 /// process ended and the call and file it was in (its crash note), and the files of that batch fail; the host
 /// itself goes on to finish the job, the catalog and the summary. Restore and command plugins (Include-level
 /// strings) run in-process: `inner` serves them.
-final class IsolatedPythonStage: Stage, @unchecked Sendable {
-    // @unchecked Sendable: `session` and `taken` are Locked; `inner`, `name` and `settings` never change.
+final class IsolatedPythonStage: Stage {
     let name: String
     let settings: PythonPluginSettings
     /// The same plugin string in-process: restore, and the checks made when the stage is created.

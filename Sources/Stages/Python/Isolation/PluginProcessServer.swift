@@ -22,7 +22,7 @@ public enum PluginProcessServer {
         // No PR_SET_PDEATHSIG: it fires when the host *thread* that started this process ends, which a worker
         // thread may do mid-job. A host that dies closes the socket instead, and the next read here ends this loop.
         if let region = mmap(nil, noteSize, PROT_READ | PROT_WRITE, MAP_SHARED, noteDescriptor, 0), region != MAP_FAILED {
-            opfd_crash_note_share(region, noteSize)
+            opfd_crash_note_share(region, noteSize, 1)
         }
         close(noteDescriptor)
         let channel = PluginChannel(descriptor: socketDescriptor)
