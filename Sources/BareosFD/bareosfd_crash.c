@@ -128,6 +128,10 @@ void opfd_crash_note_clear(void) {
 
 void opfd_crash_note_share(void *region, size_t size, int quiet) {
     if (region == NULL || size <= sizeof(uint32_t)) {
+        // No region (or one too small to hold a note): notes stay in this process only.
+        shared = NULL;
+        shared_size = 0;
+        quiet_end = 0;
         return;
     }
     shared_size = size;

@@ -128,8 +128,8 @@ extension PythonCommandTests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: catalogPath + ".plugin-call"))
     }
 
-    /// The checksum-log and gzip_io examples (plugin_io bytes over the socket) in both modes: the same rows in
-    /// `list files`, the same checksum log, and byte-identical restores.
+    /// The checksum-log and gzip_io examples (plugin_io bytes over the socket) in both modes: the same catalog rows
+    /// (every column but id and atime) and `list files`, the same checksum log, and byte-identical restores.
     func testExamplePluginsGiveTheSameRowsAndRestoresInBothModes() throws {
         try makeFile("tree/docs/a.txt", String(repeating: "compressible text\n", count: 1000))
         try makeFile("tree/b.bin", bytes: (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) })
@@ -138,6 +138,7 @@ extension PythonCommandTests {
         let tree = work.appendingPathComponent("tree").path
         let log = work.appendingPathComponent("sums.txt").path
         var listings: [[UInt8]] = []
+        var catalogRows: [String] = []
         var logs: [String] = []
         for isolation in ["inprocess", "process"] {
             let configuration = try write(
@@ -170,6 +171,17 @@ extension PythonCommandTests {
             let files = try optionhost(["list", "files", "--jobid", "1", "--catalog", catalog, "--json"])
             XCTAssertEqual(files.status, 0, files.stderr)
             listings.append(files.stdout)
+            // Every column of every row but the id and the access time (the first run's reads move it).
+            let rows = try run(
+                "/usr/bin/sqlite3",
+                ["-readonly", catalog,
+                 "SELECT job_id, file_index, hex(path), type, status, mode, uid, gid, user_name, group_name, size, mtime, "
+                    + "mtime_ns, ctime, ctime_ns, inode, device, rdev, nlink, hex(link_target), hex(source_sha256), "
+                    + "hex(stored_sha256), signature_algorithm, hex(signature), volume_id, header_offset, data_offset, "
+                    + "stored_length, compression, sparse, chain, stage_metadata, block, error FROM files ORDER BY file_index"])
+            XCTAssertEqual(rows.status, 0, rows.stderr)
+            XCTAssertEqual(rows.lines.count, 26, isolation)  // 23 files, 3 directories
+            catalogRows.append(rows.output)
             let target = work.appendingPathComponent("restore-\(isolation)").path
             let restore = try optionhost(["restore", "--jobid", "1", "--catalog", catalog, "--where", target])
             XCTAssertEqual(restore.status, 0, isolation + ": " + restore.output + restore.stderr)
@@ -179,6 +191,8 @@ extension PythonCommandTests {
         XCTAssertEqual(logs[0].split(separator: "\n").count, 23)  // every regular file, the empty one too
         XCTAssertEqual(logs[0], logs[1])
         XCTAssertEqual(String(decoding: listings[0], as: UTF8.self), String(decoding: listings[1], as: UTF8.self))
+        XCTAssertEqual(catalogRows[0], catalogRows[1])
+        XCTAssertTrue(catalogRows[0].contains("\"python.plugin\":\"python3:module_path=\(examples):module_name=gzip_io\""))
     }
 
     func testACommandPluginIsRefusedInAPluginProcessBeforeTheJobStarts() throws {

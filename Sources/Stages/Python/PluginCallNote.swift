@@ -30,11 +30,11 @@ public enum PluginCallNote {
         return region
     }
 
-    /// The job ended (well or not, but with this process alive to say so): the file goes.
+    /// The job ended (well or not, but with this process alive to say so): the file goes. The mapping stays until
+    /// the process ends: a call that outlived its timeout may still clear the note in it when it returns.
     public static func finish(_ region: UnsafeMutableRawPointer?, catalog catalogPath: String) {
-        guard let region else { return }
+        guard region != nil else { return }
         opfd_crash_note_share(nil, 0, 0)
-        munmap(region, size)
         unlink(path(catalog: catalogPath))
     }
 
