@@ -19,6 +19,7 @@ public enum PluginProcessServer {
 
     /// Serves requests until the host sends `end` or closes the socket; the process's exit status.
     public static func run() -> Int32 {
+        MallocTuning.applyForPluginProcess()
         // No PR_SET_PDEATHSIG: it fires when the host *thread* that started this process ends, which a worker
         // thread may do mid-job. A host that dies closes the socket instead, and the next read here ends this loop.
         if let region = mmap(nil, noteSize, PROT_READ | PROT_WRITE, MAP_SHARED, noteDescriptor, 0), region != MAP_FAILED {
