@@ -492,6 +492,8 @@ static const char exit_guard_source[] =
     "        raise _exc('os._exit(%r) called by the plugin; optionhost does not end the process for it' % (status,))\n"
     "    _exit.__doc__ = _real.__doc__\n"
     "    _os._exit = _exit\n"
+    "    import posix as _posix\n"
+    "    _posix._exit = _exit\n"
     "_guard()\n";
 
 static int guard_exit(opfd_instance *instance) {

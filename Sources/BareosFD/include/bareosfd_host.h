@@ -122,6 +122,12 @@ int opfd_crash_guard_install(void);
 void opfd_crash_note(const char *text, size_t length);
 /// Clears the note after the call.
 void opfd_crash_note_clear(void);
+/// Every note is also copied into `region` (`size` bytes of shared memory: a native-endian 32-bit length, then the
+/// text), which outlives this process whatever ends it, SIGKILL included: memory shared with the host (a plugin
+/// process, `quiet` 1: a fatal signal during a call then ends the process by that signal, printing nothing, as the
+/// host reports it), or a file the next command reads (in-process, `quiet` 0). NULL stops the copying. Called
+/// between plugin calls (the note is not written concurrently).
+void opfd_crash_note_share(void *region, size_t size, int quiet);
 
 typedef struct opfd_instance opfd_instance;
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Pipeline
+import Stages
 
 #if canImport(Glibc)
 import Glibc
@@ -92,7 +93,7 @@ extension OptionHost {
             settings.stageErrorPolicy = job.stageErrorPolicy
             settings.debugLevel = debugLevel
             // Job-start checks that need no stage instance, before anything is created on disk.
-            try CommandSupport.checkStages(of: fileSet, in: configuration)
+            try CommandSupport.checkStages(of: fileSet, in: configuration, isolation: job.pluginIsolation)
             let configurationWarnings =
                 Check.writableModulePathWarnings(configured, in: configuration)
                 + Check.directorWarnings(job, writableOnly: true)
@@ -136,6 +137,12 @@ extension OptionHost {
                 try? opened.close()
                 throw error
             }
+            // In-process Python plugins: the call running is also noted in a file next to the catalog, which the
+            // next command reads if this process ends without a word (SIGKILL); removed when the job ends here.
+            let usesPython = configuration.chains(for: fileSet).joined().joined().contains(where: PluginString.isPython)
+            let callNote =
+                usesPython && job.pluginIsolation == .inprocess ? PluginCallNote.record(catalog: catalogPath) : nil
+            defer { PluginCallNote.finish(callNote, catalog: catalogPath) }
             // The job owns the catalog from here (its catalog thread writes into it) and hands it back after run.
             let backup = BackupJob(
                 job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: opened,
@@ -189,7 +196,7 @@ extension OptionHost {
             let finder = "backup of Job \"\(job.name)\""
             var notes: [String] = []
             do {
-                for id in try catalog.markAbandonedJobs(finder: finder) {
+                for id in try catalog.markAbandonedJobs(finder: finder, lastCall: PluginCallNote.take(catalog: path)) {
                     notes.append("JobId \(id.rawValue) was still marked running with no process: marked failed")
                 }
                 let orphans = try OrphanVolumes.remove(

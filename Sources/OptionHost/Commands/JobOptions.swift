@@ -82,9 +82,11 @@ enum CommandSupport {
     }
 
     /// Refuses, with the `file:line:col` of the line, a FileSet whose Include has a command plugin this host does
-    /// not run (anything but python3:) or whose chains name a stage this build does not have (D1) — before anything
-    /// is created or read.
-    static func checkStages(of fileSet: FileSet, in configuration: Configuration) throws {
+    /// not run (anything but python3:, or any with `Plugin Isolation = process`) or whose chains name a stage this
+    /// build does not have (D1) — before anything is created or read.
+    static func checkStages(
+        of fileSet: FileSet, in configuration: Configuration, isolation: Job.PluginIsolation = .inprocess
+    ) throws {
         for include in fileSet.includes {
             for plugin in include.plugins {
                 guard PluginString.isPython(plugin.string) else {
@@ -92,6 +94,11 @@ enum CommandSupport {
                         "\(plugin.location): FileSet \"\(fileSet.name)\" has Include-level Plugin \""
                             + "\(PluginString.name(plugin.string))\", a Bareos command plugin this host does not run "
                             + "(only python3: command plugins run here)")
+                }
+                if isolation == .process {
+                    throw CommandFailure.failed(
+                        "\(plugin.location): command plugin \(plugin.string) does not run with Plugin Isolation = "
+                            + "process yet (only Options-level plugins do); set Plugin Isolation = inprocess in this Job")
                 }
                 do {
                     _ = try StageRegistry.makeStage(plugin.string)
@@ -152,6 +159,7 @@ enum CommandSupport {
             python.accurate = job.accurate
             python.overrides = job.fdPluginOptions
             python.clientName = job.client
+            python.isolation = job.pluginIsolation
         }
         python.configurationPath = configurationPath.map(absolutePath)
         return python

@@ -68,9 +68,10 @@ extension SQLiteCatalog {
     /// of this catalog is running, so a job still marked running lost its process (killed, crashed, power loss).
     ///
     /// - Parameter finder: The command that noticed, for the message (`backup of Job "nightly"`, `restore`).
+    /// `lastCall`: the Python plugin call the newest such job's process was in when it ended (`PluginCallNote`).
     /// - Returns: The jobs marked failed.
     @discardableResult
-    public func markAbandonedJobs(finder: String) throws(CatalogError) -> [JobID] {
+    public func markAbandonedJobs(finder: String, lastCall: String? = nil) throws(CatalogError) -> [JobID] {
         try connection.inTransaction { () throws(CatalogError) -> [JobID] in
             let select = try connection.prepare("SELECT id FROM jobs WHERE status = 'R' ORDER BY id")
             var ids: [JobID] = []
@@ -81,7 +82,8 @@ extension SQLiteCatalog {
                 try addMessage(
                     job: id, severity: "error", time: now,
                     text: "the job's process ended before the job finished (no process held the catalog lock); "
-                        + "marked failed by \(finder). Its rows are what it committed before it ended.")
+                        + "marked failed by \(finder). Its rows are what it committed before it ended."
+                        + (id == ids.last ? lastCall.map { " It ended during a Python plugin call: \($0)." } ?? "" : ""))
             }
             return ids
         }

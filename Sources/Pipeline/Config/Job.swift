@@ -17,6 +17,12 @@ public struct Job: Sendable {
         case `continue`, fail
     }
 
+    /// Where the job's Python plugins run (`Plugin Isolation`, ours): in this process, or each plugin string in a
+    /// child process of its own that may die without taking the job with it.
+    public enum PluginIsolation: String, Sendable {
+        case inprocess, process
+    }
+
     public var name: String
     public var type: JobType?
     /// The configured level; nil means Bareos' default for the type (Incremental for Backup).
@@ -34,6 +40,8 @@ public struct Job: Sendable {
     /// `Plugin Call Timeout`: a Python plugin call that has not returned after this many seconds aborts the job
     /// (D6). Default 300 s.
     public var pluginCallTimeout: UInt64
+    /// `Plugin Isolation = inprocess|process`. Default `inprocess` (cheaper; see docs/python-plugins.md).
+    public var pluginIsolation: PluginIsolation
     /// `Fd Plugin Options` (Bareos' Job directive): option strings delivered to matching plugins as
     /// `bEventNewPluginOptions` overrides.
     public var fdPluginOptions: [String]
@@ -63,6 +71,7 @@ public struct Job: Sendable {
         self.stageErrorPolicy = .continue
         self.pluginDirectory = nil
         self.pluginCallTimeout = 300
+        self.pluginIsolation = .inprocess
         self.fdPluginOptions = []
         self.dirPluginOptions = []
         self.runScripts = []
