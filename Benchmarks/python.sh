@@ -27,16 +27,8 @@ def load_bareos_plugin(plugindef):
 def parse_plugin_definition(plugindef):
     return 0
 PY
-cat > "$work/plugins/trivial.py" <<'PY'
-import bareosfd
-def load_bareos_plugin(plugindef):
-    bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
-    return bareosfd.bRC_OK
-def parse_plugin_definition(plugindef):
-    return bareosfd.bRC_OK
-def handle_backup_file(savepkt):
-    return bareosfd.bRC_Core
-PY
+# The no-op plugin: every entry left to the host (bRC_Core).
+cp "$examples/noop.py" "$work/plugins/trivial.py"
 
 config() { # name plugin-line (replaces common.sh's: one tree)
     cat > "$work/$1.conf" <<CONF
