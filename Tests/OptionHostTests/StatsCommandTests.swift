@@ -142,6 +142,32 @@ final class StatsCommandTests: StageCommandTestCase {
         XCTAssertEqual(time["stages"]!, busyTotal, accuracy: 1e-6)
     }
 
+    /// A stage that takes files over is their byte source: what its `plugin_io` read produced is its bytes out (and
+    /// its time), nothing goes in; the host's digest then hashes those bytes once (they are stored as they are).
+    func testATakenOverFilesBytesAreItsStagesOutput() throws {
+        try makeFile("tree/a.txt", String(repeating: "taken over by gzip_io\n", count: 50))
+        try makeFile("tree/b.txt", "short\n")
+        try makeFile("tree/large.bin", bytes: (0..<(3 << 19)).map { UInt8(truncatingIfNeeded: $0 / 1000) })
+        let stage = "python3:module_path=\(plugins):module_name=gzip_io"
+        let result = try optionhost([
+            "backup", try config([stage]), "--job", "Nightly", "--catalog", catalog, "--archive", volumes, "--json",
+            "--stats",
+        ])
+        XCTAssertEqual(result.status, 0, result.output + result.stderr)
+        let summary = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(result.lines.last).utf8)) as? [String: Any])
+        let storedBytes = try XCTUnwrap(summary["bytes_stored"] as? Int)
+        let rows = try XCTUnwrap((summary["stats"] as? [String: Any])?["stages"] as? [[String: Any]], result.output)
+        XCTAssertEqual(rows.map { $0["stage"] as? String }, [stage, "digest"])
+        for (key, value) in ["entries_seen": 4, "files_seen": 3, "bytes_in": 0, "bytes_out": storedBytes, "latency_samples": 3] {
+            XCTAssertEqual(rows[0][key] as? Int, value, "gzip_io: \(key)")
+        }
+        for (key, value) in ["files_seen": 3, "bytes_in": storedBytes, "bytes_out": storedBytes] {
+            XCTAssertEqual(rows[1][key] as? Int, value, "digest: \(key)")
+        }
+        XCTAssertLessThan(storedBytes, 3 << 19, "gzip_io compressed what it read")
+    }
+
     func testTextTableIsPrintedOnlyWithStats() throws {
         try makeTree()
         let plain = try runBackup([])
