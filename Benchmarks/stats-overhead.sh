@@ -7,10 +7,12 @@
 #   TREE=DIR        the tree to back up (default: $CORPUS/small, CORPUS default /tmp/corpus; make-corpus.sh builds it)
 #   BIN=PATH        the build measured (default .build/release/optionhost, built if missing)
 #   BASE_BIN=PATH   another build, run without --stats, for comparison
+#   CONFIGS="plain chain"   which of the two configurations run
 # Two configurations: `plain` (Signature = SHA256, no stage) and `chain` (a checksum log, the no-op Python plugin
 # of examples/plugins and GZIP6 compression: the most clock reads per file).
 set -eu
 rounds=${1:-5}
+configs=(${CONFIGS:-plain chain})
 tree=${TREE:-${CORPUS:-/tmp/corpus}/small}
 [ -d "$tree" ] || { echo "no tree $tree: run ../shared/bench/make-corpus.sh first" >&2; exit 2; }
 if [ -z "${BIN:-}" ]; then
@@ -52,7 +54,7 @@ run() { # config variant
         --catalog "$work/catalog.db" --archive "$work/volumes" --json "${flags[@]}"
 }
 for round in $(seq 1 "$rounds"); do
-    for config in plain chain; do
+    for config in "${configs[@]}"; do
         count=${#variants[@]}
         for offset in $(seq 0 $((count - 1))); do
             run "$config" "${variants[$(((round + offset) % count))]}"
@@ -62,7 +64,7 @@ done
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "config  variant  wall_s  cpu_s (user+sys)  (medians of $rounds; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-for config in plain chain; do
+for config in "${configs[@]}"; do
     for variant in "${variants[@]}"; do
         file=$work/$config-$variant.times
         wall=$(awk '{print $1}' "$file" | median)

@@ -32,7 +32,7 @@ public struct StageStatistics: Sendable, Equatable {
     }
 
     /// Busy time in seconds.
-    public var busySeconds: Double { Double(busyNanoseconds) / 1e9 }
+    var busySeconds: Double { Double(busyNanoseconds) / 1e9 }
 
     /// Bytes per busy second: the larger of what it consumed and what it produced (a byte source only produces),
     /// nil when it handled no bytes or took no measurable time.
