@@ -8,8 +8,8 @@
 # cv25519 key in GNUPGHOME; prints its fingerprint), `rewrite_every_100th TREE` (1% of the files rewritten in place,
 # same size, new bytes).
 corpus=${CORPUS:-/tmp/corpus}
-# module_path of Benchmarks/plugins/trivial.py, the no-op Python plugin (handle_backup_file returns bRC_Core).
-plugins=$PWD/Benchmarks/plugins
+# module_path of examples/plugins/noop.py, the no-op Python plugin (handle_backup_file returns bRC_Core).
+plugins=$PWD/examples/plugins
 shared=${MAKE_CORPUS:-../shared/bench/make-corpus.sh}
 
 make_corpora() {

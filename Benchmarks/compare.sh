@@ -328,7 +328,7 @@ setup_corpus() {
     config "index-$c" "$tree" "; Plugin = \"index\""
     config "gpg-file-$c" "$tree" "; Plugin = \"gpg:recipient=$fpr\""
     config "gpg-job-$c" "$tree" "; Plugin = \"gpg:recipient=$fpr:session_key=per-job\""
-    config "py-noop-$c" "$tree" "; Plugin = \"python3:module_path=$plugins:module_name=trivial\""
+    config "py-noop-$c" "$tree" "; Plugin = \"python3:module_path=$plugins:module_name=noop\""
     config "py-checksum-$c" "$tree" \
         "; Plugin = \"python3:module_path=$examples:module_name=bareos-fd-checksum-log:log=$work/run/py.sha256\""
     local conf="optionhost backup CONF --job bench --catalog NEW/catalog.db --archive NEW/volumes; sync"

@@ -50,7 +50,7 @@ for count in "${counts[@]}"; do
     make_tree "$tree" "$count"
     for variant in plain python; do
         plugin=""
-        [ "$variant" = python ] && plugin="; Plugin = \"python3:module_path=$PWD/Benchmarks/plugins:module_name=trivial\""
+        [ "$variant" = python ] && plugin="; Plugin = \"python3:module_path=$PWD/examples/plugins:module_name=noop\""
         cat > "$work/$variant.conf" <<CONF
 FileSet { Name = fs; Include { Options { Signature = SHA256 $plugin } File = "$tree" } }
 Job { Name = bench; Type = Backup; Level = Full; FileSet = fs }

@@ -38,10 +38,10 @@ CONF
 }
 config none ""
 config loaded "; Plugin = \"python3:module_path=$work/plugins:module_name=loaded\""
-config trivial "; Plugin = \"python3:module_path=$plugins:module_name=trivial\""
+config trivial "; Plugin = \"python3:module_path=$plugins:module_name=noop\""
 config checksum "; Plugin = \"python3:module_path=$examples:module_name=bareos-fd-checksum-log:log=$work/sums.txt\""
 config gzip "; Plugin = \"python3:module_path=$examples:module_name=gzip_io\""
-config trivial-p "; Plugin = \"python3:module_path=$work/plugins:module_name=trivial\"" process
+config trivial-p "; Plugin = \"python3:module_path=$plugins:module_name=noop\"" process
 config checksum-p "; Plugin = \"python3:module_path=$examples:module_name=bareos-fd-checksum-log:log=$work/sums.txt\"" process
 config gzip-p "; Plugin = \"python3:module_path=$examples:module_name=gzip_io\"" process
 variants=${VARIANTS:-none loaded trivial checksum gzip trivial-p checksum-p gzip-p}

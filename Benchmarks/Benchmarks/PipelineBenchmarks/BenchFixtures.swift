@@ -90,9 +90,9 @@ final class BenchFixtures: Sendable {
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// The plugin string of Benchmarks/plugins/trivial.py, whose `handle_backup_file` returns `bRC_Core` (the
+    /// The plugin string of examples/plugins/noop.py, whose `handle_backup_file` returns `bRC_Core` (the
     /// no-op plugin of the scripts).
-    var trivialPlugin: String { "python3:module_path=\(repositoryRoot)/Benchmarks/plugins:module_name=trivial" }
+    var trivialPlugin: String { "python3:module_path=\(repositoryRoot)/examples/plugins:module_name=noop" }
 
     /// One selected regular file of `size` bytes at `path`, as the walk would hand it to the stages.
     static func item(path: String, size: Int, index: Int64 = 0, chain: [String] = []) -> FileItem {

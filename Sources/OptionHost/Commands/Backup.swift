@@ -41,6 +41,14 @@ extension OptionHost {
         @Option(help: "Full, Incremental or Differential (case-insensitive; overrides the Job's Level).")
         var level: String?
 
+        @Flag(
+            help: """
+                After the summary, per stage: files seen and skipped, bytes in and out, busy time, throughput, \
+                per-file latency p50/p99; for the job: wall, CPU, peak RSS and where the time went (with --json: a \
+                "stats" object in the summary).
+                """)
+        var stats = false
+
         @Option(name: [.customShort("d"), .customLong("debug-level")], help: "Keep plugin debug messages up to this level (Bareos' -d).")
         var debugLevel = 0
 
@@ -92,6 +100,7 @@ extension OptionHost {
             }
             settings.stageErrorPolicy = job.stageErrorPolicy
             settings.debugLevel = debugLevel
+            settings.collectStatistics = stats
             // Job-start checks that need no stage instance, before anything is created on disk.
             try CommandSupport.checkStages(of: fileSet, in: configuration, isolation: job.pluginIsolation)
             let configurationWarnings =
@@ -241,6 +250,9 @@ extension OptionHost {
                         if let upgraded = summary.upgraded { line.add("upgraded", upgraded) }
                         if job.accurate && summary.level != "Full" { line.add("entries_deleted", summary.entriesDeleted) }
                         line.add("catalog", catalogPath)
+                        if let statistics = summary.statistics {
+                            line.add("stats", object: StatisticsReport.json(statistics, summary: summary))
+                        }
                     })
             } else {
                 for message in problems { ByteWriter.standardError.write(CommandSupport.messageText(message)) }
@@ -278,6 +290,9 @@ extension OptionHost {
                 out.line("  catalog: \(TerminalText.escape(catalogPath))")
                 for volume in summary.volumes { out.line("  volume: \(TerminalText.escape(volume))") }
                 if let failure = summary.failure { out.line("  reason: \(TerminalText.escapeKeepingNewlines(failure))") }
+                if let statistics = summary.statistics {
+                    for line in StatisticsReport.lines(statistics, summary: summary) { out.line(line) }
+                }
             }
             out.flush()
         }

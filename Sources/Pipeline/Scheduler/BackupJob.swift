@@ -261,6 +261,13 @@ public final class BackupJob: @unchecked Sendable {
         final.wallSeconds = Clock.monotonic() - started
         final.cpuSeconds = Clock.cpuSeconds() - cpuStarted
         final.peakRSSBytes = Clock.peakRSSBytes()
+        if settings.collectStatistics {
+            var statistics = coordinator.statistics
+            statistics.name(builder.slotNames)
+            statistics.workerThreads = settings.workers
+            statistics.streamThreads = settings.streamThreads + 1  // and the serial lane of taken-over files
+            final.statistics = statistics
+        }
         if let fatal = fatalMessage {
             final.status = .failed
             final.failure = fatal
@@ -350,10 +357,14 @@ public final class BackupJob: @unchecked Sendable {
                 let back = Parcel(writeCatalog(catalog, from: catalogQueue, jobID: jobID))
                 catalogSlot.withLock { $0 = back }
             }
+            // The stream threads hand their statistics to the job when they end.
+            let statisticsSink: (@Sendable (JobStatistics) -> Void)? =
+                settings.collectStatistics ? { @Sendable statistics in coordinator.merge(statistics: statistics) } : nil
             let pool = try StreamPool(
                 threads: settings.streamThreads, chunkSize: settings.chunkSize,
                 chunksPerFile: settings.streamChunksPerFile, spillDirectory: settings.archiveDirectory,
-                context: context, jobID: jobID, cancellation: cancellation, progress: progress)
+                context: context, jobID: jobID, cancellation: cancellation, progress: progress,
+                statistics: statisticsSink)
             streams = pool
             let jobName = job.name
             threads.writer = try WorkerThread(name: "op-write") {
@@ -388,7 +399,10 @@ public final class BackupJob: @unchecked Sendable {
                             coordinator.batchDecided()
                             preparedQueue.put(prepared)
                         }
-                        if let worker { coordinator.merge(worker.summary) }
+                        if let worker {
+                            coordinator.merge(worker.summary)
+                            if let statistics = worker.statistics { coordinator.merge(statistics: statistics) }
+                        }
                     })
             }
             threads.walker = try WorkerThread(name: "op-walk") { [self] in
@@ -499,7 +513,20 @@ public final class BackupJob: @unchecked Sendable {
         var nextIndex: Int64 = 0
         var batch = WalkBatch(sequence: 0, firstIndex: 0)
         var batchBytes: UInt64 = 0
+        // With statistics, the walk's time is this thread's time less its waits for the workers and the writer.
+        let timed = settings.collectStatistics
+        let walkStarted = timed ? Clock.nanoseconds() : 0
+        var waited: UInt64 = 0
+        defer {
+            if timed {
+                var statistics = JobStatistics()
+                statistics.walkNanoseconds = (Clock.nanoseconds() &- walkStarted) &- waited
+                coordinator.merge(statistics: statistics)
+            }
+        }
         func flush() {
+            let waitStarted = timed ? Clock.nanoseconds() : 0
+            defer { if timed { waited &+= Clock.nanoseconds() &- waitStarted } }
             coordinator.inFlight.put(())  // waits while the writer is `inFlight.capacity` batches behind
             queue.put(batch)
             sequence += 1
@@ -534,7 +561,9 @@ public final class BackupJob: @unchecked Sendable {
                 // Stages are asked once every entry of the walk went through their decision hooks (Bareos calls
                 // check_file after the last handle_backup_file); the entries still being walked are flushed first.
                 if !batch.events.isEmpty { flush() }
+                let waitStarted = timed ? Clock.nanoseconds() : 0
                 coordinator.awaitDecidedBatches(sequence)
+                if timed { waited &+= Clock.nanoseconds() &- waitStarted }
                 // A job that failed meanwhile records no deletions (as above).
                 if cancellation.isCancelled || fatalMessage != nil { deletions = [] }
             }

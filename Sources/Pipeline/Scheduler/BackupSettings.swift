@@ -34,6 +34,9 @@ public struct BackupSettings: Sendable {
     public var stageErrorPolicy: Job.StageErrorPolicy = .continue
     /// Start writeback of volume data every this many bytes (sync_file_range), so the final fsync is short.
     var writebackInterval: UInt64 = 8 << 20
+    /// Per-stage and per-thread statistics (`backup --stats`): off by default, because what they cost is measured,
+    /// not assumed, and a job that nobody reads them for should not pay even that (docs/commands.md, `--stats`).
+    public var collectStatistics = false
     /// Stage debug messages up to this level are kept (`-d N`; Bareos' debug level).
     public var debugLevel = 0
     /// Tests only: see ``ReadHook``.
