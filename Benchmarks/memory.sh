@@ -18,19 +18,9 @@ if [ -z "${BIN:-}" ]; then
     swift build -c release --product optionhost >/dev/null
     BIN=$PWD/.build/release/optionhost
 fi
-rm -rf "$work"; mkdir -p "$work/plugins"
+rm -rf "$work"; mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 
-cat > "$work/plugins/trivial.py" <<'PY'
-import bareosfd
-def load_bareos_plugin(plugindef):
-    bareosfd.RegisterEvents([bareosfd.bEventHandleBackupFile])
-    return bareosfd.bRC_OK
-def parse_plugin_definition(plugindef):
-    return bareosfd.bRC_OK
-def handle_backup_file(savepkt):
-    return bareosfd.bRC_Core
-PY
 
 make_tree() { # DIR COUNT
     python3 - "$1" "$2" <<'PY'
@@ -60,7 +50,7 @@ for count in "${counts[@]}"; do
     make_tree "$tree" "$count"
     for variant in plain python; do
         plugin=""
-        [ "$variant" = python ] && plugin="; Plugin = \"python3:module_path=$work/plugins:module_name=trivial\""
+        [ "$variant" = python ] && plugin="; Plugin = \"python3:module_path=$PWD/examples/plugins:module_name=noop\""
         cat > "$work/$variant.conf" <<CONF
 FileSet { Name = fs; Include { Options { Signature = SHA256 $plugin } File = "$tree" } }
 Job { Name = bench; Type = Backup; Level = Full; FileSet = fs }

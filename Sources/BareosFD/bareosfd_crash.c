@@ -8,7 +8,9 @@
 #define _GNU_SOURCE
 #include "bareosfd_internal.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,6 +20,11 @@ static const int guarded[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 #define GUARDED_COUNT (int)(sizeof(guarded) / sizeof(guarded[0]))
 static struct sigaction previous[GUARDED_COUNT];
 static int installed;
+// The note's copy in memory shared with the parent process (plugin processes only): a 32-bit length, the text.
+static char *shared;
+static size_t shared_size;
+// Set in plugin processes: a fatal signal ends the process by the signal itself, printing nothing.
+static int quiet_end;
 
 static const char *signal_name(int sig) {
     switch (sig) {
@@ -43,6 +50,17 @@ static void put(const char *text, size_t length) {
 
 static void on_fatal_signal(int sig) {
     size_t length = (size_t)note_length;
+    if (length > 0 && quiet_end) {
+        // A plugin process: the parent reads the shared note and names the signal; end by the signal itself
+        // (unblocked first: a handler runs with its own signal blocked, and raise would only queue it).
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        signal(sig, SIG_DFL);
+        pthread_sigmask(SIG_UNBLOCK, &only, NULL);
+        raise(sig);
+        _exit(128 + sig);
+    }
     if (length > 0) {
         static const char prefix[] = "optionhost: ";
         static const char middle[] = " while a Python plugin call ran: ";
@@ -91,8 +109,32 @@ void opfd_crash_note(const char *text, size_t length) {
     }
     memcpy(note, text, length);
     note_length = (sig_atomic_t)length;
+    if (shared != NULL) {
+        uint32_t kept = (uint32_t)(length < shared_size - sizeof(uint32_t) ? length : shared_size - sizeof(uint32_t));
+        uint32_t none = 0;
+        // Length 0 first: a parent reading after a death mid-copy sees no note rather than a torn one.
+        memcpy(shared, &none, sizeof(none));
+        memcpy(shared + sizeof(uint32_t), text, kept);
+        __atomic_store_n((uint32_t *)(void *)shared, kept, __ATOMIC_RELEASE);
+    }
 }
 
 void opfd_crash_note_clear(void) {
     note_length = 0;
+    if (shared != NULL) {
+        __atomic_store_n((uint32_t *)(void *)shared, 0, __ATOMIC_RELEASE);
+    }
+}
+
+void opfd_crash_note_share(void *region, size_t size, int quiet) {
+    if (region == NULL || size <= sizeof(uint32_t)) {
+        // No region (or one too small to hold a note): notes stay in this process only.
+        shared = NULL;
+        shared_size = 0;
+        quiet_end = 0;
+        return;
+    }
+    shared_size = size;
+    shared = region;
+    quiet_end = quiet;
 }

@@ -368,8 +368,11 @@ int opfd_runtime_initialize(const char *executable, const opfd_callbacks *callba
     }
     if (!inittab_done) {
         if (PyImport_AppendInittab("bareosfd", opfd_PyInit_bareosfd) < 0 ||
-            PyImport_AppendInittab("bareos_fd_consts", opfd_PyInit_bareos_fd_consts) < 0) {
-            set_error(error, "cannot register the built-in modules bareosfd and bareos_fd_consts");
+            PyImport_AppendInittab("bareos_fd_consts", opfd_PyInit_bareos_fd_consts) < 0 ||
+            PyImport_AppendInittab("bareosdir", opfd_PyInit_bareosdir) < 0 ||
+            PyImport_AppendInittab("bareos_dir_consts", opfd_PyInit_bareos_dir_consts) < 0) {
+            set_error(error, "cannot register the built-in modules bareosfd, bareos_fd_consts, bareosdir and "
+                             "bareos_dir_consts");
             return -1;
         }
         inittab_done = 1;
@@ -489,6 +492,8 @@ static const char exit_guard_source[] =
     "        raise _exc('os._exit(%r) called by the plugin; optionhost does not end the process for it' % (status,))\n"
     "    _exit.__doc__ = _real.__doc__\n"
     "    _os._exit = _exit\n"
+    "    import posix as _posix\n"
+    "    _posix._exit = _exit\n"
     "_guard()\n";
 
 static int guard_exit(opfd_instance *instance) {
@@ -520,12 +525,13 @@ int opfd_instance_take_exit_request(opfd_instance *instance) {
 }
 
 static int setup_interpreter(opfd_instance *instance) {
-    instance->bareosfd = PyImport_ImportModule("bareosfd");
+    // A Director plugin's host module is `bareosdir` (no packet types); `bareosfd` holds whichever host module.
+    instance->bareosfd = PyImport_ImportModule(instance->director ? "bareosdir" : "bareosfd");
     if (instance->bareosfd == NULL) {
         return -1;
     }
-    instance->types = (opfd_module_state *)PyModule_GetState(instance->bareosfd);
-    if (instance->types == NULL) {
+    instance->types = instance->director ? NULL : (opfd_module_state *)PyModule_GetState(instance->bareosfd);
+    if (instance->types == NULL && !instance->director) {
         return -1;
     }
     for (int i = 0; i < OPFD_EP_COUNT; i++) {
@@ -561,6 +567,10 @@ static int setup_interpreter(opfd_instance *instance) {
 static char *format_current_exception(opfd_instance *instance);
 
 opfd_instance *opfd_instance_create(const opfd_job *job, opfd_error *error) {
+    return opfd_instance_create_kind(job, 0, error);
+}
+
+opfd_instance *opfd_instance_create_kind(const opfd_job *job, int director, opfd_error *error) {
     if (!runtime_ready) {
         set_error(error, "opfd_runtime_initialize has not succeeded");
         return NULL;
@@ -575,6 +585,7 @@ opfd_instance *opfd_instance_create(const opfd_job *job, opfd_error *error) {
         return NULL;
     }
     instance->check_changes = 1;
+    instance->director = director;
 
     PyThreadState *outer = frame_count > 0 ? PyEval_SaveThread() : NULL;
     PyThreadState *main_state = main_state_for_thread();
@@ -611,6 +622,7 @@ opfd_instance *opfd_instance_create(const opfd_job *job, opfd_error *error) {
         }
         pthread_mutex_destroy(&instance->lock);
         free_job_strings(&instance->job);
+        opfd_dir_values_clear(&instance->dir);
         free(instance);
         return NULL;
     }
@@ -738,6 +750,7 @@ void opfd_instance_destroy(opfd_instance *instance) {
     }
     pthread_mutex_destroy(&instance->lock);
     free_job_strings(&instance->job);
+    opfd_dir_values_clear(&instance->dir);
     free(instance);
 }
 

@@ -161,6 +161,41 @@ void opfd_types_clear(opfd_module_state *state);
 
 PyMODINIT_FUNC opfd_PyInit_bareosfd(void);
 
+// Common start of a module function: the instance LOOKUP() finds (NULL: it set the exception), then the arguments
+// without an old-generation context (`stripped`, released by OPFD_PARSE).
+#define OPFD_BEGIN(LOOKUP, ARGS)                           \
+    opfd_instance *instance = LOOKUP();                    \
+    if (instance == NULL) {                                \
+        return NULL;                                       \
+    }                                                      \
+    PyObject *stripped = opfd_strip_context(ARGS);         \
+    if (stripped == NULL) {                                \
+        return NULL;                                       \
+    }
+
+// Parses `stripped` (needs a `kwlist`) and releases it.
+#define OPFD_PARSE(KWDS, FORMAT, ...)                                                              \
+    int parsed = PyArg_ParseTupleAndKeywords(stripped, KWDS, FORMAT, kwlist, __VA_ARGS__);         \
+    Py_DECREF(stripped);                                                                           \
+    if (!parsed) {                                                                                 \
+        return NULL;                                                                               \
+    }
+
+/// str of a NUL-terminated UTF-8 value (surrogateescape), None for NULL.
+PyObject *opfd_text_or_none(const char *value);
+
+// The functions `bareosfd` and `bareosdir` share, for an instance the caller found (bareosfd_module.c).
+/// DebugMessage(level, msg=None).
+PyObject *opfd_debug_message(opfd_instance *instance, PyObject *args, PyObject *kwds);
+/// JobMessage(type, msg=None).
+PyObject *opfd_job_message(opfd_instance *instance, PyObject *args, PyObject *kwds);
+/// RegisterEvents(events) (set 1) / UnRegisterEvents(events) (set 0) for event numbers 1..last_event.
+PyObject *opfd_change_events(opfd_instance *instance, PyObject *args, PyObject *kwds, int set, const char *format,
+                             long last_event);
+
+/// `args` without a leading old-generation context capsule (new reference).
+PyObject *opfd_strip_context(PyObject *args);
+
 // MARK: - Instances (bareosfd_host.c)
 
 #define OPFD_CONTEXT_CAPSULE_NAME "bareos.bpContext"
@@ -208,6 +243,8 @@ struct opfd_instance {
     PyObject *outputs[2];        // the sys.stdout / sys.stderr replacements
     PyObject *exit_type;         // the exception the guarded os._exit raises (HostExit)
     int exit_requested;          // set when a formatted exception was a HostExit
+    int director;                // a Director plugin: the host module is `bareosdir`, `dir` holds its values
+    opfd_dir_values dir;         // strings are private copies (Director plugins only)
 };
 
 /// The instance current on this thread (top of the enter stack), or NULL.
@@ -227,6 +264,8 @@ typedef struct opfd_text {
 } opfd_text;
 int opfd_text_get(PyObject *str, opfd_text *text);
 void opfd_text_release(opfd_text *text);
+/// Text of an optional message argument: str (UTF-8, surrogateescape), bytes, or None (empty). 0 or -1.
+int opfd_message_text(PyObject *message, opfd_text *text);
 
 // The call steps of bareosfd_host.c, shared with bareosfd_command.c (command-plugin entry points).
 /// Checks the instance and finds entry point `ep`: OPFD_DONE with *function (new reference) to go on.
@@ -244,5 +283,14 @@ PyObject *opfd_cmd_object(opfd_instance *instance, const char *cmd);
 void opfd_error_set(opfd_error *error, const char *text);
 /// A bytes/bytearray field as a malloc'd copy: 0 (None), 1 (copied), -1 (wrong type), -2 (no memory).
 int opfd_copy_buffer_field(PyObject *field, uint8_t **copy, size_t *length);
+
+// MARK: - Director plugins (bareosdir_host.c, bareosdir_module.c)
+
+PyMODINIT_FUNC opfd_PyInit_bareosdir(void);
+PyMODINIT_FUNC opfd_PyInit_bareos_dir_consts(void);
+/// Creates an instance (bareosfd_host.c): `director` selects the host module (`bareosdir` instead of `bareosfd`).
+opfd_instance *opfd_instance_create_kind(const opfd_job *job, int director, opfd_error *error);
+/// Frees the copied strings of `values` and zeroes it.
+void opfd_dir_values_clear(opfd_dir_values *values);
 
 #endif

@@ -22,8 +22,7 @@ static opfd_instance *require_instance(void) {
     return instance;
 }
 
-/// `args` without a leading old-generation context capsule (new reference).
-static PyObject *strip_context(PyObject *args) {
+PyObject *opfd_strip_context(PyObject *args) {
     if (PyTuple_GET_SIZE(args) > 0) {
         PyObject *first = PyTuple_GET_ITEM(args, 0);
         if (PyCapsule_CheckExact(first)) {
@@ -37,22 +36,8 @@ static PyObject *strip_context(PyObject *args) {
 }
 
 // Common start of every function: current instance, then the arguments without a context.
-#define BEGIN(ARGS)                                        \
-    opfd_instance *instance = require_instance();          \
-    if (instance == NULL) {                                \
-        return NULL;                                       \
-    }                                                      \
-    PyObject *stripped = strip_context(ARGS);              \
-    if (stripped == NULL) {                                \
-        return NULL;                                       \
-    }
-
-#define PARSE(KWDS, FORMAT, ...)                                                                   \
-    int parsed = PyArg_ParseTupleAndKeywords(stripped, KWDS, FORMAT, kwlist, __VA_ARGS__);         \
-    Py_DECREF(stripped);                                                                           \
-    if (!parsed) {                                                                                 \
-        return NULL;                                                                               \
-    }
+#define BEGIN(ARGS) OPFD_BEGIN(require_instance, ARGS)
+#define PARSE OPFD_PARSE
 
 #define PARSE_NONE(KWDS, NAME)                                                                     \
     static char *kwlist[] = {NULL};                                                                \
@@ -62,8 +47,7 @@ static PyObject *strip_context(PyObject *args) {
         return NULL;                                                                               \
     }
 
-/// Text of an optional message argument: str (UTF-8, surrogateescape), bytes, or None (empty).
-static int message_text(PyObject *message, opfd_text *text) {
+int opfd_message_text(PyObject *message, opfd_text *text) {
     text->owner = NULL;
     text->data = "";
     text->size = 0;
@@ -82,7 +66,7 @@ static int message_text(PyObject *message, opfd_text *text) {
     return opfd_text_get(message, text);
 }
 
-static PyObject *string_or_none(const char *value) {
+PyObject *opfd_text_or_none(const char *value) {
     if (value == NULL) {
         Py_RETURN_NONE;
     }
@@ -124,23 +108,23 @@ static PyObject *fd_GetValue(PyObject *module, PyObject *args, PyObject *kwds) {
     const opfd_job *job = &instance->job;
     switch (var) {
     case 1: return PyLong_FromLongLong(job->job_id);
-    case 2: return string_or_none(job->fd_name);
+    case 2: return opfd_text_or_none(job->fd_name);
     case 3: return PyLong_FromLong(job->level);
     case 4: return PyLong_FromLong(job->job_type);
-    case 5: return string_or_none(job->client);
-    case 6: return string_or_none(job->job_name);
+    case 5: return opfd_text_or_none(job->client);
+    case 6: return opfd_text_or_none(job->job_name);
     case 7: return PyLong_FromLong(job->job_status);
     case 8: return PyLong_FromLongLong(job->since);
     case 9: return PyLong_FromLong(job->accurate ? 1 : 0);
-    case 12: return string_or_none(job->working_dir);
-    case 13: return string_or_none(job->where);
-    case 14: return string_or_none(job->regexwhere);
-    case 15: return string_or_none(job->exe_path);
-    case 16: return string_or_none(job->version);
-    case 18: return string_or_none(job->prev_job_name);
+    case 12: return opfd_text_or_none(job->working_dir);
+    case 13: return opfd_text_or_none(job->where);
+    case 14: return opfd_text_or_none(job->regexwhere);
+    case 15: return opfd_text_or_none(job->exe_path);
+    case 16: return opfd_text_or_none(job->version);
+    case 18: return opfd_text_or_none(job->prev_job_name);
     case 19: return PyLong_FromLong(job->prefix_links ? 1 : 0);
     case 20: return PyBool_FromLong(instance->check_changes);
-    case 21: return string_or_none(job->used_config);
+    case 21: return opfd_text_or_none(job->used_config);
     case 23: return accurate_options_set(job->accurate_options);
     default: Py_RETURN_NONE;  // 10 FileSeen (write-only), 11 VssClient, 17 DistName, 22 PluginPath, unknown
     }
@@ -196,18 +180,24 @@ static PyObject *fd_SetValue(PyObject *module, PyObject *args, PyObject *kwds) {
     }
 }
 
-// MARK: - Messages
+// MARK: - Messages and events (shared with `bareosdir`: the caller found the instance)
 
-static PyObject *fd_DebugMessage(PyObject *module, PyObject *args, PyObject *kwds) {
-    (void)module;
-    BEGIN(args)
+// Like BEGIN, for a function that was given its instance.
+#define BEGIN_SHARED(ARGS)                                 \
+    PyObject *stripped = opfd_strip_context(ARGS);         \
+    if (stripped == NULL) {                                \
+        return NULL;                                       \
+    }
+
+PyObject *opfd_debug_message(opfd_instance *instance, PyObject *args, PyObject *kwds) {
+    BEGIN_SHARED(args)
     static char *kwlist[] = {"level", "msg", NULL};
     int level = 0;
     PyObject *message = NULL;
     PARSE(kwds, "i|O:DebugMessage", &level, &message)
     if (level <= instance->job.debug_level && opfd_cb.debug_message != NULL) {
         opfd_text text;
-        if (message_text(message, &text) < 0) {
+        if (opfd_message_text(message, &text) < 0) {
             return NULL;
         }
         opfd_cb.debug_message(instance->job.host, level, text.data, (size_t)text.size);
@@ -216,15 +206,14 @@ static PyObject *fd_DebugMessage(PyObject *module, PyObject *args, PyObject *kwd
     Py_RETURN_NONE;
 }
 
-static PyObject *fd_JobMessage(PyObject *module, PyObject *args, PyObject *kwds) {
-    (void)module;
-    BEGIN(args)
+PyObject *opfd_job_message(opfd_instance *instance, PyObject *args, PyObject *kwds) {
+    BEGIN_SHARED(args)
     static char *kwlist[] = {"type", "msg", NULL};
     int type = 0;
     PyObject *message = NULL;
     PARSE(kwds, "i|O:JobMessage", &type, &message)
     opfd_text text;
-    if (message_text(message, &text) < 0) {
+    if (opfd_message_text(message, &text) < 0) {
         return NULL;
     }
     if (opfd_cb.job_message != NULL) {
@@ -234,10 +223,9 @@ static PyObject *fd_JobMessage(PyObject *module, PyObject *args, PyObject *kwds)
     Py_RETURN_NONE;
 }
 
-// MARK: - Events
-
-static PyObject *change_events(PyObject *args, PyObject *kwds, int set, const char *format) {
-    BEGIN(args)
+PyObject *opfd_change_events(opfd_instance *instance, PyObject *args, PyObject *kwds, int set, const char *format,
+                             long last_event) {
+    BEGIN_SHARED(args)
     static char *kwlist[] = {"events", NULL};
     PyObject *events = NULL;
     PARSE(kwds, format, &events)
@@ -253,7 +241,7 @@ static PyObject *change_events(PyObject *args, PyObject *kwds, int set, const ch
             Py_DECREF(sequence);
             return NULL;
         }
-        if (event >= 1 && event <= 31) {
+        if (event >= 1 && event <= last_event) {
             if (set) {
                 instance->events |= (uint32_t)1 << event;
             } else {
@@ -264,6 +252,23 @@ static PyObject *change_events(PyObject *args, PyObject *kwds, int set, const ch
     }
     Py_DECREF(sequence);
     return PyLong_FromLong(rc);
+}
+
+static PyObject *fd_DebugMessage(PyObject *module, PyObject *args, PyObject *kwds) {
+    (void)module;
+    opfd_instance *instance = require_instance();
+    return instance != NULL ? opfd_debug_message(instance, args, kwds) : NULL;
+}
+
+static PyObject *fd_JobMessage(PyObject *module, PyObject *args, PyObject *kwds) {
+    (void)module;
+    opfd_instance *instance = require_instance();
+    return instance != NULL ? opfd_job_message(instance, args, kwds) : NULL;
+}
+
+static PyObject *change_events(PyObject *args, PyObject *kwds, int set, const char *format) {
+    opfd_instance *instance = require_instance();
+    return instance != NULL ? opfd_change_events(instance, args, kwds, set, format, 31) : NULL;
 }
 
 static PyObject *fd_RegisterEvents(PyObject *module, PyObject *args, PyObject *kwds) {

@@ -24,3 +24,7 @@ static inline int clinux_set_thread_name(const char *name) { return pthread_setn
 
 // glibc malloc tuning (mallopt with M_ARENA_MAX, M_MMAP_THRESHOLD, M_TRIM_THRESHOLD): see System/MallocTuning.swift.
 #include <malloc.h>
+
+// Plugin processes (Plugin Isolation = process) keep their crash note in a memfd shared with the host.
+extern int memfd_create(const char *name, unsigned int flags);
+static const unsigned int clinux_MFD_CLOEXEC = 1;

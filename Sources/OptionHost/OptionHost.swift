@@ -15,7 +15,7 @@ struct OptionHost: ParsableCommand {
         version: OptionHost.versionText,
         subcommands: [
             Check.self, Estimate.self, Backup.self, Restore.self, Verify.self, List.self, Demo.self, Bench.self, Scan.self,
-            Prune.self, Search.self, CatalogCommand.self,
+            Prune.self, Search.self, CatalogCommand.self, PluginProcessCommand.self,
         ]
     )
 

@@ -15,8 +15,8 @@ public enum StageRegistry {
 
     /// Every stage this build provides.
     public static let entries: [Entry] = [
-        Entry(name: "python3", purpose: "Bareos python-fd option plugin") { try PythonPluginStage(string: $0, settings: $1.python) },
-        Entry(name: "python", purpose: "Bareos python-fd option plugin (python2-era name)") { try PythonPluginStage(string: $0, settings: $1.python) },
+        Entry(name: "python3", purpose: "Bareos python-fd option plugin") { try IsolatedPythonStage.make(string: $0, settings: $1.python) },
+        Entry(name: "python", purpose: "Bareos python-fd option plugin (python2-era name)") { try IsolatedPythonStage.make(string: $0, settings: $1.python) },
         Entry(name: "checksum", purpose: "checksum log that sha256sum -c and hashdeep -a verify") { try ChecksumStage(string: $0, environment: $1) },
         Entry(name: "owner", purpose: "per-user include/exclude filter") { try OwnerStage(string: $0, environment: $1) },
         Entry(name: "index", purpose: "text and metadata extraction into a full-text index") { try IndexStage(string: $0, environment: $1) },

@@ -120,7 +120,8 @@ extension CommandLineHabitsTests {
                     options.insert(name["name"] as? String ?? "")
                 }
             }
-            for sub in command["subcommands"] as? [[String: Any]] ?? [] {
+            // Hidden commands (`plugin-process`, started by optionhost itself) are not for people, as hidden options.
+            for sub in command["subcommands"] as? [[String: Any]] ?? [] where sub["shouldDisplay"] as? Bool != false {
                 commands.insert(sub["commandName"] as? String ?? "")
                 walk(sub)
             }

@@ -69,43 +69,85 @@ final class ProgressCommandTests: CommandLineTestCase {
     }
 
     /// Runs `arguments` under a pseudo-terminal 200 columns wide (`script`), returning everything it printed. The
-    /// line is redrawn every 0.05 s: a fast machine backs the files up in well under a second.
-    func underTerminal(_ arguments: [String], environment: String = "OPTIONHOST_PROGRESS_INTERVAL=0.05 ") throws -> Result {
+    /// line is redrawn every 0.05 s unless `environment` says otherwise. With `timing`, `script` writes there when
+    /// each piece of the output arrived (`-T`: one `SECONDS-SINCE-THE-LAST BYTES` line per piece).
+    func underTerminal(
+        _ arguments: [String], environment: String = "OPTIONHOST_PROGRESS_INTERVAL=0.05 ", timing: String? = nil
+    ) throws -> Result {
         let quoted = ([CommandLineTestCase.binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        return try run("/usr/bin/script", ["-q", "-e", "-c", "stty cols 200; \(environment)exec \(quoted)", "/dev/null"])
+        let record = timing.map { ["-T", $0] } ?? []
+        return try run(
+            "/usr/bin/script", ["-q", "-e"] + record + ["-c", "stty cols 200; \(environment)exec \(quoted)", "/dev/null"])
     }
 
-    func testBackupOfLargeCompressedFilesShowsBytesAndPathMovingUnderATerminal() throws {
-        let config = try makeLargeTree()
-        let result = try underTerminal(["backup", config, "--job", "Big"])
+    /// One redraw with the moment (seconds after the first output) its bytes reached the terminal.
+    struct TimedRedraw {
+        var time: Double
+        var redraw: Redraw
+    }
+
+    /// The redraws of `output` with their arrival times from `script`'s timing file: its pieces add up to the
+    /// output, so a redraw's time is that of the piece holding its last byte.
+    func timedRedraws(_ output: [UInt8], timing: String, verb: String) throws -> [TimedRedraw] {
+        var pieceEnds: [(end: Int, time: Double)] = []
+        var end = 0
+        var time = 0.0
+        for line in try String(contentsOfFile: timing, encoding: .utf8).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 2, let delay = Double(fields[0]), let count = Int(fields[1]) else { continue }
+            end += count
+            time += delay
+            pieceEnds.append((end, time))
+        }
+        XCTAssertEqual(end, output.count, "the timing file covers the whole output")
+        var result: [TimedRedraw] = []
+        var piece = 0
+        var start = 0
+        for index in output.indices where output[index] == UInt8(ascii: "\r") || index == output.count - 1 {
+            let text = String(decoding: output[start..<index], as: UTF8.self)
+            start = index + 1
+            guard let redraw = redraws(text, verb: verb).first else { continue }
+            while piece < pieceEnds.count - 1 && pieceEnds[piece].end < index { piece += 1 }
+            result.append(TimedRedraw(time: pieceEnds[piece].time, redraw: redraw))
+        }
+        return result
+    }
+
+    /// Issue 16's acceptance test: a GZIP backup of a 1 GiB file (after a 64 MiB one) under a pseudo-terminal, at
+    /// the terminal's own pace (a redraw every 0.25 s), shows the file being written and a byte count that moves
+    /// at least every second, timed by when the redraws reached the terminal.
+    func testBackupOfAGibibyteCompressedFileShowsBytesAndPathMovingEverySecondUnderATerminal() throws {
+        let config = try makeLargeTree(megabytes: (64, 1024))
+        let timing = work.appendingPathComponent("timing").path
+        let result = try underTerminal(["backup", config, "--job", "Big"], environment: "", timing: timing)
         XCTAssertEqual(result.status, 0, result.output)
-        let total = 256 * ProgressCommandTests.mebibyte
+        let total = (64 + 1024) * ProgressCommandTests.mebibyte
         let totalTenths = (total + 50_000) / 100_000
-        let lines = redraws(result.output, verb: "backup:")
-        let moving = lines.filter { $0.tenths < totalTenths }
-        // Bytes move inside the files: many distinct figures below the total (per-file counting shows only 0 and
-        // 64 MiB), never going back, and never the same figure for a whole second (20 redraws).
-        XCTAssertGreaterThanOrEqual(Set(moving.map(\.tenths)).count, 4, result.output)
+        let timed = try timedRedraws(result.stdout, timing: timing, verb: "backup:")
+        let moving = timed.filter { $0.redraw.tenths < totalTenths }
+        XCTAssertGreaterThanOrEqual(moving.count, 4, result.output)
+        // A redraw at least every second, from the first to the last.
+        for (earlier, later) in zip(timed, timed.dropFirst()) {
+            XCTAssertLessThanOrEqual(later.time - earlier.time, 1.0, "no redraw for over a second: \(result.output)")
+        }
+        // The count never goes back, and a second after any redraw the count shown is higher.
         for (earlier, later) in zip(moving, moving.dropFirst()) {
-            XCTAssertLessThanOrEqual(earlier.tenths, later.tenths, result.output)
+            XCTAssertLessThanOrEqual(earlier.redraw.tenths, later.redraw.tenths, result.output)
         }
-        if moving.count >= 21 {
-            for start in 0...(moving.count - 21) {
-                XCTAssertLessThan(moving[start].tenths, moving[start + 20].tenths, "stalled: \(result.output)")
-            }
+        for (index, redraw) in moving.enumerated() {
+            guard let second = moving[index...].first(where: { $0.time >= redraw.time + 1.0 }) else { break }
+            XCTAssertLessThan(redraw.redraw.tenths, second.redraw.tenths, "stalled at \(redraw.time) s: \(result.output)")
         }
-        // The path is the file being written: one.log first, then two.log, never back (the directory's member
-        // comes last).
-        let paths = lines.map(\.path).filter { $0.hasSuffix(".log") }
-        XCTAssertEqual(paths.first.map { $0.hasSuffix("/tree/one.log") }, true, result.output)
-        XCTAssertEqual(paths.last.map { $0.hasSuffix("/tree/two.log") }, true, result.output)
+        // Every moving redraw names the file being written: one.log, then two.log (the 1 GiB file), never back.
+        let paths = moving.map(\.redraw.path)
+        XCTAssertTrue(paths.allSatisfy { $0.hasSuffix("/tree/one.log") || $0.hasSuffix("/tree/two.log") }, result.output)
         let firstTwo = paths.firstIndex { $0.hasSuffix("/tree/two.log") } ?? paths.count
         XCTAssertTrue(paths[firstTwo...].allSatisfy { $0.hasSuffix("/tree/two.log") }, result.output)
-        XCTAssertTrue(lines.contains { $0.path.hasSuffix("/tree/two.log") && $0.tenths < totalTenths }, result.output)
+        XCTAssertGreaterThanOrEqual(paths.filter { $0.hasSuffix("/tree/two.log") }.count, 3, result.output)
         // One summary line replaces the progress line.
         let summaries = result.output.components(separatedBy: "\r\u{1B}[K").filter { $0.contains(" average") }
         XCTAssertEqual(summaries.count, 1, result.output)
-        XCTAssertEqual(summaries.first.map { $0.hasPrefix("backup: 2 files, 268.4 MB in ") }, true, result.output)
+        XCTAssertEqual(summaries.first.map { $0.hasPrefix("backup: 2 files, 1140.9 MB in ") }, true, result.output)
         XCTAssertTrue(result.output.contains("Backup of Job \"Big\" (JobId 1, level Full): ok"), result.output)
     }
 

@@ -28,6 +28,35 @@ final class PluginStringTests: XCTestCase {
         XCTAssertEqual(try split("python3:module_name=m::k=v")?.options, ":k=v:")
     }
 
+    /// python-dir's rules for `Dir Plugin Options`: whole keys (any case) for module_path, module_name and
+    /// instance, values unchanged, the rest passed on with a trailing `:`.
+    func testSplittingADirectorPluginString() throws {
+        let full = try PluginString.directorDefinition(
+            "python3:instance=1:Module_Path=/p\\:q:MODULE_NAME=m:module=x:output=/run/cmd\\:1")
+        XCTAssertEqual(full.modulePath, "/p\\:q")
+        XCTAssertEqual(full.moduleName, "m")
+        XCTAssertEqual(full.options, "module=x:output=/run/cmd\\:1:")
+        XCTAssertEqual(try PluginString.directorDefinition("python:module_name=m").options, "")
+        func problem(_ string: String) -> String? {
+            do {
+                _ = try PluginString.directorDefinition(string)
+                return nil
+            } catch {
+                return error.message
+            }
+        }
+        XCTAssertEqual(
+            problem("bpipe:module_name=m"),
+            "Director plugin \"bpipe\" is not one this host runs: Dir Plugin Options takes python3: (or python:) strings")
+        XCTAssertEqual(problem("python3"), "illegal plugin definition \"python3\": no ':' after the plugin name")
+        XCTAssertEqual(
+            problem("python3:module_name=m:flag"),
+            "illegal argument \"flag\" without value in plugin definition \"python3:module_name=m:flag\"")
+        // A key prefix is not module_name here (python-fd would take it): no module is named.
+        XCTAssertEqual(
+            problem("python3:module=m"), "plugin definition \"python3:module=m\" names no module_name")
+    }
+
     func testSplittingQuirks() throws {
         // An item without '=' merges into the next key.
         XCTAssertEqual(try PluginString.pythonDefinition("python3:module_name=m:flag:b=1")?.options, "flag:b=1:")

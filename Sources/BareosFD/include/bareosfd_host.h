@@ -122,6 +122,12 @@ int opfd_crash_guard_install(void);
 void opfd_crash_note(const char *text, size_t length);
 /// Clears the note after the call.
 void opfd_crash_note_clear(void);
+/// Every note is also copied into `region` (`size` bytes of shared memory: a native-endian 32-bit length, then the
+/// text), which outlives this process whatever ends it, SIGKILL included: memory shared with the host (a plugin
+/// process, `quiet` 1: a fatal signal during a call then ends the process by that signal, printing nothing, as the
+/// host reports it), or a file the next command reads (in-process, `quiet` 0). NULL stops the copying. Called
+/// between plugin calls (the note is not written concurrently).
+void opfd_crash_note_share(void *region, size_t size, int quiet);
 
 typedef struct opfd_instance opfd_instance;
 
@@ -345,6 +351,52 @@ typedef struct opfd_restore_object {
 /// restore_object_data(rop)
 opfd_status opfd_restore_object_data(opfd_instance *instance, const opfd_restore_object *object, int *rc,
                                      opfd_error *error);
+
+
+// MARK: - Director plugins (`Dir Plugin Options`; bareosdir_host.c, bareosdir_module.c)
+
+/// What `bareosdir.GetValue` answers for a Director-plugin instance (bDirVar* numbering). Strings are copied; NULL
+/// reads as None.
+typedef struct opfd_dir_values {
+    int64_t job_id;             // bDirVarJobId (4)
+    const char *job;            // bDirVarJob (1): the Job resource's name
+    const char *job_name;       // bDirVarJobName (13): the unique job name
+    int level;                  // bDirVarLevel (2): ASCII code of the level letter
+    int job_type;               // bDirVarType (3): ASCII code ('B')
+    int job_status;             // bDirVarJobStatus (14): ASCII code of Bareos' JobStatus letter
+    const char *client;         // bDirVarClient (5)
+    int num_vols;               // bDirVarNumVols (6)
+    const char *pool;           // bDirVarPool (7)
+    const char *storage;        // bDirVarStorage (8)
+    const char *write_storage;  // bDirVarWriteStorage (9)
+    const char *read_storage;   // bDirVarReadStorage (10)
+    const char *catalog;        // bDirVarCatalog (11)
+    const char *media_type;     // bDirVarMediaType (12)
+    int priority;               // bDirVarPriority (15); SetValue(bwDirVarPriority) changes it
+    const char *volume_name;    // bDirVarVolumeName (16)
+    uint64_t job_errors;        // bDirVarJobErrors (18)
+    uint64_t job_files;         // bDirVarJobFiles (19)
+    uint64_t sd_job_files;      // bDirVarSDJobFiles (20)
+    uint64_t sd_errors;         // bDirVarSDErrors (21)
+    int fd_job_status;          // bDirVarFDJobStatus (22)
+    int sd_job_status;          // bDirVarSDJobStatus (23)
+    const char *plugin_dir;     // bDirVarPluginDir (24)
+    uint64_t last_rate;         // bDirVarLastRate (25): bytes per second
+    uint64_t job_bytes;         // bDirVarJobBytes (26)
+    uint64_t read_bytes;        // bDirVarReadBytes (27)
+} opfd_dir_values;
+
+/// Creates one Director-plugin instance: a sub-interpreter like opfd_instance_create's, whose host module is
+/// `bareosdir` (with `bareos_dir_consts` for the str-keyed dicts) instead of `bareosfd`. `host` is passed back to
+/// the callbacks (job_message, debug_message, output); DebugMessage levels up to `debug_level` reach the host.
+/// Load with opfd_import, then opfd_load_bareos_plugin, opfd_parse_plugin_definition and opfd_handle_plugin_event
+/// (the bDirEvent* numbers). Returns with the GIL released, or NULL with error->text.
+opfd_instance *opfd_director_create(void *host, int debug_level, const opfd_dir_values *values, opfd_error *error);
+/// Replaces what GetValue answers (the job moved on: a new status, final counts). Called outside enter/leave or
+/// inside; 0, or -1 when out of memory (the old values stay).
+int opfd_director_set_values(opfd_instance *instance, const opfd_dir_values *values);
+/// The priority GetValue answers now (a plugin may have changed it with SetValue).
+int opfd_director_priority(const opfd_instance *instance);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Pipeline
+import Stages
 
 #if canImport(Glibc)
 import Glibc
@@ -39,6 +40,14 @@ extension OptionHost {
 
         @Option(help: "Full, Incremental or Differential (case-insensitive; overrides the Job's Level).")
         var level: String?
+
+        @Flag(
+            help: """
+                After the summary, per stage: files seen and skipped, bytes in and out, busy time, throughput, \
+                per-file latency p50/p99; for the job: wall, CPU, peak RSS and where the time went (with --json: a \
+                "stats" object in the summary).
+                """)
+        var stats = false
 
         @Option(name: [.customShort("d"), .customLong("debug-level")], help: "Keep plugin debug messages up to this level (Bareos' -d).")
         var debugLevel = 0
@@ -92,9 +101,12 @@ extension OptionHost {
             }
             settings.stageErrorPolicy = job.stageErrorPolicy
             settings.debugLevel = debugLevel
+            settings.collectStatistics = stats
             // Job-start checks that need no stage instance, before anything is created on disk.
-            try CommandSupport.checkStages(of: fileSet, in: configuration)
-            let configurationWarnings = Check.writableModulePathWarnings(configured, in: configuration)
+            try CommandSupport.checkStages(of: fileSet, in: configuration, isolation: job.pluginIsolation)
+            let configurationWarnings =
+                Check.writableModulePathWarnings(configured, in: configuration)
+                + Check.directorWarnings(job, writableOnly: true)
             try CommandSupport.makeDirectories(settings.archiveDirectory)
             // Volumes are recorded by absolute path, so prune and restore work from any directory.
             settings.archiveDirectory = CommandSupport.absolutePath(settings.archiveDirectory)
@@ -144,11 +156,25 @@ extension OptionHost {
                 try? opened.close()
                 throw error
             }
+            let directorPlugins: [any DirectorPlugin]
+            do {
+                directorPlugins = try CommandSupport.directorPlugins(job: job, configurationPath: options.config)
+            } catch {
+                try? opened.close()
+                throw error
+            }
+            // In-process Python plugins: the call running is also noted in a file next to the catalog, which the
+            // next command reads if this process ends without a word (SIGKILL); removed when the job ends here.
+            let usesPython = configuration.chains(for: fileSet).joined().joined().contains(where: PluginString.isPython)
+            let callNote =
+                usesPython && job.pluginIsolation == .inprocess ? PluginCallNote.record(catalog: catalogPath) : nil
+            defer { PluginCallNote.finish(callNote, catalog: catalogPath) }
             // The job owns the catalog from here (its catalog thread writes into it) and hands it back after run.
             let backup = BackupJob(
                 job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet), catalog: opened,
                 settings: settings,
-                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: options.config), level: requestedLevel)
+                stageFactory: CommandSupport.stageFactory(job: job, configurationPath: options.config), level: requestedLevel,
+                directorPlugins: directorPlugins)
             defer { try? backup.releaseCatalog(as: SQLiteCatalog.self)?.close() }
             CommandSupport.installInterruptHandler(backup.cancellation)
             let decision: LevelDecision
@@ -217,7 +243,7 @@ extension OptionHost {
             let finder = "backup of Job \"\(job.name)\""
             var notes: [String] = []
             do {
-                for id in try catalog.markAbandonedJobs(finder: finder) {
+                for id in try catalog.markAbandonedJobs(finder: finder, lastCall: PluginCallNote.take(catalog: path)) {
                     notes.append("JobId \(id.rawValue) was still marked running with no process: marked failed")
                 }
                 let orphans = try OrphanVolumes.remove(
@@ -262,6 +288,9 @@ extension OptionHost {
                         if let upgraded = summary.upgraded { line.add("upgraded", upgraded) }
                         if job.accurate && summary.level != "Full" { line.add("entries_deleted", summary.entriesDeleted) }
                         line.add("catalog", catalogPath)
+                        if let statistics = summary.statistics {
+                            line.add("stats", object: StatisticsReport.json(statistics, summary: summary))
+                        }
                     })
             } else {
                 for message in problems { ByteWriter.standardError.write(CommandSupport.messageText(message)) }
@@ -299,6 +328,9 @@ extension OptionHost {
                 out.line("  catalog: \(TerminalText.escape(catalogPath))")
                 for volume in summary.volumes { out.line("  volume: \(TerminalText.escape(volume))") }
                 if let failure = summary.failure { out.line("  reason: \(TerminalText.escapeKeepingNewlines(failure))") }
+                if let statistics = summary.statistics {
+                    for line in StatisticsReport.lines(statistics, summary: summary) { out.line(line) }
+                }
             }
             out.flush()
         }

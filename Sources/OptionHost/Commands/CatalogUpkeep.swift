@@ -1,4 +1,5 @@
 import Pipeline
+import Stages
 
 /// What commands do to a catalog when they open it (issue 14): refuse a damaged one, mark jobs whose process is
 /// gone as failed, remove the volumes those jobs left open.
@@ -41,6 +42,6 @@ enum CatalogUpkeep {
     static func markAbandonedJobs(_ catalog: SQLiteCatalog, path: String, finder: String) {
         guard let lock = try? JobLock.acquire(path: path, holder: finder) else { return }
         defer { lock.release() }
-        _ = try? catalog.markAbandonedJobs(finder: finder)
+        _ = try? catalog.markAbandonedJobs(finder: finder, lastCall: PluginCallNote.take(catalog: path))
     }
 }

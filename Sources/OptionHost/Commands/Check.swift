@@ -25,7 +25,9 @@ extension OptionHost {
                 options.report(errors)
                 throw ExitStatus.usage
             }
-            let warnings = configuration.warnings + Check.stageWarnings(configuration) + FileSetLint.warnings(configuration)
+            let warnings =
+                configuration.warnings + Check.stageWarnings(configuration) + Check.directorWarnings(configuration)
+                + FileSetLint.warnings(configuration)
             if options.json {
                 printJSON(configuration, warnings: warnings)
             } else {
@@ -109,6 +111,29 @@ extension OptionHost {
                         warnings.append(ConfigWarning(error.message, at: entry.location))
                     }
                 }
+            }
+            return warnings
+        }
+
+        /// Warnings about the Jobs' `Dir Plugin Options` (the reader refused what python-dir would): a module that
+        /// is not in its `module_path`, a `module_path` anyone can write to. Without importing anything.
+        static func directorWarnings(_ configuration: Configuration) -> [ConfigWarning] {
+            var warnings: [ConfigWarning] = []
+            for job in configuration.jobs.values.sorted(by: { $0.location.description < $1.location.description }) {
+                warnings += directorWarnings(job)
+            }
+            return warnings
+        }
+
+        /// The `Dir Plugin Options` warnings of one Job (`backup` prints the world-writable ones before it starts).
+        static func directorWarnings(_ job: Job, writableOnly: Bool = false) -> [ConfigWarning] {
+            var warnings: [ConfigWarning] = []
+            for entry in job.dirPluginOptions {
+                guard let definition = try? PluginString.directorDefinition(entry.string) else { continue }
+                if !writableOnly, let problem = moduleProblem(definition) {
+                    warnings.append(ConfigWarning(problem, at: entry.location))
+                }
+                if let problem = writableByOthers(definition) { warnings.append(ConfigWarning(problem, at: entry.location)) }
             }
             return warnings
         }

@@ -118,9 +118,11 @@ enum CommandSupport {
     }
 
     /// Refuses, with the `file:line:col` of the line, a FileSet whose Include has a command plugin this host does
-    /// not run (anything but python3:) or whose chains name a stage this build does not have (D1) — before anything
-    /// is created or read.
-    static func checkStages(of fileSet: FileSet, in configuration: Configuration) throws {
+    /// not run (anything but python3:, or any with `Plugin Isolation = process`) or whose chains name a stage this
+    /// build does not have (D1) — before anything is created or read.
+    static func checkStages(
+        of fileSet: FileSet, in configuration: Configuration, isolation: Job.PluginIsolation = .inprocess
+    ) throws {
         for include in fileSet.includes {
             for plugin in include.plugins {
                 guard PluginString.isPython(plugin.string) else {
@@ -128,6 +130,11 @@ enum CommandSupport {
                         "\(plugin.location): FileSet \"\(fileSet.name)\" has Include-level Plugin \""
                             + "\(PluginString.name(plugin.string))\", a Bareos command plugin this host does not run "
                             + "(only python3: command plugins run here)")
+                }
+                if isolation == .process {
+                    throw CommandFailure.failed(
+                        "\(plugin.location): command plugin \(plugin.string) does not run with Plugin Isolation = "
+                            + "process yet (only Options-level plugins do); set Plugin Isolation = inprocess in this Job")
                 }
                 do {
                     _ = try StageRegistry.makeStage(plugin.string)
@@ -172,6 +179,15 @@ enum CommandSupport {
         job: Job?, configurationPath: String?, passphraseFile: String? = nil, keyring: String? = nil,
         forRestore: Bool = false
     ) -> StageChainBuilder.Factory {
+        let python = pythonSettings(job: job, configurationPath: configurationPath)
+        return StageRegistry.factory(
+            StageEnvironment(
+                python: python, passphraseFile: passphraseFile.map(absolutePath), keyring: keyring.map(absolutePath),
+                forRestore: forRestore))
+    }
+
+    /// How a Job's Python plugins run: Plugin Directory, Plugin Call Timeout, Accurate, Fd Plugin Options, Client.
+    static func pythonSettings(job: Job?, configurationPath: String?) -> PythonPluginSettings {
         var python = PythonPluginSettings()
         if let job {
             python.pluginDirectory = job.pluginDirectory.map(absolutePath)
@@ -179,12 +195,21 @@ enum CommandSupport {
             python.accurate = job.accurate
             python.overrides = job.fdPluginOptions
             python.clientName = job.client
+            python.isolation = job.pluginIsolation
         }
         python.configurationPath = configurationPath.map(absolutePath)
-        return StageRegistry.factory(
-            StageEnvironment(
-                python: python, passphraseFile: passphraseFile.map(absolutePath), keyring: keyring.map(absolutePath),
-                forRestore: forRestore))
+        return python
+    }
+
+    /// The Job's Director plugins (`Dir Plugin Options`), not loaded yet (the backup loads them once it has a
+    /// JobId). The configuration reader checked the strings, so a refusal here is a usage error.
+    static func directorPlugins(job: Job, configurationPath: String?) throws -> [any DirectorPlugin] {
+        do {
+            return try PythonDirectorPlugin.plugins(
+                of: job, settings: pythonSettings(job: job, configurationPath: configurationPath))
+        } catch {
+            throw CommandFailure.usage("\(job.location): \(error)")
+        }
     }
 
     /// `mkdir -p` with mode 0700 for the parts it creates.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Pipeline
+import Stages
 
 #if canImport(Glibc)
 import Glibc
@@ -103,7 +104,7 @@ extension OptionHost {
             // Volumes this Job's failed or killed jobs left open go first (a dry run lists them).
             var orphans: OrphanVolumes.Result
             do {
-                if !dryRun { try catalog.markAbandonedJobs(finder: "prune") }
+                if !dryRun { try catalog.markAbandonedJobs(finder: "prune", lastCall: PluginCallNote.take(catalog: path)) }
                 orphans = try OrphanVolumes.remove(from: catalog, jobName: job, finder: "prune", dryRun: dryRun)
                 if lock == nil {
                     orphans.volumes = try orphans.volumes.filter { try catalog.job($0.jobID)?.status != .running }

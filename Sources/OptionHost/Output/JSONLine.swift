@@ -53,6 +53,28 @@ struct JSONLine {
         bytes.append(contentsOf: inner.bytes + [UInt8(ascii: "}")])
     }
 
+    /// A nested object (e.g. the backup summary's `stats`).
+    mutating func add(_ name: String, object: JSONLine) {
+        key(name)
+        bytes.append(contentsOf: object.bytes + [UInt8(ascii: "}")])
+    }
+
+    /// An array of objects, in the order given.
+    mutating func add(_ name: String, objects: [JSONLine]) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (index, object) in objects.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: object.bytes + [UInt8(ascii: "}")])
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// A number, or `null` when there is none (a rate of a stage that took no measurable time).
+    mutating func add(_ name: String, _ value: Double?) {
+        if let value { add(name, value) } else { addNull(name) }
+    }
+
     /// A file name: `path` when it is valid UTF-8, otherwise `path_b64` with the raw bytes (D7).
     mutating func addPath(_ path: [UInt8], key name: String = "path") {
         if let text = String(validating: path, as: UTF8.self) {

@@ -70,10 +70,11 @@ extension DatabaseCatalog {
     /// of this catalog is running, so a job still marked running lost its process (killed, crashed, power loss).
     ///
     /// - Parameter finder: The command that noticed, for the message (`backup of Job "nightly"`, `restore`).
+    /// `lastCall`: the Python plugin call the newest such job's process was in when it ended (`PluginCallNote`).
     /// - Returns: The jobs marked failed.
     @discardableResult
-    public func markAbandonedJobs(finder: String) throws(CatalogError) -> [JobID] {
-        try markAbandonedJobs(finder: finder, backupsOf: nil)
+    public func markAbandonedJobs(finder: String, lastCall: String? = nil) throws(CatalogError) -> [JobID] {
+        try markAbandonedJobs(finder: finder, lastCall: lastCall, backupsOf: nil)
     }
 
     /// ``markAbandonedJobs(finder:)`` for one Job of one client: its backups still recorded as running. Only a
@@ -81,11 +82,11 @@ extension DatabaseCatalog {
     /// runs it, while other Jobs and other clients may be running.
     @discardableResult
     public func markAbandonedJobs(finder: String, job name: String, client: String) throws(CatalogError) -> [JobID] {
-        try markAbandonedJobs(finder: finder, backupsOf: (name, client))
+        try markAbandonedJobs(finder: finder, lastCall: nil, backupsOf: (name, client))
     }
 
     private func markAbandonedJobs(
-        finder: String, backupsOf job: (name: String, client: String)?
+        finder: String, lastCall: String?, backupsOf job: (name: String, client: String)?
     ) throws(CatalogError) -> [JobID] {
         try connection.inTransaction { () throws(CatalogError) -> [JobID] in
             let select = try connection.prepare(
@@ -104,7 +105,8 @@ extension DatabaseCatalog {
                     job: id, severity: "error", time: now,
                     text: "the job's process ended before the job finished (no process held the "
                         + (job == nil ? "catalog" : "Job's") + " lock); marked failed by \(finder). Its rows are "
-                        + "what it committed before it ended.")
+                        + "what it committed before it ended."
+                        + (id == ids.last ? lastCall.map { " It ended during a Python plugin call: \($0)." } ?? "" : ""))
             }
             return ids
         }

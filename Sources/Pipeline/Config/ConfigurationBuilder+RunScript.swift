@@ -63,6 +63,16 @@ extension ConfigurationBuilder {
         return seconds
     }
 
+    /// A keyword value of a Job directive (any case), or an error at the value naming the ones it may be.
+    func choice<T: RawRepresentable<String>>(
+        _ directive: Directive, _ name: String, _ expected: String
+    ) throws(ConfigError) -> T {
+        guard let value = T(rawValue: directive.value.lowercased()) else {
+            throw error("invalid \(name) \"\(directive.value)\": expected \(expected)", at: directive.valueLocation)
+        }
+        return value
+    }
+
     /// A yes/no value of a Job directive (`true`/`false` and quoted `"1"`/`"0"` with a deprecation warning).
     mutating func bool(_ directive: Directive) throws(ConfigError) -> Bool {
         guard

@@ -12,8 +12,8 @@ struct ConfigurationBuilder {
     /// Job directives this host applies; any other Job directive gets one "not applied" warning per keyword.
     private static let appliedJobKeys: Set<String> = [
         "name", "type", "level", "fileset", "jobdefs", "accurate", "catalog", "archive", "stageerrorpolicy", "client",
-        "description", "plugindirectory", "plugincalltimeout", "fdpluginoptions", "runscript", "runbeforejob",
-        "runafterjob", "runafterfailedjob", "runscripttimeout",
+        "description", "plugindirectory", "plugincalltimeout", "pluginisolation", "fdpluginoptions", "dirpluginoptions",
+        "runscript", "runbeforejob", "runafterjob", "runafterfailedjob", "runscripttimeout",
     ]
 
     init(parser: ConfigParser) {
@@ -153,16 +153,18 @@ struct ConfigurationBuilder {
             case "archive": job.archive = directive.value
             case "client": job.client = directive.value
             case "accurate": job.accurate = try bool(directive)
-            case "stageerrorpolicy":
-                guard let policy = Job.StageErrorPolicy(rawValue: directive.value.lowercased()) else {
-                    throw error(
-                        "invalid Stage Error Policy \"\(directive.value)\": expected continue or fail",
-                        at: directive.valueLocation)
-                }
-                job.stageErrorPolicy = policy
+            case "stageerrorpolicy": job.stageErrorPolicy = try choice(directive, "Stage Error Policy", "continue or fail")
             case "plugindirectory": job.pluginDirectory = directive.value
             case "plugincalltimeout": job.pluginCallTimeout = try seconds(directive, "Plugin Call Timeout", "30 s or 5 min")
+            case "pluginisolation": job.pluginIsolation = try choice(directive, "Plugin Isolation", "inprocess or process")
             case "fdpluginoptions": job.fdPluginOptions.append(directive.value)
+            case "dirpluginoptions":
+                do {
+                    _ = try PluginString.directorDefinition(directive.value)
+                } catch {
+                    throw self.error("invalid Dir Plugin Options: \(error.message)", at: directive.valueLocation)
+                }
+                job.dirPluginOptions.append(PluginEntry(string: directive.value, location: directive.valueLocation))
             case "runscripttimeout": job.runScriptTimeout = try seconds(directive, "Run Script Timeout", "30s or \"5 min\"")
             default:
                 if let script = try runScript(directive) { job.runScripts.append(script) }

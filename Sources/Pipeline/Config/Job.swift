@@ -17,6 +17,12 @@ public struct Job: Sendable {
         case `continue`, fail
     }
 
+    /// Where the job's Python plugins run (`Plugin Isolation`, ours): in this process, or each plugin string in a
+    /// child process of its own that may die without taking the job with it.
+    public enum PluginIsolation: String, Sendable {
+        case inprocess, process
+    }
+
     public var name: String
     public var type: JobType?
     /// The configured level; nil means Bareos' default for the type (Incremental for Backup).
@@ -37,9 +43,15 @@ public struct Job: Sendable {
     /// `Plugin Call Timeout`: a Python plugin call that has not returned after this many seconds aborts the job
     /// (D6). Default 300 s.
     public var pluginCallTimeout: UInt64
+    /// `Plugin Isolation = inprocess|process`. Default `inprocess` (cheaper; see docs/python-plugins.md).
+    public var pluginIsolation: PluginIsolation
     /// `Fd Plugin Options` (Bareos' Job directive): option strings delivered to matching plugins as
     /// `bEventNewPluginOptions` overrides.
     public var fdPluginOptions: [String]
+    /// `Dir Plugin Options` (Bareos' Job directive, repeatable): the Director plugins of the job, each a
+    /// `python3:module_path=...:module_name=...` string checked when the configuration is read (one instance per
+    /// string, getting job start and end events through `bareosdir`).
+    public var dirPluginOptions: [PluginEntry]
     /// `RunScript { }` blocks and `Run Before Job` / `Run After Job` / `Run After Failed Job`, in order.
     public var runScripts: [RunScript]
     /// `Run Script Timeout` (ours): a RunScript command still running after this many seconds is killed with its
@@ -62,11 +74,19 @@ public struct Job: Sendable {
         self.stageErrorPolicy = .continue
         self.pluginDirectory = nil
         self.pluginCallTimeout = 300
+        self.pluginIsolation = .inprocess
         self.fdPluginOptions = []
+        self.dirPluginOptions = []
         self.runScripts = []
         self.runScriptTimeout = 300
         self.location = location
         self.directives = []
+    }
+
+    /// The value of a directive this host keeps without applying it (`Pool`, `Priority`, ...), as written; nil
+    /// when the Job and its JobDefs do not set it. `key` is the lower-case name without blanks.
+    public func keptDirective(_ key: String) -> String? {
+        directives.last { $0.key == key }?.value
     }
 
     /// The level a run uses when none is given on the command line.

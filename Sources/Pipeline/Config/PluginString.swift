@@ -48,39 +48,48 @@ public enum PluginString {
     /// Returns nil for the special string `*all*`, which the plugin skips.
     public static func pythonDefinition(_ string: String) throws(Problem) -> PythonDefinition? {
         if string == "*all*" { return nil }
+        var definition = PythonDefinition(modulePath: nil, moduleName: nil, options: "")
+        var items: [String] = []
+        for (key, value) in try pythonItems(string) {
+            let keyText = key.lowercased()
+            if "module_path".hasPrefix(keyText) {
+                definition.modulePath = stripBackslashes(value)
+            } else if "module_name".hasPrefix(keyText) {
+                definition.moduleName = stripBackslashes(value)
+            } else {
+                items.append(key + "=" + String(decoding: value, as: UTF8.self))
+            }
+        }
+        if !items.isEmpty { definition.options = items.joined(separator: ":") + ":" }
+        return definition
+    }
+
+    /// The `key=value` items after the plugin name, split as Bareos' python-fd and python-dir plugins split them:
+    /// a key runs to the next `=` anywhere in the rest (so an item without `=` merges into the next key), a value
+    /// to the next `:` not preceded by a backslash. A string without `:`, or whose rest has no `=`, is refused.
+    static func pythonItems(_ string: String) throws(Problem) -> [(key: String, value: [UInt8])] {
         let bytes = Array(string.utf8)
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else {
             throw Problem(message: "illegal plugin definition \"\(string)\": no ':' after the plugin name")
         }
         var rest = bytes[(colon + 1)...]
-        var definition = PythonDefinition(modulePath: nil, moduleName: nil, options: "")
-        var items: [String] = []
+        var items: [(key: String, value: [UInt8])] = []
         while !rest.isEmpty {
-            // The key runs to the next '=' anywhere in the rest: an item without '=' merges into the next key.
             guard let equals = rest.firstIndex(of: UInt8(ascii: "=")) else {
                 throw Problem(
                     message: "illegal argument \"\(String(decoding: rest, as: UTF8.self))\" without value in "
                         + "plugin definition \"\(string)\"")
             }
-            let key = rest[rest.startIndex..<equals]
             var end = equals + 1
             while end < rest.endIndex {
                 if rest[end] == UInt8(ascii: ":") && rest[end - 1] != UInt8(ascii: "\\") { break }
                 end += 1
             }
-            let value = rest[(equals + 1)..<end]
+            let key = String(decoding: rest[rest.startIndex..<equals], as: UTF8.self)
+            items.append((key, Array(rest[(equals + 1)..<end])))
             rest = end < rest.endIndex ? rest[(end + 1)...] : []
-            let keyText = String(decoding: key, as: UTF8.self).lowercased()
-            if "module_path".hasPrefix(keyText) {
-                definition.modulePath = stripBackslashes(Array(value))
-            } else if "module_name".hasPrefix(keyText) {
-                definition.moduleName = stripBackslashes(Array(value))
-            } else {
-                items.append(String(decoding: key, as: UTF8.self) + "=" + String(decoding: value, as: UTF8.self))
-            }
         }
-        if !items.isEmpty { definition.options = items.joined(separator: ":") + ":" }
-        return definition
+        return items
     }
 
     /// Bareos removes backslashes from module_path/module_name in place without re-terminating the string, so

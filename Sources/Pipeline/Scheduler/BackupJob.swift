@@ -60,6 +60,8 @@ public final class BackupJob: @unchecked Sendable {
     public private(set) var decision: LevelDecision?
     /// Accurate mode: the previous state the walk compares with (nil otherwise).
     var accurateState: AccurateState?
+    /// The Job's Director plugins (`Dir Plugin Options`), told when the job starts, runs and ends.
+    let directorPlugins: [any DirectorPlugin]
     /// Accurate mode: paths recorded as deleted (set when the walk ends, read by the trailer).
     private var deletedPaths: [[UInt8]] = []
 
@@ -72,8 +74,10 @@ public final class BackupJob: @unchecked Sendable {
     public init(
         job: Job, fileSet: FileSet, chains: [[[String]]], catalog: sending any CatalogStore, settings: BackupSettings,
         stageFactory: @escaping StageChainBuilder.Factory, level requested: Job.Level? = nil,
-        progress: ProgressCounters = ProgressCounters(), cancellation: CancellationFlag = CancellationFlag()
+        progress: ProgressCounters = ProgressCounters(), cancellation: CancellationFlag = CancellationFlag(),
+        directorPlugins: [any DirectorPlugin] = []
     ) {
+        self.directorPlugins = directorPlugins
         self.job = job
         self.fileSet = fileSet
         self.chains = chains
@@ -220,8 +224,11 @@ public final class BackupJob: @unchecked Sendable {
         } catch {
             fail("catalog write failed: \(error)")
         }
+        // Director plugins: loaded, JobStart and JobInit; a failure fails the job before the scripts run.
+        let director = startDirectorPlugins(jobID: jobID, context: context)
         // RunsWhen = Before: before any file is read; a failure with FailJobOnError fails the job here.
-        _ = runScripts(at: .before, jobID: jobID, summary: nil)
+        if fatalMessage == nil { _ = runScripts(at: .before, jobID: jobID, summary: nil) }
+        runDirectorPlugins(director, jobID: jobID, context: context)
 
         do {
             try builder.broadcast(.jobStarted, context: context)
@@ -254,6 +261,13 @@ public final class BackupJob: @unchecked Sendable {
         final.wallSeconds = Clock.monotonic() - started
         final.cpuSeconds = Clock.cpuSeconds() - cpuStarted
         final.peakRSSBytes = Clock.peakRSSBytes()
+        if settings.collectStatistics {
+            var statistics = coordinator.statistics
+            statistics.name(builder.slotNames)
+            statistics.workerThreads = settings.workers
+            statistics.streamThreads = settings.streamThreads + 1  // and the serial lane of taken-over files
+            final.statistics = statistics
+        }
         if let fatal = fatalMessage {
             final.status = .failed
             final.failure = fatal
@@ -315,6 +329,10 @@ public final class BackupJob: @unchecked Sendable {
             final.status = .failed
             final.failure = (final.failure.map { $0 + "; " } ?? "") + "cannot finish the catalog record: \(error)"
         }
+        // JobEnd: the job's record is final; what the Director plugins say now changes none of it.
+        if let problem = endDirectorPlugins(director, summary: final, context: context) {
+            final.failure = (final.failure.map { $0 + "; " } ?? "") + problem
+        }
         return final
     }
 
@@ -339,10 +357,14 @@ public final class BackupJob: @unchecked Sendable {
                 let back = Parcel(writeCatalog(catalog, from: catalogQueue, jobID: jobID))
                 catalogSlot.withLock { $0 = back }
             }
+            // The stream threads hand their statistics to the job when they end.
+            let statisticsSink: (@Sendable (JobStatistics) -> Void)? =
+                settings.collectStatistics ? { @Sendable statistics in coordinator.merge(statistics: statistics) } : nil
             let pool = try StreamPool(
                 threads: settings.streamThreads, chunkSize: settings.chunkSize,
                 chunksPerFile: settings.streamChunksPerFile, spillDirectory: settings.archiveDirectory,
-                context: context, jobID: jobID, cancellation: cancellation, progress: progress)
+                context: context, jobID: jobID, cancellation: cancellation, progress: progress,
+                statistics: statisticsSink)
             streams = pool
             let jobName = job.name
             threads.writer = try WorkerThread(name: "op-write") {
@@ -377,7 +399,10 @@ public final class BackupJob: @unchecked Sendable {
                             coordinator.batchDecided()
                             preparedQueue.put(prepared)
                         }
-                        if let worker { coordinator.merge(worker.summary) }
+                        if let worker {
+                            coordinator.merge(worker.summary)
+                            if let statistics = worker.statistics { coordinator.merge(statistics: statistics) }
+                        }
                     })
             }
             threads.walker = try WorkerThread(name: "op-walk") { [self] in
@@ -488,7 +513,20 @@ public final class BackupJob: @unchecked Sendable {
         var nextIndex: Int64 = 0
         var batch = WalkBatch(sequence: 0, firstIndex: 0)
         var batchBytes: UInt64 = 0
+        // With statistics, the walk's time is this thread's time less its waits for the workers and the writer.
+        let timed = settings.collectStatistics
+        let walkStarted = timed ? Clock.nanoseconds() : 0
+        var waited: UInt64 = 0
+        defer {
+            if timed {
+                var statistics = JobStatistics()
+                statistics.walkNanoseconds = (Clock.nanoseconds() &- walkStarted) &- waited
+                coordinator.merge(statistics: statistics)
+            }
+        }
         func flush() {
+            let waitStarted = timed ? Clock.nanoseconds() : 0
+            defer { if timed { waited &+= Clock.nanoseconds() &- waitStarted } }
             coordinator.inFlight.put(())  // waits while the writer is `inFlight.capacity` batches behind
             queue.put(batch)
             sequence += 1
@@ -523,7 +561,9 @@ public final class BackupJob: @unchecked Sendable {
                 // Stages are asked once every entry of the walk went through their decision hooks (Bareos calls
                 // check_file after the last handle_backup_file); the entries still being walked are flushed first.
                 if !batch.events.isEmpty { flush() }
+                let waitStarted = timed ? Clock.nanoseconds() : 0
                 coordinator.awaitDecidedBatches(sequence)
+                if timed { waited &+= Clock.nanoseconds() &- waitStarted }
                 // A job that failed meanwhile records no deletions (as above).
                 if cancellation.isCancelled || fatalMessage != nil { deletions = [] }
             }

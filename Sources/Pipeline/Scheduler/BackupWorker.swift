@@ -31,6 +31,8 @@ struct StreamRequest {
     var signature: DigestAlgorithm?
     var noAtime: Bool
     var readHook: BackupSettings.ReadHook?
+    /// With statistics: per stage of `chain`, its decision hook's time per entry of the file's batch.
+    var decisionShares: [UInt64] = []
 }
 
 struct PreparedBatch {
@@ -55,6 +57,8 @@ final class BackupWorker {
     private let names = OwnerNames()
     /// What this worker counted (examined, skipped, failed, warnings, deletions).
     private(set) var summary = JobSummary(jobID: 0, jobName: "", level: "", status: .running)
+    /// This thread's statistics (`backup --stats`), nil when the job collects none.
+    private(set) var statistics: JobStatistics?
 
     /// - Throws: `DigestError` when libcrypto cannot give this thread its SHA-256 states.
     init(
@@ -68,6 +72,7 @@ final class BackupWorker {
         self.options = options
         self.context = context
         self.jobID = jobID
+        if coordinator.settings.collectStatistics { statistics = JobStatistics() }
     }
 
     func prepare(_ batch: BackupJob.WalkBatch) -> PreparedBatch {
@@ -106,6 +111,8 @@ final class BackupWorker {
         // first entry; batches take turns here when a stage needs walk order.
         var outcomes = [StageChain.Outcome](repeating: .store(source: nil), count: items.count)
         var chainOf = [StageChain?](repeating: nil, count: items.count)
+        // With statistics, each item's chain's decision time per entry (one array per chain group, shared).
+        var sharesOf = [[UInt64]](repeating: [], count: statistics == nil ? 0 : items.count)
         // With walk order, only consecutive entries of one chain share a call: a stage that sits in two chains then
         // still sees the batch's entries in walk order.
         var groups: [(strings: [String], indices: [Int])] = []
@@ -136,11 +143,12 @@ final class BackupWorker {
             do {
                 let chain = try builder.chain(for: strings)
                 var subset = indices.map { items[$0] }
-                let results = chain.decide(batch: &subset, context: context)
+                let (results, shares) = chain.decide(batch: &subset, context: context, statistics: &statistics)
                 for (position, index) in indices.enumerated() {
                     items[index] = subset[position]
                     outcomes[index] = results[position]
                     chainOf[index] = chain
+                    if statistics != nil { sharesOf[index] = shares }
                 }
             } catch {
                 for index in indices {
@@ -151,7 +159,9 @@ final class BackupWorker {
         // The turn ends with the decisions: reading and hashing the files goes on in parallel with the next batch.
         coordinator.endDecisionTurn(batch.sequence)
         for index in items.indices {
-            order[itemSlots[index]] = prepare(items[index], outcome: outcomes[index], chain: chainOf[index])
+            order[itemSlots[index]] = prepare(
+                items[index], outcome: outcomes[index], chain: chainOf[index],
+                shares: statistics == nil ? [] : sharesOf[index])
         }
         prepared.entries = order.compactMap { $0 }
         for (offset, deletion) in batch.deletions.enumerated() {
@@ -200,7 +210,10 @@ final class BackupWorker {
         return .record(record)
     }
 
-    private func prepare(_ item: FileItem, outcome: StageChain.Outcome, chain: StageChain?) -> PreparedEntry {
+    /// - Parameter shares: with statistics, per stage of `chain`, its decision time per entry of the batch.
+    private func prepare(
+        _ item: FileItem, outcome: StageChain.Outcome, chain: StageChain?, shares: [UInt64]
+    ) -> PreparedEntry {
         if item.kind == .file { summary.filesExamined += 1 }
         switch outcome {
         case .skip(let stage, let reason):
@@ -210,6 +223,7 @@ final class BackupWorker {
             if item.kind == .file {
                 summary.filesSkipped += 1
                 summary.skippedByStage[stage, default: 0] += 1
+                if statistics != nil, let chain { chain.record(skippedBy: stage, shares: shares, into: &statistics!) }
             }
             return .record(record)
         case .failed(let failure):
@@ -241,13 +255,13 @@ final class BackupWorker {
                     StreamRequest(
                         item: item, record: record, member: member, chain: dataChain, sourceStage: source,
                         compression: block.compression, signature: signature, noAtime: block.noAtime,
-                        readHook: coordinator.settings.readHook))
+                        readHook: coordinator.settings.readHook, decisionShares: shares))
             }
             // The data path first, so that observers hear of a file that cannot be read (a checksum log records
             // it as failed).
             var path: DataPath
             do {
-                path = try dataChain.dataPath(for: item, context: context)
+                path = try dataChain.dataPath(for: item, context: context, timed: statistics != nil)
             } catch let failure as StageFailure {
                 return failed(item, failure.message, stage: failure.stage)
             } catch {
@@ -264,6 +278,7 @@ final class BackupWorker {
             // holds still meanwhile, is a version that existed; the first read may be a mix of two.
             let hook = coordinator.settings.readHook
             var reread: String?
+            let readStarted = statistics == nil ? 0 : Clock.nanoseconds()
             do {
                 do {
                     try FileReader.readWhole(
@@ -282,17 +297,25 @@ final class BackupWorker {
                 path.abandon(reason: error.message)
                 return failed(item, error.message, stage: nil)
             }
+            if statistics != nil { statistics!.readNanoseconds &+= Clock.nanoseconds() &- readStarted }
             if let reread {
                 summary.filesReread += 1
                 context.message(
                     .warning, "\(reread); stored as read a second time, during which it did not change",
                     path: item.path)
             }
+            // The host's digests are the `digest` row of the statistics; the source observers are their stages' time.
+            var digestNanoseconds: UInt64 = 0
+            var digestStarted = statistics == nil ? 0 : Clock.nanoseconds()
             buffer.withUnsafeBytes { bytes in
                 sha256.update(bytes)
+                if statistics != nil {
+                    digestNanoseconds &+= Clock.nanoseconds() &- digestStarted
+                }
                 path.observeSource(bytes)
             }
             do {
+                if statistics != nil { digestStarted = Clock.nanoseconds() }
                 record.sourceSHA256 = try sha256.finalize()
                 if let signature {
                     record.signatureAlgorithm = signature.rawValue
@@ -303,6 +326,7 @@ final class BackupWorker {
                         record.signature = try digester.finalize()
                     }
                 }
+                if statistics != nil { digestNanoseconds &+= Clock.nanoseconds() &- digestStarted }
             } catch {
                 path.abandon(reason: "\(error)")
                 return failed(item, "\(error)", stage: nil)
@@ -319,8 +343,10 @@ final class BackupWorker {
                     try path.finish { stored.append(contentsOf: $0) }
                 }
                 if path.hasTransforms {
+                    let started = statistics == nil ? 0 : Clock.nanoseconds()
                     stored.withUnsafeBytes { storedSHA256.update($0) }
                     record.storedSHA256 = try storedSHA256.finalize()
+                    if statistics != nil { digestNanoseconds &+= Clock.nanoseconds() &- started }
                     member.applyTransforms(suffix: path.memberSuffix, compression: path.compression, record: &record)
                 } else {
                     record.storedSHA256 = record.sourceSHA256
@@ -338,6 +364,11 @@ final class BackupWorker {
             record.compression = member.compressionName
             member.size = UInt64(stored.count)
             member.records += VolumeMember.catalogRecords(record, jobID: jobID)
+            if statistics != nil {
+                let hashed = UInt64(buffer.count) + (path.hasTransforms ? UInt64(stored.count) : 0)
+                statistics!.digested(bytes: hashed, nanoseconds: digestNanoseconds)
+                dataChain.record(stored: path, shares: shares, into: &statistics!)
+            }
             return .member(PreparedMember(record: record, member: member, data: stored, sourceBytes: record.size))
         }
     }

@@ -22,6 +22,8 @@ final class JobCoordinator: Sendable {
     private struct Outcome: Sendable {
         /// The counts of the threads that ended so far (each keeps its own while it runs).
         var totals: JobSummary
+        /// The statistics of the threads that ended so far (with `BackupSettings.collectStatistics`).
+        var statistics = JobStatistics()
         var fatal: String?
         /// `Stage Error Policy = fail`: the file error that stopped the job, recorded at the end of the job (what
         /// was in flight when it stopped is dropped, this row and message are not).
@@ -83,6 +85,14 @@ final class JobCoordinator: Sendable {
 
     /// The counts merged so far.
     var totals: JobSummary { outcome.withLock { $0.totals } }
+
+    /// Adds the statistics of a thread that ended.
+    func merge(statistics: JobStatistics) {
+        outcome.withLock { $0.statistics.merge(statistics) }
+    }
+
+    /// The statistics merged so far.
+    var statistics: JobStatistics { outcome.withLock { $0.statistics } }
 
     // MARK: - Decision turns
 

@@ -31,6 +31,8 @@ public struct JobSummary: Sendable {
     public var entriesDeleted = 0
     /// Human-readable reason when the job failed or was cancelled.
     public var failure: String?
+    /// Backup with `BackupSettings.collectStatistics`: per stage and per thread kind (`backup --stats`).
+    public var statistics: JobStatistics?
 
     public init(jobID: Int64, jobName: String, level: String, status: JobStatus) {
         self.jobID = jobID

@@ -81,7 +81,7 @@ struct RunScriptRunner {
             case "c": out += client
             case "e": out += summary.map { Self.exitStatus($0.status) } ?? "Running"
             case "i": out += String(jobID)
-            case "j": out += "\(jobName).\(Self.utc(start, dateSeparator: "_", timeSeparator: "."))_\(Self.two(Int32(jobID % 100)))"
+            case "j": out += Self.uniqueJobName(jobName, start: start, jobID: jobID)
             case "l": out += level
             case "n": out += jobName
             case "s": out += since.map { Self.utc($0, dateSeparator: " ", timeSeparator: ":") } ?? ""
@@ -96,6 +96,12 @@ struct RunScriptRunner {
             }
         }
         return out
+    }
+
+    /// The unique job name of `%j` (and of Director plugins' bDirVarJobName): `NAME.2026-12-06_06.41.55_07`, the
+    /// start time in UTC and the JobId modulo 100.
+    static func uniqueJobName(_ name: String, start: FileStat.Timestamp, jobID: Int64) -> String {
+        "\(name).\(utc(start, dateSeparator: "_", timeSeparator: "."))_\(two(Int32(jobID % 100)))"
     }
 
     /// Bareos' words for a job's end (`job_status_to_str`).

@@ -29,7 +29,8 @@ final class StreamPool: Sendable {
     /// - Throws: `ThreadStartError` when a thread cannot start (the ones started are stopped first).
     init(
         threads count: Int, chunkSize: Int, chunksPerFile: Int, spillDirectory: String, context: StageContext,
-        jobID: JobID, cancellation: CancellationFlag, progress: ProgressCounters
+        jobID: JobID, cancellation: CancellationFlag, progress: ProgressCounters,
+        statistics: (@Sendable (JobStatistics) -> Void)? = nil
     ) throws(ThreadStartError) {
         window = count + 1
         self.chunkSize = chunkSize
@@ -50,7 +51,7 @@ final class StreamPool: Sendable {
                         do {
                             producer = try StreamProducer(
                                 context: context, jobID: jobID, cancellation: cancellation, chunkSize: chunkSize,
-                                progress: progress)
+                                progress: progress, collectStatistics: statistics != nil)
                         } catch {
                             // The job cannot hash what it streams: it stops with the reason; files queued here
                             // are abandoned, so the writer does not wait for them.
@@ -61,6 +62,8 @@ final class StreamPool: Sendable {
                         while let task = queue.take() {
                             producer.produce(task.request, into: task.file)
                         }
+                        // This thread's statistics go to the job once, when it ends.
+                        if let statistics, let counted = producer.statistics { statistics(counted) }
                     })
             }
         } catch {

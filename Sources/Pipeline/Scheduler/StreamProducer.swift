@@ -21,11 +21,15 @@ final class StreamProducer {
     /// Where transformed files are read (the chunks sent are transform output).
     private var readBuffer: [UInt8]
     private static let zeros = [UInt8](repeating: 0, count: 1 << 16)
+    /// This thread's statistics (`backup --stats`), nil when the job collects none.
+    private(set) var statistics: JobStatistics?
 
     /// - Throws: `DigestError` when libcrypto cannot give this thread its SHA-256 states.
     init(
-        context: StageContext, jobID: JobID, cancellation: CancellationFlag, chunkSize: Int, progress: ProgressCounters
+        context: StageContext, jobID: JobID, cancellation: CancellationFlag, chunkSize: Int, progress: ProgressCounters,
+        collectStatistics: Bool = false
     ) throws(DigestError) {
+        if collectStatistics { statistics = JobStatistics() }
         self.progress = progress
         sourceDigester = try Digester(.sha256)
         storedDigester = try Digester(.sha256)
@@ -53,7 +57,7 @@ final class StreamProducer {
         // The data path first, so that observers hear of a file that cannot be opened.
         var path: DataPath
         do {
-            path = try request.chain.dataPath(for: item, context: context)
+            path = try request.chain.dataPath(for: item, context: context, timed: statistics != nil)
         } catch let failure as StageFailure {
             _ = file.send(.failed(message: failure.message, stage: failure.stage))
             return
@@ -122,10 +126,36 @@ final class StreamProducer {
         storedDigester.reset()
         var sourceBytes: UInt64 = 0
         var storedBytes: UInt64 = 0
+        // With statistics: the host's digests (the `digest` row) and its reads of the file; a taken-over file's
+        // reads are its stage's time (`DataPath.charge`).
+        let timed = statistics != nil
+        var digestNanoseconds: UInt64 = 0
+        var readNanoseconds: UInt64 = 0
+        let sourcePosition = request.sourceStage.map { request.chain.dataPosition(ofStage: $0) }
+        func timing<T>(_ total: inout UInt64, _ body: () throws -> T) rethrows -> T {
+            guard timed else { return try body() }
+            let started = Clock.nanoseconds()
+            defer { total &+= Clock.nanoseconds() &- started }
+            return try body()
+        }
+        func read(_ body: () throws -> Int) throws -> Int {
+            guard timed else { return try body() }
+            let started = Clock.nanoseconds()
+            let count = try body()
+            let elapsed = Clock.nanoseconds() &- started
+            if let sourcePosition {
+                path.charge(stage: sourcePosition, nanoseconds: elapsed, bytesOut: UInt64(count))
+            } else {
+                readNanoseconds &+= elapsed
+            }
+            return count
+        }
         do {
             func hashSource(_ data: UnsafeRawBufferPointer) {
-                sourceDigester.update(data)
-                signature?.update(data)
+                timing(&digestNanoseconds) {
+                    sourceDigester.update(data)
+                    signature?.update(data)
+                }
                 path.observeSource(data)
             }
             if !path.hasTransforms {
@@ -154,9 +184,10 @@ final class StreamProducer {
                             }
                             return try source.read(into: target)
                         }
-                        let count =
+                        let count = try read {
                             try buffer != nil
-                            ? buffer!.withUnsafeMutableBytes(readChunk) : readBuffer.withUnsafeMutableBytes(readChunk)
+                                ? buffer!.withUnsafeMutableBytes(readChunk) : readBuffer.withUnsafeMutableBytes(readChunk)
+                        }
                         if count == 0 {
                             if sparse != nil {
                                 throw NotStored(message: "changed while being read (shorter than its sparse map)")
@@ -171,7 +202,7 @@ final class StreamProducer {
                         try (buffer ?? readBuffer).withUnsafeBytes { raw in
                             let data = UnsafeRawBufferPointer(rebasing: raw[0..<count])
                             hashSource(data)
-                            if !storedIsSource { storedDigester.update(data) }
+                            if !storedIsSource { timing(&digestNanoseconds) { storedDigester.update(data) } }
                             if buffer == nil { try file.spill(data) }
                         }
                         if let buffer { guard file.send(.data(buffer, count: count)) else { throw Abandoned() } }
@@ -208,7 +239,7 @@ final class StreamProducer {
                     filled = 0
                 }
                 func emit(_ bytes: UnsafeRawBufferPointer) throws {
-                    storedDigester.update(bytes)
+                    timing(&digestNanoseconds) { storedDigester.update(bytes) }
                     storedBytes += UInt64(bytes.count)
                     var offset = 0
                     while offset < bytes.count {
@@ -237,7 +268,7 @@ final class StreamProducer {
                 }
                 while true {
                     if cancellation.isCancelled { throw BackupError("cancelled") }
-                    let count = try readBuffer.withUnsafeMutableBytes { try source.read(into: $0) }
+                    let count = try read { try readBuffer.withUnsafeMutableBytes { try source.read(into: $0) } }
                     if count == 0 { break }
                     if request.sourceStage == nil && sourceBytes + UInt64(count) > item.stat.size {
                         throw NotStored(
@@ -264,15 +295,23 @@ final class StreamProducer {
             if let stamp, let host = source as? FileByteSource, let change = stamp.change(of: host.fd) {
                 throw NotStored(message: "changed while being read (\(change))")
             }
-            let digest = try sourceDigester.finalize()
+            let digest = try timing(&digestNanoseconds) { try sourceDigester.finalize() }
             record.sourceSHA256 = digest
             let observed = try path.finishObservers(sourceSHA256: digest)
             record.stageMetadata.merge(observed.metadata) { _, new in new }
             record.searchDocument = observed.searchDocument
-            record.storedSHA256 = storedIsSource ? digest : try storedDigester.finalize()
-            if let algorithm = request.signature {
-                record.signatureAlgorithm = algorithm.rawValue
-                record.signature = try signature?.finalize() ?? digest
+            try timing(&digestNanoseconds) {
+                record.storedSHA256 = storedIsSource ? digest : try storedDigester.finalize()
+                if let algorithm = request.signature {
+                    record.signatureAlgorithm = algorithm.rawValue
+                    record.signature = try signature?.finalize() ?? digest
+                }
+            }
+            if statistics != nil {
+                statistics!.readNanoseconds &+= readNanoseconds
+                statistics!.digested(
+                    bytes: sourceBytes + (storedIsSource ? 0 : storedBytes), nanoseconds: digestNanoseconds)
+                request.chain.record(stored: path, shares: request.decisionShares, into: &statistics!)
             }
         } catch is Abandoned {
             path.abandon(reason: file.abandonReason ?? "cancelled")

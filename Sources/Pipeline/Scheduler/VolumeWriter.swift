@@ -40,6 +40,10 @@ final class VolumeWriter {
     private let streams: StreamPool
     /// Where chunks a streamed file spilled are copied through (allocated with the first one).
     private var spillBuffer: [UInt8] = []
+    /// With statistics: this thread's waits (for batches, streamed chunks, the catalog thread), which its time in
+    /// the statistics leaves out.
+    private let timed: Bool
+    private var waitedNanoseconds: UInt64 = 0
 
     init(
         coordinator: JobCoordinator, jobName: String, labels: Labels, context: StageContext, jobID: JobID,
@@ -52,12 +56,30 @@ final class VolumeWriter {
         self.jobID = jobID
         self.catalogQueue = catalogQueue
         self.streams = streams
+        timed = coordinator.settings.collectStatistics
+    }
+
+    /// Runs `body`, a wait for another thread, counting its time as waited (with statistics).
+    @inline(__always)
+    private func waiting<T>(_ body: () -> T) -> T {
+        guard timed else { return body() }
+        let started = Clock.nanoseconds()
+        defer { waitedNanoseconds &+= Clock.nanoseconds() &- started }
+        return body()
     }
 
     func run(from queue: BoundedQueue<PreparedBatch>) {
+        let started = timed ? Clock.nanoseconds() : 0
+        defer {
+            if timed {
+                var statistics = JobStatistics()
+                statistics.volumeWriteNanoseconds = (Clock.nanoseconds() &- started) &- waitedNanoseconds
+                coordinator.merge(statistics: statistics)
+            }
+        }
         var waiting: [Int: PreparedBatch] = [:]
         var next = 0
-        while let prepared = queue.take() {
+        while let prepared = self.waiting({ queue.take() }) {
             waiting[prepared.sequence] = prepared
             while let ready = waiting.removeValue(forKey: next) {
                 if !coordinator.cancellation.isCancelled { process(ready) }
@@ -119,8 +141,8 @@ final class VolumeWriter {
         var opening = BackupJob.CatalogBatch()
         opening.newVolumes = [(sequence, record)]
         opening.recorded = reply
-        catalogQueue.put(opening)
-        guard reply.take() == true else {
+        waiting { _ = catalogQueue.put(opening) }
+        guard waiting({ reply.take() }) == true else {
             throw BackupError("cannot record volume \(record.path) in the catalog before writing it")
         }
     }
@@ -148,7 +170,8 @@ final class VolumeWriter {
             }
         }
         batch.sync = volumeSync
-        catalogQueue.put(batch)
+        let full = batch
+        waiting { _ = catalogQueue.put(full) }
         batch = BackupJob.CatalogBatch()
         batchTextBytes = 0
     }
@@ -300,7 +323,7 @@ final class VolumeWriter {
     private func stream(_ request: StreamRequest, from file: StreamedFile) {
         // The writer waits here for this file's chunks: it is the file in progress until it is appended.
         coordinator.progress.currentPath = request.record.path
-        let first = file.next()
+        let first = waiting { file.next() }
         guard case .header(let header)? = first else {
             // Failed before any data (no data path or source), or abandoned because the job stops.
             if case .failed(let message, let stage)? = first, !coordinator.cancellation.isCancelled {
@@ -327,7 +350,7 @@ final class VolumeWriter {
             return
         }
         while true {
-            switch file.next() {
+            switch waiting({ file.next() }) {
             case .data(let buffer, let count)?:
                 guard append(buffer, count, of: file, to: writer) else { return }
                 file.recycle(buffer)

@@ -27,7 +27,7 @@
 /// A selector holds only compiled, immutable data: it is `Sendable`, and each `run` is independent (a run may
 /// happen on a dedicated thread while another uses the same selector).
 public final class FileSelector: Sendable {
-    private let fileSet: FileSet
+    let fileSet: FileSet
     let includes: [CompiledInclude]
     /// Directory descriptors a walk keeps open at once (at least 2); deeper directories are closed and reopened
     /// on the way back up.

@@ -1,7 +1,7 @@
 /// The data stage for Options `Compression`. The chain builder places it just before the first encrypting stage
 /// of a chain, or at its end (`StageChainBuilder.chain(for:compression:)`); it never appears in a `Plugin =`
 /// string. Members it produced are standard gzip or LZ4 frames (`gunzip`, `lz4 -d` read them).
-final class CompressionStage: Stage {
+public final class CompressionStage: Stage {
     public let compression: OptionsBlock.Compression
     public let name: String
 

@@ -10,7 +10,8 @@
 /// ends with exactly one `finish` or `abandon`: callers that give up on a file call ``abandon(reason:)``.
 struct DataPath {
     private enum Step {
-        case transform(stage: String, any ByteTransform)
+        /// `index`: the data stage's position (into `work`).
+        case transform(stage: String, any ByteTransform, index: Int)
         case observe(Int)  // index into `observers`
     }
 
@@ -18,9 +19,23 @@ struct DataPath {
         var stage: String
         var observer: any ByteObserver
         var seesSource: Bool
+        /// The data stage's position (into `work`).
+        var index: Int
         var bytes: UInt64 = 0
         var ended = false
     }
+
+    /// What one data stage did for this file (`backup --stats`): time in its hooks, bytes in and out.
+    struct StageWork {
+        var nanoseconds: UInt64 = 0
+        var bytesIn: UInt64 = 0
+        var bytesOut: UInt64 = 0
+    }
+
+    /// One entry per data stage when the job collects statistics, else empty (and nothing is timed): kept in the
+    /// path, which the file's thread owns, and added to that thread's ``JobStatistics`` when the file is stored.
+    private(set) var work: [StageWork] = []
+    private var timed: Bool { !work.isEmpty }
 
     private var steps: [Step] = []
     private var buffers: [[UInt8]] = []
@@ -39,25 +54,31 @@ struct DataPath {
     /// A path of transforms only, in the order they apply (restore's inverse transforms).
     init(transforms list: [(stage: String, transform: any ByteTransform)]) {
         for (stage, transform) in list {
-            steps.append(.transform(stage: stage, transform))
+            steps.append(.transform(stage: stage, transform, index: 0))
             transforms.append(transform)
             transformStages.append(stage)
         }
         buffers = Array(repeating: [], count: steps.count)
     }
 
-    /// Builds the path of one file: each data stage's observer and transform, in chain order.
-    init(stages: [any Stage], item: FileItem, chainEncrypts: Bool, context: StageContext) throws {
+    /// Builds the path of one file: each data stage's observer and transform, in chain order. With `timed`, each
+    /// stage's time and bytes are counted in ``work`` (making its observer and transform included: a `gpg`
+    /// transform wraps a session key there).
+    init(stages: [any Stage], item: FileItem, chainEncrypts: Bool, context: StageContext, timed: Bool = false) throws {
+        if timed { work = Array(repeating: StageWork(), count: stages.count) }
         do {
-            for stage in stages {
+            for (index, stage) in stages.enumerated() {
                 let placement = ObserverPlacement(seesSourceBytes: transforms.isEmpty, chainEncrypts: chainEncrypts)
+                let started = timed ? Clock.nanoseconds() : 0
+                defer { if timed { work[index].nanoseconds &+= Clock.nanoseconds() &- started } }
                 do {
                     if let observer = try stage.makeObserver(for: item, placement: placement, context: context) {
-                        observers.append(Observer(stage: stage.name, observer: observer, seesSource: transforms.isEmpty))
+                        observers.append(
+                            Observer(stage: stage.name, observer: observer, seesSource: transforms.isEmpty, index: index))
                         if !transforms.isEmpty { steps.append(.observe(observers.count - 1)) }
                     }
                     if let transform = try stage.makeTransform(for: item, context: context) {
-                        steps.append(.transform(stage: stage.name, transform))
+                        steps.append(.transform(stage: stage.name, transform, index: index))
                         transforms.append(transform)
                         transformStages.append(stage.name)
                         memberSuffix = stage.memberSuffix
@@ -92,13 +113,37 @@ struct DataPath {
     mutating func observeSource(_ bytes: UnsafeRawBufferPointer) {
         for index in observers.indices where observers[index].seesSource {
             observers[index].bytes += UInt64(bytes.count)
-            if observers[index].observer.needsBytes { observers[index].observer.observe(bytes) }
+            if timed {
+                // The bytes go past an observer that needs none too (a checksum log reusing the host's digest).
+                let stage = observers[index].index
+                let started = Clock.nanoseconds()
+                if observers[index].observer.needsBytes { observers[index].observer.observe(bytes) }
+                work[stage].nanoseconds &+= Clock.nanoseconds() &- started
+                work[stage].bytesIn &+= UInt64(bytes.count)
+                work[stage].bytesOut &+= UInt64(bytes.count)
+            } else if observers[index].observer.needsBytes {
+                observers[index].observer.observe(bytes)
+            }
         }
     }
 
     /// Counts source bytes that the caller handed to `sourceObservers` itself.
     mutating func countSource(_ count: UInt64) {
-        for index in observers.indices where observers[index].seesSource { observers[index].bytes += count }
+        for index in observers.indices where observers[index].seesSource {
+            observers[index].bytes += count
+            if timed {
+                work[observers[index].index].bytesIn &+= count
+                work[observers[index].index].bytesOut &+= count
+            }
+        }
+    }
+
+    /// Counts, with statistics, the time and bytes of data stage `index` done outside the path: the reads of the
+    /// byte source of a stage that took the file over.
+    mutating func charge(stage index: Int, nanoseconds: UInt64, bytesOut: UInt64) {
+        guard timed else { return }
+        work[index].nanoseconds &+= nanoseconds
+        work[index].bytesOut &+= bytesOut
     }
 
     /// Pushes one chunk of source bytes through the steps (not the source observers: see `observeSource`).
@@ -126,19 +171,33 @@ struct DataPath {
         case .observe(let index):
             if input.count > 0 {
                 observers[index].bytes += UInt64(input.count)
+                let started = timed ? Clock.nanoseconds() : 0
                 observers[index].observer.observe(input)
+                if timed {
+                    let stage = observers[index].index
+                    work[stage].nanoseconds &+= Clock.nanoseconds() &- started
+                    work[stage].bytesIn &+= UInt64(input.count)
+                    work[stage].bytesOut &+= UInt64(input.count)
+                }
             }
             try run(from: start + 1, input, finishing: finishing, emit: emit)
-        case .transform(let stage, let transform):
+        case .transform(let stage, let transform, let index):
             var output: [UInt8] = []
             swap(&output, &buffers[start])
             output.removeAll(keepingCapacity: true)
             defer { swap(&output, &buffers[start]) }
+            // Only the transform's own work is timed: the steps after it run below, outside this interval.
+            let started = timed ? Clock.nanoseconds() : 0
             do {
                 if input.count > 0 { try transform.process(input, into: &output) }
                 if finishing { try transform.finish(into: &output) }
             } catch {
                 throw StageFailure(stage: stage, path: [], underlying: error)
+            }
+            if timed {
+                work[index].nanoseconds &+= Clock.nanoseconds() &- started
+                work[index].bytesIn &+= UInt64(input.count)
+                work[index].bytesOut &+= UInt64(output.count)
             }
             try output.withUnsafeBytes { produced in
                 try run(from: start + 1, produced, finishing: finishing, emit: emit)
@@ -164,6 +223,9 @@ struct DataPath {
             observers[index].ended = true
             let file = ObservedFile(
                 sourceSHA256: observers[index].seesSource ? sourceSHA256 : nil, bytesObserved: observers[index].bytes)
+            let started = timed ? Clock.nanoseconds() : 0
+            // An index stage extracts its text here, a checksum stage writes its log line: the stage's time.
+            defer { if timed { work[observers[index].index].nanoseconds &+= Clock.nanoseconds() &- started } }
             do {
                 let produced = try observers[index].observer.finish(file)
                 result.metadata.merge(produced.metadata) { _, new in new }

@@ -14,6 +14,16 @@ public final class StageChainBuilder: Sendable {
         var order: [String] = []
         var chains: [ChainKey: StageChain] = [:]
         var compressions: [String: CompressionStage] = [:]
+        /// Statistics slots: one per distinct stage string and compression, in the order they were first built.
+        var slots: [String: Int] = [:]
+        var slotNames: [String] = []
+
+        mutating func slot(_ name: String) -> Int {
+            if let slot = slots[name] { return slot }
+            slots[name] = slotNames.count
+            slotNames.append(name)
+            return slotNames.count - 1
+        }
     }
 
     private struct ChainKey: Hashable {
@@ -54,13 +64,21 @@ public final class StageChainBuilder: Sendable {
                 return stage
             }
         }
-        let chain = StageChain(strings: strings, stages: stages, compression: compressionStage)
+        let (slots, compressionSlot) = state.withLock { state in
+            (strings.map { state.slot($0) }, compressionStage.map { state.slot($0.name) })
+        }
+        let chain = StageChain(
+            strings: strings, stages: stages, compression: compressionStage, slots: slots,
+            compressionSlot: compressionSlot)
         return state.withLock { state in
             if let existing = state.chains[key] { return existing }
             state.chains[key] = chain
             return chain
         }
     }
+
+    /// The names of the statistics slots (``JobStatistics/stages``), by slot.
+    var slotNames: [String] { state.withLock { $0.slotNames } }
 
     /// Every stage created so far, in creation order (job events go to each once).
     var allStages: [any Stage] {

@@ -100,6 +100,12 @@ public final class StageContext: Sendable {
         fatal?(reason)
     }
 
+    /// Stops the job like `failJob`, for a reason already recorded as a job message (one a plugin process
+    /// reported with its messages).
+    public func stopJob(_ reason: String) {
+        fatal?(reason)
+    }
+
     /// Keeps `value` with the job under `key` (name it after the stage: `gpg.jobkey.ID`): the catalog's
     /// `job_data` and every volume's label hold it, so it survives `scan`, and restore reads it with
     /// ``jobData(job:key:)``. Only during `JobEvent.jobStarted` of a backup; later calls are not recorded.

@@ -18,6 +18,15 @@ public enum Clock {
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
+    /// Nanoseconds on the monotonic clock: what job statistics time hooks and threads with (one vDSO call, about
+    /// 20-25 ns here, no allocation; engineering notes).
+    @inline(__always)
+    static func nanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+
     /// User + system CPU seconds of this process.
     public static func cpuSeconds() -> Double {
         var usage = rusage()

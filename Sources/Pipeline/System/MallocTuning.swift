@@ -26,4 +26,14 @@ package enum MallocTuning {
         _ = mallopt(M_MMAP_THRESHOLD, mmapThreshold)
         _ = mallopt(M_TRIM_THRESHOLD, trimThreshold)
     }
+
+    /// A plugin process (`Plugin Isolation = process`) runs one plugin and little else, so its heap stays small
+    /// and a plugin's 256 KiB buffers (`hashlib.file_digest` allocates one per file) were mapped and unmapped per
+    /// file: 20,000 mmap/munmap pairs and 1.3 M page faults for 20,000 files with the checksum-log example, where
+    /// the host's busier heap serves them from free chunks. Buffers up to 4 MiB come from the heap here, and up
+    /// to 8 MiB of free heap is kept.
+    package static func applyForPluginProcess() {
+        _ = mallopt(M_MMAP_THRESHOLD, 4 << 20)
+        _ = mallopt(M_TRIM_THRESHOLD, 8 << 20)
+    }
 }

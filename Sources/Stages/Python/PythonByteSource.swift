@@ -89,32 +89,11 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
             throw failure("plugin_io(IO_OPEN) answered iostat_do_in_core without a descriptor")
         }
 
-        var memory: [UInt8] = []
-        var spill: Int32 = -1
-        var size: UInt64 = 0
+        let collector = Collector(
+            memoryLimit: memoryLimit, spillDirectory: spillDirectory, fail: { StageFailure(stage: stage, path: item.path, message: $0) })
         var problem: StageFailure?
         var chunk = [UInt8](repeating: 0, count: Int(PythonPluginStage.readCount))
-        func keep(_ bytes: ArraySlice<UInt8>) throws {
-            size += UInt64(bytes.count)
-            if spill < 0 && memory.count + bytes.count <= memoryLimit {
-                memory += bytes
-                return
-            }
-            if spill < 0 {
-                do {
-                    spill = try FileDescriptor.open(spillDirectory, clinux_O_TMPFILE | O_RDWR, mode: 0o600).rawValue
-                } catch {
-                    throw failure(error.message("cannot create a temporary file in \(spillDirectory)"))
-                }
-            }
-            do {
-                try bytes.withUnsafeBytes { raw in
-                    Result { () throws(Errno) in try FileDescriptor(rawValue: spill).writeAll(raw) }
-                }.get()
-            } catch {
-                throw failure(error.message("cannot write the temporary file"))
-            }
-        }
+        func keep(_ bytes: ArraySlice<UInt8>) throws { try collector.append(bytes) }
         do {
             while true {
                 let count: Int
@@ -167,18 +146,77 @@ final class PythonByteSource: ByteSource, @unchecked Sendable {
             if problem == nil { problem = failure("\(error)") }
         }
         if let problem {
-            if spill >= 0 { Glibc.close(spill) }
+            collector.abandon()
             throw problem
         }
-        if spill >= 0 {
+        return try collector.finish()
+    }
+
+    /// Gathers a taken file's bytes as they come (from `plugin_io`, or from a plugin process over its socket): up
+    /// to `memoryLimit` in memory, the rest in an unlinked temporary file in `spillDirectory`.
+    final class Collector {
+        private var memory: [UInt8] = []
+        private var spill: Int32 = -1
+        private var size: UInt64 = 0
+        private let memoryLimit: Int
+        private let spillDirectory: String
+        private let fail: (String) -> StageFailure
+
+        init(memoryLimit: Int, spillDirectory: String, fail: @escaping (String) -> StageFailure) {
+            self.memoryLimit = memoryLimit
+            self.spillDirectory = spillDirectory
+            self.fail = fail
+        }
+
+        deinit { if spill >= 0 { Glibc.close(spill) } }
+
+        /// Bytes held in memory so far.
+        var memoryBytes: Int { memory.count }
+
+        func append(_ bytes: ArraySlice<UInt8>) throws {
+            size += UInt64(bytes.count)
+            if spill < 0 && memory.count + bytes.count <= memoryLimit {
+                memory += bytes
+                return
+            }
+            if spill < 0 {
+                do {
+                    spill = try FileDescriptor.open(spillDirectory, clinux_O_TMPFILE | O_RDWR, mode: 0o600).rawValue
+                } catch {
+                    throw fail(error.message("cannot create a temporary file in \(spillDirectory)"))
+                }
+            }
             do {
-                _ = try SystemCall.retrying { lseek(spill, 0, SEEK_SET) }
+                try bytes.withUnsafeBytes { raw in
+                    Result { () throws(Errno) in try FileDescriptor(rawValue: spill).writeAll(raw) }
+                }.get()
             } catch {
-                Glibc.close(spill)
-                throw failure(error.message("cannot rewind the temporary file"))
+                throw fail(error.message("cannot write the temporary file"))
             }
         }
-        return PythonByteSource(memory: memory, spill: spill, size: size)
+
+        /// Drops what was gathered (a failed read).
+        func abandon() {
+            memory = []
+            if spill >= 0 { Glibc.close(spill) }
+            spill = -1
+        }
+
+        /// The source that reads back everything appended; the collector is empty afterwards.
+        func finish() throws -> PythonByteSource {
+            let descriptor = spill
+            spill = -1
+            if descriptor >= 0 {
+                do {
+                    _ = try SystemCall.retrying { lseek(descriptor, 0, SEEK_SET) }
+                } catch {
+                    Glibc.close(descriptor)
+                    throw fail(error.message("cannot rewind the temporary file"))
+                }
+            }
+            defer { memory = [] }
+            return PythonByteSource(memory: memory, spill: descriptor, size: size)
+        }
     }
 
     /// `get_acl` and `get_xattr` for a taken entry (python-fd §2.4 step 9): what the plugin hands over is kept as

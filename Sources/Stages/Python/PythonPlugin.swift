@@ -20,15 +20,23 @@ final class PythonPlugin: @unchecked Sendable {
     private var runtime: PythonRuntime { PythonRuntime.shared }
 
     /// Creates the sub-interpreter and imports the module (no entry point called yet); the C side detects whether
-    /// it is an old-generation plugin (context first) from its `load_bareos_plugin`.
-    init(stage: String, definition: PluginString.PythonDefinition, settings: PythonPluginSettings, context: StageContext) throws {
+    /// it is an old-generation plugin (context first) from its `load_bareos_plugin`. With `director`, the instance
+    /// is a Director plugin's: its host module is `bareosdir`, answering GetValue from these values.
+    init(
+        stage: String, definition: PluginString.PythonDefinition, settings: PythonPluginSettings, context: StageContext,
+        director: DirectorJobValues? = nil
+    ) throws {
         self.stage = stage
         self.definition = definition
         self.settings = settings
         self.context = context
         self.host = PythonPluginHost(stage: stage, context: context)
         if let problem = runtime.initializationProblem { throw PythonPluginError.unavailable(problem) }
-        try createInstance()
+        if let director {
+            try createDirectorInstance(director)
+        } else {
+            try createInstance()
+        }
         do {
             try importModule()
         } catch {
@@ -50,16 +58,35 @@ final class PythonPlugin: @unchecked Sendable {
 
     private func createInstance() throws {
         let values = JobValues(context: context, settings: settings)
+        try adopt { host, error in values.withJob(host: host) { job in opfd_instance_create(&job, &error) } }
+    }
+
+    private func createDirectorInstance(_ values: DirectorJobValues) throws {
+        let level = Int32(clamping: context.debugLevel)
+        try adopt { host, error in values.withC { values in opfd_director_create(host, level, &values, &error) } }
+    }
+
+    /// Keeps the instance `create` made with the retained `host` pointer (released again when it failed).
+    private func adopt(
+        _ create: (UnsafeMutableRawPointer, inout opfd_error) -> OpaquePointer?
+    ) throws {
         var error = opfd_error()
         let retained = Unmanaged.passRetained(host)
-        let created = values.withJob(host: retained.toOpaque()) { job in opfd_instance_create(&job, &error) }
-        guard let created else {
+        guard let created = create(retained.toOpaque(), &error) else {
             retained.release()
             let text = error.text.map { String(cString: $0) } ?? "cannot create a sub-interpreter"
             opfd_error_clear(&error)
             throw PythonPluginError.host(text)
         }
         instance = created
+    }
+
+    /// A Director plugin's GetValue answers these from now on.
+    func setDirectorValues(_ values: DirectorJobValues) throws {
+        guard let instance else { throw PythonPluginError.host("the plugin's interpreter has already ended") }
+        guard values.withC({ opfd_director_set_values(instance, &$0) }) == 0 else {
+            throw PythonPluginError.host("out of memory")
+        }
     }
 
     private func importModule() throws {

@@ -20,6 +20,9 @@ public struct PythonPluginSettings: Sendable {
     public var clientName: String?
     /// bVarFDName.
     public var fdName = "optionhost-fd"
+    /// The Job's `Plugin Isolation`: `.process` runs each plugin string of a backup in a child process
+    /// (`IsolatedPythonStage`).
+    public var isolation: Job.PluginIsolation = .inprocess
 
     public init() {}
 

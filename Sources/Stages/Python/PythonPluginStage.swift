@@ -18,6 +18,14 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
     let taken = Locked<[Int64: PythonByteSource]>([:])
     /// Command plugin (Include-level string): where its backup loop stands, and the items it produced.
     let command = Locked<CommandLoop>(CommandLoop())
+    /// In a plugin process: what the host computed from each entry's Options block (the `savepkt.flags` bits and
+    /// `noatime`) for the batch about to be decided, by file index; the process has no FileSet of its own.
+    let presetFacts = Locked<[Int64: BlockFacts]>([:])
+
+    struct BlockFacts: Sendable {
+        var flags: [UInt8]
+        var noAtime: Bool
+    }
 
     /// At most this much of one taken file stays in memory (the rest is spilled to a temporary file), and at most
     /// `batchMemory` per batch, so memory stays flat whatever plugins produce.
@@ -234,8 +242,9 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
                     results.append(.success(.core))  // sockets never reach the plugin (§6.1)
                     continue
                 }
+                let preset = presetFacts.withLock { $0.removeValue(forKey: item.fileIndex) }
                 let blockKey = item.entry.includeIndex << 16 | item.entry.effectiveBlockIndex
-                let flags = flagsCache[blockKey] ?? BareosFileType.flags(for: item, context: context)
+                let flags = preset?.flags ?? flagsCache[blockKey] ?? BareosFileType.flags(for: item, context: context)
                 flagsCache[blockKey] = flags
                 do {
                     let (rc, returnedFlags) = try handleBackupFile(item, type: type, flags: flags, plugin: plugin)
@@ -244,10 +253,10 @@ public final class PythonPluginStage: Stage, @unchecked Sendable {
                     case 6: results.append(.success(.core))
                     case 7: results.append(.success(.skip(reason: "bRC_Skip")))
                     case 0:
-                        let block = BareosFileType.block(of: item, context: context)
+                        let noAtime = preset?.noAtime ?? BareosFileType.block(of: item, context: context)?.noAtime ?? false
                         if item.kind == .file && item.stat.size > 0 {
                             let source = try PythonByteSource.read(
-                                item, stage: name, plugin: plugin, noAtime: block?.noAtime ?? false,
+                                item, stage: name, plugin: plugin, noAtime: noAtime,
                                 memoryLimit: min(memoryLeft, PythonPluginStage.fileMemory),
                                 spillDirectory: context.workingDirectory)
                             memoryLeft = max(0, memoryLeft - source.memoryBytes)
