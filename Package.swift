@@ -16,6 +16,7 @@ let package = Package(
     targets: [
         // C libraries from Debian, each behind a module map and a small shim header.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -30,7 +31,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "CSQLite", "CLibcrypto", "CXXHash", "CZlib", "CLZ4", "CACL", "CLinux",
+                "CSQLite", "CPQ", "CLibcrypto", "CXXHash", "CZlib", "CLZ4", "CACL", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

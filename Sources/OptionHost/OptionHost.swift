@@ -13,7 +13,10 @@ struct OptionHost: ParsableCommand {
         commandName: "optionhost",
         abstract: "Back up the files a Bareos FileSet selects, through a chain of stages.",
         version: OptionHost.versionText,
-        subcommands: [Check.self, Estimate.self, Backup.self, Restore.self, Verify.self, List.self, Demo.self, Bench.self, Scan.self, Prune.self, Search.self, PluginProcessCommand.self]
+        subcommands: [
+            Check.self, Estimate.self, Backup.self, Restore.self, Verify.self, List.self, Demo.self, Bench.self, Scan.self,
+            Prune.self, Search.self, CatalogCommand.self, PluginProcessCommand.self,
+        ]
     )
 
     static let version = "0.1.0"

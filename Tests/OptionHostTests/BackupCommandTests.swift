@@ -798,8 +798,8 @@ final class BackupCommandTests: CommandLineTestCase {
         XCTAssertEqual(records.count, 3, jobs.output)
         XCTAssertEqual(records.map { $0["job_id"] as? Int }, [2, 1, nil], "newest first, then the summary")
         let keys: Set<String> = [
-            "type", "job_id", "job", "job_type", "level", "status", "fileset", "start", "start_iso", "end", "end_iso",
-            "files_stored", "volume_bytes", "bytes_read", "bytes_stored", "files_failed", "errors", "warnings",
+            "type", "job_id", "job", "job_type", "level", "status", "fileset", "client", "start", "start_iso", "end",
+            "end_iso", "files_stored", "volume_bytes", "bytes_read", "bytes_stored", "files_failed", "errors", "warnings",
         ]
         for (index, record) in records.dropLast().enumerated() {
             XCTAssertEqual(Set(record.keys), keys)
@@ -826,7 +826,7 @@ final class BackupCommandTests: CommandLineTestCase {
         let text = try optionhost(["list", "jobs", "--catalog", catalogPath])
         XCTAssertEqual(text.status, 0)
         XCTAssertEqual(text.lines.count, 2)
-        XCTAssertTrue(text.lines.last?.hasPrefix("1\tNightly\tBackup\tFull\tT\t") ?? false, text.output)
+        XCTAssertTrue(text.lines.last?.hasPrefix("1\tNightly\t\(Self.hostName())\tBackup\tFull\tT\t") ?? false, text.output)
         XCTAssertTrue(text.lines.last?.hasSuffix(" in volumes\t0 failed") ?? false, text.output)
         XCTAssertTrue(text.lines.last?.contains("\t3 files\t15 bytes\t") ?? false, text.output)
 

@@ -33,6 +33,13 @@ class CommandLineTestCase: XCTestCase {
         return repository.appendingPathComponent(".build/debug/optionhost").path
     }()
 
+    /// This host's name: the client of a Job without `Client`.
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     var work: URL!
 
     override func setUpWithError() throws {

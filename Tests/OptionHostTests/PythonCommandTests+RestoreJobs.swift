@@ -24,7 +24,7 @@ extension PythonCommandTests {
         XCTAssertEqual(row["restored_job_id"] as? Int, 1)
         XCTAssertNotNil(row["end"] as? Int)
         let text = try optionhost(["list", "jobs", "--catalog", catalogPath])
-        XCTAssertTrue(text.lines.first?.hasPrefix("2\tNightly\tRestore\tFull\tT\t") ?? false, text.output)
+        XCTAssertTrue(text.lines.first?.hasPrefix("2\tNightly\t\(Self.hostName())\tRestore\tFull\tT\t") ?? false, text.output)
 
         // Its log holds the plugin's restore calls, in order.
         let log = try optionhost(["list", "messages", "--catalog", catalogPath, "--jobid", "2"])

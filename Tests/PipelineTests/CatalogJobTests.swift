@@ -1,9 +1,10 @@
 import Foundation
+import PipelineTestSupport
 import XCTest
 
 @testable import Pipeline
 
-final class CatalogJobTests: CatalogTestCase {
+class CatalogJobTests: CatalogTestCase {
     func testJobLifeCycleRoundTripsEveryField() throws {
         let catalog = try openCatalog()
         var job = sampleJob()
@@ -89,13 +90,23 @@ final class CatalogJobTests: CatalogTestCase {
         let id = try catalog.beginJob(sampleJob())
         try catalog.insert(files: [fullFile(job: id, index: 1, volume: nil)], messages: [])
         do {
+            // The same questions in each dialect: digests as hex, JSON fields, the type of `path`, a time.
             let row = try catalog.connection.prepare(
-                """
-                SELECT hex(source_sha256), length(stored_sha256), type, status, json_extract(chain, '$[1]'),
-                    json_extract(stage_metadata, '$.gpg'), json_valid(chain), json_valid(stage_metadata), mode,
-                    typeof(path), datetime(mtime, 'unixepoch')
-                FROM files
-                """)
+                driver == .sqlite
+                    ? """
+                    SELECT hex(source_sha256), length(stored_sha256), type, status, json_extract(chain, '$[1]'),
+                        json_extract(stage_metadata, '$.gpg'), json_valid(chain), json_valid(stage_metadata), mode,
+                        typeof(path), datetime(mtime, 'unixepoch')
+                    FROM files
+                    """
+                    : """
+                    SELECT upper(encode(source_sha256, 'hex')), length(stored_sha256), type, status,
+                        chain::jsonb->>1, stage_metadata::jsonb->>'gpg', chain::jsonb IS NOT NULL,
+                        stage_metadata::jsonb IS NOT NULL, mode,
+                        CASE pg_typeof(path) WHEN 'bytea'::regtype THEN 'blob' END,
+                        to_char(to_timestamp(mtime) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+                    FROM files
+                    """)
             XCTAssertTrue(try row.step())
             XCTAssertEqual(row.text(0), "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F")
             XCTAssertEqual(row.int64(1), 32)
@@ -182,12 +193,20 @@ final class CatalogJobTests: CatalogTestCase {
         XCTAssertThrowsError(try catalog.insert(files: batch, messages: [message])) { error in
             XCTAssertTrue(ResultCode.constraint ~= error)
             XCTAssertTrue(ResultCode.constraintUnique ~= error)
-            XCTAssertTrue(
-                "\(error)".hasPrefix(
+            // SQLite inserts row by row and names the row; PostgreSQL inserts 256 rows per statement and names them.
+            let message =
+                switch driver {
+                case .sqlite:
                     "cannot insert file 1 of job 1 (/duplicate index): UNIQUE constraint failed: files.job_id, "
-                        + "files.file_index (SQLITE_CONSTRAINT (extended 2067)) — SQL: INSERT INTO files (job_id, "),
-                "\(error)")
-            XCTAssertEqual((error as? CatalogError)?.sql, SQLiteCatalog.insertFileSQL)
+                        + "files.file_index (SQLITE_CONSTRAINT (extended 2067))"
+                case .postgreSQL:
+                    "cannot insert files 1-50 of job 1 (50 rows in one statement): duplicate key value violates "
+                        + "unique constraint \"files_job_id_file_index_key\" (SQLSTATE 23505)"
+                }
+            XCTAssertTrue("\(error)".hasPrefix("\(message) — SQL: INSERT INTO files (job_id, "), "\(error)")
+            XCTAssertEqual(
+                (error as? CatalogError)?.sql,
+                driver == .sqlite ? SQLiteCatalog.insertFileSQL : SQLiteCatalog.insertFileSQL(rows: 50))
         }
         XCTAssertEqual(try catalog.files(job: id).map(\.fileIndex), [1])
         XCTAssertEqual(try catalog.messages(job: id), [])
@@ -351,4 +370,25 @@ final class CatalogJobTests: CatalogTestCase {
         }
         try catalog.close()
     }
+}
+
+/// Every test of ``CatalogJobTests`` against a PostgreSQL catalog.
+/// (Declared again here: test discovery on Linux finds only the methods a class declares itself.)
+final class PostgreSQLCatalogJobTests: CatalogJobTests {
+    override var driver: TestCatalogs.Driver { .postgreSQL }
+
+    override func testJobLifeCycleRoundTripsEveryField() throws { try super.testJobLifeCycleRoundTripsEveryField() }
+    override func testStoredValuesAreReadableWithPlainSQL() throws { try super.testStoredValuesAreReadableWithPlainSQL() }
+    override func testMessagesKeepInsertionOrder() throws { try super.testMessagesKeepInsertionOrder() }
+    override func testJobsNewestFirst() throws { try super.testJobsNewestFirst() }
+    override func testFileSetIdentityIsNameAndDigest() throws { try super.testFileSetIdentityIsNameAndDigest() }
+    override func testInsertIsOneTransaction() throws { try super.testInsertIsOneTransaction() }
+    override func testUnknownJobsAndVolumes() throws { try super.testUnknownJobsAndVolumes() }
+    override func testGivenJobIDIsKeptAndIDsAreNeverReused() throws { try super.testGivenJobIDIsKeptAndIDsAreNeverReused() }
+    override func testManyRowsInBatches() throws { try super.testManyRowsInBatches() }
+    override func testFilesByIndexDenseAndSparse() throws { try super.testFilesByIndexDenseAndSparse() }
+    override func testReaderConnectionSeesCommittedBatchesOnly() throws { try super.testReaderConnectionSeesCommittedBatchesOnly() }
+    override func testReentrantReadInsideForEachFile() throws { try super.testReentrantReadInsideForEachFile() }
+    override func testUsableThroughTheProtocol() throws { try super.testUsableThroughTheProtocol() }
+    override func testUndecodableStoredValueIsAClearError() throws { try super.testUndecodableStoredValueIsAClearError() }
 }

@@ -5,11 +5,19 @@ import XCTest
 @testable import Pipeline
 
 /// Base class of the catalog tests: a fresh temporary directory per test, and sample records.
+///
+/// The driver is SQLite; a subclass that overrides ``driver`` with `.postgreSQL` runs the same tests against a
+/// PostgreSQL catalog on the test server (``PostgreSQLTestServer``), one fresh database per catalog name per test.
 class CatalogTestCase: XCTestCase {
     var directory: TemporaryDirectory!
+    var catalogs: TestCatalogs!
+
+    /// The driver the catalogs of this test use.
+    var driver: TestCatalogs.Driver { .sqlite }
 
     override func setUpWithError() throws {
         directory = try TemporaryDirectory(prefix: "catalog")
+        catalogs = TestCatalogs(driver: driver, directory: directory.path)
     }
 
     override func tearDown() {
@@ -21,8 +29,8 @@ class CatalogTestCase: XCTestCase {
         directory.path + "/" + name
     }
 
-    func openCatalog(_ name: String = "catalog.db", create: Bool = true) throws -> SQLiteCatalog {
-        try SQLiteCatalog.open(path: path(name), create: create)
+    func openCatalog(_ name: String = "catalog.db", create: Bool = true) throws -> DatabaseCatalog {
+        try catalogs.open(name, create: create)
     }
 
     func time(_ seconds: Int64, _ nanoseconds: Int32 = 0) -> FileStat.Timestamp {

@@ -311,6 +311,43 @@ final class ConfigLanguageTests: XCTestCase {
             [[["checksum:log=/tmp/sums", "owner:allow=alice"], ["python3:module_name=x"]]])
     }
 
+    func testPostgreSQLCatalogDirectivesAreReadAndThePasswordNeverShown() throws {
+        let configuration = try Configuration.parse(
+            text: """
+                Catalog {
+                  Name = shared; DB Driver = postgresql; DB Name = optionhost; DB Address = /run/postgresql
+                  DB Port = 5433; DB User = backup; DB Password = "s3cret pw"
+                }
+                """, fileName: "pg.conf")
+        let catalog = try XCTUnwrap(configuration.catalogs["shared"])
+        XCTAssertTrue(catalog.isPostgreSQL)
+        XCTAssertFalse(catalog.isSupported)
+        XCTAssertEqual(
+            catalog.postgreSQL,
+            PostgreSQLSettings(
+                databaseName: "optionhost", address: "/run/postgresql", port: 5433, user: "backup", password: "s3cret pw"))
+        XCTAssertEqual(
+            configuration.warnings.map(\.description),
+            [
+                "pg.conf:2:30: warning: Catalog \"shared\": DB Driver = postgresql (database \"optionhost\" on "
+                    + "/run/postgresql:5433 as backup): prune and scan of this build work on SQLite catalogs only"
+            ])
+        XCTAssertFalse("\(configuration.warnings)".contains("s3cret"))
+
+        XCTAssertThrowsError(
+            try Configuration.parse(
+                text: "Catalog { Name = c; DB Driver = postgresql; DB Name = x; DB Port = 99999 }", fileName: "pg.conf")
+        ) { error in
+            XCTAssertEqual((error as? ConfigError)?.headline, "pg.conf:1:68: invalid DB Port \"99999\": expected a TCP port number (1-65535)")
+        }
+        XCTAssertThrowsError(
+            try Configuration.parse(text: "Catalog { Name = c; DB Driver = postgresql }", fileName: "pg.conf")
+        ) { error in
+            XCTAssertEqual(
+                (error as? ConfigError)?.headline, "pg.conf:1:1: Catalog \"c\" (DB Driver = postgresql) has no DB Name: name the database")
+        }
+    }
+
     func testIncludeLevelCommandPluginIsKeptWithAWarning() throws {
         let configuration = try Configuration.parse(
             text: "FileSet {\n  Name = a\n  Include {\n    Plugin = \"bpipe:file=/x:reader=cat:writer=cat\"\n  }\n}",

@@ -11,18 +11,22 @@ import XCTest
 /// Timing: a job's start time (the next job's since time) is read from the coarse real-time clock, the one inode
 /// times come from. Every step sleeps 50 ms (`settle`) before the next backup, so files written before a job
 /// started are strictly older than its start and files written after it strictly newer.
-final class LevelTests: XCTestCase {
+class LevelTests: XCTestCase {
     var work: TemporaryDirectory!
     var source: String { work.path + "/src" }
     var catalogPath: String { work.path + "/catalog.db" }
     var archive: String { work.path + "/volumes" }
-    var catalog: SQLiteCatalog!
+    var catalog: DatabaseCatalog!
+    var catalogs: TestCatalogs!
+    /// The driver of the catalog (a subclass runs the engine tests on PostgreSQL).
+    var driver: TestCatalogs.Driver { .sqlite }
 
     override func setUpWithError() throws {
         work = try TemporaryDirectory(prefix: "levels")
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
-        catalog = try SQLiteCatalog.open(path: catalogPath, create: true)
+        catalogs = TestCatalogs(driver: driver, directory: work.path)
+        catalog = try catalogs.open()
     }
 
     override func tearDownWithError() throws {
@@ -101,7 +105,7 @@ final class LevelTests: XCTestCase {
         settings.batchEntries = 8
         let backup = BackupJob(
             job: job, fileSet: fileSet, chains: configuration.chains(for: fileSet),
-            catalog: try SQLiteCatalog.open(path: catalogPath, create: false), settings: settings,
+            catalog: try catalogs.open(create: false), settings: settings,
             stageFactory: TestStageFactory().factory, level: level)
         let summary = try backup.runClosingCatalog()
         XCTAssertEqual(summary.status, status, summary.failure ?? "", file: file, line: line)
@@ -579,4 +583,23 @@ final class LevelTests: XCTestCase {
         XCTAssertEqual(freshSummary["level"] as? String, "Full")
         XCTAssertEqual(freshSummary["upgraded"] as? String, LevelDecision.noFullReason)
     }
+}
+
+/// The engine tests of ``LevelTests`` (not the command-line ones) with the catalog on PostgreSQL. (Declared again
+/// here: test discovery on Linux finds only the methods a class declares itself.)
+final class PostgreSQLLevelTests: LevelTests {
+    override var driver: TestCatalogs.Driver { .postgreSQL }
+
+    override func testIncrementalStoresExactlyTheThreeChangedAndTheAddedFile() throws { try super.testIncrementalStoresExactlyTheThreeChangedAndTheAddedFile() }
+    override func testChangedCtimeIsSavedUnlessMtimeOnly() throws { try super.testChangedCtimeIsSavedUnlessMtimeOnly() }
+    override func testNotDescendedDirectoryIsSavedEvenWhenUnchanged() throws { try super.testNotDescendedDirectoryIsSavedEvenWhenUnchanged() }
+    override func testDifferentialAfterTwoIncrementalsStoresEverythingChangedSinceTheFull() throws { try super.testDifferentialAfterTwoIncrementalsStoresEverythingChangedSinceTheFull() }
+    override func testFirstIncrementalOrDifferentialIsUpgradedToFull() throws { try super.testFirstIncrementalOrDifferentialIsUpgradedToFull() }
+    override func testFailedFullIsNotUsable() throws { try super.testFailedFullIsNotUsable() }
+    override func testFileSetChangeForcesFull() throws { try super.testFileSetChangeForcesFull() }
+    override func testIgnoreFileSetChangesKeepsTheChain() throws { try super.testIgnoreFileSetChangesKeepsTheChain() }
+    override func testAccurateRecordsADeletedAndAReplacedSameMtimeFile() throws { try super.testAccurateRecordsADeletedAndAReplacedSameMtimeFile() }
+    override func testAccurateCatchesAMovedInDirectoryTheSinceTestMisses() throws { try super.testAccurateCatchesAMovedInDirectoryTheSinceTestMisses() }
+    override func testAccurateChecksumLetterIgnoresRewritesWithTheSameBytes() throws { try super.testAccurateChecksumLetterIgnoresRewritesWithTheSameBytes() }
+    override func testAccurateDifferentialComparesWithTheFull() throws { try super.testAccurateDifferentialComparesWithTheFull() }
 }

@@ -83,7 +83,8 @@ extension OptionHost {
                     "\(job.location): Job \"\(job.name)\" has Level = \(requestedLevel.rawValue), which backup does not "
                         + "run (Full, Incremental or Differential; or pass --level)")
             }
-            let catalogPath = try catalogOptions.catalogPath(configuration: configuration, job: job)
+            let location = try catalogOptions.catalogLocation(configuration: configuration, job: job)
+            let catalogPath = location.name
             var settings: BackupSettings
             let resource = job.archive.flatMap { configuration.archives[$0] }
             if archive != nil || resource != nil {
@@ -109,32 +110,48 @@ extension OptionHost {
             try CommandSupport.makeDirectories(settings.archiveDirectory)
             // Volumes are recorded by absolute path, so prune and restore work from any directory.
             settings.archiveDirectory = CommandSupport.absolutePath(settings.archiveDirectory)
-            if let slash = catalogPath.lastIndex(of: "/") {
-                try CommandSupport.makeDirectories(String(catalogPath[..<slash]))
+            if case .file(let file) = location, let slash = file.lastIndex(of: "/") {
+                try CommandSupport.makeDirectories(String(file[..<slash]))
             }
 
-            let catalogLock: JobLock
+            // SQLite: a lock file beside the catalog keeps a second job out. PostgreSQL: several hosts write at
+            // once; the Job's own lock is an advisory lock of the job's session (taken below).
+            let catalogLock: JobLock?
             let archiveLock: JobLock
             do {
-                catalogLock = try JobLock.acquire(path: catalogPath, holder: job.name)
+                if case .file(let file) = location {
+                    catalogLock = try JobLock.acquire(path: file, holder: job.name)
+                } else {
+                    catalogLock = nil
+                }
                 archiveLock = try JobLock.acquire(path: settings.archiveDirectory, holder: job.name)
             } catch {
                 throw CommandFailure.failed("\(error)")
             }
             defer {
                 archiveLock.release()
-                catalogLock.release()
+                catalogLock?.release()
             }
-            let opened: SQLiteCatalog
+            let opened: DatabaseCatalog
             do {
-                // A new catalog is created 0600 (SQLiteConnection): it names every file.
-                opened = try SQLiteCatalog.open(path: catalogPath, create: true)
+                switch location {
+                case .file(let file):
+                    // A new catalog is created 0600 (SQLiteConnection): it names every file.
+                    opened = try SQLiteCatalog.open(path: file, create: true)
+                case .postgreSQL(let postgreSQL):
+                    opened = try DatabaseCatalog.open(postgreSQL: postgreSQL, create: true)
+                }
             } catch {
                 throw CatalogUpkeep.failure(error, path: catalogPath)
             }
             do {
-                try prepare(
-                    opened, path: catalogPath, job: job, archive: settings.archiveDirectory, warnings: configurationWarnings)
+                if case .postgreSQL = location {
+                    try lockJob(opened, job: job, catalogPath: catalogPath)
+                } else {
+                    try prepare(
+                        opened, path: catalogPath, job: job, archive: settings.archiveDirectory,
+                        warnings: configurationWarnings)
+                }
             } catch {
                 try? opened.close()
                 throw error
@@ -193,6 +210,27 @@ extension OptionHost {
             }
             print(summary, messages: messages, catalogPath: catalogPath, job: job, volumeBytes: volumeBytes)
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
+        }
+
+        /// PostgreSQL, before the job: takes the Job's lock for this client (other Jobs and clients run meanwhile),
+        /// then marks runs of this Job still recorded as running failed (their process or connection is gone).
+        private func lockJob(_ catalog: DatabaseCatalog, job: Job, catalogPath: String) throws {
+            let client = job.clientName
+            do {
+                guard try catalog.tryLockJob(job.name, client: client) else {
+                    throw CommandFailure.failed(
+                        "Job \"\(job.name)\" of client \(client) is running: another session of \(catalogPath) "
+                            + "holds its lock")
+                }
+                let finder = "backup of Job \"\(job.name)\""
+                for id in try catalog.markAbandonedJobs(finder: finder, job: job.name, client: client) {
+                    CommandSupport.note(
+                        "JobId \(id.rawValue) was still marked running with no process: marked failed",
+                        json: options.json)
+                }
+            } catch let error as CatalogError {
+                throw CatalogUpkeep.failure(error, path: catalogPath)
+            }
         }
 
         /// Before the job, holding the catalog and archive locks: refuses a damaged catalog, marks jobs whose

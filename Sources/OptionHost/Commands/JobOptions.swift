@@ -6,15 +6,37 @@ import Stages
 import Glibc
 #endif
 
+/// Where a catalog is: a SQLite file, or a PostgreSQL database (a Catalog resource with `DB Driver = postgresql`).
+enum CatalogLocation {
+    case file(String)
+    case postgreSQL(PostgreSQLSettings)
+
+    /// The file, or `database "NAME" on HOST as USER` (never the password), for messages.
+    var name: String {
+        switch self {
+        case .file(let path): path
+        case .postgreSQL(let settings): Self.postgreSQLPrefix + "\(settings)"
+        }
+    }
+
+    /// How ``name`` starts for a PostgreSQL catalog.
+    static let postgreSQLPrefix = "PostgreSQL catalog "
+}
+
 /// Where a command finds the catalog (decision D4: `--catalog FILE`, or the Job's `Catalog` resource).
 struct CatalogOptions: ParsableArguments {
     @Option(help: "The SQLite catalog file (overrides the Job's Catalog resource).")
     var catalog: String?
 
-    /// The catalog path from the flag, or from the Catalog resource of `job` (or the only Catalog), with a clear
-    /// error naming both ways when neither says where it is.
-    func catalogPath(configuration: Configuration?, job: Job?) throws -> String {
-        if let catalog { return catalog }
+    /// The catalog from the flag, or from the Catalog resource of `job` (or the only Catalog), with a clear error
+    /// naming both ways when neither says where it is.
+    func catalogLocation(configuration: Configuration?, job: Job?) throws -> CatalogLocation {
+        try Self.location(flag: catalog, configuration: configuration, job: job)
+    }
+
+    /// The catalog `--catalog FILE` names, else the Catalog resource of `job` (or the only Catalog).
+    static func location(flag: String?, configuration: Configuration?, job: Job?) throws -> CatalogLocation {
+        if let catalog = flag { return .file(catalog) }
         var resource: CatalogResource?
         if let name = job?.catalog {
             resource = configuration?.catalogs[name]
@@ -26,12 +48,26 @@ struct CatalogOptions: ParsableArguments {
                 "no catalog: pass --catalog FILE, or name a Catalog resource (DB Driver = sqlite3, DB Name = PATH) "
                     + "with Catalog = NAME in the Job")
         }
+        if let settings = resource.postgreSQL { return .postgreSQL(settings) }
         guard resource.isSupported, let path = resource.databaseName else {
             throw CommandFailure.usage(
                 "Catalog \"\(resource.name)\" (\(resource.location)) is not usable here: this host needs "
-                    + "DB Driver = sqlite3 and DB Name = PATH (or pass --catalog FILE)")
+                    + "DB Driver = sqlite3 and DB Name = PATH, or DB Driver = postgresql (or pass --catalog FILE)")
         }
-        return path
+        return .file(path)
+    }
+
+    /// The SQLite catalog file, for the commands that work on SQLite catalogs only (`prune`, `scan`).
+    func catalogPath(configuration: Configuration?, job: Job?) throws -> String {
+        switch try catalogLocation(configuration: configuration, job: job) {
+        case .file(let path):
+            return path
+        case .postgreSQL(let settings):
+            let command = CommandLine.arguments.dropFirst().first ?? "this command"
+            throw CommandFailure.usage(
+                "the catalog is the PostgreSQL catalog \(settings): \(command) of this build works on SQLite "
+                    + "catalogs only (backup, restore, verify, list and search work on both)")
+        }
     }
 }
 

@@ -20,18 +20,31 @@ extension OptionHost {
             var job: String? { options.job }
             var json: Bool { options.json }
 
+            @Option(help: "Only jobs of this client (the Job's Client, or the name of the host that ran it).")
+            var client: String?
+
             func run() throws {
                 var catalogPath = "(catalog)"
                 do {
                     let selection = try options.selection(extra: ["--jobid", "0"])
                     let configuration = try selection.configuration()
-                    let path = try selection.catalogPath(configuration)
-                    guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
-                    catalogPath = path
-                    let catalog = try SQLiteCatalog.open(path: path, create: false)
+                    let catalog: DatabaseCatalog
+                    switch try selection.catalogOptions.catalogLocation(
+                        configuration: configuration, job: job.flatMap { configuration?.job(named: $0) })
+                    {
+                    case .file(let path):
+                        guard access(path, F_OK) == 0 else {
+                            throw CommandFailure.usage("catalog \(path) does not exist")
+                        }
+                        catalogPath = path
+                        catalog = try SQLiteCatalog.open(path: path, create: false)
+                        CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
+                    case .postgreSQL(let settings):
+                        catalogPath = CatalogLocation.postgreSQL(settings).name
+                        catalog = try DatabaseCatalog.open(postgreSQL: settings, create: false)
+                    }
                     defer { try? catalog.close() }
-                    CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
-                    let jobs = try catalog.jobs(name: job)
+                    let jobs = try catalog.jobs(name: job).filter { client == nil || $0.clientName == client }
                     // What each job's volumes hold: its data plus the tar and pax headers of every entry.
                     let volumeBytes = try catalog.volumeBytesByJob()
                     let out = ByteWriter.standardOutput
@@ -45,6 +58,7 @@ extension OptionHost {
                             line.add("level", record.level.name)
                             line.add("status", record.status.rawValue)
                             line.add("fileset", record.fileSetName)
+                            if let client = record.clientName { line.add("client", client) } else { line.addNull("client") }
                             line.add("start", record.startTime.seconds)
                             line.add("start_iso", HumanTime.iso8601(record.startTime))
                             if let end = record.endTime {
@@ -63,7 +77,8 @@ extension OptionHost {
                             out.write(line.line)
                         } else {
                             out.line(
-                                "\(record.id.rawValue)\t\(record.name)\t\(record.typeName)\t\(record.level.name)\t"
+                                "\(record.id.rawValue)\t\(record.name)\t\(record.clientName ?? "-")\t\(record.typeName)\t"
+                                    + "\(record.level.name)\t"
                                     + "\(record.status.rawValue)\t"
                                     + "\(EntryFormatter.time(record.startTime.seconds))\t\(record.filesStored) files\t"
                                     + "\(OptionHost.Estimate.grouped(record.bytesRead)) bytes\t"

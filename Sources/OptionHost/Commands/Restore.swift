@@ -54,8 +54,21 @@ struct JobSelection: ParsableArguments {
 
     /// Opens the catalog (it must exist). When no job holds its lock, jobs still marked running lost their
     /// process: they are marked failed first (``CatalogUpkeep/markAbandonedJobs(_:path:finder:)``).
-    func openCatalog(_ configuration: Configuration?) throws -> (SQLiteCatalog, String) {
-        let path = try catalogPath(configuration)
+    func openCatalog(_ configuration: Configuration?) throws -> (DatabaseCatalog, String) {
+        let configuredJob = job.flatMap { configuration?.job(named: $0) }
+        let path: String
+        switch try catalogOptions.catalogLocation(configuration: configuration, job: configuredJob) {
+        case .file(let file):
+            path = file
+        case .postgreSQL(let settings):
+            // Jobs of other hosts may be running: no job is marked abandoned here (there is no catalog-wide lock).
+            let name = CatalogLocation.postgreSQL(settings).name
+            do {
+                return (try DatabaseCatalog.open(postgreSQL: settings, create: false), name)
+            } catch {
+                throw CatalogUpkeep.failure(error, path: name)
+            }
+        }
         guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
         let catalog: SQLiteCatalog
         do {

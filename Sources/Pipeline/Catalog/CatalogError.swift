@@ -1,9 +1,11 @@
 internal import CSQLite
 
-/// An error from the catalog: a SQLite failure, or a catalog rule that SQLite does not know
+/// An error from the catalog: a SQLite or PostgreSQL failure, or a catalog rule that the database does not know
 /// (a schema newer than this build, a file that is not an optionhost catalog, a stored value that cannot be decoded).
 ///
-/// SQLite result codes become a `CatalogError` in exactly one place, ``check(_:db:sql:context:)``.
+/// SQLite result codes become a `CatalogError` in exactly one place, ``check(_:db:sql:context:)``; libpq results and
+/// connection failures in one other, `CatalogError+PostgreSQL.swift`, which maps SQLSTATE classes onto the nearest
+/// result code (so `catch ResultCode.constraint` works on both drivers) and keeps the SQLSTATE in ``sqlState``.
 /// Match on codes with `catch ResultCode.busy` (see ``ResultCode``).
 ///
 /// Related SQLite documentation: <https://www.sqlite.org/rescode.html>
@@ -18,6 +20,8 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
     public var sql: String?
     /// What the catalog was doing, e.g. `cannot open catalog /var/lib/op/cat.db`.
     public var context: String?
+    /// PostgreSQL's five-character SQLSTATE (`23505`), for errors from a PostgreSQL catalog.
+    public var sqlState: String?
 
     public init(
         code: ResultCode, extendedCode: ResultCode? = nil, message: String, sql: String? = nil,
@@ -33,7 +37,9 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         var text = context.map { "\($0): " } ?? ""
         text += message
-        if code != .error || extendedCode != code {
+        if let sqlState {
+            text += " (SQLSTATE \(sqlState))"
+        } else if code != .error || extendedCode != code {
             text += " (\(extendedCode))"
         }
         if let sql {

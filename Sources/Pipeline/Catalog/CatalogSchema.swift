@@ -28,7 +28,7 @@ enum CatalogSchema {
         CatalogMigration(version: 5, sql: version5),
     ]
 
-    private static let version1 = """
+    static let version1 = """
         PRAGMA application_id = \(applicationID);
 
         CREATE TABLE filesets (
@@ -137,7 +137,9 @@ enum CatalogSchema {
     /// The search index of the `index` stage: text stored once per distinct source SHA-256 (`search_content`), a
     /// full-text index over it (`search_text`, FTS5 with `search_content` as its external content, kept in step by
     /// triggers), and one row per indexed file version (`search_files`, keyed like `files`).
-    private static let version2 = """
+    private static let version2 = searchContentSQL + "\n" + searchTextFTS5SQL + "\n" + searchFilesSQL
+
+    static let searchContentSQL = """
         CREATE TABLE search_content (
             id              INTEGER PRIMARY KEY,
             sha256          BLOB NOT NULL UNIQUE,
@@ -147,7 +149,9 @@ enum CatalogSchema {
             truncated       INTEGER NOT NULL DEFAULT 0,
             note            TEXT
         );
+        """
 
+    private static let searchTextFTS5SQL = """
         CREATE VIRTUAL TABLE search_text USING fts5 (
             text, content = 'search_content', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
         );
@@ -157,7 +161,9 @@ enum CatalogSchema {
         CREATE TRIGGER search_content_delete AFTER DELETE ON search_content WHEN old.text IS NOT NULL BEGIN
             INSERT INTO search_text (search_text, rowid, text) VALUES ('delete', old.id, old.text);
         END;
+        """
 
+    static let searchFilesSQL = """
         CREATE TABLE search_files (
             job_id          INTEGER NOT NULL REFERENCES jobs (id),
             file_index      INTEGER NOT NULL,
@@ -176,7 +182,7 @@ enum CatalogSchema {
 
     /// Job data: what stages record with a job at its start (`StageContext.recordJobData`), e.g. the `gpg`
     /// stage's job keys (encrypted), read back at restore. Also in every volume's label, so `scan` rebuilds it.
-    private static let version3 = """
+    static let version3 = """
         CREATE TABLE job_data (
             job_id          INTEGER NOT NULL REFERENCES jobs (id),
             key             TEXT NOT NULL,
@@ -189,14 +195,14 @@ enum CatalogSchema {
     /// (JobIds separated by spaces; NULL for jobs recorded before, whose volumes do not say), so a restore can
     /// name the jobs a partial `scan` left out. Volumes are recorded `open` before the first byte is written
     /// (`writing` was the old name of that state).
-    private static let version4 = """
+    static let version4 = """
         ALTER TABLE jobs ADD COLUMN chain_jobs TEXT;
         UPDATE volumes SET status = 'open' WHERE status = 'writing';
         """
 
     /// Restore and verify runs are jobs too (`jobs.type` `R` / `V`, as Bareos' JobType letters; backups `B`): where a
     /// restore wrote (`--where`) and the backup job it restored or verified.
-    private static let version5 = """
+    static let version5 = """
         ALTER TABLE jobs ADD COLUMN where_dir TEXT;
         ALTER TABLE jobs ADD COLUMN restored_job_id INTEGER;
         """

@@ -1,5 +1,5 @@
-/// The small interface every catalog backend implements: ``SQLiteCatalog`` now, PostgreSQL later
-/// (for sites where many hosts share one catalog).
+/// The small interface every catalog implements: ``DatabaseCatalog``, on SQLite or on PostgreSQL (for sites where
+/// many hosts share one catalog).
 ///
 /// One writer at a time: the caller serialises the writing calls (``beginJob(_:)``, ``addVolume(_:)``,
 /// ``updateVolume(id:bytes:status:)``, ``insert(files:messages:)``, ``finishJob(_:)``) on one dedicated thread, and

@@ -83,7 +83,12 @@ final class SQLiteConnection {
 
     /// Compiles one SQL statement. The caller owns it; it is finalized when released.
     /// The corresponding C function is `sqlite3_prepare_v3`.
-    func prepare(_ sql: String, persistent: Bool = false) throws(CatalogError) -> SQLiteStatement {
+    func prepare(_ sql: String) throws(CatalogError) -> SQLiteStatement {
+        try prepare(sql, persistent: false)
+    }
+
+    /// Compiles one SQL statement; `persistent` tells SQLite it will be reused many times.
+    func prepare(_ sql: String, persistent: Bool) throws(CatalogError) -> SQLiteStatement {
         let db = try openHandle()
         var statement: OpaquePointer?
         let flags = persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0

@@ -40,7 +40,7 @@ struct ConfigurationBuilder {
             switch resource.type {
             case "Pipeline": pipelines[resource.name] = try pipeline(resource)
             case "Archive": archives[resource.name] = try archive(resource)
-            case "Catalog": catalogs[resource.name] = catalog(resource)
+            case "Catalog": catalogs[resource.name] = try catalog(resource)
             case "Job": rawJobs.append(resource)
             case "JobDefs": rawJobDefs[resource.name] = resource
             case "FileSet": break
@@ -223,12 +223,22 @@ struct ConfigurationBuilder {
 
     // MARK: - Catalog, Archive, Pipeline
 
-    private mutating func catalog(_ resource: Resource) -> CatalogResource {
+    private mutating func catalog(_ resource: Resource) throws(ConfigError) -> CatalogResource {
         let driver = resource.directive("dbdriver")
-        let result = CatalogResource(
+        var result = CatalogResource(
             name: resource.name, driver: driver?.value, databaseName: resource.directive("dbname")?.value,
             location: resource.location)
-        if driver == nil {
+        var applied = ["name", "description", "dbdriver", "dbname"]
+        if result.isPostgreSQL, let driver {
+            applied += Self.postgreSQLKeys
+            let settings = try postgreSQL(resource)
+            result.postgreSQL = settings
+            warnings.append(
+                ConfigWarning(
+                    "Catalog \"\(resource.name)\": DB Driver = postgresql (\(settings)): prune and scan of this "
+                        + "build work on SQLite catalogs only",
+                    at: driver.valueLocation))
+        } else if driver == nil {
             warnings.append(
                 ConfigWarning(
                     "Catalog \"\(resource.name)\" has no DB Driver; this host needs DB Driver = sqlite3 and "
@@ -237,18 +247,41 @@ struct ConfigurationBuilder {
         } else if let driver, driver.value.lowercased() != "sqlite3" {
             warnings.append(
                 ConfigWarning(
-                    "Catalog \"\(resource.name)\": DB Driver = \(driver.value) is not supported by this host yet "
-                        + "(only sqlite3); jobs using it will fail",
+                    "Catalog \"\(resource.name)\": DB Driver = \(driver.value) is not supported by this host "
+                        + "(sqlite3 or postgresql); jobs using it will fail",
                     at: driver.valueLocation))
         }
-        for directive in resource.directives
-        where !["name", "description", "dbdriver", "dbname"].contains(directive.key) {
+        for directive in resource.directives where !applied.contains(directive.key) {
             warnings.append(
                 ConfigWarning(
                     "Catalog directive \(directive.keyword) is parsed and kept but not applied by this host",
                     at: directive.location))
         }
         return result
+    }
+
+    /// The directives a PostgreSQL Catalog applies besides `DB Name`.
+    private static let postgreSQLKeys = ["dbaddress", "dbport", "dbuser", "dbpassword"]
+
+    /// `DB Name` (required), `DB Address`, `DB Port` (1-65535), `DB User`, `DB Password` of a PostgreSQL Catalog.
+    private func postgreSQL(_ resource: Resource) throws(ConfigError) -> PostgreSQLSettings {
+        guard let name = resource.directive("dbname")?.value, !name.isEmpty else {
+            throw error(
+                "Catalog \"\(resource.name)\" (DB Driver = postgresql) has no DB Name: name the database",
+                at: resource.location)
+        }
+        var settings = PostgreSQLSettings(databaseName: name)
+        settings.address = resource.directive("dbaddress")?.value
+        settings.user = resource.directive("dbuser")?.value
+        settings.password = resource.directive("dbpassword")?.value
+        if let port = resource.directive("dbport") {
+            guard let number = Int(port.value), (1...65535).contains(number) else {
+                throw error(
+                    "invalid DB Port \"\(port.value)\": expected a TCP port number (1-65535)", at: port.valueLocation)
+            }
+            settings.port = number
+        }
+        return settings
     }
 
     private func archive(_ resource: Resource) throws(ConfigError) -> ArchiveResource {

@@ -33,6 +33,9 @@ public struct Job: Sendable {
     public var catalog: String?
     public var archive: String?
     public var client: String?
+
+    /// The host the files come from (decision D4): the Job's `Client`, else this host's name.
+    public var clientName: String { client ?? RunScriptRunner.hostName() }
     public var stageErrorPolicy: StageErrorPolicy
     /// `Plugin Directory`: put on sys.path (after `module_path`) of every Python plugin, as the Bareos client's
     /// Plugin Directory is. Ours on the Job; nil: none.

@@ -196,8 +196,8 @@ public final class BackupJob: @unchecked Sendable {
         }
         var record = JobRecord(
             id: JobID(rawValue: 0), name: job.name, type: "B", level: decision.level, status: .running,
-            fileSetName: fileSet.name, fileSetDigest: decision.fileSetDigest, startTime: startTime,
-            sinceTime: decision.since)
+            fileSetName: fileSet.name, fileSetDigest: decision.fileSetDigest,
+            clientName: job.clientName, startTime: startTime, sinceTime: decision.since)
         // The jobs a restore of this one will need: recorded in the catalog and in every volume's label, so a
         // restore from a catalog that lacks one of them (a partial `scan`) can name it.
         do {

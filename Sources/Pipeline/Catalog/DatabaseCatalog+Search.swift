@@ -1,6 +1,6 @@
 // MARK: - The search index (schema version 2: search_content, search_text, search_files)
 
-extension SQLiteCatalog {
+extension DatabaseCatalog {
     /// Writes the search rows of `files` that carry a ``SearchDocument``: called by ``insert(files:messages:)`` inside
     /// its transaction, so a file's `files` row and its search rows are committed together.
     ///
@@ -20,7 +20,7 @@ extension SQLiteCatalog {
                     let insert = try connection.cachedStatement(
                         """
                         INSERT INTO search_content (sha256, mime, encoding, text, truncated, note)
-                        VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sha256) DO NOTHING
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sha256) DO NOTHING RETURNING id
                         """)
                     try insert.bind(blob: digest, at: 1)
                     try insert.bind(document.mimeType, at: 2)
@@ -28,11 +28,13 @@ extension SQLiteCatalog {
                     try insert.bind(document.text, at: 4)
                     try insert.bind(document.textTruncated ? 1 : 0, at: 5)
                     try insert.bind(document.note, at: 6)
-                    try insert.run()
-                    if connection.changes > 0 {
+                    // A row comes back only when the content is new (no row on a conflict).
+                    let newID = try insert.step() ? insert.int64(0) : nil
+                    insert.reset()
+                    if let newID {
                         let waiting = try connection.cachedStatement(
                             "UPDATE search_files SET content_id = ?1, note = NULL WHERE sha256 = ?2 AND note = '\(Self.pendingNote)'")
-                        try waiting.bind(connection.lastInsertRowID, at: 1)
+                        try waiting.bind(newID, at: 1)
                         try waiting.bind(blob: digest, at: 2)
                         try waiting.run()
                     }
@@ -97,6 +99,12 @@ extension SQLiteCatalog {
 
     /// Why `expression` is not a valid FTS5 query (SQLite's message without its `fts5: ` prefix), or nil when it is.
     public func searchQueryProblem(_ expression: String) -> String? {
+        if dialect == .postgreSQL {
+            switch PostgreSQLTextQuery.translate(expression) {
+            case .success: return nil
+            case .failure(let problem): return problem.message
+            }
+        }
         do throws(CatalogError) {
             let probe = try connection.prepare("SELECT rowid FROM search_text WHERE search_text MATCH ?1 LIMIT 1")
             try probe.bind(expression, at: 1)
@@ -121,7 +129,7 @@ extension SQLiteCatalog {
         LEFT JOIN files AS f ON f.job_id = s.job_id AND f.file_index = s.file_index
         """
 
-    private static func indexedFile(_ s: SQLiteStatement) -> IndexedFile {
+    private static func indexedFile(_ s: any CatalogStatement) -> IndexedFile {
         let hasFile = !s.isNull(10)
         return IndexedFile(
             jobID: JobID(rawValue: s.int64(0)), fileIndex: s.int64(1), path: s.blob(2) ?? [], sourceSHA256: s.blob(3),
@@ -143,15 +151,21 @@ extension SQLiteCatalog {
             let select = try connection.prepare(
                 """
                 SELECT \(Self.indexedFileColumns), m.score, m.snippet
-                FROM (SELECT rowid AS id, bm25(search_text) AS score,
-                        snippet(search_text, 0, '[', ']', '…', 16) AS snippet
-                      FROM search_text WHERE search_text MATCH ?1) AS m
+                FROM (\(Self.matchSQL[dialect] ?? "")) AS m
                 JOIN search_files AS s ON s.content_id = m.id
                 \(Self.indexedFileJoins)
                 WHERE (?2 IS NULL OR s.job_id = ?2) AND (?3 IS NULL OR s.mime = ?3) AND (?4 IS NULL OR s.mime LIKE ?4)
                 ORDER BY m.score, s.job_id DESC, s.file_index
                 """)
-            try select.bind(expression, at: 1)
+            switch dialect {
+            case .sqlite:
+                try select.bind(expression, at: 1)
+            case .postgreSQL:
+                switch PostgreSQLTextQuery.translate(expression) {
+                case .success(let query): try select.bind(query, at: 1)
+                case .failure(let problem): throw CatalogError(code: .error, message: problem.message)
+                }
+            }
             try select.bind(filter.jobID?.rawValue, at: 2)
             try select.bind(mime.exact, at: 3)
             try select.bind(mime.prefix, at: 4)
@@ -160,12 +174,29 @@ extension SQLiteCatalog {
                 let key = [file.jobID.rawValue, file.fileIndex]
                 guard filter.accepts(path: file.path), !seen.contains(key) else { continue }
                 seen.insert(key)
-                hits.append(SearchHit(file: file, snippet: select.text(14), score: select.double(13), group: group))
+                // ts_headline marks each word of a phrase; FTS5 marks the phrase: adjacent marks become one.
+                let snippet = dialect == .sqlite ? select.text(14) : select.text(14).replacing("] [", with: " ")
+                hits.append(SearchHit(file: file, snippet: snippet, score: select.double(13), group: group))
                 if let limit, hits.count >= limit { return hits }
             }
         }
         return hits
     }
+
+    /// The matching contents of query `?1` with their score (lower is better: bm25, or minus `ts_rank`) and a
+    /// snippet with the matches in brackets: FTS5 on SQLite, the `tsvector` column on PostgreSQL.
+    private static let matchSQL: [CatalogDialect: String] = [
+        .sqlite: """
+            SELECT rowid AS id, bm25(search_text) AS score, snippet(search_text, 0, '[', ']', '…', 16) AS snippet
+            FROM search_text WHERE search_text MATCH ?1
+            """,
+        .postgreSQL: """
+            SELECT c.id, -ts_rank(c.search_text, q) AS score,
+                ts_headline('simple', c.text, q, 'StartSel=[, StopSel=], MaxWords=16, MinWords=8, ShortWord=0, '
+                    || 'FragmentDelimiter=…') AS snippet
+            FROM search_content AS c, to_tsquery('simple', ?1) AS q WHERE c.search_text @@ q
+            """,
+    ]
 
     /// Calls `body` with every indexed file version (of one job, or all), in job and file order, with its text.
     public func forEachSearchRecord(

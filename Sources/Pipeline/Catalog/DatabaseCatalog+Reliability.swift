@@ -16,7 +16,7 @@ public struct CatalogFileCounts: Sendable, Equatable {
     public var bytesStored: Int64
 }
 
-extension SQLiteCatalog {
+extension DatabaseCatalog {
     /// Volume states: `open` from before the first byte is written until the job is done with it, then `full`
     /// (the writer moved on to the next volume) or `closed`. `writing` is what older builds wrote for `open`.
     public static let openVolumeStates = ["open", "writing"]
@@ -27,6 +27,8 @@ extension SQLiteCatalog {
     ///
     /// - Throws: ``CatalogError`` when a page cannot be read at all (`SQLITE_CORRUPT`, `SQLITE_NOTADB`, I/O).
     public func quickCheck(limit: Int = 10) throws(CatalogError) -> [String] {
+        // PostgreSQL checks its own pages (checksums, WAL); there is no cheap per-database equivalent to run here.
+        guard dialect == .sqlite else { return [] }
         let select = try connection.prepare("PRAGMA quick_check(\(max(1, limit)))")
         var problems: [String] = []
         do {
@@ -46,11 +48,11 @@ extension SQLiteCatalog {
     public func fileCounts(job: JobID) throws(CatalogError) -> CatalogFileCounts {
         let select = try connection.prepare(
             """
-            SELECT coalesce(sum(type = 'file' AND status <> 'deleted'), 0),
-                coalesce(sum(type = 'file' AND status = 'stored'), 0),
-                coalesce(sum(type = 'file' AND status = 'skipped'), 0),
-                coalesce(sum(type = 'file' AND status = 'failed'), 0),
-                coalesce(sum(status = 'stored'), 0),
+            SELECT count(CASE WHEN type = 'file' AND status <> 'deleted' THEN 1 END),
+                count(CASE WHEN type = 'file' AND status = 'stored' THEN 1 END),
+                count(CASE WHEN type = 'file' AND status = 'skipped' THEN 1 END),
+                count(CASE WHEN type = 'file' AND status = 'failed' THEN 1 END),
+                count(CASE WHEN status = 'stored' THEN 1 END),
                 coalesce(sum(CASE WHEN type = 'file' AND status = 'stored' THEN size END), 0),
                 coalesce(sum(CASE WHEN status = 'stored' THEN stored_length END), 0)
             FROM files WHERE job_id = ?1
@@ -72,8 +74,28 @@ extension SQLiteCatalog {
     /// - Returns: The jobs marked failed.
     @discardableResult
     public func markAbandonedJobs(finder: String, lastCall: String? = nil) throws(CatalogError) -> [JobID] {
+        try markAbandonedJobs(finder: finder, lastCall: lastCall, backupsOf: nil)
+    }
+
+    /// ``markAbandonedJobs(finder:)`` for one Job of one client: its backups still recorded as running. Only a
+    /// caller that holds that Job's lock may call this (on PostgreSQL, ``tryLockJob(_:client:)``): then no process
+    /// runs it, while other Jobs and other clients may be running.
+    @discardableResult
+    public func markAbandonedJobs(finder: String, job name: String, client: String) throws(CatalogError) -> [JobID] {
+        try markAbandonedJobs(finder: finder, lastCall: nil, backupsOf: (name, client))
+    }
+
+    private func markAbandonedJobs(
+        finder: String, lastCall: String?, backupsOf job: (name: String, client: String)?
+    ) throws(CatalogError) -> [JobID] {
         try connection.inTransaction { () throws(CatalogError) -> [JobID] in
-            let select = try connection.prepare("SELECT id FROM jobs WHERE status = 'R' ORDER BY id")
+            let select = try connection.prepare(
+                """
+                SELECT id FROM jobs WHERE status = 'R'
+                    AND (?1 IS NULL OR (type = 'B' AND name = ?1 AND client_name = ?2)) ORDER BY id
+                """)
+            try select.bind(job?.name, at: 1)
+            try select.bind(job?.client, at: 2)
             var ids: [JobID] = []
             while try select.step() { ids.append(JobID(rawValue: select.int64(0))) }
             let now = Clock.realtime()
@@ -81,8 +103,9 @@ extension SQLiteCatalog {
                 try recount(job: id, status: .failed, end: now)
                 try addMessage(
                     job: id, severity: "error", time: now,
-                    text: "the job's process ended before the job finished (no process held the catalog lock); "
-                        + "marked failed by \(finder). Its rows are what it committed before it ended."
+                    text: "the job's process ended before the job finished (no process held the "
+                        + (job == nil ? "catalog" : "Job's") + " lock); marked failed by \(finder). Its rows are "
+                        + "what it committed before it ended."
                         + (id == ids.last ? lastCall.map { " It ended during a Python plugin call: \($0)." } ?? "" : ""))
             }
             return ids

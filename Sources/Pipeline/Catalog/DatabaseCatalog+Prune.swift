@@ -1,6 +1,6 @@
 // MARK: - Removing jobs (prune)
 
-extension SQLiteCatalog {
+extension DatabaseCatalog {
     /// Removes a job: its `files` rows, `job_messages`, `job_data`, `volumes` rows and the `jobs` row, in one transaction (all
     /// or nothing). The FileSet row stays (other jobs may use it; it is a few bytes). The JobId is never handed out
     /// again (`jobs.id` is AUTOINCREMENT), so volume file names stay unique.
@@ -36,7 +36,7 @@ extension SQLiteCatalog {
     }
 }
 
-extension SQLiteCatalog: CatalogVolumeReferences {
+extension DatabaseCatalog: CatalogVolumeReferences {
     /// For each of `volumeIDs`, the jobs whose `files` rows point into it (one pass over `files`: `volume_id` has
     /// no index, and a prune runs rarely).
     func jobsReferencing(volumeIDs: [Int64]) throws(CatalogError) -> [Int64: Set<JobID>] {

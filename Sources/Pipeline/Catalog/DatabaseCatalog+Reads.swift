@@ -2,7 +2,7 @@
 
 // Read statements are prepared per call (microseconds) rather than cached, so a `forEachFile` body may call the
 // catalog again without resetting the statement it is iterating.
-extension SQLiteCatalog {
+extension DatabaseCatalog {
     private static let jobSelectSQL = """
         SELECT j.id, j.name, j.type, j.level, j.status, f.name, f.md5, f.text, j.client_name,
             j.start_time, j.start_time_ns, j.end_time, j.end_time_ns, j.since_time, j.since_time_ns,
@@ -20,7 +20,7 @@ extension SQLiteCatalog {
     /// Jobs, newest first (start time, then id); all jobs when `name` is nil.
     public func jobs(name: String?) throws(CatalogError) -> [JobRecord] {
         let order = " ORDER BY j.start_time DESC, j.start_time_ns DESC, j.id DESC"
-        let select: SQLiteStatement
+        let select: any CatalogStatement
         if let name {
             select = try connection.prepare(Self.jobSelectSQL + " WHERE j.name = ?1" + order)
             try select.bind(name, at: 1)
@@ -34,7 +34,7 @@ extension SQLiteCatalog {
         return result
     }
 
-    private static func decodeJob(_ s: SQLiteStatement) throws(CatalogError) -> JobRecord {
+    private static func decodeJob(_ s: any CatalogStatement) throws(CatalogError) -> JobRecord {
         let id = JobID(rawValue: s.int64(0))
         guard let status = JobStatus(rawValue: s.text(4)) else {
             throw CatalogError.invalidValue("status of job \(id)", s.text(4))
@@ -53,13 +53,13 @@ extension SQLiteCatalog {
     }
 
     /// Seconds in `column`, nanoseconds in the next one; nil when the seconds are NULL.
-    private static func timestamp(_ s: SQLiteStatement, _ column: Int32) -> FileStat.Timestamp? {
+    private static func timestamp(_ s: any CatalogStatement, _ column: Int32) -> FileStat.Timestamp? {
         guard let seconds = s.optionalInt64(column) else { return nil }
         return FileStat.Timestamp(seconds: seconds, nanoseconds: Int32(truncatingIfNeeded: s.int64(column + 1)))
     }
 
     /// Seconds in `column`, nanoseconds in the next one, for NOT NULL columns.
-    static func instant(_ s: SQLiteStatement, _ column: Int32) -> FileStat.Timestamp {
+    static func instant(_ s: any CatalogStatement, _ column: Int32) -> FileStat.Timestamp {
         FileStat.Timestamp(seconds: s.int64(column), nanoseconds: Int32(truncatingIfNeeded: s.int64(column + 1)))
     }
 
@@ -178,7 +178,7 @@ extension SQLiteCatalog {
         return result
     }
 
-    private static func decodeFile(_ s: SQLiteStatement) throws(CatalogError) -> FileRecord {
+    private static func decodeFile(_ s: any CatalogStatement) throws(CatalogError) -> FileRecord {
         let jobID = JobID(rawValue: s.int64(0))
         let fileIndex = s.int64(1)
         // Built only for an error message (a string per row was a measurable part of a restore's reads).
@@ -237,7 +237,7 @@ extension SQLiteCatalog {
     }
 
     /// The rows of a statement that selects `id, job_id, name, path, sequence, bytes, status` of `volumes`.
-    static func volumeRecords(_ select: SQLiteStatement) throws(CatalogError) -> [VolumeRecord] {
+    static func volumeRecords(_ select: any CatalogStatement) throws(CatalogError) -> [VolumeRecord] {
         var result: [VolumeRecord] = []
         while try select.step() {
             result.append(

@@ -1,11 +1,14 @@
 // MARK: - Job data (what stages keep with a job)
 
-extension SQLiteCatalog {
+extension DatabaseCatalog {
     public func insertJobData(job: JobID, _ data: [JobDatum]) throws(CatalogError) {
         guard !data.isEmpty else { return }
         try connection.inTransaction { () throws(CatalogError) in
             let insert = try connection.cachedStatement(
-                "INSERT OR REPLACE INTO job_data (job_id, key, value) VALUES (?1, ?2, ?3)")
+                """
+                INSERT INTO job_data (job_id, key, value) VALUES (?1, ?2, ?3)
+                ON CONFLICT (job_id, key) DO UPDATE SET value = excluded.value
+                """)
             for datum in data {
                 try insert.bind(job.rawValue, at: 1)
                 try insert.bind(datum.key, at: 2)

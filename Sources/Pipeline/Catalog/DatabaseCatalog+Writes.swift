@@ -1,6 +1,6 @@
 // MARK: - Writing (one writer; each call is one transaction)
 
-extension SQLiteCatalog {
+extension DatabaseCatalog {
     /// Records a new job and its FileSet (name + digest, added once) in one transaction.
     ///
     /// - Returns: The job's id: the next number, or `job.id` when it is set (rebuilding a catalog).
@@ -26,8 +26,9 @@ extension SQLiteCatalog {
                     start_time, start_time_ns, end_time, end_time_ns, since_time, since_time_ns,
                     files_examined, files_stored, files_skipped, files_failed, entries_stored,
                     bytes_read, bytes_stored, errors, warnings, where_dir, restored_job_id)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                    ?21, ?22, ?23, ?24)
+                VALUES (\(dialect.newID("jobs", "?1")), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+                RETURNING id
                 """)
             try insert.bind(job.id == .unassigned ? nil : job.id.rawValue, at: 1)
             try insert.bind(job.name, at: 2)
@@ -45,8 +46,10 @@ extension SQLiteCatalog {
             try bindCounts(of: job, to: insert, from: 14)
             try insert.bind(job.whereDirectory, at: 23)
             try insert.bind(job.restoredJob?.rawValue, at: 24)
-            try insert.run()
-            let id = JobID(rawValue: connection.lastInsertRowID)
+            guard try insert.step() else { throw CatalogError.misuse("job insert returned no id") }
+            let id = JobID(rawValue: insert.int64(0))
+            insert.reset()
+            if job.id != .unassigned { try catchUpSequence(of: "jobs") }
             // Only when known (schema 4): NULL means "not recorded", as for every job of an older build.
             if let chainJobs = job.chainJobs {
                 let chain = try connection.cachedStatement("UPDATE jobs SET chain_jobs = ?1 WHERE id = ?2")
@@ -80,7 +83,9 @@ extension SQLiteCatalog {
     }
 
     /// Binds the nine counters in column order from parameter `first`.
-    private func bindCounts(of job: JobRecord, to statement: SQLiteStatement, from first: Int32) throws(CatalogError) {
+    private func bindCounts(
+        of job: JobRecord, to statement: any CatalogStatement, from first: Int32
+    ) throws(CatalogError) {
         let counts = [
             job.filesExamined, job.filesStored, job.filesSkipped, job.filesFailed, job.entriesStored,
             job.bytesRead, job.bytesStored, job.errors, job.warnings,
@@ -93,8 +98,10 @@ extension SQLiteCatalog {
     /// Records a volume; returns its id (`volume.id` when that is not 0).
     public func addVolume(_ volume: VolumeRecord) throws(CatalogError) -> Int64 {
         let insert = try connection.cachedStatement(
-            "INSERT INTO volumes (id, job_id, name, path, sequence, bytes, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-        )
+            """
+            INSERT INTO volumes (id, job_id, name, path, sequence, bytes, status)
+            VALUES (\(dialect.newID("volumes", "?1")), ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id
+            """)
         try insert.bind(volume.id == 0 ? nil : volume.id, at: 1)
         try insert.bind(volume.jobID.rawValue, at: 2)
         try insert.bind(volume.name, at: 3)
@@ -102,8 +109,11 @@ extension SQLiteCatalog {
         try insert.bind(volume.sequence, at: 5)
         try insert.bind(volume.bytes, at: 6)
         try insert.bind(volume.status, at: 7)
-        try insert.run()
-        return connection.lastInsertRowID
+        guard try insert.step() else { throw CatalogError.misuse("volume insert returned no id") }
+        let id = insert.int64(0)
+        insert.reset()
+        if volume.id != 0 { try catchUpSequence(of: "volumes") }
+        return id
     }
 
     /// Sets a volume's size and status.
@@ -125,7 +135,10 @@ extension SQLiteCatalog {
     public func insert(files: [FileRecord], messages: [JobMessage]) throws(CatalogError) {
         if files.isEmpty && messages.isEmpty { return }
         try connection.inTransaction { () throws(CatalogError) in
-            if !files.isEmpty {
+            if !files.isEmpty && dialect == .postgreSQL {
+                try insertFileRowsInChunks(files)
+                try insertSearchRows(files)
+            } else if !files.isEmpty {
                 let insert = try connection.cachedStatement(Self.insertFileSQL)
                 var json = JSONMemo()
                 for file in files {
@@ -203,42 +216,83 @@ extension SQLiteCatalog {
         }
     }
 
-    private func bind(_ file: FileRecord, to s: SQLiteStatement, json: inout JSONMemo) throws(CatalogError) {
-        try s.bind(file.jobID.rawValue, at: 1)
-        try s.bind(file.fileIndex, at: 2)
-        try s.bind(blob: file.path, at: 3)
-        try s.bind(file.kind.rawValue, at: 4)
-        try s.bind(file.status.rawValue, at: 5)
-        try s.bind(Int64(file.mode), at: 6)
-        try s.bind(Int64(file.uid), at: 7)
-        try s.bind(Int64(file.gid), at: 8)
-        try s.bind(file.userName, at: 9)
-        try s.bind(file.groupName, at: 10)
-        try s.bind(Int64(bitPattern: file.size), at: 11)
-        try s.bind(file.atime.seconds, at: 12)
-        try s.bind(Int64(file.atime.nanoseconds), at: 13)
-        try s.bind(file.mtime.seconds, at: 14)
-        try s.bind(Int64(file.mtime.nanoseconds), at: 15)
-        try s.bind(file.ctime.seconds, at: 16)
-        try s.bind(Int64(file.ctime.nanoseconds), at: 17)
-        try s.bind(Int64(bitPattern: file.inode), at: 18)
-        try s.bind(Int64(bitPattern: file.device), at: 19)
-        try s.bind(Int64(bitPattern: file.rdev), at: 20)
-        try s.bind(Int64(bitPattern: file.nlink), at: 21)
-        try s.bind(blob: file.linkTarget, at: 22)
-        try s.bind(blob: file.sourceSHA256, at: 23)
-        try s.bind(blob: file.storedSHA256, at: 24)
-        try s.bind(file.signatureAlgorithm, at: 25)
-        try s.bind(blob: file.signature, at: 26)
-        try s.bind(file.volumeID, at: 27)
-        try s.bind(file.headerOffset, at: 28)
-        try s.bind(file.dataOffset, at: 29)
-        try s.bind(file.storedLength, at: 30)
-        try s.bind(file.compression, at: 31)
-        try s.bind(file.sparse ? 1 : 0, at: 32)
-        try s.bind(textBytes: json.text(for: file.chain), at: 33)
-        try s.bind(textBytes: json.text(for: file.stageMetadata), at: 34)
-        try s.bind(file.block.map { Int64($0) }, at: 35)
-        try s.bind(file.error, at: 36)
+    /// The rows of one multi-row INSERT on PostgreSQL (36 parameters each, far below its limit of 65,535).
+    static let rowsPerInsert = 256
+
+    /// PostgreSQL: one INSERT of ``rowsPerInsert`` rows per round trip to the server instead of one per row (the
+    /// server is a socket or a network away; SQLite's per-row statement costs a function call). A failure names
+    /// the rows of the statement, not the one row (the server reports the key).
+    private func insertFileRowsInChunks(_ files: [FileRecord]) throws(CatalogError) {
+        var json = JSONMemo()
+        var start = 0
+        while start < files.count {
+            let chunk = files[start..<min(start + Self.rowsPerInsert, files.count)]
+            start = chunk.endIndex
+            let sql = Self.insertFileSQL(rows: chunk.count)
+            // Only the full-size statement is kept prepared: a batch's last chunk has any size.
+            let insert =
+                chunk.count == Self.rowsPerInsert ? try connection.cachedStatement(sql) : try connection.prepare(sql)
+            do throws(CatalogError) {
+                for (row, file) in chunk.enumerated() {
+                    try bind(file, to: insert, json: &json, base: Int32(row * Self.fileColumns.count))
+                }
+                try insert.run()
+            } catch {
+                let indexes = chunk.map(\.fileIndex)
+                throw error.adding(
+                    context: "cannot insert files \(indexes.min() ?? 0)-\(indexes.max() ?? 0) of job "
+                        + "\(chunk.first?.jobID ?? .unassigned) (\(chunk.count) rows in one statement)")
+            }
+        }
+    }
+
+    /// ``insertFileSQL`` for `rows` rows.
+    static func insertFileSQL(rows: Int) -> String {
+        let width = fileColumns.count
+        let values = (0..<rows).map { row in
+            "(" + (1...width).map { "?\(row * width + $0)" }.joined(separator: ", ") + ")"
+        }
+        return "INSERT INTO files (\(fileColumns.joined(separator: ", "))) VALUES " + values.joined(separator: ", ")
+    }
+
+    private func bind(
+        _ file: FileRecord, to s: any CatalogStatement, json: inout JSONMemo, base: Int32 = 0
+    ) throws(CatalogError) {
+        try s.bind(file.jobID.rawValue, at: base + 1)
+        try s.bind(file.fileIndex, at: base + 2)
+        try s.bind(blob: file.path, at: base + 3)
+        try s.bind(file.kind.rawValue, at: base + 4)
+        try s.bind(file.status.rawValue, at: base + 5)
+        try s.bind(Int64(file.mode), at: base + 6)
+        try s.bind(Int64(file.uid), at: base + 7)
+        try s.bind(Int64(file.gid), at: base + 8)
+        try s.bind(file.userName, at: base + 9)
+        try s.bind(file.groupName, at: base + 10)
+        try s.bind(Int64(bitPattern: file.size), at: base + 11)
+        try s.bind(file.atime.seconds, at: base + 12)
+        try s.bind(Int64(file.atime.nanoseconds), at: base + 13)
+        try s.bind(file.mtime.seconds, at: base + 14)
+        try s.bind(Int64(file.mtime.nanoseconds), at: base + 15)
+        try s.bind(file.ctime.seconds, at: base + 16)
+        try s.bind(Int64(file.ctime.nanoseconds), at: base + 17)
+        try s.bind(Int64(bitPattern: file.inode), at: base + 18)
+        try s.bind(Int64(bitPattern: file.device), at: base + 19)
+        try s.bind(Int64(bitPattern: file.rdev), at: base + 20)
+        try s.bind(Int64(bitPattern: file.nlink), at: base + 21)
+        try s.bind(blob: file.linkTarget, at: base + 22)
+        try s.bind(blob: file.sourceSHA256, at: base + 23)
+        try s.bind(blob: file.storedSHA256, at: base + 24)
+        try s.bind(file.signatureAlgorithm, at: base + 25)
+        try s.bind(blob: file.signature, at: base + 26)
+        try s.bind(file.volumeID, at: base + 27)
+        try s.bind(file.headerOffset, at: base + 28)
+        try s.bind(file.dataOffset, at: base + 29)
+        try s.bind(file.storedLength, at: base + 30)
+        try s.bind(file.compression, at: base + 31)
+        try s.bind(file.sparse ? 1 : 0, at: base + 32)
+        try s.bind(textBytes: json.text(for: file.chain), at: base + 33)
+        try s.bind(textBytes: json.text(for: file.stageMetadata), at: base + 34)
+        try s.bind(file.block.map { Int64($0) }, at: base + 35)
+        try s.bind(file.error, at: base + 36)
     }
 }

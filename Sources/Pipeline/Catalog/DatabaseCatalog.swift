@@ -1,7 +1,8 @@
-/// The catalog in a SQLite file, through SQLite's C library.
+/// The catalog in a SQLite file (the embedded default) or a PostgreSQL database (one catalog for several hosts):
+/// one schema, one set of queries, two drivers (``CatalogDatabase``).
 ///
-/// The file is in WAL mode with `synchronous = NORMAL` (a committed batch survives a process crash; a power loss
-/// may lose the last batches, never corrupt the file), `busy_timeout = 5000` ms and foreign keys enforced.
+/// A SQLite file is in WAL mode with `synchronous = NORMAL` (a committed batch survives a process crash; a power
+/// loss may lose the last batches, never corrupt the file), `busy_timeout = 5000` ms and foreign keys enforced.
 /// One connection writes at a time (``JobLock`` keeps a second job out); other connections may read meanwhile
 /// and see committed batches.
 ///
@@ -16,17 +17,20 @@
 /// ```
 ///
 /// The schema is documented in `docs/catalog.md`.
-public final class SQLiteCatalog: CatalogStore {
+public final class DatabaseCatalog: CatalogStore {
     /// The schema version this build creates and migrates to (`PRAGMA user_version`).
     static let schemaVersion: Int = CatalogSchema.version
 
-    /// The catalog file.
+    /// The catalog file, or for PostgreSQL the database and server (`database "NAME" on HOST`, no password).
     public let path: String
-    let connection: SQLiteConnection
+    let connection: any CatalogDatabase
 
-    private init(connection: SQLiteConnection) {
+    /// The SQL dialect of the connection.
+    var dialect: CatalogDialect { connection.dialect }
+
+    init(connection: any CatalogDatabase, path: String) {
         self.connection = connection
-        self.path = connection.path
+        self.path = path
     }
 
     /// Opens the catalog at `path`: creates the schema in a new (or empty) file, or migrates an older catalog
@@ -37,7 +41,7 @@ public final class SQLiteCatalog: CatalogStore {
     ///   - create: Create the file and schema if the file does not exist or is empty.
     /// - Throws: ``CatalogError``: the file cannot be opened, is not a SQLite database (`SQLITE_NOTADB`), is a
     ///   SQLite database of another program, has a schema newer than ``schemaVersion``, or cannot be migrated.
-    public static func open(path: String, create: Bool) throws(CatalogError) -> SQLiteCatalog {
+    public static func open(path: String, create: Bool) throws(CatalogError) -> DatabaseCatalog {
         try open(path: path, create: create, migrations: CatalogSchema.migrations)
     }
 
@@ -45,7 +49,7 @@ public final class SQLiteCatalog: CatalogStore {
     static func open(
         path: String, create: Bool, migrations: [CatalogMigration]
     ) throws(CatalogError)
-        -> SQLiteCatalog
+        -> DatabaseCatalog
     {
         let connection = try SQLiteConnection(path: path, create: create)
         do throws(CatalogError) {
@@ -57,7 +61,7 @@ public final class SQLiteCatalog: CatalogStore {
             if error.code == .notADatabase { error.sql = nil }
             throw error
         }
-        return SQLiteCatalog(connection: connection)
+        return DatabaseCatalog(connection: connection, path: connection.path)
     }
 
     /// Closes the connection. A second call does nothing.
@@ -126,6 +130,10 @@ public final class SQLiteCatalog: CatalogStore {
     }
 }
 
+/// The name the catalog had when SQLite was its only driver; ``DatabaseCatalog/open(path:create:)`` opens a SQLite
+/// file under either name.
+public typealias SQLiteCatalog = DatabaseCatalog
+
 // One connection, used by one thread at a time: move the catalog to its writer thread, or open one per reader.
 @available(*, unavailable)
-extension SQLiteCatalog: Sendable {}
+extension DatabaseCatalog: Sendable {}

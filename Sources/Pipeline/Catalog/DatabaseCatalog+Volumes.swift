@@ -1,4 +1,4 @@
-extension SQLiteCatalog {
+extension DatabaseCatalog {
     /// Every volume (of jobs named `jobName`, when given) with its members, in JobId then sequence order.
     /// Members are counted per job (`files_job_path` leads with `job_id`), so one volume costs one pass over its
     /// job's rows.
@@ -11,7 +11,7 @@ extension SQLiteCatalog {
             LEFT JOIN jobs AS j ON j.id = v.job_id
             LEFT JOIN files AS f ON f.job_id = v.job_id AND f.volume_id = v.id
             \(jobName == nil ? "" : "WHERE j.name = ?1")
-            GROUP BY v.id
+            GROUP BY v.id, j.name
             ORDER BY v.job_id, v.sequence
             """)
         if let jobName { try select.bind(jobName, at: 1) }

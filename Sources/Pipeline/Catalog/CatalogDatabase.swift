@@ -1,0 +1,57 @@
+/// The SQL dialect of a catalog connection, for the few statements the two drivers cannot share.
+enum CatalogDialect: Sendable {
+    case sqlite
+    case postgreSQL
+}
+
+/// One connection of a catalog driver: ``SQLiteConnection`` or ``PostgreSQLConnection``. ``DatabaseCatalog`` runs
+/// the same schema steps and queries on either; a connection is used by one thread at a time.
+protocol CatalogDatabase: AnyObject {
+    associatedtype Statement: CatalogStatement
+
+    var dialect: CatalogDialect { get }
+
+    /// A statement that runs once.
+    func prepare(_ sql: String) throws(CatalogError) -> Statement
+    /// A statement compiled once per connection and reused (reset, bindings cleared).
+    func cachedStatement(_ sql: String) throws(CatalogError) -> Statement
+    /// Runs statements separated by semicolons, without parameters, discarding rows.
+    func execute(_ sql: String) throws(CatalogError)
+    func scalar(_ sql: String) throws(CatalogError) -> Int64
+    func scalarText(_ sql: String) throws(CatalogError) -> String
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    func inTransaction<T>(_ body: () throws(CatalogError) -> T) throws(CatalogError) -> T
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    var changes: Int64 { get }
+    func close() throws(CatalogError)
+}
+
+extension SQLiteConnection: CatalogDatabase {
+    var dialect: CatalogDialect { .sqlite }
+}
+
+extension PostgreSQLConnection: CatalogDatabase {
+    var dialect: CatalogDialect { .postgreSQL }
+}
+
+extension CatalogDialect {
+    /// The `id` value of an INSERT into `table` that takes the bound `parameter` when it is not NULL (rebuilding a
+    /// catalog keeps the ids of the volumes), else the next id. SQLite assigns one for NULL in an `INTEGER PRIMARY
+    /// KEY`; PostgreSQL takes it from the table's sequence (`<table>_id_seq`), as a NULL would violate NOT NULL.
+    func newID(_ table: String, _ parameter: String) -> String {
+        switch self {
+        case .sqlite: parameter
+        case .postgreSQL: "coalesce(\(parameter), nextval('\(table)_id_seq'))"
+        }
+    }
+}
+
+extension DatabaseCatalog {
+    /// After an INSERT with an explicit id: PostgreSQL's sequence moves past it, so the next new id is not taken.
+    /// (SQLite's AUTOINCREMENT and rowid already take the largest id into account.)
+    func catchUpSequence(of table: String) throws(CatalogError) {
+        guard dialect == .postgreSQL else { return }
+        _ = try connection.scalar(
+            "SELECT setval('\(table)_id_seq', greatest((SELECT max(id) FROM \(table)), 1))")
+    }
+}

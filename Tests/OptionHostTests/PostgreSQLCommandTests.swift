@@ -1,0 +1,131 @@
+import Foundation
+import PipelineTestSupport
+import XCTest
+
+/// One PostgreSQL catalog for two hosts (issue 15), through the `optionhost` binary: two backups started at the
+/// same moment from two configurations with different `Client` names, `list jobs` showing both clients, and each
+/// job restored from the other host's configuration, byte for byte.
+final class PostgreSQLCommandTests: CommandLineTestCase {
+    func testTwoClientsShareOneCatalogAndRestoreEachOthersJobs() throws {
+        let server = try PostgreSQLTestServer.shared()
+        let database = try server.createDatabase()
+        var configs: [String] = []
+        for (number, client) in ["alpha-fd", "beta-fd"].enumerated() {
+            for index in 0..<20 {
+                try makeFile(
+                    "\(client)/data/f\(index).bin",
+                    bytes: Array("\(client) \(index)\n".utf8) + [UInt8](repeating: UInt8(number + 1), count: index * 100))
+            }
+            configs.append(
+                try write(
+                    "\(client).conf",
+                    """
+                    Catalog {
+                      Name = shared; DB Driver = postgresql; DB Name = \(database)
+                      DB Address = "\(server.socketDirectory)"; DB User = \(server.superuser); DB Password = "unused-Pa55"
+                    }
+                    Archive { Name = arc; Directory = "\(work.path)/\(client)/volumes" }
+                    FileSet { Name = fs; Include { File = "\(work.path)/\(client)/data" } }
+                    Job {
+                      Name = Nightly; Type = Backup; Level = Full; FileSet = fs; Catalog = shared; Archive = arc
+                      Client = \(client)
+                    }
+
+                    """))
+        }
+
+        // Both at the same moment: two processes, one catalog (the schema is created by whichever comes first).
+        let both = try run(
+            "/bin/bash",
+            [
+                "-c",
+                "'\(Self.binary)' backup '\(configs[0])' --job Nightly --json >a.out 2>&1 & first=$!; "
+                    + "'\(Self.binary)' backup '\(configs[1])' --job Nightly --json >b.out 2>&1 & second=$!; "
+                    + "wait $first; a=$?; wait $second; b=$?; cat a.out b.out; echo \"exit $a $b\"",
+            ], directory: work)
+        XCTAssertTrue(both.output.hasSuffix("exit 0 0\n"), both.output)
+        XCTAssertFalse(both.output.contains("unused-Pa55"), "the password is never printed")
+
+        let jobs = try optionhost(["list", "jobs", configs[0], "--json"])
+        XCTAssertEqual(jobs.status, 0, jobs.stderr)
+        let records = try jobs.lines.dropLast().map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(Set(records.compactMap { $0["client"] as? String }), ["alpha-fd", "beta-fd"])
+        XCTAssertEqual(Set(records.compactMap { $0["job_id"] as? Int }), [1, 2])
+        let alpha = try optionhost(["list", "jobs", configs[1], "--client", "alpha-fd"])
+        XCTAssertEqual(alpha.lines.count, 1, alpha.output)
+        XCTAssertTrue(alpha.output.contains("\tNightly\talpha-fd\tBackup\tFull\tT\t"), alpha.output)
+
+        // Each job restored from the other client's configuration, by JobId.
+        for record in records {
+            let client = try XCTUnwrap(record["client"] as? String)
+            let id = try XCTUnwrap(record["job_id"] as? Int)
+            let from = client == "alpha-fd" ? configs[1] : configs[0]
+            let target = work.path + "/restored-\(client)"
+            let restore = try optionhost(["restore", from, "--jobid", String(id), "--where", target])
+            XCTAssertEqual(restore.status, 0, restore.stderr)
+            let diff = try run(
+                "/usr/bin/diff", ["-r", work.path + "/\(client)/data", target + work.path + "/\(client)/data"])
+            XCTAssertEqual(diff.status, 0, diff.output)
+        }
+    }
+
+    /// `catalog copy`: a SQLite catalog (two jobs, the search index) into an empty PostgreSQL one, compared at the
+    /// end; then the copy serves `list jobs`, `search` and `restore`, and a second copy into it is refused.
+    func testCatalogCopyRoundTrip() throws {
+        let server = try PostgreSQLTestServer.shared()
+        let database = try server.createDatabase()
+        try makeFile("data/notes.txt", "the quick brown fox\n")
+        try makeFile("data/other.txt", "nothing to see\n")
+        let sqliteConfig = try write(
+            "local.conf",
+            """
+            Catalog { Name = local; DB Driver = sqlite3; DB Name = "\(work.path)/catalog.db" }
+            Archive { Name = arc; Directory = "\(work.path)/volumes" }
+            FileSet { Name = fs; Include { Options { Plugin = "index" } File = "\(work.path)/data" } }
+            Job { Name = Nightly; Type = Backup; Level = Incremental; FileSet = fs; Catalog = local; Archive = arc }
+
+            """)
+        let sharedConfig = try write(
+            "shared.conf",
+            """
+            Catalog {
+              Name = shared; DB Driver = postgresql; DB Name = \(database)
+              DB Address = "\(server.socketDirectory)"; DB User = \(server.superuser)
+            }
+
+            """)
+        XCTAssertEqual(try optionhost(["backup", sqliteConfig, "--job", "Nightly"]).status, 0)
+        try makeFile("data/later.txt", "a later brown file\n")
+        XCTAssertEqual(try optionhost(["backup", sqliteConfig, "--job", "Nightly"]).status, 0)
+
+        let copy = try optionhost(["catalog", "copy", "--from", work.path + "/catalog.db", sharedConfig])
+        XCTAssertEqual(copy.status, 0, copy.stderr)
+        XCTAssertEqual(copy.lines.count, 3, copy.output)
+        XCTAssertEqual(
+            copy.lines.first,
+            "Copied \(work.path)/catalog.db into PostgreSQL catalog database \"\(database)\" on "
+                + "\(server.socketDirectory) as optionhost:")
+        XCTAssertEqual(
+            copy.lines.dropFirst().first,
+            "  filesets 1, jobs 2, volumes 2, files 5, job_messages 2, job_data 0, search_content 3, search_files 3 rows")
+        XCTAssertTrue(copy.lines.last?.hasSuffix(" on both sides") ?? false, copy.output)
+
+        let jobs = try optionhost(["list", "jobs", sharedConfig])
+        XCTAssertEqual(jobs.status, 0, jobs.stderr)
+        XCTAssertEqual(jobs.lines.map { $0.split(separator: "\t").prefix(4).joined(separator: " ") }.count, 2)
+        let search = try optionhost(["search", "brown", sharedConfig, "--json"])
+        XCTAssertEqual(search.status, 0, search.stderr)
+        XCTAssertEqual(
+            search.lines.last, "{\"type\":\"summary\",\"query\":\"brown\",\"hits\":2,\"limit\":20}", search.output)
+        let restore = try optionhost(["restore", sharedConfig, "--jobid", "2", "--where", work.path + "/restored"])
+        XCTAssertEqual(restore.status, 0, restore.stderr)
+        let diff = try run("/usr/bin/diff", ["-r", work.path + "/data", work.path + "/restored" + work.path + "/data"])
+        XCTAssertEqual(diff.status, 0, diff.output)
+
+        let again = try optionhost(["catalog", "copy", "--from", work.path + "/catalog.db", sharedConfig])
+        XCTAssertEqual(again.status, 3)
+        XCTAssertTrue(again.stderr.contains("already has jobs: copy into an empty one"), again.stderr)
+    }
+}
