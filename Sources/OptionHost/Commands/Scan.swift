@@ -59,9 +59,13 @@ extension OptionHost {
                 throw ValidationError("--catalog and --config exclude each other")
             case (.some, nil):
                 if job != nil { throw ValidationError("--job goes with --config") }
-                if skipFinished { throw ValidationError("--skip-finished goes with --config (a new file holds no jobs)") }
+                if skipFinished {
+                    throw ValidationError("--skip-finished goes with --config (a new file holds no jobs)")
+                }
             case (nil, .some):
-                if force { throw ValidationError("--force goes with --catalog (a configured catalog is never replaced)") }
+                if force {
+                    throw ValidationError("--force goes with --catalog (a configured catalog is never replaced)")
+                }
             }
         }
 
@@ -205,7 +209,8 @@ extension OptionHost {
                 out.write(summary.line)
             } else {
                 out.line(
-                    "Scan of \(result.volumes) volume\(result.volumes == 1 ? "" : "s") into \(TerminalText.escape(catalogName)): ok")
+                    "Scan of \(result.volumes) volume\(result.volumes == 1 ? "" : "s") into "
+                        + "\(TerminalText.escape(catalogName)): ok")
                 for job in result.jobs {
                     out.line(
                         "  JobId \(job.job.id.rawValue) (\(job.job.name), \(job.job.level.name)): status "

@@ -5,13 +5,14 @@ extension VolumeScanner {
     /// (``DatabaseCatalog/inOneTransaction(_:)``): a damaged volume, a conflict or a lost connection leaves the
     /// catalog as it was.
     ///
-    /// Every job is checked against the catalog before anything is written (``DatabaseCatalog/scanPlace(of:name:start:)``):
+    /// Every job is checked against the catalog before anything is written
+    /// (``DatabaseCatalog/scanPlace(of:name:start:)``):
     /// - no row with its JobId: the job is added;
     /// - the same job (same name and start time) that did not finish (`R`, `f`, `A`), e.g. one whose connection was
     ///   lost: its rows are replaced by what its volumes hold (the rebuilt row keeps the old row's client; its job
-    ///   message says what was replaced). A job still marked `R` whose Job lock (``DatabaseCatalog/tryLockJob(_:client:)``,
-    ///   keyed by Job name and client) another session holds may still be running: refused. The lock is then held
-    ///   by this connection until it is closed;
+    ///   message says what was replaced). A job still marked `R` whose Job lock
+    ///   (``DatabaseCatalog/tryLockJob(_:client:)``, keyed by Job name and client) another session holds may still
+    ///   be running: refused. The lock is then held by this connection until it is closed;
     /// - the same job, finished (`T`, `W`): refused, or left as it is with `skipFinished`;
     /// - another job under that JobId (volumes of another catalog): refused, naming both.
     ///
