@@ -414,6 +414,55 @@ class ScanTests: CatalogTestCase {
         XCTAssertTrue(try scanned.messages(job: job.job.id).contains { $0.text.contains("no job trailer") })
     }
 
+    // MARK: - One transaction
+
+    struct Stop: Error {}
+
+    func testOneTransactionKeepsAllOrNothingAndANestedFailureUndoesOnlyItself() throws {
+        let catalog = try openCatalog()
+        defer { try? catalog.close() }
+        // A failure of any kind rolls back everything the body wrote, and is rethrown as it was.
+        XCTAssertThrowsError(
+            try catalog.inOneTransaction {
+                let id = try catalog.beginJob(sampleJob())
+                try catalog.insert(files: [bareFile(job: id, index: 0, path: "/a")], messages: [])
+                throw Stop()
+            }
+        ) { error in XCTAssertTrue(error is Stop, "\(error)") }
+        XCTAssertEqual(try catalog.jobs(name: nil).map(\.id), [])
+        XCTAssertEqual(try catalog.connection.scalar("SELECT count(*) FROM files"), 0)
+
+        // A catalog call that fails inside it (a file index twice) undoes only its own rows: on PostgreSQL, where
+        // an error ends a transaction, the savepoint lets the body go on.
+        let id = try catalog.inOneTransaction { () throws -> JobID in
+            let id = try catalog.beginJob(sampleJob())
+            try catalog.insert(files: [bareFile(job: id, index: 0, path: "/a")], messages: [])
+            XCTAssertThrowsError(
+                try catalog.insert(
+                    files: [bareFile(job: id, index: 1, path: "/b"), bareFile(job: id, index: 0, path: "/again")],
+                    messages: []))
+            try catalog.insert(files: [bareFile(job: id, index: 2, path: "/c")], messages: [])
+            return id
+        }
+        XCTAssertEqual(try catalog.files(job: id).map(\.fileIndex), [0, 2])
+        // The connection is out of its transaction: a plain call commits on its own.
+        try catalog.insert(files: [bareFile(job: id, index: 3, path: "/d")], messages: [])
+        XCTAssertEqual(try openCatalog(create: false).files(job: id).count, 3)
+    }
+
+    func testAJobIDAddedBackBelowTheNewestIsNotHandedOutAgain() throws {
+        let catalog = try openCatalog()
+        defer { try? catalog.close() }
+        let ids = try (0..<3).map { try catalog.beginJob(sampleJob(start: 1_700_000_000 + Int64($0))) }
+        try catalog.deleteJob(ids[2])
+        try catalog.deleteJob(ids[1])
+        // Scan adds the second one back under its JobId (the newest is gone for good).
+        var again = sampleJob(start: 1_700_000_001)
+        again.id = ids[1]
+        XCTAssertEqual(try catalog.beginJob(again), ids[1])
+        XCTAssertEqual(try catalog.beginJob(sampleJob(start: 1_700_000_009)).rawValue, ids[2].rawValue + 1)
+    }
+
     // MARK: - Into an existing catalog
 
     func testScanIntoACatalogRefusesAFinishedJobOrSkipsItAndAddsAJobItLacks() throws {
@@ -577,4 +626,6 @@ final class PostgreSQLScanTests: ScanTests {
     override func testScanRefusesAnotherJobUnderTheSameJobIDNamingBoth() throws { try super.testScanRefusesAnotherJobUnderTheSameJobIDNamingBoth() }
     override func testScanReplacesTheRowsOfAnUnfinishedJobKeepsItsClientAndRestores() throws { try super.testScanReplacesTheRowsOfAnUnfinishedJobKeepsItsClientAndRestores() }
     override func testADamagedVolumeMidScanLeavesTheCatalogAsItWas() throws { try super.testADamagedVolumeMidScanLeavesTheCatalogAsItWas() }
+    override func testOneTransactionKeepsAllOrNothingAndANestedFailureUndoesOnlyItself() throws { try super.testOneTransactionKeepsAllOrNothingAndANestedFailureUndoesOnlyItself() }
+    override func testAJobIDAddedBackBelowTheNewestIsNotHandedOutAgain() throws { try super.testAJobIDAddedBackBelowTheNewestIsNotHandedOutAgain() }
 }
