@@ -128,4 +128,71 @@ final class PostgreSQLCommandTests: CommandLineTestCase {
         XCTAssertEqual(again.status, 3)
         XCTAssertTrue(again.stderr.contains("already has jobs: copy into an empty one"), again.stderr)
     }
+
+    /// `scan VOLUME... --config CONFIG`: the volumes' jobs go into the PostgreSQL catalog the configuration names. A
+    /// finished job is refused (or skipped), a job that did not finish is replaced and keeps its client; a new
+    /// catalog file stays `--catalog`'s.
+    func testScanIntoThePostgreSQLCatalogOfAConfig() throws {
+        let server = try PostgreSQLTestServer.shared()
+        let database = try server.createDatabase()
+        for index in 0..<10 { try makeFile("data/f\(index).txt", String(repeating: "line \(index)\n", count: 500)) }
+        let config = try write(
+            "shared.conf",
+            """
+            Catalog { Name = shared; DB Driver = postgresql; DB Name = \(database); DB Address = "\(server.socketDirectory)"; DB User = \(server.superuser) }
+            Archive { Name = arc; Directory = "\(work.path)/volumes" }
+            FileSet { Name = fs; Include { File = "\(work.path)/data" } }
+            Job { Name = Nightly; Type = Backup; Level = Full; FileSet = fs; Catalog = shared; Archive = arc; Client = web1 }
+
+            """)
+        XCTAssertEqual(try optionhost(["backup", config, "--job", "Nightly"]).status, 0)
+        let volume = work.path + "/volumes/Nightly-1-0001.tar"
+        let catalogName =
+            "PostgreSQL catalog database \"\(database)\" on \(server.socketDirectory) as \(server.superuser)"
+
+        let neither = try optionhost(["scan", volume])
+        XCTAssertEqual(neither.status, 2)
+        XCTAssertTrue(neither.stderr.contains("say where to scan to: --catalog NEWFILE"), neither.stderr)
+        let forced = try optionhost(["scan", volume, "--config", config, "--force"])
+        XCTAssertEqual(forced.status, 2)
+        XCTAssertTrue(forced.stderr.contains("--force goes with --catalog"), forced.stderr)
+
+        let refused = try optionhost(["scan", volume, "--config", config])
+        XCTAssertEqual(refused.status, 3, refused.stderr)
+        XCTAssertTrue(
+            refused.stderr.hasPrefix("optionhost: scan: JobId 1 (Nightly, started "), refused.stderr)
+        XCTAssertTrue(
+            refused.stderr.contains(
+                "is already in the catalog database \"\(database)\" on \(server.socketDirectory) as "
+                    + "\(server.superuser) and finished (status T): scan adds jobs the catalog lacks and replaces "
+                    + "jobs that did not finish; skip finished ones with --skip-finished; nothing was scanned\n"),
+            refused.stderr)
+        let skipped = try optionhost(["scan", volume, "--config", config, "--skip-finished"])
+        XCTAssertEqual(skipped.status, 0, skipped.stderr)
+        XCTAssertEqual(skipped.lines.first, "Scan of 0 volumes into \(catalogName): ok")
+        XCTAssertEqual(skipped.lines.dropFirst().first, "  JobId 1 (Nightly, Full): skipped, already in the catalog (status T)")
+
+        // The job as a lost connection leaves it: marked running, half of its rows.
+        let psql = try run(
+            server.binaries + "/psql",
+            [
+                "-h", server.socketDirectory, "-U", server.superuser, "-d", database, "-v", "ON_ERROR_STOP=1", "-c",
+                "DELETE FROM files WHERE job_id = 1 AND file_index > 5; UPDATE jobs SET status = 'R' WHERE id = 1",
+            ])
+        XCTAssertEqual(psql.status, 0, psql.stderr)
+        let replaced = try optionhost(["scan", volume, "--config", config, "--json"])
+        XCTAssertEqual(replaced.status, 0, replaced.stderr)
+        let job = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(try XCTUnwrap(replaced.lines.first).utf8)) as? [String: Any])
+        XCTAssertEqual(job["action"] as? String, "replaced")
+        XCTAssertEqual(job["replaced_status"] as? String, "R")
+        XCTAssertEqual(job["status"] as? String, "T")
+        XCTAssertEqual(job["entries"] as? Int, 11)
+        let jobs = try optionhost(["list", "jobs", config])
+        XCTAssertTrue(jobs.output.contains("\tNightly\tweb1\tBackup\tFull\tT\t"), jobs.output)
+        let restore = try optionhost(["restore", config, "--jobid", "1", "--where", work.path + "/restored"])
+        XCTAssertEqual(restore.status, 0, restore.stderr)
+        let diff = try run("/usr/bin/diff", ["-r", work.path + "/data", work.path + "/restored" + work.path + "/data"])
+        XCTAssertEqual(diff.status, 0, diff.output)
+    }
 }

@@ -28,7 +28,7 @@ enum CatalogUpkeep {
 
     /// A catalog error as a command failure (exit 3): a damaged file is said so, with the way back.
     static func failure(_ error: CatalogError, path: String) -> CommandFailure {
-        // A SQLite file's damage only: a PostgreSQL server owns its pages, and `scan` writes SQLite files.
+        // A SQLite file's damage only: a PostgreSQL server owns its pages, and `scan --catalog` writes SQLite files.
         let postgreSQL = error.sqlState != nil || path.hasPrefix(CatalogLocation.postgreSQLPrefix)
         if !postgreSQL && (error.code == .corrupt || error.code == .notADatabase) {
             return damaged(path, error.message)

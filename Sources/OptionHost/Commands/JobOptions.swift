@@ -57,7 +57,7 @@ struct CatalogOptions: ParsableArguments {
         return .file(path)
     }
 
-    /// The SQLite catalog file, for the commands that work on SQLite catalogs only (`prune`, `scan`).
+    /// The SQLite catalog file, for the commands that work on SQLite catalogs only (`prune`).
     func catalogPath(configuration: Configuration?, job: Job?) throws -> String {
         switch try catalogLocation(configuration: configuration, job: job) {
         case .file(let path):

@@ -17,6 +17,8 @@ final class PostgreSQLConnection {
     private(set) var handle: OpaquePointer?
     let settings: PostgreSQLSettings
     private var statementCache: [String: PostgreSQLStatement] = [:]
+    /// Transactions and savepoints of ``inTransaction(_:)`` open now (see ``CatalogDatabase/inSavepoint(_:)``).
+    var transactionDepth = 0
     /// Rows changed by the last command run through ``run(_:)`` or ``execute(_:)``.
     private(set) var changes: Int64 = 0
 
@@ -193,12 +195,16 @@ final class PostgreSQLConnection {
 
     /// Runs `body` in a transaction: committed when `body` returns, rolled back when it throws.
     /// The corresponding C function for the state is `PQtransactionStatus`.
+    /// Inside another `inTransaction`, `body` runs in a savepoint of that transaction.
     func inTransaction<T>(_ body: () throws(CatalogError) -> T) throws(CatalogError) -> T {
         let connection = try openHandle()
+        if transactionDepth > 0 { return try inSavepoint(body) }
         guard PQtransactionStatus(connection) == PQTRANS_IDLE else {
             throw CatalogError.misuse("a catalog transaction is already open on the PostgreSQL catalog \(settings)")
         }
         try cachedStatement("BEGIN").run()
+        transactionDepth += 1
+        defer { transactionDepth -= 1 }
         let result: T
         do throws(CatalogError) {
             result = try body()

@@ -17,6 +17,8 @@ final class SQLiteConnection {
     /// The file name given to `open`.
     let path: String
     private var statementCache: [String: SQLiteStatement] = [:]
+    /// Transactions and savepoints of ``inTransaction(_:)`` open now (see ``CatalogDatabase/inSavepoint(_:)``).
+    var transactionDepth = 0
 
     /// Opens (and, with `create`, creates) the database file at `path`.
     ///
@@ -151,12 +153,16 @@ final class SQLiteConnection {
     ///
     /// `IMMEDIATE` takes the write lock at once, so a second writer waits (busy timeout) at `BEGIN` instead of
     /// failing with `SQLITE_BUSY_SNAPSHOT` in the middle.
+    /// Inside another `inTransaction`, `body` runs in a savepoint of that transaction.
     func inTransaction<T>(_ body: () throws(CatalogError) -> T) throws(CatalogError) -> T {
         let db = try openHandle()
+        if transactionDepth > 0 { return try inSavepoint(body) }
         guard sqlite3_get_autocommit(db) != 0 else {
             throw CatalogError.misuse("a catalog transaction is already open on \(path)")
         }
         try cachedStatement("BEGIN IMMEDIATE").run()
+        transactionDepth += 1
+        defer { transactionDepth -= 1 }
         let result: T
         do throws(CatalogError) {
             result = try body()

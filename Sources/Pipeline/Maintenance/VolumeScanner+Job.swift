@@ -21,12 +21,17 @@ extension VolumeScanner {
         var decoder = PipelineRecords.MemberDecoder()
     }
 
-    func scanJob(_ volumes: [Volume]) throws -> JobResult {
+    /// Rebuilds one job from its volumes. `replacing` is the catalog's row of the same job that did not finish,
+    /// already removed (`removed` says what it held): the rebuilt row keeps its client, volumes do not name one.
+    func scanJob(
+        _ volumes: [Volume], replacing: JobRecord? = nil, removed: DatabaseCatalog.RemovedRows? = nil
+    ) throws -> JobResult {
         let label = volumes[0].label
         var job = JobRecord(
             id: label.jobID, name: label.name, type: "B", level: label.jobLevel, status: .running,
             fileSetName: label.fileSetName, fileSetDigest: label.fileSetDigest, startTime: label.start,
             sinceTime: label.since)
+        job.clientName = replacing?.clientName
         // A Full needs no other job; volumes of older builds do not say what an Incremental or Differential needed.
         job.chainJobs = label.jobLevel == .full ? [] : label.chainJobs
         do {
@@ -103,12 +108,17 @@ extension VolumeScanner {
                 + "status set to f, counts recomputed from the members"
         }
         note += "; not in volumes: entries that were not stored and the original job messages"
+        if let replacing, let removed {
+            note += "; replaced what the catalog held of this unfinished job (status \(replacing.status.rawValue): "
+                + "\(removed.files) files rows, \(removed.messages) message\(removed.messages == 1 ? "" : "s"), "
+                + "\(removed.volumes) volume\(removed.volumes == 1 ? "" : "s"))"
+        }
         try catalog.insert(
             files: [], messages: [JobMessage(jobID: label.jobID, time: now, severity: "info", stage: nil, text: note)])
         try catalog.finishJob(job)
         return JobResult(
             job: job, volumes: volumeRecords, entries: state.entries, files: state.files, deleted: decoded.deleted.count,
-            inferredIndexes: state.inferred, hadTrailer: hadTrailer)
+            inferredIndexes: state.inferred, hadTrailer: hadTrailer, replaced: replacing)
     }
 
     /// The end time and counts of a job trailer.

@@ -56,11 +56,15 @@ public final class VolumeScanner {
         public var inferredIndexes: Int
         /// False when the job had no trailer (status `f`).
         public var hadTrailer: Bool
+        /// The row of the same job that did not finish, which the scan replaced (scan into an existing catalog).
+        public var replaced: JobRecord? = nil
     }
 
     public struct Result: Sendable {
         public var jobs: [JobResult]
         public var wallSeconds: Double
+        /// Finished jobs the catalog already held, left as they were (``scan(volumes:into:skipFinished:progress:)``).
+        public var skipped: [JobRecord] = []
         public var entries: Int { jobs.reduce(0) { $0 + $1.entries } }
         public var files: Int { jobs.reduce(0) { $0 + $1.files } }
         public var volumes: Int { jobs.reduce(0) { $0 + $1.volumes.count } }
@@ -141,16 +145,30 @@ public final class VolumeScanner {
 
     /// Scans every volume into the catalog; the catalog must not hold the jobs yet. Each job's rows are committed
     /// batch by batch, so a failure leaves the jobs scanned so far (and part of the failing one) in the catalog:
-    /// ``scan(volumes:intoNewCatalog:replacing:progress:)`` builds a new file and keeps it only on success.
+    /// ``scan(volumes:intoNewCatalog:replacing:progress:)`` builds a new file and keeps it only on success;
+    /// ``scan(volumes:into:skipFinished:progress:)`` writes into an existing catalog in one transaction.
     public func run() throws -> Result {
         let started = Clock.monotonic()
+        let groups = try groupedVolumes()
+        startProgress(groups)
+        var results: [JobResult] = []
+        for group in groups { results.append(try scanJob(group)) }
+        return Result(jobs: results, wallSeconds: Clock.monotonic() - started)
+    }
+
+    /// Progress counts volume bytes scanned: the sizes of the volumes to read are the total (no file total is known).
+    func startProgress(_ groups: [[Volume]]) {
+        let bytes = groups.joined().reduce(UInt64(0)) { $0 &+ UInt64(max(0, $1.bytes)) }
+        progress.totalBytes.store(bytes, ordering: .relaxed)
+        progress.totalsKnown.store(true, ordering: .relaxed)
+    }
+
+    /// The labels of every volume, grouped by job in JobId and sequence order; an error when the volumes of a job
+    /// do not fit together (a sequence twice, different labels, a volume missing).
+    func groupedVolumes() throws -> [[Volume]] {
         var volumes: [Volume] = []
         for path in paths { volumes.append(try readLabel(VolumeScanner.absolute(path))) }
         volumes.sort { ($0.label.jobID, $0.label.sequence) < ($1.label.jobID, $1.label.sequence) }
-        // Progress counts volume bytes scanned: the volumes' sizes are the total (no file total is known).
-        progress.totalBytes.store(volumes.reduce(0) { $0 &+ UInt64(max(0, $1.bytes)) }, ordering: .relaxed)
-        progress.totalsKnown.store(true, ordering: .relaxed)
-        // Group by job and check that the volumes of each job fit together.
         var groups: [[Volume]] = []
         for volume in volumes {
             if let last = groups.last?.last, last.label.jobID == volume.label.jobID {
@@ -177,9 +195,7 @@ public final class VolumeScanner {
                         + sequences.map(String.init).joined(separator: ", ") + "); pass every volume of the job")
             }
         }
-        var results: [JobResult] = []
-        for group in groups { results.append(try scanJob(group)) }
-        return Result(jobs: results, wallSeconds: Clock.monotonic() - started)
+        return groups
     }
 
     static func absolute(_ path: String) -> String {
