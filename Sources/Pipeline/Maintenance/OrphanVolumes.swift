@@ -78,13 +78,16 @@ public enum OrphanVolumes {
                 }
             }
             try catalog.discardOrphanVolume(volume, finder: finder)
-            do {
+            do throws(Errno) {
                 _ = try SystemCall.retrying { unlink(volume.path) }
                 result.deleted.append(volume.path)
-            } catch .notFound {
-                result.missing.append(volume.path)
             } catch {
-                result.failures.append((volume.path, error.description))
+                // `catch .notFound` does not match here (Swift 6.3 with a typed `do`): compare instead.
+                if error == .notFound {
+                    result.missing.append(volume.path)
+                } else {
+                    result.failures.append((volume.path, error.description))
+                }
             }
         }
         return result

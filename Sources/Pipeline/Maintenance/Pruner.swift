@@ -215,13 +215,16 @@ public final class Pruner {
         var result = PruneResult(plan: plan)
         for job in plan.removed { try catalog.deleteJob(job.id) }
         for action in plan.volumes where action.delete {
-            do {
+            do throws(Errno) {
                 _ = try SystemCall.retrying { unlink(action.volume.path) }
                 result.deleted.append(action.volume.path)
-            } catch .notFound {
-                result.missing.append(action.volume.path)
             } catch {
-                result.failures.append((action.volume.path, error.description))
+                // `catch .notFound` does not match here (Swift 6.3 with a typed `do`): compare instead.
+                if error == .notFound {
+                    result.missing.append(action.volume.path)
+                } else {
+                    result.failures.append((action.volume.path, error.description))
+                }
             }
         }
         return result
