@@ -330,7 +330,7 @@ final class ConfigLanguageTests: XCTestCase {
             configuration.warnings.map(\.description),
             [
                 "pg.conf:2:30: warning: Catalog \"shared\": DB Driver = postgresql (database \"optionhost\" on "
-                    + "/run/postgresql:5433 as backup): prune and scan of this build work on SQLite catalogs only"
+                    + "/run/postgresql:5433 as backup): scan of this build writes SQLite catalogs only"
             ])
         XCTAssertFalse("\(configuration.warnings)".contains("s3cret"))
 

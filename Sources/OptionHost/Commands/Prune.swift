@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 extension OptionHost {
-    /// `optionhost prune [CONFIG] --job NAME (--keep-last N | --older-than DURATION) [--dry-run]`: retention.
+    /// `optionhost prune [CONFIG] --job NAME [--client NAME] (--keep-last N | --older-than DURATION) [--dry-run]`:
+    /// retention, on either catalog driver.
     struct Prune: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove old jobs of a Job from the catalog, and the volume files only they used.",
@@ -15,8 +16,10 @@ extension OptionHost {
                 The policy keeps the last N successful jobs (and any newer job), or the jobs that started less than \
                 DURATION ago (Bareos time syntax: "30 days", "2w", "1d 12h"). Every job a kept job's restore chain \
                 needs (its Full, Differential, earlier Incrementals) is kept too. The other jobs of the name are \
-                removed from the catalog, then the volume files no remaining job references are deleted. --dry-run \
-                prints the same plan and changes nothing. --json prints one object per job and volume, then a \
+                removed from the catalog, then the volume files no remaining job references are deleted. On a \
+                PostgreSQL catalog only one client's jobs are pruned (--client, else the Job's Client, else this \
+                host's name), under the Job's lock of that client. --dry-run prints the same plan and changes \
+                nothing. --json prints one object per job and volume, then a \
                 summary. Exit codes: 0 ok, 1 some volume files could not be deleted, 2 usage error, 3 failure.
                 """
         )

@@ -235,8 +235,8 @@ struct ConfigurationBuilder {
             result.postgreSQL = settings
             warnings.append(
                 ConfigWarning(
-                    "Catalog \"\(resource.name)\": DB Driver = postgresql (\(settings)): prune and scan of this "
-                        + "build work on SQLite catalogs only",
+                    "Catalog \"\(resource.name)\": DB Driver = postgresql (\(settings)): scan of this build "
+                        + "writes SQLite catalogs only",
                     at: driver.valueLocation))
         } else if driver == nil {
             warnings.append(
