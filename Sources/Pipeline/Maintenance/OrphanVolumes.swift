@@ -82,7 +82,7 @@ public enum OrphanVolumes {
                 _ = try SystemCall.retrying { unlink(volume.path) }
                 result.deleted.append(volume.path)
             } catch {
-                // `catch .notFound` does not match here (Swift 6.3 with a typed `do`): compare instead.
+                // Not `catch .notFound`: that picks ResultCode.notFound and its `~=`, which never matches an Errno.
                 if error == .notFound {
                     result.missing.append(volume.path)
                 } else {

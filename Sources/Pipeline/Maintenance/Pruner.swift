@@ -219,7 +219,7 @@ public final class Pruner {
                 _ = try SystemCall.retrying { unlink(action.volume.path) }
                 result.deleted.append(action.volume.path)
             } catch {
-                // `catch .notFound` does not match here (Swift 6.3 with a typed `do`): compare instead.
+                // Not `catch .notFound`: that picks ResultCode.notFound and its `~=`, which never matches an Errno.
                 if error == .notFound {
                     result.missing.append(action.volume.path)
                 } else {
