@@ -163,8 +163,12 @@ extension OptionHost {
             // In-process Python plugins: the call running is also noted in a file next to the catalog, which the
             // next command reads if this process ends without a word (SIGKILL); removed when the job ends here.
             let usesPython = configuration.chains(for: fileSet).joined().joined().contains(where: PluginString.isPython)
-            let callNote =
-                usesPython && job.pluginIsolation == .inprocess ? PluginCallNote.record(catalog: catalogPath) : nil
+            // Only beside a SQLite file: a PostgreSQL catalog's name is no path (the note would land in the working
+            // directory, and another host's next command could not read it anyway).
+            var callNote: UnsafeMutableRawPointer?
+            if usesPython && job.pluginIsolation == .inprocess, case .file = location {
+                callNote = PluginCallNote.record(catalog: catalogPath)
+            }
             defer { PluginCallNote.finish(callNote, catalog: catalogPath) }
             // The job owns the catalog from here (its catalog thread writes into it) and hands it back after run.
             let backup = BackupJob(
