@@ -127,6 +127,16 @@ final class PostgreSQLDeadJobCommandTests: CommandLineTestCase {
         XCTAssertGreaterThanOrEqual(volumes.count, 3)
         let openVolume = try XCTUnwrap(volumes.last)
 
+        // A dry run of prune marks nothing and lists the volume the dead job left open.
+        let dry = try optionhost(["prune", config, "--job", "Nightly", "--keep-last", "1", "--dry-run", "--json"])
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        XCTAssertEqual(
+            try objects(dry).filter { $0["reason"] as? String == "left open by a job that did not finish" }.map {
+                "\($0["action"]!) \($0["path"]!)"
+            },
+            ["would_delete \(openVolume)"])
+        XCTAssertTrue(exists(openVolume))
+
         // The next backup (of a smaller tree) cleans up before it starts.
         for index in 1..<40 { try FileManager.default.removeItem(atPath: "\(work.path)/alpha-fd/data/f\(index).bin") }
         let next = try optionhost(["backup", config, "--job", "Nightly", "--json"])

@@ -114,11 +114,22 @@ final class PostgreSQLDeadJobTests: CatalogTestCase {
         let live = try owner.beginJob(running())
         try volumes(live, on: owner, [(here + "/d-1.tar", true)])
 
-        XCTAssertEqual(try checker.markAbandonedJobs(finder: "the test"), [deadHere, deadThere])
         let host = OrphanVolumes.Host(client: "here", archives: [here + "/"])
-        let dry = try OrphanVolumes.remove(from: checker, jobName: nil, finder: "the test", host: host, dryRun: true)
+        let judged = [here + "/a-1.tar", here + "/a-2.tar", here + "/b-1.tar", here + "/c-1.tar"]
+        // A dry run marks nothing: it asks which running jobs are dead and counts their volumes.
+        let dead = try checker.deadJobs()
+        XCTAssertEqual(dead, [deadHere, deadThere])
+        XCTAssertEqual(try checker.job(deadHere)?.status, .running)
+        let early = try OrphanVolumes.remove(
+            from: checker, jobName: nil, finder: "the test", host: host, dead: dead, dryRun: true)
+        XCTAssertEqual(early.volumes.map(\.path), judged)
         XCTAssertEqual(
-            dry.volumes.map(\.path), [here + "/a-1.tar", here + "/a-2.tar", here + "/b-1.tar", here + "/c-1.tar"])
+            try OrphanVolumes.remove(from: checker, jobName: nil, finder: "the test", host: host, dryRun: true)
+                .volumes.map(\.path), [here + "/c-1.tar"], "without them, only the failed job's volume")
+
+        XCTAssertEqual(try checker.markAbandonedJobs(finder: "the test"), [deadHere, deadThere])
+        let dry = try OrphanVolumes.remove(from: checker, jobName: nil, finder: "the test", host: host, dryRun: true)
+        XCTAssertEqual(dry.volumes.map(\.path), judged)
         XCTAssertTrue(dry.deleted.isEmpty)
         let result = try OrphanVolumes.remove(
             from: checker, jobName: nil, finder: "the test", host: host, dryRun: false)

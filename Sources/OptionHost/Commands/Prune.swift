@@ -110,12 +110,17 @@ extension OptionHost {
             // Volumes this Job's failed or killed jobs left open go first (a dry run lists them).
             var orphans: OrphanVolumes.Result
             do {
+                // A dry run marks nothing: on PostgreSQL it asks which running jobs have no process instead.
+                var dead: [JobID] = []
                 if !dryRun {
                     let lastCall = host == nil ? PluginCallNote.take(catalog: path) : nil
                     try catalog.markAbandonedJobs(finder: "prune", lastCall: lastCall)
+                } else if host != nil {
+                    dead = try catalog.deadJobs()
                 }
                 orphans = try OrphanVolumes.remove(
-                    from: catalog, jobName: job, client: client, finder: "prune", host: host, dryRun: dryRun)
+                    from: catalog, jobName: job, client: client, finder: "prune", host: host, dead: dead,
+                    dryRun: dryRun)
                 if lock == nil && host == nil {
                     orphans.volumes = try orphans.volumes.filter { try catalog.job($0.jobID)?.status != .running }
                 }

@@ -89,20 +89,27 @@ extension DatabaseCatalog {
                 return ids
             }
         }
-        var marked: [JobID] = []
+        return try deadJobs(markedBy: finder)
+    }
+
+    /// PostgreSQL: the jobs still `R` whose JobId lock no session holds (what ``markAbandonedJobs(finder:lastCall:)``
+    /// would mark), marked failed by `finder` when it is given. Empty on SQLite, whose jobs have no JobId lock.
+    public func deadJobs(markedBy finder: String? = nil) throws(CatalogError) -> [JobID] {
+        guard dialect == .postgreSQL else { return [] }
+        var dead: [JobID] = []
         for id in try runningJobs() where !heldJobLocks.contains(id) {
-            // One transaction per job: its JobId lock is held only while it is marked.
-            let dead = try connection.inTransaction { () throws(CatalogError) -> Bool in
+            // One transaction per job: its JobId lock is held only while it is looked at (and marked).
+            let found = try connection.inTransaction { () throws(CatalogError) -> Bool in
                 guard try claimJobIDLock(id) else { return false }
                 // Read again under the lock: a job that ended since the list was read released its lock after
                 // committing its final status.
                 guard try job(id)?.status == .running else { return false }
-                try markFailed(id, finder: finder, lock: "JobId's", lastCall: nil)
+                if let finder { try markFailed(id, finder: finder, lock: "JobId's", lastCall: nil) }
                 return true
             }
-            if dead { marked.append(id) }
+            if found { dead.append(id) }
         }
-        return marked
+        return dead
     }
 
     /// The jobs recorded as running, by JobId.
@@ -126,15 +133,20 @@ extension DatabaseCatalog {
     /// Every `open` volume of jobs that no process runs, of the jobs named `jobName` (and of `client`, when given)
     /// or of every job. For a caller that holds the catalog's ``JobLock`` (SQLite: no job of this catalog runs,
     /// and jobs still `R` were marked failed first) these are the volumes no job will finish. On PostgreSQL the
-    /// volumes of jobs still `R` are left out: after ``markAbandonedJobs(finder:lastCall:)`` those have a process.
-    public func orphanVolumes(jobName: String?, client: String? = nil) throws(CatalogError) -> [VolumeRecord] {
+    /// volumes of jobs still `R` are left out, but for the `dead` ones (``deadJobs(markedBy:)``, for a dry run that
+    /// marks nothing): after ``markAbandonedJobs(finder:lastCall:)`` the others have a process.
+    public func orphanVolumes(
+        jobName: String?, client: String? = nil, dead: [JobID] = []
+    ) throws(CatalogError) -> [VolumeRecord] {
         let states = Self.openVolumeStates.map { "'\($0)'" }.joined(separator: ", ")
+        // JobIds from the catalog itself: integers, safe in the SQL text.
+        let running = "AND (j.status <> 'R'" + (dead.isEmpty ? ")" : " OR j.id IN (\(dead.map { String($0.rawValue) }.joined(separator: ","))))")
         let select = try connection.prepare(
             """
             SELECT v.id, v.job_id, v.name, v.path, v.sequence, v.bytes, v.status
             FROM volumes AS v JOIN jobs AS j ON j.id = v.job_id
             WHERE v.status IN (\(states)) AND (?1 IS NULL OR j.name = ?1) AND (?2 IS NULL OR j.client_name = ?2)
-                \(dialect == .postgreSQL ? "AND j.status <> 'R'" : "")
+                \(dialect == .postgreSQL ? running : "")
             ORDER BY v.job_id, v.sequence
             """)
         try select.bind(jobName, at: 1)

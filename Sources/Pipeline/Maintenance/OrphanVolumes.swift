@@ -49,12 +49,14 @@ public enum OrphanVolumes {
     ///   - heldArchive: An archive directory whose lock the caller holds already.
     ///   - host: For a shared catalog: the directories this host judges and its client; nil on SQLite (every
     ///     directory that exists here is judged).
+    ///   - dead: Jobs still recorded as running that have no process (a dry run on a shared catalog, which marks
+    ///     nothing: ``DatabaseCatalog/deadJobs(markedBy:)``); their open volumes are orphans too.
     public static func remove(
         from catalog: SQLiteCatalog, jobName: String?, client: String? = nil, finder: String,
-        heldArchive: String? = nil, host: Host? = nil, dryRun: Bool
+        heldArchive: String? = nil, host: Host? = nil, dead: [JobID] = [], dryRun: Bool
     ) throws -> Result {
         var result = Result()
-        result.volumes = try catalog.orphanVolumes(jobName: jobName, client: client)
+        result.volumes = try catalog.orphanVolumes(jobName: jobName, client: client, dead: dead)
         if let host {
             let archives = Set(host.archives.map { $0.trimmingSuffix("/") })
             result.volumes = try result.volumes.filter { volume in
