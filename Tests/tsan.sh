@@ -12,7 +12,7 @@
 # GIL and our request queue synchronize through pthread calls TSan intercepts.
 set -eu
 cd "$(dirname "$0")/.."
-filter=${1:-'PipelineTests\.(BackupRestoreTests|RestoreWorkersTests|StreamedFileTests|BoundedQueueTests|VersionsTests|LevelTests|ScanPruneTests|WorkedExamplesTests)|StagesTests\.(PythonPluginTests|GPGStageTests|ChecksumStageTests|IndexStageTests)'}
+filter=${1:-'PipelineTests\.(BackupRestoreTests|RestoreWorkersTests|StreamedFileTests|BoundedQueueTests|VersionsTests|LevelTests|ScanTests|PruneTests|WorkedExamplesTests)|StagesTests\.(PythonPluginTests|GPGStageTests|ChecksumStageTests|IndexStageTests)'}
 # halt_on_error: the first race fails the run with its report (TSan otherwise only prints and exits 66 at the end).
 # No suppressions: shared state is under `Locked` (a pthread mutex TSan intercepts) or in atomics, never under
 # `Synchronization.Mutex`, whose futex TSan cannot see (it would report every access it guards as a race).

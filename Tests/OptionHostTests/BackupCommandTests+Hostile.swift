@@ -8,20 +8,11 @@ import Glibc
 /// `check` and by `backup` (whoever writes there chooses the code the backup runs, often as root).
 extension BackupCommandTests {
     func testWorldWritableModulePathIsWarnedByCheckAndBackup() throws {
-        let plugins = work.appendingPathComponent("open-plugins").path
-        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
-        try """
-            import bareosfd
-            def load_bareos_plugin(plugindef): return 0
-            def parse_plugin_definition(plugindef): return 0
-            """.write(toFile: plugins + "/quiet.py", atomically: true, encoding: .utf8)
-        XCTAssertEqual(chmod(plugins, 0o1777), 0)
+        let (plugins, message) = try worldWritablePluginDirectory()
         try makeFile("tree/a.txt", "hello\n")
         let config = try config(
             [work.appendingPathComponent("tree").path],
             options: "    Options { Plugin = \"python3:module_path=\(plugins):module_name=quiet\" }\n")
-        let message = "module_path \"\(plugins)\" is world-writable (mode 1777): any local user can put code there "
-            + "that the job imports and runs; make it writable by its owner only"
 
         let check = try optionhost(["check", config, "--json"])
         XCTAssertEqual(check.status, 0, check.stderr + check.output)

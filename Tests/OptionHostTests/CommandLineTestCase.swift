@@ -85,6 +85,22 @@ class CommandLineTestCase: XCTestCase {
         try makeFile(relative, bytes: Array(contents.utf8))
     }
 
+    /// `open-plugins` in the work directory, holding a Python plugin module `quiet` that does nothing, writable by
+    /// any local user (mode 1777); the text of the warning `check` and `backup` give about it.
+    func worldWritablePluginDirectory() throws -> (path: String, warning: String) {
+        let plugins = work.appendingPathComponent("open-plugins").path
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        try """
+            import bareosfd
+            def load_bareos_plugin(plugindef): return 0
+            def parse_plugin_definition(plugindef): return 0
+            """.write(toFile: plugins + "/quiet.py", atomically: true, encoding: .utf8)
+        XCTAssertEqual(chmod(plugins, 0o1777), 0)
+        let warning = "module_path \"\(plugins)\" is world-writable (mode 1777): any local user can put code there "
+            + "that the job imports and runs; make it writable by its owner only"
+        return (plugins, warning)
+    }
+
     func makeFile(_ relative: String, bytes: [UInt8]) throws {
         let url = work.appendingPathComponent(relative)
         try FileManager.default.createDirectory(

@@ -53,7 +53,7 @@ class LevelTests: XCTestCase {
 
     func config(
         level: String? = "Incremental", accurate: Bool = false, options: String = "", files: [String]? = nil,
-        fileSetExtra: String = "", job: String = "j"
+        fileSetExtra: String = "", job: String = "j", client: String? = nil
     ) throws -> (Configuration, Job, FileSet) {
         let fileLines = (files ?? [source]).map { "    File = \"\($0)\"" }.joined(separator: "\n")
         let text = """
@@ -66,7 +66,7 @@ class LevelTests: XCTestCase {
               }
             }
             Job { Name = \(job); Type = Backup; \(level.map { "Level = \($0);" } ?? "") FileSet = fs; \
-            Accurate = \(accurate ? "yes" : "no") }
+            Accurate = \(accurate ? "yes" : "no")\(client.map { "; Client = \($0)" } ?? "") }
             """
         let configuration = try Configuration.parse(text: text, fileName: "levels.conf")
         return (configuration, try XCTUnwrap(configuration.job(named: job)), try XCTUnwrap(configuration.fileSets["fs"]))
@@ -299,6 +299,29 @@ class LevelTests: XCTestCase {
         let differential = try backup(other, level: .differential)
         XCTAssertEqual(differential.record.level, .full)
         XCTAssertEqual(differential.summary.upgraded, LevelDecision.noFullReason)
+    }
+
+    /// One catalog, two hosts, one Job name: a client's Incremental never builds on another client's Full, and
+    /// its chain holds its own client's jobs only.
+    func testAnotherClientsFullIsNotTheBaseOfAnIncremental() throws {
+        try put("a.txt", "a")
+        let web1 = try config(client: "web1")
+        let web2 = try config(client: "web2")
+        let full = try backup(web1)
+        XCTAssertEqual(full.record.level, .full)
+        XCTAssertEqual(full.record.clientName, "web1")
+        try put("b.txt", "b")
+        let other = try backup(web2)
+        XCTAssertEqual(other.record.level, .full)
+        XCTAssertEqual(other.summary.upgraded, LevelDecision.noFullReason)
+        XCTAssertEqual(other.stored(under: source), ["directory .", "file a.txt", "file b.txt"])
+        try put("c.txt", "c")
+        let incremental = try backup(web1)
+        XCTAssertEqual(incremental.record.level, .incremental)
+        XCTAssertEqual(incremental.record.sinceTime, full.record.startTime)
+        XCTAssertEqual(incremental.stored(under: source), ["directory .", "file b.txt", "file c.txt"])
+        XCTAssertEqual(try JobChain.jobs(asOf: incremental.id, in: catalog).map(\.id), [full.id, incremental.id])
+        XCTAssertEqual(try stateTree(asOf: incremental.id), try liveTree(source))
     }
 
     func testFailedFullIsNotUsable() throws {
@@ -596,6 +619,9 @@ final class PostgreSQLLevelTests: LevelTests {
     override func testDifferentialAfterTwoIncrementalsStoresEverythingChangedSinceTheFull() throws { try super.testDifferentialAfterTwoIncrementalsStoresEverythingChangedSinceTheFull() }
     override func testFirstIncrementalOrDifferentialIsUpgradedToFull() throws { try super.testFirstIncrementalOrDifferentialIsUpgradedToFull() }
     override func testFailedFullIsNotUsable() throws { try super.testFailedFullIsNotUsable() }
+    override func testAnotherClientsFullIsNotTheBaseOfAnIncremental() throws {
+        try super.testAnotherClientsFullIsNotTheBaseOfAnIncremental()
+    }
     override func testFileSetChangeForcesFull() throws { try super.testFileSetChangeForcesFull() }
     override func testIgnoreFileSetChangesKeepsTheChain() throws { try super.testIgnoreFileSetChangesKeepsTheChain() }
     override func testAccurateRecordsADeletedAndAReplacedSameMtimeFile() throws { try super.testAccurateRecordsADeletedAndAReplacedSameMtimeFile() }

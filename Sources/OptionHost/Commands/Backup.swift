@@ -145,13 +145,10 @@ extension OptionHost {
                 throw CatalogUpkeep.failure(error, path: catalogPath)
             }
             do {
-                if case .postgreSQL = location {
-                    try lockJob(opened, job: job, catalogPath: catalogPath)
-                } else {
-                    try prepare(
-                        opened, path: catalogPath, job: job, archive: settings.archiveDirectory,
-                        warnings: configurationWarnings)
-                }
+                if case .postgreSQL = location { try lockJob(opened, job: job, catalogPath: catalogPath) }
+                try prepare(
+                    opened, location: location, job: job, archive: settings.archiveDirectory,
+                    warnings: configurationWarnings)
             } catch {
                 try? opened.close()
                 throw error
@@ -166,8 +163,12 @@ extension OptionHost {
             // In-process Python plugins: the call running is also noted in a file next to the catalog, which the
             // next command reads if this process ends without a word (SIGKILL); removed when the job ends here.
             let usesPython = configuration.chains(for: fileSet).joined().joined().contains(where: PluginString.isPython)
-            let callNote =
-                usesPython && job.pluginIsolation == .inprocess ? PluginCallNote.record(catalog: catalogPath) : nil
+            // Only beside a SQLite file: a PostgreSQL catalog's name is no path (the note would land in the working
+            // directory, and another host's next command could not read it anyway).
+            var callNote: UnsafeMutableRawPointer?
+            if usesPython && job.pluginIsolation == .inprocess, case .file = location {
+                callNote = PluginCallNote.record(catalog: catalogPath)
+            }
             defer { PluginCallNote.finish(callNote, catalog: catalogPath) }
             // The job owns the catalog from here (its catalog thread writes into it) and hands it back after run.
             let backup = BackupJob(
@@ -212,8 +213,7 @@ extension OptionHost {
             if summary.status != .ok { throw CommandSupport.exitCode(for: summary.status) }
         }
 
-        /// PostgreSQL, before the job: takes the Job's lock for this client (other Jobs and clients run meanwhile),
-        /// then marks runs of this Job still recorded as running failed (their process or connection is gone).
+        /// PostgreSQL, before the job: takes the Job's lock for this client (other Jobs and clients run meanwhile).
         private func lockJob(_ catalog: DatabaseCatalog, job: Job, catalogPath: String) throws {
             let client = job.clientName
             do {
@@ -222,32 +222,37 @@ extension OptionHost {
                         "Job \"\(job.name)\" of client \(client) is running: another session of \(catalogPath) "
                             + "holds its lock")
                 }
-                let finder = "backup of Job \"\(job.name)\""
-                for id in try catalog.markAbandonedJobs(finder: finder, job: job.name, client: client) {
-                    CommandSupport.note(
-                        "JobId \(id.rawValue) was still marked running with no process: marked failed",
-                        json: options.json)
-                }
             } catch let error as CatalogError {
                 throw CatalogUpkeep.failure(error, path: catalogPath)
             }
         }
 
-        /// Before the job, holding the catalog and archive locks: refuses a damaged catalog, marks jobs whose
-        /// process is gone as failed and removes the volumes they left open (each said on standard error, or as a
-        /// JSON warning). The configuration `warnings` (a world-writable `module_path`) are printed with them.
+        /// Before the job, holding the archive lock and the catalog's lock (SQLite) or the Job's (PostgreSQL):
+        /// refuses a damaged SQLite catalog, marks jobs whose process is gone as failed (on PostgreSQL: of any
+        /// host, ``DatabaseCatalog/markAbandonedJobs(finder:lastCall:)``) and removes the volumes they left open (on
+        /// PostgreSQL: those in this job's archive directory only), each said on standard error or as a JSON
+        /// warning. The configuration `warnings` (a world-writable `module_path`) are printed with them.
         private func prepare(
-            _ catalog: SQLiteCatalog, path: String, job: Job, archive: String, warnings: [ConfigWarning]
+            _ catalog: DatabaseCatalog, location: CatalogLocation, job: Job, archive: String,
+            warnings: [ConfigWarning]
         ) throws {
-            try CatalogUpkeep.requireSound(catalog, path: path)
+            let path = location.name
+            var host: OrphanVolumes.Host?
+            if case .postgreSQL = location {
+                host = OrphanVolumes.Host(client: job.clientName, archives: [archive])
+            } else {
+                try CatalogUpkeep.requireSound(catalog, path: path)
+            }
             let finder = "backup of Job \"\(job.name)\""
             var notes: [String] = []
             do {
-                for id in try catalog.markAbandonedJobs(finder: finder, lastCall: PluginCallNote.take(catalog: path)) {
+                // The note of a killed Python plugin call is a file beside a SQLite catalog.
+                let lastCall = host == nil ? PluginCallNote.take(catalog: path) : nil
+                for id in try catalog.markAbandonedJobs(finder: finder, lastCall: lastCall) {
                     notes.append("JobId \(id.rawValue) was still marked running with no process: marked failed")
                 }
                 let orphans = try OrphanVolumes.remove(
-                    from: catalog, jobName: nil, finder: finder, heldArchive: archive, dryRun: false)
+                    from: catalog, jobName: nil, finder: finder, heldArchive: archive, host: host, dryRun: false)
                 for path in orphans.deleted + orphans.missing {
                     let owner = orphans.volumes.first { $0.path == path }?.jobID.rawValue ?? 0
                     notes.append("removed volume \(path) that JobId \(owner) left unfinished")

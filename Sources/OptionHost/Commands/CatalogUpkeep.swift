@@ -36,10 +36,15 @@ enum CatalogUpkeep {
         return .failed("\(error)")
     }
 
-    /// For commands that do not hold the catalog's lock (restore, verify, list): when no job holds it, jobs still
-    /// marked running lost their process and are marked failed now. The lock is taken for this step only; when a
-    /// job holds it (or it cannot be taken) nothing changes.
-    static func markAbandonedJobs(_ catalog: SQLiteCatalog, path: String, finder: String) {
+    /// For commands that do not hold the catalog's lock (restore, verify, list): jobs whose process is gone are
+    /// marked failed now. SQLite: when no job holds the catalog's lock, every job still marked running lost its
+    /// process; the lock is taken for this step only, and when a job holds it (or it cannot be taken) nothing
+    /// changes. PostgreSQL: the jobs still marked running whose JobId lock no session holds, of any host.
+    static func markAbandonedJobs(_ catalog: DatabaseCatalog, location: CatalogLocation, finder: String) {
+        guard case .file(let path) = location else {
+            _ = try? catalog.markAbandonedJobs(finder: finder)
+            return
+        }
         guard let lock = try? JobLock.acquire(path: path, holder: finder) else { return }
         defer { lock.release() }
         _ = try? catalog.markAbandonedJobs(finder: finder, lastCall: PluginCallNote.take(catalog: path))

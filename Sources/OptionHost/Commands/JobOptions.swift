@@ -56,19 +56,6 @@ struct CatalogOptions: ParsableArguments {
         }
         return .file(path)
     }
-
-    /// The SQLite catalog file, for the commands that work on SQLite catalogs only (`prune`).
-    func catalogPath(configuration: Configuration?, job: Job?) throws -> String {
-        switch try catalogLocation(configuration: configuration, job: job) {
-        case .file(let path):
-            return path
-        case .postgreSQL(let settings):
-            let command = CommandLine.arguments.dropFirst().first ?? "this command"
-            throw CommandFailure.usage(
-                "the catalog is the PostgreSQL catalog \(settings): \(command) of this build works on SQLite "
-                    + "catalogs only (backup, restore, verify, list and search work on both)")
-        }
-    }
 }
 
 /// A command-level failure with its exit code (D5).

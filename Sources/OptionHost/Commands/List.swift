@@ -38,10 +38,12 @@ extension OptionHost {
                         }
                         catalogPath = path
                         catalog = try SQLiteCatalog.open(path: path, create: false)
-                        CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: "optionhost list jobs")
+                        CatalogUpkeep.markAbandonedJobs(catalog, location: .file(path), finder: "optionhost list jobs")
                     case .postgreSQL(let settings):
                         catalogPath = CatalogLocation.postgreSQL(settings).name
                         catalog = try DatabaseCatalog.open(postgreSQL: settings, create: false)
+                        CatalogUpkeep.markAbandonedJobs(
+                            catalog, location: .postgreSQL(settings), finder: "optionhost list jobs")
                     }
                     defer { try? catalog.close() }
                     let jobs = try catalog.jobs(name: job).filter { client == nil || $0.clientName == client }

@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 extension OptionHost {
-    /// `optionhost prune [CONFIG] --job NAME (--keep-last N | --older-than DURATION) [--dry-run]`: retention.
+    /// `optionhost prune [CONFIG] --job NAME [--client NAME] (--keep-last N | --older-than DURATION) [--dry-run]`:
+    /// retention, on either catalog driver.
     struct Prune: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove old jobs of a Job from the catalog, and the volume files only they used.",
@@ -15,8 +16,10 @@ extension OptionHost {
                 The policy keeps the last N successful jobs (and any newer job), or the jobs that started less than \
                 DURATION ago (Bareos time syntax: "30 days", "2w", "1d 12h"). Every job a kept job's restore chain \
                 needs (its Full, Differential, earlier Incrementals) is kept too. The other jobs of the name are \
-                removed from the catalog, then the volume files no remaining job references are deleted. --dry-run \
-                prints the same plan and changes nothing. --json prints one object per job and volume, then a \
+                removed from the catalog, then the volume files no remaining job references are deleted. On a \
+                PostgreSQL catalog only one client's jobs are pruned (--client, else the Job's Client, else this \
+                host's name), under the Job's lock of that client. --dry-run prints the same plan and changes \
+                nothing. --json prints one object per job and volume, then a \
                 summary. Exit codes: 0 ok, 1 some volume files could not be deleted, 2 usage error, 3 failure.
                 """
         )
@@ -28,6 +31,13 @@ extension OptionHost {
 
         @Option(help: "The Job name whose jobs are pruned.")
         var job: String
+
+        @Option(
+            help: """
+                Only the jobs of this client. Default on a PostgreSQL catalog: the Job's Client in CONFIG, else this \
+                host's name; on a SQLite catalog: every client.
+                """)
+        var client: String?
 
         @Option(help: "Keep the last N successful jobs (and every job newer than the oldest of them).")
         var keepLast: Int?
@@ -78,42 +88,47 @@ extension OptionHost {
                     throw CommandFailure.usage(error.description)
                 }
             }
-            let path = try catalogOptions.catalogPath(
-                configuration: configuration, job: configuration?.job(named: job))
-            guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
-            // A dry run only reads: while a job holds the catalog it still runs, leaving out that job's volumes
-            // (a job marked running may be the one writing). A real prune needs the lock.
-            var lock: JobLock?
-            do {
-                lock = try JobLock.acquire(path: path, holder: "prune \(job)")
-            } catch where dryRun && error.isHeldByAnotherJob {
-                CommandSupport.note(
-                    "\(error); a dry run only reads: the volumes of jobs still running are left out", json: json)
-            } catch {
-                throw CommandFailure.failed("\(error)")
+            let configuredJob = configuration?.job(named: job)
+            let location = try catalogOptions.catalogLocation(configuration: configuration, job: configuredJob)
+            let path = location.name
+            // SQLite: one host, every client unless --client. PostgreSQL: this host's client only (other hosts
+            // prune their own jobs, under their own Job locks).
+            var client = self.client
+            var host: OrphanVolumes.Host?
+            if case .postgreSQL = location {
+                let name = client ?? configuredJob?.clientName ?? Job.hostClientName
+                client = name
+                // Volumes a dead job left open are judged in the Job's archive directory, the one this host sees.
+                let archive = configuredJob?.archive.flatMap { configuration?.archives[$0]?.directory }
+                host = OrphanVolumes.Host(client: name, archives: archive.map { [CommandSupport.absolutePath($0)] } ?? [])
             }
-            defer { lock?.release() }
-            let catalog: SQLiteCatalog
-            do {
-                catalog = try SQLiteCatalog.open(path: path, create: false)
-            } catch {
-                throw CatalogUpkeep.failure(error, path: path)
+            let (catalog, lock) = try openLocked(location, client: client)
+            defer {
+                lock?.release()
+                try? catalog.close()
             }
-            defer { try? catalog.close() }
-            try CatalogUpkeep.requireSound(catalog, path: path)
             // Volumes this Job's failed or killed jobs left open go first (a dry run lists them).
             var orphans: OrphanVolumes.Result
             do {
-                if !dryRun { try catalog.markAbandonedJobs(finder: "prune", lastCall: PluginCallNote.take(catalog: path)) }
-                orphans = try OrphanVolumes.remove(from: catalog, jobName: job, finder: "prune", dryRun: dryRun)
-                if lock == nil {
+                // A dry run marks nothing: on PostgreSQL it asks which running jobs have no process instead.
+                var dead: [JobID] = []
+                if !dryRun {
+                    let lastCall = host == nil ? PluginCallNote.take(catalog: path) : nil
+                    try catalog.markAbandonedJobs(finder: "prune", lastCall: lastCall)
+                } else if host != nil {
+                    dead = try catalog.deadJobs()
+                }
+                orphans = try OrphanVolumes.remove(
+                    from: catalog, jobName: job, client: client, finder: "prune", host: host, dead: dead,
+                    dryRun: dryRun)
+                if lock == nil && host == nil {
                     orphans.volumes = try orphans.volumes.filter { try catalog.job($0.jobID)?.status != .running }
                 }
             } catch let error as CatalogError {
                 throw CatalogUpkeep.failure(error, path: path)
             }
 
-            let pruner = Pruner(catalog: catalog, jobName: job, policy: policy)
+            let pruner = Pruner(catalog: catalog, jobName: job, client: client, policy: policy)
             let plan: PrunePlan
             do {
                 plan = try pruner.plan()
@@ -121,7 +136,8 @@ extension OptionHost {
                 throw CommandFailure.failed("prune: \(error)")
             }
             if plan.kept.isEmpty && plan.removed.isEmpty && orphans.volumes.isEmpty {
-                throw CommandFailure.usage("no job named \"\(job)\" in catalog \(path)")
+                throw CommandFailure.usage(
+                    "no job named \"\(job)\"" + (client.map { " of client \($0)" } ?? "") + " in catalog \(path)")
             }
             var result = PruneResult(plan: plan)
             result.failures = orphans.failures
@@ -135,6 +151,65 @@ extension OptionHost {
             }
             print(result, orphans: orphans, catalogPath: path)
             if !result.failures.isEmpty { throw ExitStatus.warnings }
+        }
+
+        /// Opens the catalog with the lock that keeps the pruned jobs' writers out: SQLite, the lock file beside the
+        /// catalog (returned; a sound file is required); PostgreSQL, the Job's advisory lock of `client`, a lock of
+        /// the session that closing the catalog releases. A dry run only reads: it goes on without the lock while a
+        /// job holds it (SQLite) and does not take it (PostgreSQL), leaving out the volumes of jobs still running.
+        private func openLocked(_ location: CatalogLocation, client: String?) throws -> (DatabaseCatalog, JobLock?) {
+            let file: String
+            switch location {
+            case .file(let path):
+                file = path
+            case .postgreSQL(let settings):
+                let catalog: DatabaseCatalog
+                do {
+                    catalog = try DatabaseCatalog.open(postgreSQL: settings, create: false)
+                } catch {
+                    throw CatalogUpkeep.failure(error, path: location.name)
+                }
+                guard !dryRun, let client else { return (catalog, nil) }
+                let locked: Bool
+                do {
+                    locked = try catalog.tryLockJob(job, client: client)
+                } catch {
+                    try? catalog.close()
+                    throw CatalogUpkeep.failure(error, path: location.name)
+                }
+                guard locked else {
+                    try? catalog.close()
+                    throw CommandFailure.failed(
+                        "Job \"\(job)\" of client \(client) is running: another session of \(location.name) holds "
+                            + "its lock")
+                }
+                return (catalog, nil)
+            }
+            guard access(file, F_OK) == 0 else { throw CommandFailure.usage("catalog \(file) does not exist") }
+            var lock: JobLock?
+            do {
+                lock = try JobLock.acquire(path: file, holder: "prune \(job)")
+            } catch where dryRun && error.isHeldByAnotherJob {
+                CommandSupport.note(
+                    "\(error); a dry run only reads: the volumes of jobs still running are left out", json: json)
+            } catch {
+                throw CommandFailure.failed("\(error)")
+            }
+            let catalog: SQLiteCatalog
+            do {
+                catalog = try SQLiteCatalog.open(path: file, create: false)
+            } catch {
+                lock?.release()
+                throw CatalogUpkeep.failure(error, path: file)
+            }
+            do {
+                try CatalogUpkeep.requireSound(catalog, path: file)
+            } catch {
+                try? catalog.close()
+                lock?.release()
+                throw error
+            }
+            return (catalog, lock)
         }
 
         private func reasonText(_ kept: PrunePlan.Kept) -> String {
@@ -217,6 +292,7 @@ extension OptionHost {
                 summary.add("status", result.failures.isEmpty ? "ok" : "warnings")
                 summary.add("dry_run", dryRun)
                 summary.add("job", plan.jobName)
+                if let client = plan.client { summary.add("client", client) }
                 summary.add("catalog", catalogPath)
                 summary.add("jobs_kept", plan.kept.count)
                 summary.add("jobs_removed", plan.removed.count)
@@ -232,7 +308,8 @@ extension OptionHost {
                 for warning in plan.warnings { ByteWriter.standardError.line("warning: \(TerminalText.escapeKeepingNewlines(warning))") }
                 ByteWriter.standardError.flush()
                 out.line(
-                    "Prune of Job \"\(plan.jobName)\" (\(plan.policy)): "
+                    "Prune of Job \"\(plan.jobName)\"" + (plan.client.map { " of client \(TerminalText.escape($0))" } ?? "")
+                        + " (\(plan.policy)): "
                         + (dryRun ? "dry run, nothing changed" : result.failures.isEmpty ? "ok" : "some volume files remain"))
                 for kept in plan.kept {
                     out.line("  keep    \(jobText(kept.job)): \(reasonText(kept))")

@@ -49,25 +49,29 @@ struct JobSelection: ParsableArguments {
 
     func catalogPath(_ configuration: Configuration?) throws -> String {
         let configuredJob = job.flatMap { configuration?.job(named: $0) }
-        return try catalogOptions.catalogPath(configuration: configuration, job: configuredJob)
+        return try catalogOptions.catalogLocation(configuration: configuration, job: configuredJob).name
     }
 
-    /// Opens the catalog (it must exist). When no job holds its lock, jobs still marked running lost their
-    /// process: they are marked failed first (``CatalogUpkeep/markAbandonedJobs(_:path:finder:)``).
+    /// Opens the catalog (it must exist). Jobs still marked running whose process is gone are marked failed first
+    /// (``CatalogUpkeep/markAbandonedJobs(_:location:finder:)``).
     func openCatalog(_ configuration: Configuration?) throws -> (DatabaseCatalog, String) {
         let configuredJob = job.flatMap { configuration?.job(named: $0) }
+        let command = CommandLine.arguments.dropFirst().first.map { "optionhost \($0)" } ?? "optionhost"
         let path: String
         switch try catalogOptions.catalogLocation(configuration: configuration, job: configuredJob) {
         case .file(let file):
             path = file
         case .postgreSQL(let settings):
-            // Jobs of other hosts may be running: no job is marked abandoned here (there is no catalog-wide lock).
             let name = CatalogLocation.postgreSQL(settings).name
+            let catalog: DatabaseCatalog
             do {
-                return (try DatabaseCatalog.open(postgreSQL: settings, create: false), name)
+                catalog = try DatabaseCatalog.open(postgreSQL: settings, create: false)
             } catch {
                 throw CatalogUpkeep.failure(error, path: name)
             }
+            // Jobs of other hosts may be running: only jobs whose JobId lock no session holds are marked.
+            CatalogUpkeep.markAbandonedJobs(catalog, location: .postgreSQL(settings), finder: command)
+            return (catalog, name)
         }
         guard access(path, F_OK) == 0 else { throw CommandFailure.usage("catalog \(path) does not exist") }
         let catalog: SQLiteCatalog
@@ -76,8 +80,7 @@ struct JobSelection: ParsableArguments {
         } catch {
             throw CatalogUpkeep.failure(error, path: path)
         }
-        let command = CommandLine.arguments.dropFirst().first.map { "optionhost \($0)" } ?? "optionhost"
-        CatalogUpkeep.markAbandonedJobs(catalog, path: path, finder: command)
+        CatalogUpkeep.markAbandonedJobs(catalog, location: .file(path), finder: command)
         return (catalog, path)
     }
 

@@ -102,3 +102,34 @@ extension DatabaseCatalog {
         return lock.int64(0) == 1
     }
 }
+
+// MARK: - JobId locks: which running jobs still have a process
+
+extension DatabaseCatalog {
+    /// The key of a JobId's advisory lock, as SQL arguments: the JobId's high and low 32 bits, the two-`int` form
+    /// of `pg_advisory_lock`. PostgreSQL keeps the two-`int` keys apart from the one-`bigint` keys of the Job locks
+    /// (``tryLockJob(_:client:)``) and the schema lock (``schemaLockKey``), and the catalog uses the two-`int` form
+    /// for JobIds only, so the lock of one JobId is no other lock, whatever the numbers.
+    static func jobIDLockKey(_ id: JobID) -> String {
+        "\(Int32(truncatingIfNeeded: id.rawValue >> 32)), \(Int32(truncatingIfNeeded: id.rawValue))"
+    }
+
+    /// Takes the JobId lock of a job this session runs (waits if another session holds it, which only a liveness
+    /// check does, for a moment).
+    func lockJobID(_ id: JobID) throws(CatalogError) {
+        try connection.execute("SELECT pg_advisory_lock(\(Self.jobIDLockKey(id)))")
+    }
+
+    /// Releases the JobId lock of a job this session ended.
+    func unlockJobID(_ id: JobID) throws(CatalogError) {
+        try connection.execute("SELECT pg_advisory_unlock(\(Self.jobIDLockKey(id)))")
+        heldJobLocks.remove(id)
+    }
+
+    /// Inside a transaction: takes the JobId lock of `id` until the transaction ends if no session holds it, and
+    /// says whether it did. A job still `R` afterwards has no process (its process ends the job before it
+    /// releases the lock, and the server releases the lock of a session that died).
+    func claimJobIDLock(_ id: JobID) throws(CatalogError) -> Bool {
+        try connection.scalar("SELECT pg_try_advisory_xact_lock(\(Self.jobIDLockKey(id)))::int") == 1
+    }
+}

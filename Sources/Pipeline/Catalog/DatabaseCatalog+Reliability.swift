@@ -65,65 +65,92 @@ extension DatabaseCatalog {
             bytesStored: select.int64(6))
     }
 
-    /// Marks every job still recorded as running (`R`) failed, with its counters taken from its rows and a job
-    /// message saying who found it. Only a caller that holds the catalog's ``JobLock`` may call this: then no job
-    /// of this catalog is running, so a job still marked running lost its process (killed, crashed, power loss).
+    /// Marks jobs whose process is gone failed, with their counters taken from their rows and a job message saying
+    /// who found them.
+    ///
+    /// - SQLite: every job still recorded as running (`R`). Only a caller that holds the catalog's ``JobLock`` may
+    ///   call this: then no job of this catalog is running, so a job still marked running lost its process
+    ///   (killed, crashed, power loss).
+    /// - PostgreSQL: the jobs still `R` whose JobId lock no session holds (``beginJob(_:)``), of any type, Job,
+    ///   client and host; any caller may call this. Jobs this connection runs are left alone.
     ///
     /// - Parameter finder: The command that noticed, for the message (`backup of Job "nightly"`, `restore`).
-    /// `lastCall`: the Python plugin call the newest such job's process was in when it ended (`PluginCallNote`).
+    /// `lastCall` (SQLite): the Python plugin call the newest such job's process was in when it ended
+    /// (`PluginCallNote`, a file beside the catalog).
     /// - Returns: The jobs marked failed.
     @discardableResult
     public func markAbandonedJobs(finder: String, lastCall: String? = nil) throws(CatalogError) -> [JobID] {
-        try markAbandonedJobs(finder: finder, lastCall: lastCall, backupsOf: nil)
-    }
-
-    /// ``markAbandonedJobs(finder:)`` for one Job of one client: its backups still recorded as running. Only a
-    /// caller that holds that Job's lock may call this (on PostgreSQL, ``tryLockJob(_:client:)``): then no process
-    /// runs it, while other Jobs and other clients may be running.
-    @discardableResult
-    public func markAbandonedJobs(finder: String, job name: String, client: String) throws(CatalogError) -> [JobID] {
-        try markAbandonedJobs(finder: finder, lastCall: nil, backupsOf: (name, client))
-    }
-
-    private func markAbandonedJobs(
-        finder: String, lastCall: String?, backupsOf job: (name: String, client: String)?
-    ) throws(CatalogError) -> [JobID] {
-        try connection.inTransaction { () throws(CatalogError) -> [JobID] in
-            let select = try connection.prepare(
-                """
-                SELECT id FROM jobs WHERE status = 'R'
-                    AND (?1 IS NULL OR (type = 'B' AND name = ?1 AND client_name = ?2)) ORDER BY id
-                """)
-            try select.bind(job?.name, at: 1)
-            try select.bind(job?.client, at: 2)
-            var ids: [JobID] = []
-            while try select.step() { ids.append(JobID(rawValue: select.int64(0))) }
-            let now = Clock.realtime()
-            for id in ids {
-                try recount(job: id, status: .failed, end: now)
-                try addMessage(
-                    job: id, severity: "error", time: now,
-                    text: "the job's process ended before the job finished (no process held the "
-                        + (job == nil ? "catalog" : "Job's") + " lock); marked failed by \(finder). Its rows are "
-                        + "what it committed before it ended."
-                        + (id == ids.last ? lastCall.map { " It ended during a Python plugin call: \($0)." } ?? "" : ""))
+        guard dialect == .postgreSQL else {
+            return try connection.inTransaction { () throws(CatalogError) -> [JobID] in
+                let ids = try runningJobs()
+                for id in ids {
+                    try markFailed(id, finder: finder, lock: "catalog", lastCall: id == ids.last ? lastCall : nil)
+                }
+                return ids
             }
-            return ids
         }
+        return try deadJobs(markedBy: finder)
     }
 
-    /// Every `open` volume, of the jobs named `jobName` or of every job when it is nil. For a caller that holds the
-    /// catalog's ``JobLock`` (no job of this catalog runs) these are the volumes no job will finish.
-    public func orphanVolumes(jobName: String?) throws(CatalogError) -> [VolumeRecord] {
+    /// PostgreSQL: the jobs still `R` whose JobId lock no session holds (what ``markAbandonedJobs(finder:lastCall:)``
+    /// would mark), marked failed by `finder` when it is given. Empty on SQLite, whose jobs have no JobId lock.
+    public func deadJobs(markedBy finder: String? = nil) throws(CatalogError) -> [JobID] {
+        guard dialect == .postgreSQL else { return [] }
+        var dead: [JobID] = []
+        for id in try runningJobs() where !heldJobLocks.contains(id) {
+            // One transaction per job: its JobId lock is held only while it is looked at (and marked).
+            let found = try connection.inTransaction { () throws(CatalogError) -> Bool in
+                guard try claimJobIDLock(id) else { return false }
+                // Read again under the lock: a job that ended since the list was read released its lock after
+                // committing its final status.
+                guard try job(id)?.status == .running else { return false }
+                if let finder { try markFailed(id, finder: finder, lock: "JobId's", lastCall: nil) }
+                return true
+            }
+            if found { dead.append(id) }
+        }
+        return dead
+    }
+
+    /// The jobs recorded as running, by JobId.
+    private func runningJobs() throws(CatalogError) -> [JobID] {
+        let select = try connection.prepare("SELECT id FROM jobs WHERE status = 'R' ORDER BY id")
+        var ids: [JobID] = []
+        while try select.step() { ids.append(JobID(rawValue: select.int64(0))) }
+        return ids
+    }
+
+    private func markFailed(_ id: JobID, finder: String, lock: String, lastCall: String?) throws(CatalogError) {
+        let now = Clock.realtime()
+        try recount(job: id, status: .failed, end: now)
+        try addMessage(
+            job: id, severity: "error", time: now,
+            text: "the job's process ended before the job finished (no process held the \(lock) lock); marked "
+                + "failed by \(finder). Its rows are what it committed before it ended."
+                + (lastCall.map { " It ended during a Python plugin call: \($0)." } ?? ""))
+    }
+
+    /// Every `open` volume of jobs that no process runs, of the jobs named `jobName` (and of `client`, when given)
+    /// or of every job. For a caller that holds the catalog's ``JobLock`` (SQLite: no job of this catalog runs,
+    /// and jobs still `R` were marked failed first) these are the volumes no job will finish. On PostgreSQL the
+    /// volumes of jobs still `R` are left out, but for the `dead` ones (``deadJobs(markedBy:)``, for a dry run that
+    /// marks nothing): after ``markAbandonedJobs(finder:lastCall:)`` the others have a process.
+    public func orphanVolumes(
+        jobName: String?, client: String? = nil, dead: [JobID] = []
+    ) throws(CatalogError) -> [VolumeRecord] {
         let states = Self.openVolumeStates.map { "'\($0)'" }.joined(separator: ", ")
+        // JobIds from the catalog itself: integers, safe in the SQL text.
+        let running = "AND (j.status <> 'R'" + (dead.isEmpty ? ")" : " OR j.id IN (\(dead.map { String($0.rawValue) }.joined(separator: ","))))")
         let select = try connection.prepare(
             """
             SELECT v.id, v.job_id, v.name, v.path, v.sequence, v.bytes, v.status
             FROM volumes AS v JOIN jobs AS j ON j.id = v.job_id
-            WHERE v.status IN (\(states)) AND (?1 IS NULL OR j.name = ?1)
+            WHERE v.status IN (\(states)) AND (?1 IS NULL OR j.name = ?1) AND (?2 IS NULL OR j.client_name = ?2)
+                \(dialect == .postgreSQL ? running : "")
             ORDER BY v.job_id, v.sequence
             """)
         try select.bind(jobName, at: 1)
+        try select.bind(client, at: 2)
         return try Self.volumeRecords(select)
     }
 

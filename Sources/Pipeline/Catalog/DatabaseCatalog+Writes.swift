@@ -3,10 +3,13 @@
 extension DatabaseCatalog {
     /// Records a new job and its FileSet (name + digest, added once) in one transaction.
     ///
+    /// On PostgreSQL a job recorded as running (`R`) holds its JobId lock, an advisory lock of this session, until
+    /// ``finishJob(_:)`` or until the session ends.
+    ///
     /// - Returns: The job's id: the next number, or `job.id` when it is set (rebuilding a catalog).
     /// - Throws: ``CatalogError`` (`SQLITE_CONSTRAINT` when `job.id` is taken).
     public func beginJob(_ job: JobRecord) throws(CatalogError) -> JobID {
-        try connection.inTransaction { () throws(CatalogError) -> JobID in
+        let id = try connection.inTransaction { () throws(CatalogError) -> JobID in
             let fileSet = try connection.cachedStatement(
                 """
                 INSERT INTO filesets (name, md5, text) VALUES (?1, ?2, ?3)
@@ -57,8 +60,13 @@ extension DatabaseCatalog {
                 try chain.bind(id.rawValue, at: 2)
                 try chain.run()
             }
+            // PostgreSQL: the job's process holds its JobId lock from before the row is visible to other sessions
+            // until the job ends, so a row `R` whose lock is free has no process (``markAbandonedJobs(finder:)``).
+            if dialect == .postgreSQL && job.status == .running { try lockJobID(id) }
             return id
         }
+        if dialect == .postgreSQL && job.status == .running { heldJobLocks.insert(id) }
+        return id
     }
 
     /// Records the job's final status, end time and counts.
@@ -80,6 +88,8 @@ extension DatabaseCatalog {
         try update.bind(job.id.rawValue, at: 13)
         try update.run()
         if connection.changes == 0 { throw CatalogError.notFound("job \(job.id)") }
+        // After the final status is committed: a session that takes the lock from now on finds the job ended.
+        if heldJobLocks.contains(job.id) { try unlockJobID(job.id) }
     }
 
     /// Binds the nine counters in column order from parameter `first`.

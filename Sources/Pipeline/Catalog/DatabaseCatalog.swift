@@ -28,6 +28,11 @@ public final class DatabaseCatalog: CatalogStore {
     /// The SQL dialect of the connection.
     var dialect: CatalogDialect { connection.dialect }
 
+    /// PostgreSQL: the running jobs this connection recorded and holds the JobId lock of (``beginJob(_:)``, until
+    /// ``finishJob(_:)``). The server grants a session a lock it already holds, so a liveness check on this
+    /// connection skips these instead of taking their locks.
+    var heldJobLocks: Set<JobID> = []
+
     init(connection: any CatalogDatabase, path: String) {
         self.connection = connection
         self.path = path

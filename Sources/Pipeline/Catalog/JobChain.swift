@@ -2,7 +2,7 @@
 /// make up the tree as it was at that job, and that tree.
 ///
 /// - Full: the job alone.
-/// - Differential: the newest successful Full before it (same Job name and FileSet digest), then the job.
+/// - Differential: the newest successful Full before it (same Job name, client and FileSet digest), then the job.
 /// - Incremental: that Full, the newest successful Differential after it (if any), every successful Incremental
 ///   after that, up to and including the job.
 ///
@@ -17,6 +17,10 @@ public enum JobChain {
 
     static func isSuccessful(_ job: JobRecord) -> Bool { job.status == .ok || job.status == .warnings }
 
+    /// Whether two jobs' clients can be in one chain: the same client, or one of them not recorded (a job of a
+    /// build before clients were recorded, or rebuilt by `scan`).
+    static func sameClient(_ one: String?, _ other: String?) -> Bool { one == nil || other == nil || one == other }
+
     /// The jobs of the chain, oldest first, ending with `job`.
     public static func jobs(asOf job: JobID, in catalog: any CatalogStore) throws -> [JobRecord] {
         guard let target = try catalog.job(job) else {
@@ -27,10 +31,10 @@ public enum JobChain {
                 message: "JobId \(job.rawValue) is a \(target.typeName) job, not a backup: it has no files to restore")
         }
         if target.level == .full { return [target] }
-        // Same Job name and FileSet, started before the target, successful; newest first.
+        // Same Job name, client and FileSet, started before the target, successful; newest first.
         let earlier = try catalog.jobs(name: target.name).filter {
             $0.isBackup && $0.id < target.id && $0.fileSetDigest == target.fileSetDigest && $0.fileSetName == target.fileSetName
-                && isSuccessful($0)
+                && isSuccessful($0) && sameClient($0.clientName, target.clientName)
         }
         guard let full = earlier.first(where: { $0.level == .full }) else {
             throw ChainError(

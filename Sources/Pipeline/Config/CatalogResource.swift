@@ -1,6 +1,6 @@
 /// A Bareos `Catalog` resource (decision D4): `DB Driver = sqlite3` and `DB Name = PATH` are what this host uses;
 /// `DB Driver = postgresql` with `DB Name`, `DB Address`, `DB Port`, `DB User` and `DB Password` is read into
-/// ``postgreSQL`` (one catalog for several hosts; `prune` and `scan` still need SQLite, and `check` says so).
+/// ``postgreSQL`` (one catalog for several hosts; `scan` still writes SQLite catalogs only, and `check` says so).
 public struct CatalogResource: Sendable {
     public var name: String
     var driver: String?

@@ -229,15 +229,10 @@ struct ConfigurationBuilder {
             name: resource.name, driver: driver?.value, databaseName: resource.directive("dbname")?.value,
             location: resource.location)
         var applied = ["name", "description", "dbdriver", "dbname"]
-        if result.isPostgreSQL, let driver {
+        if result.isPostgreSQL {
+            // Every command works on both drivers, so a PostgreSQL Catalog gets no warning.
             applied += Self.postgreSQLKeys
-            let settings = try postgreSQL(resource)
-            result.postgreSQL = settings
-            warnings.append(
-                ConfigWarning(
-                    "Catalog \"\(resource.name)\": DB Driver = postgresql (\(settings)): prune of this build "
-                        + "works on SQLite catalogs only",
-                    at: driver.valueLocation))
+            result.postgreSQL = try postgreSQL(resource)
         } else if driver == nil {
             warnings.append(
                 ConfigWarning(

@@ -35,7 +35,9 @@ public struct Job: Sendable {
     public var client: String?
 
     /// The host the files come from (decision D4): the Job's `Client`, else this host's name.
-    public var clientName: String { client ?? RunScriptRunner.hostName() }
+    public var clientName: String { client ?? Self.hostClientName }
+    /// The client of a Job without `Client`: this host's name.
+    public static var hostClientName: String { RunScriptRunner.hostName() }
     public var stageErrorPolicy: StageErrorPolicy
     /// `Plugin Directory`: put on sys.path (after `module_path`) of every Python plugin, as the Bareos client's
     /// Plugin Directory is. Ours on the Job; nil: none.

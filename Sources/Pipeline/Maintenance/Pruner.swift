@@ -47,6 +47,8 @@ public struct PrunePlan: Sendable {
     }
 
     public var jobName: String
+    /// The client whose jobs were considered (nil: every client).
+    public var client: String?
     public var policy: PrunePolicy
     /// Kept jobs of the name, newest first.
     public var kept: [Kept]
@@ -85,16 +87,24 @@ public struct PruneResult: Sendable {
 ///    `volumes` row names. Catalog rows go first: an interrupted prune can leave an unreferenced volume file,
 ///    never a catalog row pointing at a deleted file.
 ///
-/// Jobs of other names are never touched. The caller holds the catalog's ``JobLock``.
+/// Jobs of other names, and with `client` set jobs of other clients, are never touched; their rows still keep
+/// the volumes they point into. The caller holds the catalog's ``JobLock`` (SQLite) or the Job's lock of the
+/// client (PostgreSQL, ``DatabaseCatalog/tryLockJob(_:client:)``).
 public final class Pruner {
     let catalog: any CatalogStore
     public let jobName: String
+    /// Only the jobs of this client (`jobs.client_name`); all clients when nil.
+    public let client: String?
     public let policy: PrunePolicy
     let now: FileStat.Timestamp
 
-    public init(catalog: any CatalogStore, jobName: String, policy: PrunePolicy, now: FileStat.Timestamp = Clock.realtime()) {
+    public init(
+        catalog: any CatalogStore, jobName: String, client: String? = nil, policy: PrunePolicy,
+        now: FileStat.Timestamp = Clock.realtime()
+    ) {
         self.catalog = catalog
         self.jobName = jobName
+        self.client = client
         self.policy = policy
         self.now = now
     }
@@ -110,7 +120,7 @@ public final class Pruner {
             throw PruneError(message: "--keep-last must be at least 1")
         }
         // Backups only, newest first (restore and verify runs keep their rows: they hold no files or volumes).
-        let jobs = try catalog.jobs(name: jobName).filter(\.isBackup)
+        let jobs = try catalog.jobs(name: jobName).filter { $0.isBackup && (client == nil || $0.clientName == client) }
         var reasons: [JobID: (String, JobID?)] = [:]
         switch policy {
         case .keepLast(let count):
@@ -127,6 +137,7 @@ public final class Pruner {
         var warnings: [String] = []
         var warned: Set<JobID> = []
         // Restore chains of the kept jobs, then volumes that kept jobs' rows point into, until nothing is added.
+        let ids = Set(jobs.map(\.id))
         var pending = jobs.filter { reasons[$0.id] != nil }.map(\.id)
         while true {
             while !pending.isEmpty {
@@ -139,7 +150,7 @@ public final class Pruner {
                         if warned.insert(id).inserted { warnings.append("JobId \(id): \(error.message); kept alone") }
                         continue
                     }
-                    for member in chain where reasons[member.id] == nil && member.name == jobName {
+                    for member in chain where reasons[member.id] == nil && ids.contains(member.id) {
                         reasons[member.id] = ("chain", id)
                         added.append(member.id)
                     }
@@ -149,10 +160,9 @@ public final class Pruner {
             // A removed job's volume that the rows of a kept job (or of another Job name) point into keeps its
             // owner: never delete a volume a remaining job needs.
             let candidates = try jobs.filter { reasons[$0.id] == nil }.flatMap { try catalog.volumes(job: $0.id) }
-            let names = Set(jobs.map(\.id))
-            for (volumeID, users) in try references(to: candidates.map(\.id), reasons: reasons) {
+            for (volumeID, users) in try references(to: candidates.map(\.id), among: ids, reasons: reasons) {
                 guard let owner = candidates.first(where: { $0.id == volumeID })?.jobID, reasons[owner] == nil,
-                    let user = users.sorted().first(where: { reasons[$0] != nil || !names.contains($0) })
+                    let user = users.sorted().first(where: { reasons[$0] != nil || !ids.contains($0) })
                 else { continue }
                 reasons[owner] = ("volume", user)
                 pending.append(owner)
@@ -173,18 +183,20 @@ public final class Pruner {
             }
         }
         return PrunePlan(
-            jobName: jobName, policy: policy, kept: kept, removed: removed, volumes: volumes, warnings: warnings)
+            jobName: jobName, client: client, policy: policy, kept: kept, removed: removed, volumes: volumes, warnings: warnings)
     }
 
     /// For each volume id, the jobs (other than its owner's) whose rows point into it.
-    private func references(to volumeIDs: [Int64], reasons: [JobID: (String, JobID?)]) throws -> [Int64: Set<JobID>] {
+    private func references(
+        to volumeIDs: [Int64], among pruned: Set<JobID>, reasons: [JobID: (String, JobID?)]
+    ) throws -> [Int64: Set<JobID>] {
         guard !volumeIDs.isEmpty else { return [:] }
         if let queries = catalog as? CatalogVolumeReferences {
             return try queries.jobsReferencing(volumeIDs: volumeIDs)
         }
         let wanted = Set(volumeIDs)
         var result: [Int64: Set<JobID>] = [:]
-        for job in try catalog.jobs(name: nil) where job.name != jobName || reasons[job.id] != nil {
+        for job in try catalog.jobs(name: nil) where !pruned.contains(job.id) || reasons[job.id] != nil {
             try catalog.forEachFile(job: job.id) { record in
                 if let id = record.volumeID, wanted.contains(id) { result[id, default: []].insert(job.id) }
             }
@@ -203,13 +215,16 @@ public final class Pruner {
         var result = PruneResult(plan: plan)
         for job in plan.removed { try catalog.deleteJob(job.id) }
         for action in plan.volumes where action.delete {
-            do {
+            do throws(Errno) {
                 _ = try SystemCall.retrying { unlink(action.volume.path) }
                 result.deleted.append(action.volume.path)
-            } catch .notFound {
-                result.missing.append(action.volume.path)
             } catch {
-                result.failures.append((action.volume.path, error.description))
+                // Not `catch .notFound`: that picks ResultCode.notFound and its `~=`, which never matches an Errno.
+                if error == .notFound {
+                    result.missing.append(action.volume.path)
+                } else {
+                    result.failures.append((action.volume.path, error.description))
+                }
             }
         }
         return result

@@ -119,7 +119,7 @@ public final class BackupJob: @unchecked Sendable {
         do {
             decided = try withCatalog { catalog in
                 try LevelDecision.resolve(
-                requested: requested, jobName: job.name, fileSet: fileSet, catalog: catalog)
+                requested: requested, jobName: job.name, client: job.clientName, fileSet: fileSet, catalog: catalog)
             }
         } catch {
             throw BackupError("cannot read the previous jobs from the catalog: \(error)")

@@ -2,8 +2,10 @@
 /// (`bareos-conf-fileset.md` §2.6, §5.2).
 ///
 /// - Full: no since time.
-/// - Differential: since = start time of the newest successful (T or W) Full of the same Job name and FileSet
-///   (name and digest); none → upgraded to Full.
+/// - Differential: since = start time of the newest successful (T or W) Full of the same Job name, client and
+///   FileSet (name and digest); none → upgraded to Full. (Bareos matches the client too: one catalog holds the
+///   jobs of several hosts, and another host's Full says nothing about this one's files. A job without a
+///   recorded client, of an older build or rebuilt by `scan`, counts for any client.)
 /// - Incremental: needs such a Full (else upgraded to Full); since = start time of the newest successful Full,
 ///   Differential or Incremental with the same keys.
 /// - A FileSet whose File/Plugin strings changed has a new digest, so no Full matches and the job is upgraded
@@ -55,9 +57,9 @@ public struct LevelDecision: Sendable, Equatable {
         return [Job.Level.full, .incremental, .differential].first { $0.rawValue.lowercased() == lowered }
     }
 
-    /// Decides the level for a run of Job `jobName` over `fileSet` at `requested` level.
+    /// Decides the level for a run of Job `jobName` of `client` over `fileSet` at `requested` level.
     public static func resolve(
-        requested: JobLevel, jobName: String, fileSet: FileSet, catalog: any CatalogStore
+        requested: JobLevel, jobName: String, client: String? = nil, fileSet: FileSet, catalog: any CatalogStore
     ) throws -> LevelDecision {
         let digest = FileSetIdentity.digest(fileSet)
         var decision = LevelDecision(
@@ -67,6 +69,7 @@ public struct LevelDecision: Sendable, Equatable {
         // Newest first (start time, then id).
         let successful = try catalog.jobs(name: jobName).filter {
             $0.type == "B" && $0.fileSetName == fileSet.name && ($0.status == .ok || $0.status == .warnings)
+                && JobChain.sameClient($0.clientName, client)
         }
         var chainDigest = digest
         if fileSet.ignoreFileSetChanges, let newestFull = successful.first(where: { $0.level == .full }) {
