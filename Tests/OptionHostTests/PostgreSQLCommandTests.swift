@@ -69,6 +69,29 @@ final class PostgreSQLCommandTests: CommandLineTestCase {
                 "/usr/bin/diff", ["-r", work.path + "/\(client)/data", target + work.path + "/\(client)/data"])
             XCTAssertEqual(diff.status, 0, diff.output)
         }
+
+        // --latest takes the newest job of the config's own client (the other host's job is newer or older by
+        // chance), or of --client; a client without a job is told which clients have one.
+        for (index, client) in ["alpha-fd", "beta-fd"].enumerated() {
+            let own = try optionhost(["list", "files", configs[index], "--latest", "--job", "Nightly", "--json"])
+            XCTAssertEqual(own.status, 0, own.stderr)
+            XCTAssertTrue(own.output.contains("/\(client)/data/f0.bin"), own.output)
+            XCTAssertFalse(own.output.contains(client == "alpha-fd" ? "/beta-fd/" : "/alpha-fd/"), own.output)
+            let other = client == "alpha-fd" ? "beta-fd" : "alpha-fd"
+            let chosen = try optionhost(
+                ["list", "files", configs[index], "--latest", "--job", "Nightly", "--client", other, "--json"])
+            XCTAssertEqual(chosen.status, 0, chosen.stderr)
+            XCTAssertTrue(chosen.output.contains("/\(other)/data/f0.bin"), chosen.output)
+        }
+        let nobody = try optionhost(
+            ["restore", configs[0], "--latest", "--job", "Nightly", "--client", "gamma-fd", "--where", work.path + "/g"])
+        XCTAssertEqual(nobody.status, 2, nobody.output)
+        XCTAssertTrue(
+            nobody.stderr.contains(
+                "no successful job named \"Nightly\" of client gamma-fd in catalog PostgreSQL catalog database "),
+            nobody.stderr)
+        XCTAssertTrue(
+            nobody.stderr.contains("; jobs of other clients: alpha-fd, beta-fd (pass --client NAME)"), nobody.stderr)
     }
 
     /// `catalog copy`: a SQLite catalog (two jobs, the search index) into an empty PostgreSQL one, compared at the

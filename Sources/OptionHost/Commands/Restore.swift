@@ -22,6 +22,16 @@ struct JobSelection: ParsableArguments {
     @Flag(help: "The newest successful job of --job.")
     var latest = false
 
+    @Option(
+        help: ArgumentHelp(
+            "With --latest: the client whose job is taken.",
+            discussion: """
+                Default on a PostgreSQL catalog (several hosts): the Job's Client in CONFIG, else this host's name; \
+                on a SQLite catalog: any client. Jobs with no recorded client (copied or scanned) count for every \
+                client.
+                """))
+    var client: String?
+
     @Flag(help: "Print JSON Lines instead of text.")
     var json = false
 
@@ -30,6 +40,7 @@ struct JobSelection: ParsableArguments {
     func validate() throws {
         if jobid != nil && latest { throw ValidationError("--jobid and --latest exclude each other") }
         if latest && job == nil { throw ValidationError("--latest needs --job NAME") }
+        if client != nil && !latest { throw ValidationError("--client narrows --latest; a JobId names one job") }
     }
 
     func requireJob() throws {
@@ -138,12 +149,26 @@ struct JobSelection: ParsableArguments {
             }
             return (catalog, JobID(rawValue: jobid), path)
         }
-        let candidates = try catalog.jobs(name: job).filter {
+        // One catalog for several hosts: the newest job of the name may be another host's, so PostgreSQL takes
+        // this host's client unless told otherwise (as levels and prune do).
+        var client = self.client
+        let configuredJob = job.flatMap { configuration?.job(named: $0) }
+        if client == nil,
+            case .postgreSQL = try? catalogOptions.catalogLocation(configuration: configuration, job: configuredJob)
+        {
+            client = configuredJob?.clientName ?? Job.hostClientName
+        }
+        let successful = try catalog.jobs(name: job).filter {
             $0.isBackup && ($0.status == .ok || $0.status == .warnings)
         }
-        guard let newest = candidates.first else {
+        guard let newest = successful.first(where: { client == nil || $0.clientName == nil || $0.clientName == client })
+        else {
             try? catalog.close()
-            throw CommandFailure.usage("no successful job named \"\(job ?? "")\" in catalog \(path)")
+            let others = Set(successful.compactMap(\.clientName)).sorted()
+            throw CommandFailure.usage(
+                "no successful job named \"\(job ?? "")\"" + (client.map { " of client \($0)" } ?? "")
+                    + " in catalog \(path)"
+                    + (others.isEmpty ? "" : "; jobs of other clients: \(others.joined(separator: ", ")) (pass --client NAME)"))
         }
         return (catalog, newest.id, path)
     }
