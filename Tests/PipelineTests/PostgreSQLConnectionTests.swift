@@ -142,4 +142,118 @@ final class PostgreSQLConnectionTests: XCTestCase {
         }
         XCTAssertFalse(connection.isConnected)
     }
+
+    // MARK: - COPY
+
+    /// Files rows with every byte value in the byte columns, every optional NULL, and the extremes of every number.
+    private func awkwardFiles(job: JobID) -> [FileRecord] {
+        let all: [UInt8] = (0...255).map { UInt8($0) }
+        let reversed: [UInt8] = all.reversed()
+        let chain: [String] = ["gpg:recipient=\"a b\"", "x\\y\n\t\u{1}é"]
+        let metadata: [String: String] = ["": "\\."]
+        let oldest = FileStat.Timestamp(seconds: Int64.min, nanoseconds: 0)
+        let newest = FileStat.Timestamp(seconds: Int64.max, nanoseconds: 999_999_999)
+        let before = FileStat.Timestamp(seconds: -1, nanoseconds: 1)
+        let full = FileRecord(
+            jobID: job, fileIndex: 1, path: all, kind: .file, status: .stored, mode: UInt32.max, uid: UInt32.max,
+            gid: 0, userName: "rené 😀\t\\N", groupName: "\\.", size: UInt64.max, atime: oldest, mtime: newest,
+            ctime: before, inode: UInt64.max, device: 0x8000_0000_0000_0000, rdev: 1, nlink: UInt64.max,
+            linkTarget: reversed, sourceSHA256: Array(all[0..<32]), storedSHA256: [UInt8](repeating: 0, count: 32),
+            signatureAlgorithm: "SHA256", signature: [0xFF, 0, 0x5C], volumeID: nil, headerOffset: Int64.max,
+            dataOffset: Int64.min, storedLength: 0, compression: "", sparse: true, chain: chain,
+            stageMetadata: metadata, block: Int.max, error: "line1\nline2\r\\.")
+        let bare = FileRecord(jobID: job, fileIndex: 2, path: [], kind: .directory, status: .deleted)
+        let rest = (3...2_600).map { (index: Int) -> FileRecord in
+            let path: [UInt8] = Array("/d/\(index)".utf8) + [UInt8(index % 256)]
+            let mtime = FileStat.Timestamp(seconds: Int64(index), nanoseconds: Int32(index))
+            return FileRecord(
+                jobID: job, fileIndex: Int64(index), path: path, kind: .file, size: UInt64(index), mtime: mtime)
+        }
+        return [full, bare] + rest
+    }
+
+    /// COPY (the batch path on PostgreSQL) and one INSERT per row (SQLite's path) store the same values: read back
+    /// equal to what was written, and equal column by column on the server.
+    func testCopyStoresEveryColumnAsTheInsertPathDoes() throws {
+        let catalog = try DatabaseCatalog.open(postgreSQL: server.settings(database: database), create: true)
+        defer { try? catalog.close() }
+        let job = JobRecord(
+            name: "copy", level: .full, fileSetName: "fs", fileSetDigest: "00",
+            startTime: FileStat.Timestamp(seconds: 1, nanoseconds: 0))
+        let copied = try catalog.beginJob(job)
+        let inserted = try catalog.beginJob(job)
+        let files = awkwardFiles(job: copied)
+        try catalog.insert(files: files, messages: [])
+        let rows = files.map { file in
+            var row = file
+            row.jobID = inserted
+            return row
+        }
+        try catalog.connection.inTransaction { () throws(CatalogError) in try catalog.insertFileRowsOneByOne(rows) }
+        XCTAssertEqual(try catalog.files(job: copied), files)
+        XCTAssertEqual(try catalog.files(job: inserted), rows)
+        let columns = DatabaseCatalog.fileColumns.filter { $0 != "job_id" }.joined(separator: ", ")
+        for (one, other) in [(copied, inserted), (inserted, copied)] {
+            XCTAssertEqual(
+                try catalog.connection.scalar(
+                    "SELECT count(*) FROM (SELECT \(columns) FROM files WHERE job_id = \(one.rawValue) EXCEPT "
+                        + "SELECT \(columns) FROM files WHERE job_id = \(other.rawValue)) AS d"), 0)
+        }
+    }
+
+    /// A row the server refuses in a later piece of the COPY fails the whole COPY: nothing of it stays, the error
+    /// names the constraint and the key, and the connection goes on.
+    func testCopyFailingMidwayStoresNothingAndNamesTheKey() throws {
+        let connection = try connect()
+        defer { connection.close() }
+        try connection.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, b BYTEA)")
+        let copy = "COPY t (id, b) FROM STDIN (FORMAT binary)"
+        var next: Int64 = 1
+        XCTAssertThrowsError(
+            try connection.inTransaction { () throws(CatalogError) in
+                try connection.copyIn(copy) { (buffer) throws(CatalogError) -> Bool in
+                    for _ in 0..<500 {
+                        buffer.beginRow(fields: 2)
+                        buffer.append(next == 2_345 ? 7 : next)  // row 2,345 repeats key 7
+                        buffer.append(blob: [UInt8(truncatingIfNeeded: next)])
+                        next += 1
+                    }
+                    return next <= 3_000
+                }
+            }
+        ) { error in
+            guard let error = error as? CatalogError else { return XCTFail("\(error)") }
+            XCTAssertEqual(error.extendedCode, .constraintUnique, "\(error)")
+            XCTAssertEqual(
+                error.description,
+                "duplicate key value violates unique constraint \"t_pkey\" (Key (id)=(7) already exists.) "
+                    + "(SQLSTATE 23505) — SQL: \(copy)")
+        }
+        XCTAssertEqual(next, 3_001, "every piece was sent")
+        XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t"), 0)
+        // A failure of the client's own mid-COPY: the client's error, nothing stored, the connection usable.
+        var pieces = 0
+        XCTAssertThrowsError(
+            try connection.copyIn(copy) { (buffer) throws(CatalogError) -> Bool in
+                pieces += 1
+                buffer.beginRow(fields: 2)
+                buffer.append(Int64(pieces))
+                buffer.append(blob: [])
+                if pieces == 3 { try buffer.append(textBytes: [0x61, 0]) }
+                return true
+            }
+        ) { error in
+            XCTAssertEqual(
+                "\(error)", "a value holds a NUL character, which PostgreSQL text cannot store (SQLITE_MISMATCH)")
+        }
+        XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t"), 0)
+        XCTAssertEqual(
+            try connection.copyIn(copy) { (buffer) throws(CatalogError) -> Bool in
+                buffer.beginRow(fields: 2)
+                buffer.append(Int64(1))
+                buffer.appendNull()
+                return false
+            }, 1)
+        XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t WHERE b IS NULL"), 1)
+    }
 }
