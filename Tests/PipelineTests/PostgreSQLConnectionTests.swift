@@ -256,4 +256,88 @@ final class PostgreSQLConnectionTests: XCTestCase {
             }, 1)
         XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t WHERE b IS NULL"), 1)
     }
+
+    // MARK: - Reading in pieces
+
+    /// A result of several pieces comes back whole and in order while other statements, and a second streamed
+    /// read left after two rows, run on the same connection; the cursor's transaction ends with the last row.
+    func testStreamedResultReturnsEveryRowInOrderWithStatementsInterleaved() throws {
+        let connection = try connect()
+        defer { connection.close() }
+        try connection.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, b BYTEA)")
+        let total: Int64 = 2 * Int64(PostgreSQLStatement.rowsPerFetch) + 345
+        try connection.execute("INSERT INTO t SELECT n, int8send(n) FROM generate_series(1, \(total)) AS n")
+        let select = try connection.prepareStream("SELECT id, b FROM t WHERE id >= ?1 ORDER BY id")
+        try select.bind(1, at: 1)
+        var seen: [Int64] = []
+        while try select.step() {
+            let id = select.int64(0)
+            seen.append(id)
+            XCTAssertEqual(select.blob(1), (0..<8).map { UInt8(truncatingIfNeeded: id >> (56 - 8 * $0)) })
+            if id % 700 == 0 {
+                XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t WHERE id <= \(id)"), id)
+                let inner = try connection.prepareStream("SELECT id FROM t ORDER BY id DESC")
+                XCTAssertTrue(try inner.step())
+                XCTAssertEqual(inner.int64(0), total)
+                XCTAssertTrue(try inner.step())
+            }
+        }
+        XCTAssertEqual(seen, Array(1...total))
+        XCTAssertFalse(try select.step())
+        XCTAssertEqual(connection.openCursors, 0)
+        // No transaction left open: a write transaction starts and commits.
+        try connection.inTransaction { () throws(CatalogError) in try connection.execute("DELETE FROM t WHERE id = 1") }
+        XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t"), total - 1)
+
+        // Inside the caller's transaction: the cursor lives in it and the rows the transaction wrote are read.
+        try connection.inTransaction { () throws(CatalogError) in
+            try connection.execute("DELETE FROM t WHERE id > 1500")
+            let inside = try connection.prepareStream("SELECT count(*) FROM t")
+            XCTAssertTrue(try inside.step())
+            XCTAssertEqual(inside.int64(0), 1499)
+            XCTAssertFalse(try inside.step())
+        }
+        XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t"), 1499)
+
+        // A write while a streamed read is open is refused, not run inside the read's transaction.
+        let open = try connection.prepareStream("SELECT id FROM t ORDER BY id")
+        XCTAssertTrue(try open.step())
+        XCTAssertThrowsError(try connection.inTransaction { () throws(CatalogError) in }) {
+            XCTAssertTrue(ResultCode.misuse ~= $0, "\($0)")
+        }
+        open.reset()
+        XCTAssertEqual(connection.openCursors, 0)
+        try connection.inTransaction { () throws(CatalogError) in try connection.execute("DELETE FROM t WHERE id = 2") }
+    }
+
+    /// The session terminated between two pieces: the next FETCH fails as a connection error.
+    func testATerminatedSessionMidStreamIsAConnectionError() throws {
+        let connection = try connect()
+        let admin = try connect()
+        defer {
+            connection.close()
+            admin.close()
+        }
+        try connection.execute("CREATE TABLE t AS SELECT n AS id FROM generate_series(1, 5000) AS n")
+        let select = try connection.prepareStream("SELECT id FROM t ORDER BY id")
+        var read = 0
+        XCTAssertThrowsError(
+            try {
+                while try select.step() {
+                    read += 1
+                    if read == 10 {
+                        let terminate = try admin.prepare("SELECT pg_terminate_backend(?1::int)")
+                        try terminate.bind(Int64(connection.backendPID), at: 1)
+                        XCTAssertTrue(try terminate.step())
+                    }
+                }
+            }()
+        ) { error in
+            guard let error = error as? CatalogError else { return XCTFail("\(error)") }
+            XCTAssertEqual(error.code, .ioError, "\(error)")
+            XCTAssertEqual(error.sqlState, "08006", "\(error)")
+        }
+        XCTAssertEqual(read, Int(PostgreSQLStatement.rowsPerFetch), "the first piece was read whole")
+        XCTAssertFalse(connection.isConnected)
+    }
 }
