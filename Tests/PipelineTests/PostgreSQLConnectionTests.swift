@@ -284,6 +284,8 @@ final class PostgreSQLConnectionTests: XCTestCase {
         }
         XCTAssertEqual(seen, Array(1...total))
         XCTAssertFalse(try select.step())
+        // Cursors are planned for all their rows, not the first 10% (the restore's state query: a hash anti-join).
+        XCTAssertEqual(try connection.scalarText("SHOW cursor_tuple_fraction"), "1")
         XCTAssertEqual(connection.openCursors, 0)
         // No transaction left open: a write transaction starts and commits.
         try connection.inTransaction { () throws(CatalogError) in try connection.execute("DELETE FROM t WHERE id = 1") }
