@@ -229,10 +229,11 @@ extension DatabaseCatalog {
     static let copyFileSQL = "COPY files (\(fileColumns.joined(separator: ", "))) FROM STDIN (FORMAT binary)"
 
     /// PostgreSQL: the rows in one `COPY … FROM STDIN (FORMAT binary)`. Measured on the small corpus (20,421 rows,
-    /// release build): multi-row INSERTs of 256 rows cost the server ~1.0 s of statement time per job, ~13% of it
-    /// binding 9,216 text parameters a statement, and optionhost ~0.25 s more CPU than SQLite formatting them as
-    /// text; COPY sends each value once, integers as 8 bytes and `bytea` raw. A failure names the rows of the COPY
-    /// and, from the server's detail, the key (a COPY stops at the first bad row).
+    /// release build, load 3–7): multi-row INSERTs of 256 rows cost the server ~1.0 s of statement time per job,
+    /// ~12% of it binding 9,216 text parameters a statement, and optionhost ~0.3 s more CPU than SQLite formatting
+    /// them as text; COPY sends each value once, integers as 8 bytes and `bytea` raw, and the job took 2.42x SQLite's
+    /// time before and 1.06x after (`Benchmarks/postgres.sh`). A failure names the rows of the COPY and, from the
+    /// server's detail, the key (a COPY stops at the first bad row).
     private func copyFileRows(_ files: [FileRecord], into postgreSQL: PostgreSQLConnection) throws(CatalogError) {
         var json = JSONMemo()
         var start = 0

@@ -12,8 +12,9 @@ extension PostgreSQLConnection {
     /// versions, a `forEachFile` body may read jobs). A cursor lives in a transaction: inside the caller's
     /// transaction if one is open, else in one begun for it (read only in effect: it is committed, by the last of
     /// the cursors open at once, when that cursor ends). While such a transaction is open, ``inTransaction(_:)``
-    /// refuses to start (a write inside a row loop is a programming error on both drivers: on SQLite it would
-    /// wait for its own reader).
+    /// refuses to start: its commit would end the cursors. This differs from SQLite, where a write transaction may
+    /// start inside a row loop; no caller does that today (the catalog tests run on both drivers), and a new one
+    /// gets a `misuse` error naming the cause rather than a silently deferred commit.
     func prepareStream(_ sql: String) throws(CatalogError) -> PostgreSQLStatement {
         _ = try openHandle()
         return PostgreSQLStatement(connection: self, sql: sql, preparedName: nil, streamed: true)
