@@ -6,7 +6,8 @@
 # backing up TREE with SHA-256 signatures, written to $work/NAME.conf), `files_in`/`bytes_in` (regular files of a
 # tree and their bytes), `warm` (reads a tree once), `load1` (1-minute load average), `make_gpg_key UID` (a
 # cv25519 key in GNUPGHOME; prints its fingerprint), `rewrite_every_100th TREE` (1% of the files rewritten in place,
-# same size, new bytes).
+# same size, new bytes), `make_tree DIR COUNT` (COUNT files of 0-8 KiB of random bytes, 100 a directory,
+# random.Random(42): the trees of memory.sh).
 corpus=${CORPUS:-/tmp/corpus}
 # module_path of examples/plugins/noop.py, the no-op Python plugin (handle_backup_file returns bRC_Core).
 plugins=$PWD/examples/plugins
@@ -52,6 +53,20 @@ for name in sys.stdin.read().splitlines():
     with open(name, "r+b") as f:
         data = f.read(); f.seek(0); f.write(data[::-1] if data[::-1] != data else data + b"!"); f.truncate()
 '
+}
+
+make_tree() { # DIR COUNT
+    python3 - "$1" "$2" <<'PY'
+import os, random, sys
+root, count = sys.argv[1], int(sys.argv[2])
+rng = random.Random(42)
+for i in range(count):
+    d = os.path.join(root, "d%04d" % (i // 100))
+    if i % 100 == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%06d.dat" % i), "wb") as f:
+        f.write(rng.randbytes(rng.randint(0, 8192)))
+PY
 }
 
 if [ "${COMMON_SETUP:-yes}" = yes ]; then

@@ -20,21 +20,9 @@ if [ -z "${BIN:-}" ]; then
 fi
 rm -rf "$work"; mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
+COMMON_SETUP=no
+. Benchmarks/common.sh  # make_tree
 
-
-make_tree() { # DIR COUNT
-    python3 - "$1" "$2" <<'PY'
-import os, random, sys
-root, count = sys.argv[1], int(sys.argv[2])
-rng = random.Random(42)
-for i in range(count):
-    d = os.path.join(root, "d%04d" % (i // 100))
-    if i % 100 == 0:
-        os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%06d.dat" % i), "wb") as f:
-        f.write(rng.randbytes(rng.randint(0, 8192)))
-PY
-}
 
 # peak KIB-VAR command...: runs the command, sets the variable to its peak RSS in KiB.
 peak() {

@@ -4,3 +4,5 @@
 static inline int cpq_diag_sqlstate(void) { return PG_DIAG_SQLSTATE; }
 /// PG_DIAG_MESSAGE_PRIMARY ('M'): the error message without the "ERROR:" prefix and the detail lines.
 static inline int cpq_diag_message_primary(void) { return PG_DIAG_MESSAGE_PRIMARY; }
+/// PG_DIAG_MESSAGE_DETAIL ('D'): the detail line, e.g. which key a unique constraint found twice.
+static inline int cpq_diag_message_detail(void) { return PG_DIAG_MESSAGE_DETAIL; }

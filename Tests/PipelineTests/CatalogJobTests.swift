@@ -193,20 +193,23 @@ class CatalogJobTests: CatalogTestCase {
         XCTAssertThrowsError(try catalog.insert(files: batch, messages: [message])) { error in
             XCTAssertTrue(ResultCode.constraint ~= error)
             XCTAssertTrue(ResultCode.constraintUnique ~= error)
-            // SQLite inserts row by row and names the row; PostgreSQL inserts 256 rows per statement and names them.
+            // SQLite inserts row by row and names the row; PostgreSQL copies the batch in one COPY, names its rows
+            // and, from the server's detail, the key.
             let message =
                 switch driver {
                 case .sqlite:
                     "cannot insert file 1 of job 1 (/duplicate index): UNIQUE constraint failed: files.job_id, "
                         + "files.file_index (SQLITE_CONSTRAINT (extended 2067))"
                 case .postgreSQL:
-                    "cannot insert files 1-50 of job 1 (50 rows in one statement): duplicate key value violates "
-                        + "unique constraint \"files_job_id_file_index_key\" (SQLSTATE 23505)"
+                    "cannot insert files 1-50 of job 1 (50 rows in one COPY): duplicate key value violates "
+                        + "unique constraint \"files_job_id_file_index_key\" (Key (job_id, file_index)=(1, 1) "
+                        + "already exists.) (SQLSTATE 23505)"
                 }
-            XCTAssertTrue("\(error)".hasPrefix("\(message) — SQL: INSERT INTO files (job_id, "), "\(error)")
+            let statement = driver == .sqlite ? "INSERT INTO files (job_id, " : "COPY files (job_id, "
+            XCTAssertTrue("\(error)".hasPrefix("\(message) — SQL: \(statement)"), "\(error)")
             XCTAssertEqual(
                 (error as? CatalogError)?.sql,
-                driver == .sqlite ? SQLiteCatalog.insertFileSQL : SQLiteCatalog.insertFileSQL(rows: 50))
+                driver == .sqlite ? SQLiteCatalog.insertFileSQL : SQLiteCatalog.copyFileSQL)
         }
         XCTAssertEqual(try catalog.files(job: id).map(\.fileIndex), [1])
         XCTAssertEqual(try catalog.messages(job: id), [])

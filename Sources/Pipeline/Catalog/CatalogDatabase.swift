@@ -13,6 +13,9 @@ protocol CatalogDatabase: AnyObject {
 
     /// A statement that runs once.
     func prepare(_ sql: String) throws(CatalogError) -> Statement
+    /// A statement that runs once and may return more rows than should be in memory at once: read in pieces where
+    /// the driver would otherwise hold the whole result (PostgreSQL); SQLite steps through rows anyway.
+    func prepareStream(_ sql: String) throws(CatalogError) -> Statement
     /// A statement compiled once per connection and reused (reset, bindings cleared).
     func cachedStatement(_ sql: String) throws(CatalogError) -> Statement
     /// Runs statements separated by semicolons, without parameters, discarding rows.
@@ -53,6 +56,11 @@ extension CatalogDatabase {
 
 extension SQLiteConnection: CatalogDatabase {
     var dialect: CatalogDialect { .sqlite }
+
+    /// SQLite reads rows one by one from its pages: a statement streams as it is.
+    func prepareStream(_ sql: String) throws(CatalogError) -> SQLiteStatement {
+        try prepare(sql)
+    }
 }
 
 extension PostgreSQLConnection: CatalogDatabase {

@@ -7,8 +7,11 @@ extension CatalogError {
     /// `PGRES_EMPTY_QUERY`).
     ///
     /// Every `PGresult` of the catalog goes through this function. A nil result (out of memory, or the connection
-    /// is gone) takes its message from the connection (`PQerrorMessage`).
-    static func check(pq result: OpaquePointer?, connection: OpaquePointer?, sql: String? = nil) throws(CatalogError) {
+    /// is gone) takes its message from the connection (`PQerrorMessage`). `withDetail` appends the server's detail
+    /// line (`Key (job_id, file_index)=(1, 5) already exists.`): for a COPY, whose error names no row otherwise.
+    static func check(
+        pq result: OpaquePointer?, connection: OpaquePointer?, sql: String? = nil, withDetail: Bool = false
+    ) throws(CatalogError) {
         guard let result else {
             throw CatalogError(pqConnection: connection, sql: sql, context: nil)
         }
@@ -16,7 +19,11 @@ extension CatalogError {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN, PGRES_EMPTY_QUERY:
             return
         default:
-            throw CatalogError(pqResult: result, connection: connection, sql: sql)
+            var error = CatalogError(pqResult: result, connection: connection, sql: sql)
+            if withDetail, let detail = PQresultErrorField(result, cpq_diag_message_detail()) {
+                error.message += " (" + String(cString: detail).trimmingNewlines() + ")"
+            }
+            throw error
         }
     }
 

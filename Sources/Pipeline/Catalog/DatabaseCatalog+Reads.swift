@@ -1,7 +1,8 @@
 // MARK: - Reading
 
 // Read statements are prepared per call (microseconds) rather than cached, so a `forEachFile` body may call the
-// catalog again without resetting the statement it is iterating.
+// catalog again without resetting the statement it is iterating. Reads of a whole job's rows use `prepareStream`:
+// on PostgreSQL they arrive in pieces through a cursor instead of one result holding every row.
 extension DatabaseCatalog {
     private static let jobSelectSQL = """
         SELECT j.id, j.name, j.type, j.level, j.status, f.name, f.md5, f.text, j.client_name,
@@ -69,7 +70,7 @@ extension DatabaseCatalog {
         "SELECT \(fileColumns.joined(separator: ", ")) FROM files WHERE job_id = ?1 ORDER BY file_index"
 
     public func forEachFile(job: JobID, _ body: (FileRecord) throws -> Void) throws {
-        let select = try connection.prepare(Self.fileSelectSQL)
+        let select = try connection.prepareStream(Self.fileSelectSQL)
         try select.bind(job.rawValue, at: 1)
         while try select.step() {
             try body(try Self.decodeFile(select))
@@ -77,7 +78,7 @@ extension DatabaseCatalog {
     }
 
     public func files(job: JobID) throws(CatalogError) -> [FileRecord] {
-        let select = try connection.prepare(Self.fileSelectSQL)
+        let select = try connection.prepareStream(Self.fileSelectSQL)
         try select.bind(job.rawValue, at: 1)
         var result: [FileRecord] = []
         while try select.step() {
@@ -92,7 +93,7 @@ extension DatabaseCatalog {
     public func forEachStateEntry(jobs: [JobID], _ body: (StateEntry) throws -> Void) throws {
         guard !jobs.isEmpty else { return }
         let list = (1...jobs.count).map { "?\($0)" }.joined(separator: ", ")
-        let select = try connection.prepare(
+        let select = try connection.prepareStream(
             """
             SELECT f.job_id, f.file_index, f.path, f.type, f.chain, f.device, f.inode, f.link_target
             FROM files AS f

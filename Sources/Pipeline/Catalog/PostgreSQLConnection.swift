@@ -19,6 +19,11 @@ final class PostgreSQLConnection {
     private var statementCache: [String: PostgreSQLStatement] = [:]
     /// Transactions and savepoints of ``inTransaction(_:)`` open now (see ``CatalogDatabase/inSavepoint(_:)``).
     var transactionDepth = 0
+    /// Cursors of streamed statements open now (``prepareStream(_:)``), and how many were ever opened (their names).
+    var openCursors = 0
+    var cursorSerial = 0
+    /// True while a transaction begun only for cursors is open: the last cursor to close commits it.
+    var cursorTransaction = false
     /// Rows changed by the last command run through ``run(_:)`` or ``execute(_:)``.
     private(set) var changes: Int64 = 0
 
@@ -123,8 +128,9 @@ final class PostgreSQLConnection {
         statement.isPrepared = true
     }
 
-    /// Runs `statement` with its bound values. Called by the statement.
-    func run(_ statement: PostgreSQLStatement) throws(CatalogError) -> PostgreSQLResult {
+    /// Runs `statement` with its bound values. Called by the statement; `text` replaces its SQL (a cursor's
+    /// `DECLARE … FOR` around it) with the same parameters.
+    func run(_ statement: PostgreSQLStatement, as text: String? = nil) throws(CatalogError) -> PostgreSQLResult {
         let connection = try openHandle()
         if let name = statement.preparedName, !statement.isPrepared {
             try prepareOnServer(statement, name: name)
@@ -154,7 +160,8 @@ final class PostgreSQLConnection {
                         connection, name, count, valuePointers.baseAddress, &lengths, &formats, 0)
                 }
                 return PQexecParams(
-                    connection, statement.serverSQL, count, &types, valuePointers.baseAddress, &lengths, &formats, 0)
+                    connection, text ?? statement.serverSQL, count, &types, valuePointers.baseAddress, &lengths,
+                    &formats, 0)
             }
         }
         do throws(CatalogError) {
@@ -200,6 +207,10 @@ final class PostgreSQLConnection {
         let connection = try openHandle()
         if transactionDepth > 0 { return try inSavepoint(body) }
         guard PQtransactionStatus(connection) == PQTRANS_IDLE else {
+            if cursorTransaction {
+                throw CatalogError.misuse(
+                    "a write on the PostgreSQL catalog \(settings) while a result is read in pieces from it")
+            }
             throw CatalogError.misuse("a catalog transaction is already open on the PostgreSQL catalog \(settings)")
         }
         try cachedStatement("BEGIN").run()

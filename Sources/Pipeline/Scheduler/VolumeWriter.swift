@@ -36,6 +36,11 @@ final class VolumeWriter {
     /// batches queued for the catalog thread stay small however much text the `index` stage extracts.
     private var batchTextBytes = 0
     private static let catalogBatchTextBytes = 4 << 20
+    /// Batches sent to the catalog so far: the first is an eighth of ``BackupSettings/catalogBatch``, so the catalog
+    /// thread starts while the rest of the job is still being read. On PostgreSQL that thread is the job's critical
+    /// path (small corpus, server log: ten COPYs of 2,000 rows, ~60 ms each, back to back from the first batch to
+    /// the job's end); with a first batch of 250 rows its first COPY ended 0.07 s after the start instead of 0.34 s.
+    private var catalogBatches = 0
     /// Reads and transforms streamed files on other threads; this thread only appends their chunks.
     private let streams: StreamPool
     /// Where chunks a streamed file spilled are copied through (allocated with the first one).
@@ -170,6 +175,7 @@ final class VolumeWriter {
             }
         }
         batch.sync = volumeSync
+        catalogBatches += 1
         let full = batch
         waiting { _ = catalogQueue.put(full) }
         batch = BackupJob.CatalogBatch()
@@ -246,7 +252,8 @@ final class VolumeWriter {
                 if let file = submitted.removeValue(forKey: index) { stream(request, from: file) }
                 submitAhead()
             }
-            if batch.files.count >= coordinator.settings.catalogBatch || batchTextBytes >= VolumeWriter.catalogBatchTextBytes {
+            let rows = catalogBatches == 0 ? coordinator.settings.catalogBatch / 8 : coordinator.settings.catalogBatch
+            if batch.files.count >= rows || batchTextBytes >= VolumeWriter.catalogBatchTextBytes {
                 flushCatalog()
             }
         }
