@@ -94,6 +94,70 @@ final class PostgreSQLCommandTests: CommandLineTestCase {
             nobody.stderr.contains("; jobs of other clients: alpha-fd, beta-fd (pass --client NAME)"), nobody.stderr)
     }
 
+    /// One archive directory for both hosts (a shared mount): while alpha's job holds in its Before RunScript
+    /// (its JobId taken, its locks held), beta's whole job runs into the same directory (no archive lock on
+    /// PostgreSQL); the volume names differ, and each job restores from the other client's configuration.
+    func testTwoClientsBackUpAtOnceIntoOneSharedArchiveDirectory() throws {
+        let server = try PostgreSQLTestServer.shared()
+        let database = try server.createDatabase()
+        let hold = """
+            RunScript {
+                RunsWhen = Before
+                Command = "sh -c 'touch \(work.path)/alpha-holds; while [ ! -e \(work.path)/go ]; do sleep 0.05; done'"
+              }
+            """
+        var configs: [String] = []
+        for (number, client) in ["alpha-fd", "beta-fd"].enumerated() {
+            for index in 0..<200 {
+                try makeFile(
+                    "\(client)/data/f\(index).bin",
+                    bytes: Array("\(client) \(index)\n".utf8) + [UInt8](repeating: UInt8(number + 1), count: index * 50))
+            }
+            configs.append(
+                try write(
+                    "\(client).conf",
+                    """
+                    Catalog {
+                      Name = shared; DB Driver = postgresql; DB Name = \(database)
+                      DB Address = "\(server.socketDirectory)"; DB User = \(server.superuser)
+                    }
+                    Archive { Name = arc; Directory = "\(work.path)/shared-volumes" }
+                    FileSet { Name = fs; Include { File = "\(work.path)/\(client)/data" } }
+                    Job {
+                      Name = Nightly; Type = Backup; Level = Full; FileSet = fs; Catalog = shared; Archive = arc
+                      Client = \(client)
+                    \(number == 0 ? hold : "")
+                    }
+
+                    """))
+        }
+        let both = try run(
+            "/bin/bash",
+            [
+                "-c",
+                "'\(Self.binary)' backup '\(configs[0])' --job Nightly >a.out 2>&1 & first=$!; "
+                    + "for i in $(seq 400); do [ -e alpha-holds ] && break; sleep 0.05; done; "
+                    + "'\(Self.binary)' backup '\(configs[1])' --job Nightly >b.out 2>&1; b=$?; "
+                    + "[ -e alpha-holds ] && [ ! -e go ] && echo 'beta ended while alpha held'; touch go; "
+                    + "wait $first; a=$?; cat a.out b.out; echo \"exit $a $b\"",
+            ], directory: work)
+        XCTAssertTrue(both.output.hasPrefix("beta ended while alpha held\n"), both.output)
+        XCTAssertTrue(both.output.hasSuffix("exit 0 0\n"), both.output)
+        XCTAssertFalse(both.output.contains("is in use by"), both.output)
+        let volumes = try FileManager.default.contentsOfDirectory(atPath: work.path + "/shared-volumes")
+            .filter { $0.hasSuffix(".tar") }.sorted()
+        XCTAssertEqual(volumes, ["Nightly-1-0001.tar", "Nightly-2-0001.tar"])
+        for (index, client) in ["alpha-fd", "beta-fd"].enumerated() {
+            let target = work.path + "/restored-\(client)"
+            let restore = try optionhost(
+                ["restore", configs[1 - index], "--latest", "--job", "Nightly", "--client", client, "--where", target])
+            XCTAssertEqual(restore.status, 0, restore.stderr)
+            let diff = try run(
+                "/usr/bin/diff", ["-r", work.path + "/\(client)/data", target + work.path + "/\(client)/data"])
+            XCTAssertEqual(diff.status, 0, diff.output)
+        }
+    }
+
     /// `catalog copy`: a SQLite catalog (two jobs, the search index) into an empty PostgreSQL one, compared at the
     /// end; then the copy serves `list jobs`, `search` and `restore`, and a second copy into it is refused.
     func testCatalogCopyRoundTrip() throws {

@@ -114,22 +114,26 @@ extension OptionHost {
                 try CommandSupport.makeDirectories(String(file[..<slash]))
             }
 
-            // SQLite: a lock file beside the catalog keeps a second job out. PostgreSQL: several hosts write at
-            // once; the Job's own lock is an advisory lock of the job's session (taken below).
+            // SQLite: a lock file beside the catalog and one in the archive directory keep a second job out (one
+            // job at a time: every job still `R` is dead, every `open` volume an orphan). PostgreSQL: several hosts
+            // write at once, also into one shared archive directory, so neither is locked: the Job's own lock is an
+            // advisory lock of the job's session (taken below), volume names carry the JobId (unique in the
+            // catalog), and a dead job's open volumes are told by its JobId lock, not by the directory's.
             let catalogLock: JobLock?
-            let archiveLock: JobLock
+            let archiveLock: JobLock?
             do {
                 if case .file(let file) = location {
                     catalogLock = try JobLock.acquire(path: file, holder: job.name)
+                    archiveLock = try JobLock.acquire(path: settings.archiveDirectory, holder: job.name)
                 } else {
                     catalogLock = nil
+                    archiveLock = nil
                 }
-                archiveLock = try JobLock.acquire(path: settings.archiveDirectory, holder: job.name)
             } catch {
                 throw CommandFailure.failed("\(error)")
             }
             defer {
-                archiveLock.release()
+                archiveLock?.release()
                 catalogLock?.release()
             }
             let opened: DatabaseCatalog

@@ -15,7 +15,8 @@ import Glibc
 /// On PostgreSQL (a ``Host``): several hosts share the catalog and each sees only its own archive directories, so
 /// only the volumes in this host's archive directories are judged (jobs still `R` have a process there and are
 /// left out by the catalog). A file that is not there is forgotten only for a job of this host's client: the
-/// same path on another host may be a directory this host cannot see.
+/// same path on another host may be a directory this host cannot see. No directory lock is taken: jobs of
+/// several hosts write into one shared directory at once, and a job's death is proven by its JobId lock.
 public enum OrphanVolumes {
     public struct Result: Sendable {
         /// The orphan volumes found (all of them on a dry run).
@@ -46,7 +47,7 @@ public enum OrphanVolumes {
     /// - Parameters:
     ///   - finder: Who removes them, for the job messages (`backup of Job "nightly"`, `prune`).
     ///   - client: Only the volumes of jobs of this client (prune on a shared catalog).
-    ///   - heldArchive: An archive directory whose lock the caller holds already.
+    ///   - heldArchive: An archive directory whose lock the caller holds already (SQLite).
     ///   - host: For a shared catalog: the directories this host judges and its client; nil on SQLite (every
     ///     directory that exists here is judged).
     ///   - dead: Jobs still recorded as running that have no process (a dry run on a shared catalog, which marks
@@ -71,7 +72,9 @@ public enum OrphanVolumes {
         defer { for lock in locks.values { lock.release() } }
         for volume in result.volumes {
             let directory = directory(of: volume.path)
-            if directory != heldArchive?.trimmingSuffix("/") && locks[directory] == nil && isDirectory(directory) {
+            if host == nil && directory != heldArchive?.trimmingSuffix("/") && locks[directory] == nil
+                && isDirectory(directory)
+            {
                 do {
                     locks[directory] = try JobLock.acquire(path: directory, holder: finder)
                 } catch {
