@@ -36,8 +36,9 @@ final class PipelineRecordsTests: XCTestCase {
 
     private func label(sequence: Int64) -> PipelineRecords.Label {
         PipelineRecords.Label(
-            jobID: JobID(rawValue: 7), name: "nightly", level: "Incremental", fileSetName: "home set",
-            fileSetDigest: "abc123", start: FileStat.Timestamp(seconds: 1_700_000_000, nanoseconds: 5),
+            jobID: JobID(rawValue: 7), name: "nightly", clientName: "büro-fd", level: "Incremental",
+            fileSetName: "home set", fileSetDigest: "abc123",
+            start: FileStat.Timestamp(seconds: 1_700_000_000, nanoseconds: 5),
             since: FileStat.Timestamp(seconds: 1_690_000_000, nanoseconds: 999_999_999), sequence: sequence,
             jobData: [JobDatum(key: "gpg.job_key", value: [0, 1, 0xFF, 0x0A, 0x3D]), JobDatum(key: "x", value: [])])
     }
@@ -139,6 +140,24 @@ final class PipelineRecordsTests: XCTestCase {
         XCTAssertEqual(fields.block, record.block, file: file, line: line)
         XCTAssertEqual(fields.compression, compression, file: file, line: line)
         XCTAssertNil(fields.link, file: file, line: line)
+    }
+
+    func testTheLabelsClientIsOptionalAndPartOfTheJob() throws {
+        let named = label(sequence: 1)
+        XCTAssertEqual(
+            named.records.filter { $0.key == "OPTIONPIPELINE.label.client" }.map(\.value), [Array("büro-fd".utf8)])
+        XCTAssertEqual(try PipelineRecords.Label(decoding: named.records).clientName, "büro-fd")
+        // A label of a build before the record existed.
+        var older = named
+        older.clientName = nil
+        XCTAssertFalse(older.records.contains { $0.key == "OPTIONPIPELINE.label.client" })
+        XCTAssertNil(try PipelineRecords.Label(decoding: older.records).clientName)
+        // Volumes of one job name one client.
+        XCTAssertTrue(named.sameJob(as: label(sequence: 2)))
+        var other = label(sequence: 2)
+        other.clientName = "elsewhere"
+        XCTAssertFalse(named.sameJob(as: other))
+        XCTAssertFalse(named.sameJob(as: older))
     }
 
     func testDecodeErrorsNameTheRecord() {

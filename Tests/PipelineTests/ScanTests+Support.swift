@@ -26,6 +26,18 @@ extension ScanTests {
         try catalog.close()
     }
 
+    /// A scan of `volumes` into `catalog` must be refused with `message`, leaving the catalog as it was.
+    func assertScanRefused(
+        _ volumes: [String], into catalog: DatabaseCatalog, _ message: String, file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws {
+        let before = try snapshot(catalog)
+        XCTAssertThrowsError(try VolumeScanner.scan(volumes: volumes, into: catalog), file: file, line: line) { error in
+            XCTAssertEqual("\(error)", message, file: file, line: line)
+        }
+        XCTAssertEqual(try snapshot(catalog), before, "a refused scan changed the catalog", file: file, line: line)
+    }
+
     /// After a failed scan into a new catalog: no SQLite file (nor a temporary one), or an empty PostgreSQL catalog.
     func assertNothingLeft(file: StaticString = #filePath, line: UInt = #line) {
         switch driver {
@@ -138,5 +150,32 @@ extension ScanTests {
                 XCTFail("job \(job), \(String(decoding: old.path, as: UTF8.self)): \(fields.joined(separator: "; "))", file: file, line: line)
             }
         }
+    }
+
+    /// Rewrites `volume` as a build before the record `OPTIONPIPELINE.label.KEY` existed wrote it: its job label
+    /// (the first global header) without that record, written by `PaxWriter` from the other records; the rest of
+    /// the volume (members, trailer) byte for byte.
+    func stripLabelRecord(_ key: String, in volume: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let reader = try PaxReader(path: volume)
+        _ = try reader.next()
+        let label = try XCTUnwrap(reader.labels.first, "\(volume) has no label", file: file, line: line)
+        let kept = label.filter { $0.key != PipelineRecords.Key.labelPrefix + key }
+        XCTAssertEqual(kept.count, label.count - 1, "\(volume): one \(key) record", file: file, line: line)
+        let headerPath = volume + ".label"
+        defer { unlink(headerPath) }
+        let writer = try PaxWriter(path: headerPath, mode: 0o600)
+        _ = try writer.appendGlobalHeader(records: kept)
+        try writer.close()
+        let header = try Array(Data(contentsOf: URL(fileURLWithPath: headerPath)))
+        let original = try Array(Data(contentsOf: URL(fileURLWithPath: volume)))
+        // A global header is its 512-byte ustar block and its records padded to whole blocks; the ustar size
+        // field (octal, bytes 124..<136) gives the records' length.
+        func headerLength(_ bytes: [UInt8]) throws -> Int {
+            let field = String(decoding: bytes[124..<136].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self)
+            let size = try XCTUnwrap(Int(field, radix: 8), "size field \(field)", file: file, line: line)
+            return 512 + (size + 511) / 512 * 512
+        }
+        let rewritten = Array(header[..<(try headerLength(header))]) + original[(try headerLength(original))...]
+        try Data(rewritten).write(to: URL(fileURLWithPath: volume))
     }
 }

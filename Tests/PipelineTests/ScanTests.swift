@@ -104,7 +104,7 @@ class ScanTests: CatalogTestCase {
 
         for id in jobIDs {
             // The job row: everything but the end time (the trailer's, a few ms before the catalog's) and what
-            // volumes do not hold (warnings count, client, FileSet text).
+            // volumes do not hold (warnings count, FileSet text). The client is the label's: the host name here.
             let old = try XCTUnwrap(try original.job(id))
             var new = try XCTUnwrap(try scanned.job(id))
             let oldEnd = try XCTUnwrap(old.endTime)
@@ -113,7 +113,6 @@ class ScanTests: CatalogTestCase {
             new.endTime = old.endTime
             var expected = old
             expected.fileSetText = nil
-            expected.clientName = nil
             expected.warnings = 0
             XCTAssertEqual(new, expected)
             // Volumes: same ids, names, paths, sequences, sizes and statuses.
@@ -346,16 +345,12 @@ class ScanTests: CatalogTestCase {
         // The second job's rows are lost (as if pruned or never committed): its volumes bring it back.
         let secondRow = try XCTUnwrap(try catalog.job(secondID))
         try catalog.deleteJob(secondID)
-        let before = try snapshot(catalog)
 
-        XCTAssertThrowsError(try VolumeScanner.scan(volumes: try volumeFiles(), into: catalog)) { error in
-            XCTAssertEqual(
-                "\(error)",
-                "JobId \(firstID) (j, started \(HumanTime.local(firstRow.startTime))) is already in the catalog "
-                    + "\(catalog.path) and finished (status T): scan adds jobs the catalog lacks and replaces jobs that "
-                    + "did not finish; skip finished ones with --skip-finished; nothing was scanned")
-        }
-        XCTAssertEqual(try snapshot(catalog), before, "a refused scan changed the catalog")
+        try assertScanRefused(
+            try volumeFiles(), into: catalog,
+            "JobId \(firstID) (j, started \(HumanTime.local(firstRow.startTime))) is already in the catalog "
+                + "\(catalog.path) and finished (status T): scan adds jobs the catalog lacks and replaces jobs that "
+                + "did not finish; skip finished ones with --skip-finished; nothing was scanned")
 
         let result = try VolumeScanner.scan(volumes: try volumeFiles(), into: catalog, skipFinished: true)
         XCTAssertEqual(result.skipped.map(\.id), [firstID])
@@ -364,6 +359,7 @@ class ScanTests: CatalogTestCase {
         let added = try XCTUnwrap(try catalog.job(secondID))
         XCTAssertEqual(added.status, .ok)
         XCTAssertEqual(added.startTime, secondRow.startTime)
+        XCTAssertEqual(added.clientName, Job.hostClientName, "the added job's client, from its label")
         XCTAssertEqual(try catalog.fileCounts(job: secondID).entriesStored, secondRow.entriesStored)
         XCTAssertEqual(try catalog.job(firstID), firstRow, "the skipped job was changed")
         // The added job restores the tree it saved.
@@ -389,15 +385,11 @@ class ScanTests: CatalogTestCase {
         foreign.id = id
         foreign.status = .running
         XCTAssertEqual(try other.beginJob(foreign), id)
-        let before = try snapshot(other)
-        XCTAssertThrowsError(try VolumeScanner.scan(volumes: summary.volumes, into: other)) { error in
-            XCTAssertEqual(
-                "\(error)",
-                "JobId \(id) of the catalog \(other.path) is another job (elsewhere, started "
-                    + "\(HumanTime.local(time(1_600_000_000)))) than the one \(summary.volumes[0]) holds (j, started "
-                    + "\(HumanTime.local(label.startTime))): the volumes come from another catalog; nothing was scanned")
-        }
-        XCTAssertEqual(try snapshot(other), before)
+        try assertScanRefused(
+            summary.volumes, into: other,
+            "JobId \(id) of the catalog \(other.path) is another job (elsewhere, started "
+                + "\(HumanTime.local(time(1_600_000_000)))) than the one \(summary.volumes[0]) holds (j, started "
+                + "\(HumanTime.local(label.startTime))): the volumes come from another catalog; nothing was scanned")
     }
 
     func testScanReplacesTheRowsOfAnUnfinishedJobKeepsItsClientAndRestores() throws {
@@ -424,7 +416,7 @@ class ScanTests: CatalogTestCase {
         XCTAssertEqual(result.jobs[0].replaced?.status, .running)
         let row = try XCTUnwrap(try catalog.job(id))
         XCTAssertEqual(row.status, .ok, "the volumes end with the job trailer")
-        XCTAssertEqual(row.clientName, "lossy", "the rebuilt row keeps the client")
+        XCTAssertEqual(row.clientName, "lossy", "the rebuilt row has the client of the row and of the label")
         XCTAssertNotNil(row.endTime)
         // The rows match the volumes: one per member, pointing into the new volume rows.
         XCTAssertEqual(try catalog.files(job: id).count, result.jobs[0].entries)
@@ -443,6 +435,69 @@ class ScanTests: CatalogTestCase {
         XCTAssertEqual(restored.status, .ok, restored.failure ?? "")
         let (status, output) = try shell("diff -r '\(source)' '\(target)\(source)'")
         XCTAssertEqual(status, 0, output)
+    }
+
+    func testScanGivesAJobTheClientOfItsLabelAndNoneForALabelWithoutIt() throws {
+        for index in 0..<3 { try write("f\(index).bin", noise(10_000, seed: UInt64(index))) }
+        let original = try openCatalog()
+        defer { try? original.close() }
+        let named = try backup(maximumVolumeBytes: 15_000, client: "far-host")
+        let older = try backup(client: "old-host")
+        XCTAssertGreaterThanOrEqual(named.volumes.count, 2)
+        let namedID = JobID(rawValue: named.jobID)
+        let olderID = JobID(rawValue: older.jobID)
+        XCTAssertEqual(try original.job(namedID)?.clientName, "far-host")
+        // Every volume's label names the client.
+        for volume in named.volumes + older.volumes {
+            let reader = try PaxReader(path: volume)
+            _ = try reader.next()
+            let client = reader.labels.first?.first { $0.key == "OPTIONPIPELINE.label.client" }?.value
+            let expected = named.volumes.contains(volume) ? "far-host" : "old-host"
+            XCTAssertEqual(client.map { String(decoding: $0, as: UTF8.self) }, expected, volume)
+        }
+        // The second job's volumes as a build before the client record wrote them.
+        for volume in older.volumes { try stripLabelRecord("client", in: volume) }
+
+        let (result, scanned) = try scanIntoNew(try volumeFiles())
+        defer { try? scanned.close() }
+        XCTAssertEqual(result.jobs.map(\.job.id), [namedID, olderID])
+        XCTAssertEqual(result.jobs.map(\.job.clientName), ["far-host", nil])
+        XCTAssertEqual(try scanned.job(namedID)?.clientName, "far-host")
+        XCTAssertEqual(try XCTUnwrap(try scanned.job(olderID)).clientName, nil, "a label without the record")
+        // Apart from the client, the label without the record gives the same job.
+        var expected = try XCTUnwrap(try original.job(olderID))
+        var rebuilt = try XCTUnwrap(try scanned.job(olderID))
+        (expected.clientName, expected.fileSetText, expected.warnings) = (nil, nil, 0)
+        rebuilt.endTime = expected.endTime
+        XCTAssertEqual(rebuilt, expected)
+        try assertSameRows(original, scanned, job: olderID)
+    }
+
+    func testScanRefusesAnUnfinishedJobOfAnotherClientAndGivesARowWithoutOneTheLabels() throws {
+        for index in 0..<3 { try write("f\(index).bin", noise(10_000, seed: UInt64(index))) }
+        let summary = try backup(client: "lossy")
+        let id = JobID(rawValue: summary.jobID)
+        let catalog = try openCatalog()
+        defer { try? catalog.close() }
+        let start = try XCTUnwrap(try catalog.job(id)).startTime
+        // The same name and start time, not finished, but another client: not the job the volumes hold.
+        try catalog.connection.execute(
+            "UPDATE jobs SET status = 'f', end_time = NULL, end_time_ns = NULL, client_name = 'other' WHERE id = \(id)")
+        try assertScanRefused(
+            summary.volumes, into: catalog,
+            "JobId \(id) of the catalog \(catalog.path) is another job (j, client other, started "
+                + "\(HumanTime.local(start))) than the one \(summary.volumes[0]) holds (j, client lossy, started "
+                + "\(HumanTime.local(start))): the volumes come from another catalog; nothing was scanned")
+
+        // A row without a client (a build before issue 15, or a scan of older volumes) gets the label's.
+        try catalog.connection.execute("UPDATE jobs SET client_name = NULL WHERE id = \(id)")
+        let result = try VolumeScanner.scan(volumes: summary.volumes, into: catalog)
+        XCTAssertEqual(result.jobs.map(\.job.id), [id])
+        XCTAssertEqual(result.jobs[0].replaced?.status, .failed)
+        XCTAssertEqual(result.jobs[0].replaced?.clientName, nil)
+        let row = try XCTUnwrap(try catalog.job(id))
+        XCTAssertEqual(row.status, .ok)
+        XCTAssertEqual(row.clientName, "lossy")
     }
 
     func testADamagedVolumeMidScanLeavesTheCatalogAsItWas() throws {
@@ -495,4 +550,6 @@ final class PostgreSQLScanTests: ScanTests {
     override func testADamagedVolumeMidScanLeavesTheCatalogAsItWas() throws { try super.testADamagedVolumeMidScanLeavesTheCatalogAsItWas() }
     override func testOneTransactionKeepsAllOrNothingAndANestedFailureUndoesOnlyItself() throws { try super.testOneTransactionKeepsAllOrNothingAndANestedFailureUndoesOnlyItself() }
     override func testAJobIDAddedBackBelowTheNewestIsNotHandedOutAgain() throws { try super.testAJobIDAddedBackBelowTheNewestIsNotHandedOutAgain() }
+    override func testScanGivesAJobTheClientOfItsLabelAndNoneForALabelWithoutIt() throws { try super.testScanGivesAJobTheClientOfItsLabelAndNoneForALabelWithoutIt() }
+    override func testScanRefusesAnUnfinishedJobOfAnotherClientAndGivesARowWithoutOneTheLabels() throws { try super.testScanRefusesAnUnfinishedJobOfAnotherClientAndGivesARowWithoutOneTheLabels() }
 }

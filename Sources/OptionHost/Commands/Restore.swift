@@ -27,8 +27,8 @@ struct JobSelection: ParsableArguments {
             "With --latest: the client whose job is taken.",
             discussion: """
                 Default on a PostgreSQL catalog (several hosts): the Job's Client in CONFIG, else this host's name; \
-                on a SQLite catalog: any client. Jobs with no recorded client (copied or scanned) count for every \
-                client.
+                on a SQLite catalog: any client. Jobs with no recorded client (copied, or scanned from volumes of \
+                older builds) count for every client.
                 """))
     var client: String?
 

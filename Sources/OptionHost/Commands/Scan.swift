@@ -18,10 +18,11 @@ extension OptionHost {
                 then replaced (never merged) once the scan has succeeded. With --config CONFIG it adds the jobs to \
                 the catalog the configuration names (the Catalog resource of --job NAME, or the only one; \
                 PostgreSQL or SQLite), in one transaction: all of them or none. A job the catalog already holds \
-                under the same JobId is replaced when it is the same job (name and start time) and did not finish \
-                (status R, f or A; e.g. its connection was lost mid-job; it keeps its client), unless its Job is \
-                running; a finished one is refused (--skip-finished leaves it as it is), another job under that \
-                JobId is refused. A damaged, truncated or foreign volume stops the scan and leaves nothing behind. \
+                under the same JobId is replaced when it is the same job (name, start time and client) and did not \
+                finish (status R, f or A; e.g. its connection was lost mid-job), unless its Job is running; a \
+                finished one is refused (--skip-finished leaves it as it is), another job under that JobId is \
+                refused. Every job gets the client its volume labels name (volumes of older builds name none: an \
+                added job then has none, a replaced one keeps its row's). A damaged, truncated or foreign volume stops the scan and leaves nothing behind. \
                 --json prints one object per job, then a summary. Exit codes: 0 ok, 2 usage error, 3 the scan \
                 failed.
                 """

@@ -29,10 +29,15 @@ extension DatabaseCatalog {
     }
 
     /// What the catalog holds under `id`, compared with the job a scanned volume's label describes (`name`,
-    /// `start`): the same job is the same name and start time, to the nanosecond.
-    public func scanPlace(of id: JobID, name: String, start: FileStat.Timestamp) throws(CatalogError) -> ScanPlace {
+    /// `start`, `client`): the same job is the same name and start time, to the nanosecond, and the same client.
+    /// A client missing on either side (volumes written before labels named it, rows of older builds or of a scan
+    /// of such volumes) does not tell jobs apart.
+    public func scanPlace(
+        of id: JobID, name: String, start: FileStat.Timestamp, client: String? = nil
+    ) throws(CatalogError) -> ScanPlace {
         guard let row = try job(id) else { return .absent }
         guard row.name == name && row.startTime == start else { return .foreign(row) }
+        if let client, let rowClient = row.clientName, rowClient != client { return .foreign(row) }
         switch row.status {
         case .ok, .warnings: return .finished(row)
         case .running, .failed, .cancelled: return .unfinished(row)

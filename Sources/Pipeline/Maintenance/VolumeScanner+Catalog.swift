@@ -6,15 +6,17 @@ extension VolumeScanner {
     /// catalog as it was.
     ///
     /// Every job is checked against the catalog before anything is written
-    /// (``DatabaseCatalog/scanPlace(of:name:start:)``):
-    /// - no row with its JobId: the job is added;
-    /// - the same job (same name and start time) that did not finish (`R`, `f`, `A`), e.g. one whose connection was
-    ///   lost: its rows are replaced by what its volumes hold (the rebuilt row keeps the old row's client; its job
-    ///   message says what was replaced). A job still marked `R` whose Job lock
-    ///   (``DatabaseCatalog/tryLockJob(_:client:)``, keyed by Job name and client) another session holds may still
-    ///   be running: refused. The lock is then held by this connection until it is closed;
+    /// (``DatabaseCatalog/scanPlace(of:name:start:client:)``):
+    /// - no row with its JobId: the job is added (with the client its label names);
+    /// - the same job (same name and start time, and the same client where both the row and the label name one)
+    ///   that did not finish (`R`, `f`, `A`), e.g. one whose connection was lost: its rows are replaced by what its
+    ///   volumes hold (the rebuilt row gets the label's client, or keeps the old row's when the label, of a volume
+    ///   written before labels named it, has none; its job message says what was replaced). A job still marked
+    ///   `R` whose Job lock (``DatabaseCatalog/tryLockJob(_:client:)``, keyed by Job name and client) another
+    ///   session holds may still be running: refused. The lock is then held by this connection until it is closed;
     /// - the same job, finished (`T`, `W`): refused, or left as it is with `skipFinished`;
-    /// - another job under that JobId (volumes of another catalog): refused, naming both.
+    /// - another job under that JobId (volumes of another catalog; or the same name and start time but another
+    ///   client): refused, naming both.
     ///
     /// On SQLite the caller holds the catalog's ``JobLock`` (no job runs), and a job still marked `R` lost its
     /// process.
@@ -29,7 +31,9 @@ extension VolumeScanner {
         for group in try scanner.groupedVolumes() {
             let label = group[0].label
             let scanned = "JobId \(label.jobID) (\(label.name), started \(HumanTime.local(label.start)))"
-            switch try catalog.scanPlace(of: label.jobID, name: label.name, start: label.start) {
+            let place = try catalog.scanPlace(
+                of: label.jobID, name: label.name, start: label.start, client: label.clientName)
+            switch place {
             case .absent:
                 plan.append((group, nil))
             case .unfinished(let row):
@@ -51,11 +55,15 @@ extension VolumeScanner {
                 }
                 skipped.append(row)
             case .foreign(let row):
+                // Name the clients too when they are what differs (the same name and start time otherwise).
+                let clients = row.clientName != nil && label.clientName != nil && row.clientName != label.clientName
+                func client(_ name: String?) -> String { clients ? ", client \(name ?? "")" : "" }
                 throw ScanError(
-                    "JobId \(label.jobID) of the catalog \(catalog.path) is another job (\(row.name), started "
-                        + "\(HumanTime.local(row.startTime))) than the one \(group[0].path) holds (\(label.name), "
-                        + "started \(HumanTime.local(label.start))): the volumes come from another catalog; nothing "
-                        + "was scanned")
+                    "JobId \(label.jobID) of the catalog \(catalog.path) is another job (\(row.name)"
+                        + "\(client(row.clientName)), started \(HumanTime.local(row.startTime))) than the one "
+                        + "\(group[0].path) holds (\(label.name)\(client(label.clientName)), started "
+                        + "\(HumanTime.local(label.start))): the volumes come from another catalog; nothing was "
+                        + "scanned")
             }
         }
         scanner.startProgress(plan.map(\.volumes))

@@ -22,7 +22,8 @@ extension VolumeScanner {
     }
 
     /// Rebuilds one job from its volumes. `replacing` is the catalog's row of the same job that did not finish,
-    /// already removed (`removed` says what it held): the rebuilt row keeps its client, volumes do not name one.
+    /// already removed (`removed` says what it held). The client is the label's; volumes written before labels
+    /// named it leave the replaced row's (NULL for a job added).
     func scanJob(
         _ volumes: [Volume], replacing: JobRecord? = nil, removed: DatabaseCatalog.RemovedRows? = nil
     ) throws -> JobResult {
@@ -31,7 +32,7 @@ extension VolumeScanner {
             id: label.jobID, name: label.name, type: "B", level: label.jobLevel, status: .running,
             fileSetName: label.fileSetName, fileSetDigest: label.fileSetDigest, startTime: label.start,
             sinceTime: label.since)
-        job.clientName = replacing?.clientName
+        job.clientName = label.clientName ?? replacing?.clientName
         // A Full needs no other job; volumes of older builds do not say what an Incremental or Differential needed.
         job.chainJobs = label.jobLevel == .full ? [] : label.chainJobs
         do {

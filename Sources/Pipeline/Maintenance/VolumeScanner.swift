@@ -10,8 +10,10 @@ import Glibc
 /// fields the ustar/pax header has no room for (job, file index, original path, source size, digests, signature,
 /// chain, stage metadata, Options block, compression). From these the scanner rebuilds, per job:
 ///
-/// - the `jobs` row, with its original JobId: name, level, FileSet name and digest, start and since times from the
-///   label; end time and counts from the trailer. A job **without a trailer** (it was cancelled, failed or
+/// - the `jobs` row, with its original JobId: name, client, level, FileSet name and digest, start and since times
+///   and restore chain from the label; end time and counts from the trailer. The client
+///   (`OPTIONPIPELINE.label.client`) keeps a rebuilt job the original's for levels, `prune` and `restore --latest`,
+///   which select jobs by client; volumes written before the record existed name none (NULL). A job **without a trailer** (it was cancelled, failed or
 ///   crashed, or its last volume is missing) gets status `f` (failed), no end time, and counts recomputed from
 ///   its members (files examined = files stored, nothing skipped or failed);
 /// - one `volumes` row per volume: the path as given (made absolute), its sequence, its size; status `closed` for
@@ -22,8 +24,8 @@ import Glibc
 ///
 /// What volumes do not hold stays empty (`inode`, `device` and `nlink` come from `OPTIONPIPELINE.inode`, 0 for older
 /// volumes): `size` of a directory is 0; rows
-/// of entries that were not stored (`failed`, `skipped`), the job's original messages, the client name, the
-/// FileSet text and the warnings count are not in volumes. For members that carry no `OPTIONPIPELINE.*` records
+/// of entries that were not stored (`failed`, `skipped`), the job's original messages, the FileSet text and the
+/// warnings count are not in volumes. For members that carry no `OPTIONPIPELINE.*` records
 /// (volumes written before directories, links and specials carried them) the file index is inferred from the member
 /// order (the previous member's index + 1), so it equals the original unless an entry that was not stored came
 /// just before; their `chain`, `stage_metadata` and `block` are empty. Files streamed by the writer (larger than

@@ -435,6 +435,9 @@ public final class BackupJob: @unchecked Sendable {
             record("fileset", fileSet.name),
             record("fileset_digest", decision?.fileSetDigest ?? FileSetIdentity.digest(fileSet)),
             record("start", BackupJob.decimalTime(startTime)), record("volume", String(volumeSequence)),
+            // The client as `jobs.client_name` records it, so `scan` rebuilds it (levels, `prune` and
+            // `restore --latest` select jobs by client).
+            record("client", job.clientName),
         ]
         if let since { records.append(record("since", BackupJob.decimalTime(since))) }
         if !chainJobs.isEmpty { records.append(record("chain", JobRecord.encodeChainJobs(chainJobs))) }

@@ -4,8 +4,9 @@
 /// - **Member records**, in the extended header of a stored entry: the catalog fields the ustar/pax header has no
 ///   room for (job, file index, original path, source size, inode identity, digests, signature, hard-link target,
 ///   chain, stage metadata, Options block, compression).
-/// - **Label**, a global header at the start of every volume: `OPTIONPIPELINE.label.*` (job, name, level, FileSet,
-///   start and since times, volume sequence) and the job data of stages (`OPTIONPIPELINE.jobdata.KEY`).
+/// - **Label**, a global header at the start of every volume: `OPTIONPIPELINE.label.*` (job, name, client, level,
+///   FileSet, start and since times, volume sequence, restore chain) and the job data of stages
+///   (`OPTIONPIPELINE.jobdata.KEY`).
 /// - **Late metadata**, a global header right after a streamed member whose stage metadata changed after its header
 ///   was written: `OPTIONPIPELINE.late.index` and `OPTIONPIPELINE.late.metadata`.
 /// - **Trailer**, a global header at the end of a job's last volume: `OPTIONPIPELINE.trailer.*` (end time and
@@ -247,6 +248,9 @@ enum PipelineRecords {
     struct Label: Equatable {
         var jobID: JobID
         var name: String
+        /// `OPTIONPIPELINE.label.client`: the job's client (`jobs.client_name`), so `scan` rebuilds it; nil for
+        /// volumes written before the record existed.
+        var clientName: String?
         /// As the label spells it: `Full`, `Incremental`, `Differential` (or the one-letter code).
         var level: String
         var fileSetName: String
@@ -276,17 +280,20 @@ enum PipelineRecords {
                 label("fileset", fileSetName), label("fileset_digest", fileSetDigest),
                 label("start", PipelineRecords.decimalTime(start)), label("volume", String(sequence)),
             ]
+            if let clientName { records.append(label("client", clientName)) }
             if let since { records.append(label("since", PipelineRecords.decimalTime(since))) }
             if let chainJobs, !chainJobs.isEmpty { records.append(label("chain", JobRecord.encodeChainJobs(chainJobs))) }
             return records + jobData.map(jobDatum)
         }
 
         init(
-            jobID: JobID, name: String, level: String, fileSetName: String, fileSetDigest: String,
-            start: FileStat.Timestamp, since: FileStat.Timestamp?, sequence: Int64, jobData: [JobDatum] = []
+            jobID: JobID, name: String, clientName: String? = nil, level: String, fileSetName: String,
+            fileSetDigest: String, start: FileStat.Timestamp, since: FileStat.Timestamp?, sequence: Int64,
+            jobData: [JobDatum] = []
         ) {
             self.jobID = jobID
             self.name = name
+            self.clientName = clientName
             self.level = level
             self.fileSetName = fileSetName
             self.fileSetDigest = fileSetDigest
@@ -314,6 +321,7 @@ enum PipelineRecords {
             guard let sequence = Int64(try required("volume")), sequence > 0 else { throw bad("volume") }
             jobID = JobID(rawValue: id)
             name = try required("name")
+            clientName = values["client"]
             level = try required("level")
             fileSetName = try required("fileset")
             fileSetDigest = try required("fileset_digest")
@@ -327,7 +335,7 @@ enum PipelineRecords {
             self.sequence = sequence
         }
 
-        /// The same job (everything but the volume sequence).
+        /// The same job (everything but the volume sequence; the client too, as every volume of a job names it).
         func sameJob(as other: Label) -> Bool {
             var copy = other
             copy.sequence = sequence
