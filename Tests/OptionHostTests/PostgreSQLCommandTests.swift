@@ -7,32 +7,7 @@ import XCTest
 /// job restored from the other host's configuration, byte for byte.
 final class PostgreSQLCommandTests: CommandLineTestCase {
     func testTwoClientsShareOneCatalogAndRestoreEachOthersJobs() throws {
-        let server = try PostgreSQLTestServer.shared()
-        let database = try server.createDatabase()
-        var configs: [String] = []
-        for (number, client) in ["alpha-fd", "beta-fd"].enumerated() {
-            for index in 0..<20 {
-                try makeFile(
-                    "\(client)/data/f\(index).bin",
-                    bytes: Array("\(client) \(index)\n".utf8) + [UInt8](repeating: UInt8(number + 1), count: index * 100))
-            }
-            configs.append(
-                try write(
-                    "\(client).conf",
-                    """
-                    Catalog {
-                      Name = shared; DB Driver = postgresql; DB Name = \(database)
-                      DB Address = "\(server.socketDirectory)"; DB User = \(server.superuser); DB Password = "unused-Pa55"
-                    }
-                    Archive { Name = arc; Directory = "\(work.path)/\(client)/volumes" }
-                    FileSet { Name = fs; Include { File = "\(work.path)/\(client)/data" } }
-                    Job {
-                      Name = Nightly; Type = Backup; Level = Full; FileSet = fs; Catalog = shared; Archive = arc
-                      Client = \(client)
-                    }
-
-                    """))
-        }
+        let configs = try twoClients(files: 20, archive: { "\(self.work.path)/\($0)/volumes" })
 
         // Both at the same moment: two processes, one catalog (the schema is created by whichever comes first).
         let both = try run(
@@ -98,39 +73,14 @@ final class PostgreSQLCommandTests: CommandLineTestCase {
     /// (its JobId taken, its locks held), beta's whole job runs into the same directory (no archive lock on
     /// PostgreSQL); the volume names differ, and each job restores from the other client's configuration.
     func testTwoClientsBackUpAtOnceIntoOneSharedArchiveDirectory() throws {
-        let server = try PostgreSQLTestServer.shared()
-        let database = try server.createDatabase()
         let hold = """
             RunScript {
                 RunsWhen = Before
                 Command = "sh -c 'touch \(work.path)/alpha-holds; while [ ! -e \(work.path)/go ]; do sleep 0.05; done'"
               }
             """
-        var configs: [String] = []
-        for (number, client) in ["alpha-fd", "beta-fd"].enumerated() {
-            for index in 0..<200 {
-                try makeFile(
-                    "\(client)/data/f\(index).bin",
-                    bytes: Array("\(client) \(index)\n".utf8) + [UInt8](repeating: UInt8(number + 1), count: index * 50))
-            }
-            configs.append(
-                try write(
-                    "\(client).conf",
-                    """
-                    Catalog {
-                      Name = shared; DB Driver = postgresql; DB Name = \(database)
-                      DB Address = "\(server.socketDirectory)"; DB User = \(server.superuser)
-                    }
-                    Archive { Name = arc; Directory = "\(work.path)/shared-volumes" }
-                    FileSet { Name = fs; Include { File = "\(work.path)/\(client)/data" } }
-                    Job {
-                      Name = Nightly; Type = Backup; Level = Full; FileSet = fs; Catalog = shared; Archive = arc
-                      Client = \(client)
-                    \(number == 0 ? hold : "")
-                    }
-
-                    """))
-        }
+        let configs = try twoClients(
+            files: 200, archive: { _ in "\(self.work.path)/shared-volumes" }, jobExtra: { $0 == "alpha-fd" ? hold : "" })
         let both = try run(
             "/bin/bash",
             [
@@ -281,5 +231,42 @@ final class PostgreSQLCommandTests: CommandLineTestCase {
         XCTAssertEqual(restore.status, 0, restore.stderr)
         let diff = try run("/usr/bin/diff", ["-r", work.path + "/data", work.path + "/restored" + work.path + "/data"])
         XCTAssertEqual(diff.status, 0, diff.output)
+    }
+
+    /// Clients `alpha-fd` and `beta-fd`: `files` files each under `<client>/data`, and a configuration each
+    /// (`<client>.conf`) with one PostgreSQL catalog (a fresh database), the client's Archive directory and Job
+    /// `Nightly` (plus `jobExtra` lines); returns the two configuration paths.
+    private func twoClients(
+        files: Int, archive: (String) -> String, jobExtra: (String) -> String = { _ in "" }
+    ) throws -> [String] {
+        let server = try PostgreSQLTestServer.shared()
+        let database = try server.createDatabase()
+        var configs: [String] = []
+        for (number, client) in ["alpha-fd", "beta-fd"].enumerated() {
+            for index in 0..<files {
+                try makeFile(
+                    "\(client)/data/f\(index).bin",
+                    bytes: Array("\(client) \(index)\n".utf8)
+                        + [UInt8](repeating: UInt8(number + 1), count: index * 100 % 10_000))
+            }
+            configs.append(
+                try write(
+                    "\(client).conf",
+                    """
+                    Catalog {
+                      Name = shared; DB Driver = postgresql; DB Name = \(database)
+                      DB Address = "\(server.socketDirectory)"; DB User = \(server.superuser); DB Password = "unused-Pa55"
+                    }
+                    Archive { Name = arc; Directory = "\(archive(client))" }
+                    FileSet { Name = fs; Include { File = "\(work.path)/\(client)/data" } }
+                    Job {
+                      Name = Nightly; Type = Backup; Level = Full; FileSet = fs; Catalog = shared; Archive = arc
+                      Client = \(client)
+                    \(jobExtra(client))
+                    }
+
+                    """))
+        }
+        return configs
     }
 }
