@@ -16,6 +16,32 @@ final class PostgreSQLDeadJobTests: CatalogTestCase {
             clientName: client, startTime: time(1_700_000_000))
     }
 
+    /// A scan rebuilds a job inside its one transaction: replacing a row whose JobId lock another session holds
+    /// is refused with nothing changed, and a job begun inside a caller's transaction takes no session lock (its
+    /// row is visible only at the commit), so none outlives the transaction.
+    func testScanTransactionsTakeTheJobIDLockOnlyUntilTheirCommit() throws {
+        let owner = try openCatalog()
+        let scanner = try openCatalog()
+        let checker = try openCatalog()
+        defer {
+            for catalog in [owner, scanner, checker] { try? catalog.close() }
+        }
+        let live = try owner.beginJob(running())
+        XCTAssertThrowsError(try scanner.inOneTransaction { try scanner.removeForRebuild(live) }) { error in
+            XCTAssertEqual(
+                (error as? CatalogError)?.message,
+                "JobId \(live.rawValue) is in use: another session holds its JobId lock (its process still runs it, or "
+                    + "another command is marking it failed); run the scan again once it has ended")
+        }
+        XCTAssertEqual(try checker.job(live)?.status, .running)
+
+        // Inside one transaction: the rows of a job left `R` (as a test can, scan never does) carry no lock after
+        // the commit, so another session finds the job dead; the scanner's session holds no lock of it.
+        let rebuilt = try scanner.inOneTransaction { try scanner.beginJob(running(client: "scanned")) }
+        XCTAssertFalse(scanner.heldJobLocks.contains(rebuilt))
+        XCTAssertEqual(try checker.deadJobs(), [rebuilt])
+    }
+
     func testOnlyRunningJobsWhoseSessionIsGoneAreMarkedFailed() throws {
         let owner = try openCatalog()
         let checker = try openCatalog()

@@ -57,6 +57,16 @@ extension DatabaseCatalog {
     ///
     /// - Returns: What was removed, for the rebuilt job's message.
     public func removeForRebuild(_ id: JobID) throws(CatalogError) -> RemovedRows {
+        // PostgreSQL: the old row stays visible to other sessions until the commit. Holding its JobId lock to the
+        // end of this transaction keeps another host from marking it failed meanwhile (its update would wait on
+        // the deleted row, then add a message to the rebuilt job); a session that holds it now runs the job, or
+        // is marking it failed this moment.
+        if dialect == .postgreSQL, try !claimJobIDLock(id) {
+            throw CatalogError(
+                code: .busy,
+                message: "JobId \(id.rawValue) is in use: another session holds its JobId lock (its process still runs it, "
+                    + "or another command is marking it failed); run the scan again once it has ended")
+        }
         var counts: [Int64] = []
         for table in ["files", "job_messages", "volumes"] {
             let count = try connection.prepare("SELECT count(*) FROM \(table) WHERE job_id = ?1")

@@ -9,6 +9,7 @@ extension DatabaseCatalog {
     /// - Returns: The job's id: the next number, or `job.id` when it is set (rebuilding a catalog).
     /// - Throws: ``CatalogError`` (`SQLITE_CONSTRAINT` when `job.id` is taken).
     public func beginJob(_ job: JobRecord) throws(CatalogError) -> JobID {
+        let sessionLock = dialect == .postgreSQL && job.status == .running && connection.transactionDepth == 0
         let id = try connection.inTransaction { () throws(CatalogError) -> JobID in
             let fileSet = try connection.cachedStatement(
                 """
@@ -62,10 +63,13 @@ extension DatabaseCatalog {
             }
             // PostgreSQL: the job's process holds its JobId lock from before the row is visible to other sessions
             // until the job ends, so a row `R` whose lock is free has no process (``markAbandonedJobs(finder:)``).
-            if dialect == .postgreSQL && job.status == .running { try lockJobID(id) }
+            // Not inside a caller's transaction (a scan): the row is visible only at that commit, with its final
+            // status, and a session lock would be released by ``finishJob(_:)`` before the commit and outlive a
+            // rollback.
+            if sessionLock { try lockJobID(id) }
             return id
         }
-        if dialect == .postgreSQL && job.status == .running { heldJobLocks.insert(id) }
+        if sessionLock { heldJobLocks.insert(id) }
         return id
     }
 

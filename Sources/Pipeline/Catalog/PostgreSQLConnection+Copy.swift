@@ -59,7 +59,9 @@ extension PostgreSQLConnection {
                 // The client's own failure explains the server's "COPY from stdin failed" better.
                 if failure == nil { failure = error }
             }
-            if PQstatus(connection) == CONNECTION_BAD { break }
+            // Still COPY_IN after PQputCopyEnd failed (it could not queue the end): libpq would hand this result
+            // out again and again, so stop here; the error is already kept.
+            if PQstatus(connection) == CONNECTION_BAD || PQresultStatus(result) == PGRES_COPY_IN { break }
         }
         if let failure { throw failure }
         return stored

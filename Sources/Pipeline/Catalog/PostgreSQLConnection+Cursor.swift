@@ -55,7 +55,6 @@ extension PostgreSQLConnection {
             endCursorTransaction(failed: true)
             throw error
         }
-        endCursorTransaction(failed: false)
         if openCursors == 0 && cursorTransaction {
             cursorTransaction = false
             try execute("COMMIT")

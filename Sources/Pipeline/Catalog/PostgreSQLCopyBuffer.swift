@@ -1,5 +1,5 @@
 /// Rows in PostgreSQL's binary `COPY` format (`COPY … FROM STDIN (FORMAT binary)`), built in memory and handed to
-/// ``PostgreSQLConnection/copyIn(_:rows:)`` in pieces.
+/// ``PostgreSQLConnection/copyIn(_:fill:)`` in pieces.
 ///
 /// Binary rather than text: no escaping of tabs, newlines and backslashes in paths, `bytea` as raw bytes instead of
 /// hex (half the size), integers as 8 bytes instead of decimal text the server parses again. Each row is a 16-bit
@@ -8,8 +8,6 @@
 /// types.
 struct PostgreSQLCopyBuffer {
     private(set) var bytes: [UInt8] = []
-    /// Rows appended since the buffer was created (the file header is not a row).
-    private(set) var rowCount = 0
 
     /// The signature, flags and header extension length every binary COPY starts with.
     static let header: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0] + [0, 0, 0, 0]
@@ -23,7 +21,6 @@ struct PostgreSQLCopyBuffer {
     /// Starts a row of `fields` values.
     mutating func beginRow(fields: Int) {
         append16(UInt16(truncatingIfNeeded: fields))
-        rowCount += 1
     }
 
     mutating func append(_ value: Int64) {
