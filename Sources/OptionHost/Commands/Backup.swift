@@ -219,16 +219,7 @@ extension OptionHost {
 
         /// PostgreSQL, before the job: takes the Job's lock for this client (other Jobs and clients run meanwhile).
         private func lockJob(_ catalog: DatabaseCatalog, job: Job, catalogPath: String) throws {
-            let client = job.clientName
-            do {
-                guard try catalog.tryLockJob(job.name, client: client) else {
-                    throw CommandFailure.failed(
-                        "Job \"\(job.name)\" of client \(client) is running: another session of \(catalogPath) "
-                            + "holds its lock")
-                }
-            } catch let error as CatalogError {
-                throw CatalogUpkeep.failure(error, path: catalogPath)
-            }
+            try CatalogUpkeep.lockJob(catalog, name: job.name, client: job.clientName, path: catalogPath)
         }
 
         /// Before the job, holding the archive lock and the catalog's lock (SQLite) or the Job's (PostgreSQL):

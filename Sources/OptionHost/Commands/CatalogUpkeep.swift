@@ -4,6 +4,21 @@ import Stages
 /// What commands do to a catalog when they open it (issue 14): refuse a damaged one, mark jobs whose process is
 /// gone as failed, remove the volumes those jobs left open.
 enum CatalogUpkeep {
+    /// PostgreSQL: takes the lock of Job `name` of `client` for this session (``DatabaseCatalog/tryLockJob(_:client:)``);
+    /// fails (exit 3) naming the Job and client when another session holds it.
+    static func lockJob(_ catalog: DatabaseCatalog, name: String, client: String, path: String) throws {
+        let locked: Bool
+        do {
+            locked = try catalog.tryLockJob(name, client: client)
+        } catch {
+            throw failure(error, path: path)
+        }
+        guard locked else {
+            throw CommandFailure.failed(
+                "Job \"\(name)\" of client \(client) is running: another session of \(path) holds its lock")
+        }
+    }
+
     /// The way back from a damaged catalog, named in every error about one.
     static let scanHint = "rebuild it from the volumes with: optionhost scan VOLUME... --catalog NEWFILE"
 

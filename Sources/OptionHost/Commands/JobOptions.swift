@@ -21,6 +21,14 @@ enum CatalogLocation {
 
     /// How ``name`` starts for a PostgreSQL catalog.
     static let postgreSQLPrefix = "PostgreSQL catalog "
+
+    /// The client a command that picks one client's jobs works on: `flag` (`--client`), else on a PostgreSQL
+    /// catalog (several hosts) this host's, the configured Job's `Client` or the host name; on a SQLite catalog
+    /// (one host) nil, every client.
+    func client(flag: String?, job: Job?) -> String? {
+        guard flag == nil, case .postgreSQL = self else { return flag }
+        return job?.clientName ?? Job.hostClientName
+    }
 }
 
 /// Where a command finds the catalog (decision D4: `--catalog FILE`, or the Job's `Catalog` resource).

@@ -93,11 +93,9 @@ extension OptionHost {
             let path = location.name
             // SQLite: one host, every client unless --client. PostgreSQL: this host's client only (other hosts
             // prune their own jobs, under their own Job locks).
-            var client = self.client
+            let client = location.client(flag: self.client, job: configuredJob)
             var host: OrphanVolumes.Host?
-            if case .postgreSQL = location {
-                let name = client ?? configuredJob?.clientName ?? Job.hostClientName
-                client = name
+            if case .postgreSQL = location, let name = client {
                 // Volumes a dead job left open are judged in the Job's archive directory, the one this host sees.
                 let archive = configuredJob?.archive.flatMap { configuration?.archives[$0]?.directory }
                 host = OrphanVolumes.Host(client: name, archives: archive.map { [CommandSupport.absolutePath($0)] } ?? [])
@@ -170,18 +168,11 @@ extension OptionHost {
                     throw CatalogUpkeep.failure(error, path: location.name)
                 }
                 guard !dryRun, let client else { return (catalog, nil) }
-                let locked: Bool
                 do {
-                    locked = try catalog.tryLockJob(job, client: client)
+                    try CatalogUpkeep.lockJob(catalog, name: job, client: client, path: location.name)
                 } catch {
                     try? catalog.close()
-                    throw CatalogUpkeep.failure(error, path: location.name)
-                }
-                guard locked else {
-                    try? catalog.close()
-                    throw CommandFailure.failed(
-                        "Job \"\(job)\" of client \(client) is running: another session of \(location.name) holds "
-                            + "its lock")
+                    throw error
                 }
                 return (catalog, nil)
             }

@@ -151,13 +151,9 @@ struct JobSelection: ParsableArguments {
         }
         // One catalog for several hosts: the newest job of the name may be another host's, so PostgreSQL takes
         // this host's client unless told otherwise (as levels and prune do).
-        var client = self.client
         let configuredJob = job.flatMap { configuration?.job(named: $0) }
-        if client == nil,
-            case .postgreSQL = try? catalogOptions.catalogLocation(configuration: configuration, job: configuredJob)
-        {
-            client = configuredJob?.clientName ?? Job.hostClientName
-        }
+        let client = try catalogOptions.catalogLocation(configuration: configuration, job: configuredJob)
+            .client(flag: self.client, job: configuredJob)
         let successful = try catalog.jobs(name: job).filter {
             $0.isBackup && ($0.status == .ok || $0.status == .warnings)
         }
