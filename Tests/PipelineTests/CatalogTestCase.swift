@@ -33,6 +33,12 @@ class CatalogTestCase: XCTestCase {
         try catalogs.open(name, create: create)
     }
 
+    /// Pseudo-random bytes (incompressible), deterministic: file contents for the tests that back up real trees.
+    func noise(_ count: Int, seed: UInt64) -> [UInt8] {
+        var generator = SplitMix64(state: seed)
+        return generator.bytes(count)
+    }
+
     func time(_ seconds: Int64, _ nanoseconds: Int32 = 0) -> FileStat.Timestamp {
         FileStat.Timestamp(seconds: seconds, nanoseconds: nanoseconds)
     }

@@ -22,12 +22,6 @@ class PruneTests: CatalogTestCase {
         XCTAssertTrue(try Shell.writeFile(source, relative, bytes, mode: 0o644), relative)
     }
 
-    /// Pseudo-random bytes (incompressible), deterministic.
-    func noise(_ count: Int, seed: UInt64) -> [UInt8] {
-        var generator = SplitMix64(state: seed)
-        return (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-    }
-
     /// A Full backup of `source` as Job `j`; the job writes through a connection of its own, the caller reads
     /// through `store`.
     func backup(maximumVolumeBytes: UInt64? = nil, store: DatabaseCatalog) throws -> JobSummary {

@@ -31,12 +31,6 @@ class ScanTests: CatalogTestCase {
         return (result.status, result.output)
     }
 
-    /// Pseudo-random bytes (incompressible), deterministic.
-    func noise(_ count: Int, seed: UInt64) -> [UInt8] {
-        var generator = SplitMix64(state: seed)
-        return generator.bytes(count)
-    }
-
     static let defaultInclude = """
           Include {
             Options { WildFile = "*.img"; Hard Links = yes }
